@@ -1,0 +1,69 @@
+/**
+ * The lab's fixed topology: names, loopback ports and credentials shared by the
+ * lab, its tests, the demo and the bench. Every port can be shifted at once with
+ * PGQ_LAB_PORT_BASE so two labs (or a lab and a developer's own PostgreSQL) can
+ * coexist on one machine.
+ */
+export const LAB_CLUSTER = 'lab';
+export const LAB_REGION = 'us-east-1';
+export const LAB_TABLE = 'pgquorum-lab';
+export const LAB_VPC_CIDR = '10.42.0.0/16';
+export const LAB_AZS = ['us-east-1a', 'us-east-1b', 'us-east-1c'] as const;
+export const LAB_ZONE_NAME = 'lab.pgquorum.internal';
+export const LAB_WRITER_RECORD = `writer.${LAB_ZONE_NAME}`;
+export const LAB_READER_RECORD = `reader.${LAB_ZONE_NAME}`;
+/** Low TTL, as a production writer record would have: clients re-resolve quickly after a flip. */
+export const LAB_RECORD_TTL_SEC = 1;
+
+/** The database role the controller (probes, state-machine tasks) uses. */
+export const LAB_DB_USER = 'pgquorum';
+export const LAB_DB_PASSWORD = 'pgquorum-lab';
+/** The role replicas stream as. */
+export const LAB_REPL_USER = 'replicator';
+export const LAB_REPL_PASSWORD = 'replicator-lab';
+export const LAB_DB_NAME = 'postgres';
+
+/**
+ * The network paths through a node's gate. Each path has its own loopback port,
+ * so the bench can cut one path (say probe AZ b to pg1) and leave the others.
+ * All of them obey the node's security group, as traffic to the ENI would.
+ */
+export const GATE_PATHS = ['client', 'repl', 'az-a', 'az-b', 'az-c'] as const;
+export type GatePath = (typeof GATE_PATHS)[number];
+
+export interface LabNodeSpec {
+  name: 'pg1' | 'pg2' | 'pg3';
+  az: (typeof LAB_AZS)[number];
+  /** The private IP the emulated EC2 instance gets (never connected to: loopback stands in). */
+  privateIp: string;
+  /** Where PostgreSQL itself listens (127.0.0.1). Only gates connect here. */
+  pgPort: number;
+  /** One loopback port per gate path. */
+  gatePorts: Record<GatePath, number>;
+}
+
+export interface LabPorts {
+  emulator: number;
+  writer: number;
+  reader: number;
+  nodes: LabNodeSpec[];
+}
+
+/** Computes every port of the lab from one base (default 55400). */
+export function labPorts(base = Number(process.env.PGQ_LAB_PORT_BASE ?? 55400)): LabPorts {
+  const names = ['pg1', 'pg2', 'pg3'] as const;
+  const nodes = names.map((name, i): LabNodeSpec => {
+    const n = i + 1;
+    const gatePorts = Object.fromEntries(GATE_PATHS.map((p, j) => [p, base + 40 + j * 10 + n])) as Record<
+      GatePath,
+      number
+    >;
+    return { name, az: LAB_AZS[i]!, privateIp: `10.42.${n}.10`, pgPort: base + 30 + n, gatePorts };
+  });
+  return {
+    emulator: Number(process.env.PGQ_EMULATOR_PORT ?? 4566),
+    writer: base + 10,
+    reader: base + 11,
+    nodes,
+  };
+}
