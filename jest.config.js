@@ -3,7 +3,10 @@
  * (PostgreSQL + emulator + gates), brought up once by its global setup and
  * torn down by its global teardown, also when tests fail.
  */
-const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
+const swc = [
+  '@swc/jest',
+  { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } },
+];
 
 module.exports = {
   projects: [

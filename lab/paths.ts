@@ -1,0 +1,27 @@
+import path from 'node:path';
+
+/** Repository root (lab/ lives directly under it). */
+export const REPO_ROOT = path.resolve(__dirname, '..');
+/** Everything the lab writes lives here (git-ignored). */
+export const LAB_DIR = process.env.PGQ_LAB_DIR ?? path.join(REPO_ROOT, '.lab');
+/** Describes the running lab: PIDs, ports, seeded AWS ids. Written by the supervisor once ready. */
+export const STATE_FILE = path.join(LAB_DIR, 'state.json');
+/** The supervisor's own log: progress lines, child exits, gate decisions. */
+export const SUPERVISOR_LOG = path.join(LAB_DIR, 'supervisor.log');
+export const PG_BIN = process.env.PGQ_PG_BIN ?? '/usr/lib/postgresql/15/bin';
+export const VENV_DIR = path.join(REPO_ROOT, '.venv');
+
+/** Data directory of one node. */
+export function nodeDataDir(node: string): string {
+  return path.join(LAB_DIR, 'nodes', node, 'data');
+}
+
+/** Unix-socket directory of one node (kept short: socket paths are limited to ~100 bytes). */
+export function nodeSocketDir(node: string): string {
+  return path.join(LAB_DIR, 'nodes', node, 'sock');
+}
+
+/** Server log of one node. */
+export function nodeLogFile(node: string): string {
+  return path.join(LAB_DIR, 'nodes', node, 'postgres.log');
+}

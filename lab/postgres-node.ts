@@ -1,0 +1,283 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { asPostgres, mkdirForPostgres, runAsPostgresAsync } from './os-user';
+import { nodeDataDir, nodeLogFile, nodeSocketDir, PG_BIN } from './paths';
+import {
+  LAB_DB_NAME,
+  LAB_DB_PASSWORD,
+  LAB_DB_USER,
+  LAB_REPL_PASSWORD,
+  LAB_REPL_USER,
+  type LabNodeSpec,
+} from './topology';
+
+/** Replication mode of the lab cluster. */
+export type ReplicationMode = 'sync' | 'async';
+
+/** Every node is named so the setting stays right after any promotion (POSTGRES-NOTES). */
+export const SYNC_NAMES = "'ANY 1 (pg1, pg2, pg3)'";
+
+function serverConf(mode: ReplicationMode): string {
+  return [
+    "listen_addresses = '127.0.0.1'",
+    'shared_buffers = 16MB',
+    'max_connections = 40',
+    'wal_level = replica',
+    'max_wal_senders = 10',
+    'max_replication_slots = 10',
+    // pg_rewind needs hint bits WAL-logged (or checksums).
+    'wal_log_hints = on',
+    'hot_standby = on',
+    'hot_standby_feedback = on',
+    'wal_keep_size = 128MB',
+    'wal_receiver_status_interval = 1s',
+    // The 5 s default delays every re-connect of a re-pointed replica.
+    'wal_retrieve_retry_interval = 1s',
+    'wal_sender_timeout = 5s',
+    'wal_receiver_timeout = 5s',
+    // Process crashes (kill -9) never lose the OS cache, so fsync buys the lab nothing but slowness.
+    'fsync = off',
+    'full_page_writes = on',
+    `synchronous_standby_names = ${mode === 'sync' ? SYNC_NAMES : "''"}`,
+    'synchronous_commit = on',
+    "log_line_prefix = '%m [%p] %q%a '",
+    'logging_collector = off',
+    '',
+  ].join('\n');
+}
+
+const HBA = [
+  'local   all          all                        trust',
+  `host    replication  ${LAB_REPL_USER}  127.0.0.1/32  scram-sha-256`,
+  'host    all          all         127.0.0.1/32   scram-sha-256',
+  '',
+].join('\n');
+
+/** Connection settings a replica uses to stream from `upstreamPort` (a gate's repl port). */
+export function primaryConninfo(node: string, upstreamPort: number): string {
+  return `host=127.0.0.1 port=${upstreamPort} user=${LAB_REPL_USER} password=${LAB_REPL_PASSWORD} application_name=${node} connect_timeout=2`;
+}
+
+/**
+ * One PostgreSQL node of the lab, run as a direct child of the supervisor so a
+ * killed postmaster is reaped at once (a lingering zombie PID blocks pg_ctl and
+ * pg_rewind, see POSTGRES-NOTES).
+ */
+export class PostgresNode {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly spec: LabNodeSpec,
+    private readonly log: (msg: string) => void,
+  ) {}
+
+  get name(): string {
+    return this.spec.name;
+  }
+
+  get dataDir(): string {
+    return nodeDataDir(this.spec.name);
+  }
+
+  /** PID of the postmaster, when running. */
+  get pid(): number | undefined {
+    return this.child && this.child.exitCode === null && this.child.signalCode === null ? this.child.pid : undefined;
+  }
+
+  /** Removes the node's data so it can be rebuilt. */
+  wipe(): void {
+    fs.rmSync(path.dirname(this.dataDir), { recursive: true, force: true });
+  }
+
+  /** initdb as the first primary, with the lab's settings, roles and heartbeat table created by bootstrap(). */
+  async initPrimary(mode: ReplicationMode): Promise<void> {
+    this.prepareDirs();
+    await runAsPostgresAsync(path.join(PG_BIN, 'initdb'), [
+      '-D',
+      this.dataDir,
+      '-U',
+      'postgres',
+      '--auth-local=trust',
+      '--auth-host=scram-sha-256',
+      '--no-instructions',
+      '-E',
+      'UTF8',
+      '--locale=C.UTF-8',
+    ]);
+    fs.appendFileSync(path.join(this.dataDir, 'postgresql.conf'), serverConf(mode));
+    fs.writeFileSync(path.join(this.dataDir, 'pg_hba.conf'), HBA);
+  }
+
+  /**
+   * Creates roles and the heartbeat table. Runs with synchronous_commit=local:
+   * no standby exists yet, so a synchronous commit would wait forever.
+   */
+  async bootstrap(): Promise<void> {
+    const c = this.localClient();
+    await c.connect();
+    try {
+      await c.query('SET synchronous_commit = local');
+      await c.query(`CREATE ROLE ${LAB_DB_USER} LOGIN SUPERUSER PASSWORD '${LAB_DB_PASSWORD}'`);
+      await c.query(`CREATE ROLE ${LAB_REPL_USER} LOGIN REPLICATION PASSWORD '${LAB_REPL_PASSWORD}'`);
+      await c.query(
+        'CREATE TABLE pgquorum_heartbeat (id int PRIMARY KEY, at timestamptz NOT NULL, writer text); ' +
+          `GRANT ALL ON pgquorum_heartbeat TO ${LAB_DB_USER}`,
+      );
+      await c.query('CHECKPOINT');
+    } finally {
+      await c.end();
+    }
+  }
+
+  /** Clones this node from `primary` (direct port) with a physical slot, then points it at the primary's gate. */
+  async cloneFrom(primary: PostgresNode, upstreamGatePort: number): Promise<void> {
+    this.prepareDirs();
+    fs.rmSync(this.dataDir, { recursive: true, force: true });
+    await runAsPostgresAsync(
+      path.join(PG_BIN, 'pg_basebackup'),
+      [
+        '-h',
+        '127.0.0.1',
+        '-p',
+        String(primary.spec.pgPort),
+        '-U',
+        LAB_REPL_USER,
+        '-D',
+        this.dataDir,
+        '-X',
+        'stream',
+        '-C',
+        '-S',
+        this.name,
+        '-c',
+        'fast',
+      ],
+      { PGPASSWORD: LAB_REPL_PASSWORD },
+    );
+    this.configureAsStandby(upstreamGatePort);
+  }
+
+  /** Writes standby.signal and the upstream connection (through the upstream's gate). */
+  configureAsStandby(upstreamGatePort: number): void {
+    fs.writeFileSync(path.join(this.dataDir, 'standby.signal'), '');
+    const auto = path.join(this.dataDir, 'postgresql.auto.conf');
+    const kept = fs.existsSync(auto)
+      ? fs
+          .readFileSync(auto, 'utf8')
+          .split('\n')
+          .filter((l) => !/^\s*(primary_conninfo|primary_slot_name)\s*=/.test(l))
+      : [];
+    kept.push(
+      `primary_conninfo = '${primaryConninfo(this.name, upstreamGatePort)}'`,
+      `primary_slot_name = '${this.name}'`,
+      '',
+    );
+    fs.writeFileSync(auto, kept.join('\n').replace(/\n{3,}/g, '\n\n'));
+    const user = asPostgres();
+    if (user.uid !== undefined) fs.chownSync(auto, user.uid, user.gid!);
+  }
+
+  /** Starts the postmaster as a child and waits until it accepts connections. */
+  async start(timeoutMs = 20000): Promise<void> {
+    if (this.pid) return;
+    const pidFile = path.join(this.dataDir, 'postmaster.pid');
+    // Only our own child could have written it, and our child is gone: a stale file from a kill -9.
+    fs.rmSync(pidFile, { force: true });
+    const out = fs.openSync(nodeLogFile(this.name), 'a');
+    const child = spawn(
+      path.join(PG_BIN, 'postgres'),
+      [
+        '-D',
+        this.dataDir,
+        '-p',
+        String(this.spec.pgPort),
+        '-k',
+        nodeSocketDir(this.name),
+        '-c',
+        `cluster_name=${this.name}`,
+      ],
+      { ...asPostgres(), cwd: '/', stdio: ['ignore', out, out] },
+    );
+    fs.closeSync(out);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', (code, signal) => this.log(`${this.name}: postmaster ${child.pid} exited (${signal ?? code})`));
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`${this.name} did not start: see ${nodeLogFile(this.name)}`);
+      }
+      if (await this.accepting()) return;
+      if (Date.now() > deadline) throw new Error(`${this.name} did not accept connections within ${timeoutMs} ms`);
+      await sleep(100);
+    }
+  }
+
+  /** Sends a signal to the postmaster. SIGKILL models a crashed host process; SIGSTOP a hung one. */
+  signal(sig: NodeJS.Signals): boolean {
+    const pid = this.pid;
+    if (!pid) return false;
+    process.kill(pid, sig);
+    return true;
+  }
+
+  /** Fast shutdown (clean: writes a shutdown checkpoint); resolves when the postmaster has exited and been reaped. */
+  async stop(mode: 'fast' | 'immediate' = 'fast', timeoutMs = 20000): Promise<void> {
+    const pid = this.pid;
+    if (!pid) return;
+    // A stopped (SIGSTOP) postmaster cannot act on SIGINT until continued.
+    process.kill(pid, 'SIGCONT');
+    process.kill(pid, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
+    const timer = sleep(timeoutMs).then(() => 'timeout');
+    if ((await Promise.race([this.exited.then(() => 'exited'), timer])) === 'timeout') {
+      process.kill(pid, 'SIGKILL');
+      await this.exited;
+    }
+  }
+
+  /** Resolves once the postmaster process is gone and reaped. */
+  waitExit(): Promise<void> {
+    return this.exited;
+  }
+
+  /** A superuser client over the node's own unix socket (bypasses gates: for the lab's housekeeping only). */
+  localClient(): Client {
+    return new Client({
+      host: nodeSocketDir(this.name),
+      port: this.spec.pgPort,
+      user: 'postgres',
+      database: LAB_DB_NAME,
+      connectionTimeoutMillis: 2000,
+    });
+  }
+
+  private async accepting(): Promise<boolean> {
+    const c = this.localClient();
+    try {
+      await c.connect();
+      await c.query('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await c.end().catch(() => undefined);
+    }
+  }
+
+  private prepareDirs(): void {
+    const nodeDir = path.dirname(this.dataDir);
+    mkdirForPostgres(nodeDir, 0o755);
+    mkdirForPostgres(nodeSocketDir(this.name), 0o755);
+    fs.closeSync(fs.openSync(nodeLogFile(this.name), 'a'));
+    const user = asPostgres();
+    if (user.uid !== undefined) fs.chownSync(nodeLogFile(this.name), user.uid, user.gid!);
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

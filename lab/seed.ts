@@ -1,0 +1,292 @@
+import {
+  CreateTableCommand,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  PutItemCommand,
+  QueryCommand,
+  ResourceNotFoundException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateSubnetCommand,
+  CreateVpcCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  type IpPermission,
+  RevokeSecurityGroupIngressCommand,
+  RunInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import {
+  ChangeResourceRecordSetsCommand,
+  CreateHostedZoneCommand,
+  ListResourceRecordSetsCommand,
+  Route53Client,
+} from '@aws-sdk/client-route-53';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import {
+  LAB_AZS,
+  LAB_CLUSTER,
+  LAB_READER_RECORD,
+  LAB_RECORD_TTL_SEC,
+  LAB_REGION,
+  LAB_TABLE,
+  LAB_VPC_CIDR,
+  LAB_WRITER_RECORD,
+  LAB_ZONE_NAME,
+  type LabNodeSpec,
+} from './topology';
+
+/** Credentials and endpoint every lab client (and every Lambda the emulator runs) uses. */
+export function labAwsEnv(emulatorPort: number): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: `http://127.0.0.1:${emulatorPort}`,
+    AWS_REGION: LAB_REGION,
+    AWS_DEFAULT_REGION: LAB_REGION,
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+  };
+}
+
+/** SDK clients pointed at the emulator, with short timeouts: the gates poll every 150 ms. */
+export function labClients(emulatorPort: number) {
+  const cfg = {
+    region: LAB_REGION,
+    endpoint: `http://127.0.0.1:${emulatorPort}`,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  };
+  return { ec2: new EC2Client(cfg), r53: new Route53Client(cfg), ddb: new DynamoDBClient(cfg) };
+}
+
+/** What the seed created: the ids a real account would have. */
+export interface SeededIds {
+  vpcId: string;
+  subnets: Record<string, string>;
+  nodes: Record<string, { instanceId: string; securityGroupId: string; subnetId: string }>;
+  hostedZoneId: string;
+}
+
+/** The ingress rule every node's SG has at baseline: PostgreSQL from the VPC. */
+export const PG_INGRESS: IpPermission = {
+  IpProtocol: 'tcp',
+  FromPort: 5432,
+  ToPort: 5432,
+  IpRanges: [{ CidrIp: LAB_VPC_CIDR, Description: 'PostgreSQL from the VPC' }],
+};
+
+/** True when some ingress permission admits TCP 5432 (what the gate checks, as EC2 would). */
+export function coversPostgres(perms: IpPermission[] | undefined): boolean {
+  return (perms ?? []).some(
+    (p) =>
+      p.IpProtocol === '-1' ||
+      (p.IpProtocol === 'tcp' && (p.FromPort ?? 0) <= 5432 && (p.ToPort ?? 65535) >= 5432 && hasSource(p)),
+  );
+}
+
+function hasSource(p: IpPermission): boolean {
+  return Boolean(p.IpRanges?.length || p.UserIdGroupPairs?.length || p.PrefixListIds?.length || p.Ipv6Ranges?.length);
+}
+
+/** Creates the VPC, subnets, per-node security groups, instances, private zone and table. */
+export async function seedAws(emulatorPort: number, nodes: LabNodeSpec[]): Promise<SeededIds> {
+  const { ec2, r53, ddb } = labClients(emulatorPort);
+  const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: LAB_VPC_CIDR }));
+  const vpcId = vpc.Vpc!.VpcId!;
+  const subnets: Record<string, string> = {};
+  for (const [i, az] of LAB_AZS.entries()) {
+    const s = await ec2.send(
+      new CreateSubnetCommand({ VpcId: vpcId, CidrBlock: `10.42.${i + 1}.0/24`, AvailabilityZone: az }),
+    );
+    subnets[az] = s.Subnet!.SubnetId!;
+  }
+  const seededNodes: SeededIds['nodes'] = {};
+  for (const n of nodes) {
+    const sg = await ec2.send(
+      new CreateSecurityGroupCommand({
+        GroupName: `pgq-${LAB_CLUSTER}-${n.name}`,
+        Description: `PostgreSQL ${n.name}`,
+        VpcId: vpcId,
+      }),
+    );
+    const securityGroupId = sg.GroupId!;
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: securityGroupId, IpPermissions: [PG_INGRESS] }));
+    const subnetId = subnets[n.az]!;
+    const inst = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: 'ami-12345678',
+        InstanceType: 't4g.medium',
+        MinCount: 1,
+        MaxCount: 1,
+        SubnetId: subnetId,
+        PrivateIpAddress: n.privateIp,
+        SecurityGroupIds: [securityGroupId],
+        TagSpecifications: [
+          { ResourceType: 'instance', Tags: [{ Key: 'Name', Value: `pgq-${LAB_CLUSTER}-${n.name}` }] },
+        ],
+      }),
+    );
+    seededNodes[n.name] = { instanceId: inst.Instances![0]!.InstanceId!, securityGroupId, subnetId };
+  }
+  const zone = await r53.send(
+    new CreateHostedZoneCommand({
+      Name: LAB_ZONE_NAME,
+      CallerReference: `pgq-lab-${Date.now()}`,
+      VPC: { VPCId: vpcId, VPCRegion: LAB_REGION },
+      HostedZoneConfig: { PrivateZone: true, Comment: 'pgquorum lab' },
+    }),
+  );
+  const hostedZoneId = zone.HostedZone!.Id!.replace('/hostedzone/', '');
+  await createTable(ddb);
+  const ids = { vpcId, subnets, nodes: seededNodes, hostedZoneId };
+  await resetAwsState(emulatorPort, nodes, ids);
+  return ids;
+}
+
+async function createTable(ddb: DynamoDBClient): Promise<void> {
+  try {
+    await ddb.send(new DescribeTableCommand({ TableName: LAB_TABLE }));
+    return;
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException)) throw err;
+  }
+  await ddb.send(
+    new CreateTableCommand({
+      TableName: LAB_TABLE,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    }),
+  );
+  await ddb.send(
+    new UpdateTimeToLiveCommand({
+      TableName: LAB_TABLE,
+      TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' },
+    }),
+  );
+}
+
+/**
+ * Puts the AWS side back to baseline without re-creating anything: every node's
+ * SG admits PostgreSQL again, writer -> pg1, reader -> pg2 + pg3, the cluster's
+ * items replaced by the node registry and a steady lease at epoch 1.
+ */
+export async function resetAwsState(emulatorPort: number, nodes: LabNodeSpec[], ids: SeededIds): Promise<void> {
+  const { ec2, ddb } = labClients(emulatorPort);
+  for (const n of nodes) {
+    const sgId = ids.nodes[n.name]!.securityGroupId;
+    const cur = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [sgId] }));
+    const perms = cur.SecurityGroups?.[0]?.IpPermissions ?? [];
+    if (perms.length) await ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: sgId, IpPermissions: perms }));
+    await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: sgId, IpPermissions: [PG_INGRESS] }));
+  }
+  const primary = nodes[0]!;
+  await setRecord(emulatorPort, ids.hostedZoneId, LAB_WRITER_RECORD, [primary.privateIp]);
+  await setRecord(
+    emulatorPort,
+    ids.hostedZoneId,
+    LAB_READER_RECORD,
+    nodes.slice(1).map((n) => n.privateIp),
+  );
+  const pk = `CLUSTER#${LAB_CLUSTER}`;
+  const existing = await ddb.send(
+    new QueryCommand({
+      TableName: LAB_TABLE,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': { S: pk } },
+      ConsistentRead: true,
+    }),
+  );
+  for (const item of existing.Items ?? []) {
+    await ddb.send(new DeleteItemCommand({ TableName: LAB_TABLE, Key: { pk: item.pk!, sk: item.sk! } }));
+  }
+  for (const [i, n] of nodes.entries()) {
+    const id = ids.nodes[n.name]!;
+    await ddb.send(
+      new PutItemCommand({
+        TableName: LAB_TABLE,
+        Item: marshall({
+          pk,
+          sk: `NODE#${n.name}`,
+          name: n.name,
+          instanceId: id.instanceId,
+          az: n.az,
+          privateIp: n.privateIp,
+          host: '127.0.0.1',
+          port: n.gatePorts.client,
+          securityGroupId: id.securityGroupId,
+          role: i === 0 ? 'primary' : 'replica',
+          status: 'healthy',
+          noFailover: false,
+        }),
+      }),
+    );
+  }
+  await ddb.send(
+    new PutItemCommand({
+      TableName: LAB_TABLE,
+      Item: marshall({
+        pk,
+        sk: 'LEASE',
+        epoch: 1,
+        state: 'steady',
+        primary: primary.name,
+        holder: 'lab-seed',
+        leaseUntil: 0,
+        reason: 'lab baseline',
+        updatedAt: Date.now(),
+      }),
+    }),
+  );
+}
+
+/** UPSERTs an A record in the private zone. */
+export async function setRecord(emulatorPort: number, zoneId: string, name: string, ips: string[]): Promise<void> {
+  const { r53 } = labClients(emulatorPort);
+  await r53.send(
+    new ChangeResourceRecordSetsCommand({
+      HostedZoneId: zoneId,
+      ChangeBatch: {
+        Changes: [
+          {
+            Action: 'UPSERT',
+            ResourceRecordSet: {
+              Name: name,
+              Type: 'A',
+              TTL: LAB_RECORD_TTL_SEC,
+              ResourceRecords: ips.map((Value) => ({ Value })),
+            },
+          },
+        ],
+      },
+    }),
+  );
+}
+
+/** Reads an A record: its values and TTL. */
+export async function getRecord(
+  emulatorPort: number,
+  zoneId: string,
+  name: string,
+): Promise<{ ips: string[]; ttlSec: number }> {
+  const { r53 } = labClients(emulatorPort);
+  const res = await r53.send(
+    new ListResourceRecordSetsCommand({
+      HostedZoneId: zoneId,
+      StartRecordName: name,
+      StartRecordType: 'A',
+      MaxItems: 1,
+    }),
+  );
+  const rr = res.ResourceRecordSets?.find((r) => r.Name?.replace(/\.$/, '') === name && r.Type === 'A');
+  if (!rr) throw new Error(`record ${name} not found in zone ${zoneId}`);
+  return { ips: (rr.ResourceRecords ?? []).map((r) => r.Value!), ttlSec: rr.TTL ?? 60 };
+}

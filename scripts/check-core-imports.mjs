@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// lambdas/core must stay pure: decisions only, no AWS SDK, no `pg`, no I/O, and
+// nothing from outside lambdas/core. This keeps every rule unit-testable from a
+// table and keeps side effects in adapters where the epoch guard lives.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+const coreDir = path.join(root, 'lambdas', 'core');
+const forbidden = [
+  [/^@aws-sdk\//, 'the AWS SDK'],
+  [/^pg($|\/)/, 'the PostgreSQL driver'],
+  [
+    /^(node:)?(fs|net|child_process|http|https|http2|dns|dgram|tls|cluster|worker_threads|os|process|readline)(\/|$)/,
+    'Node I/O',
+  ],
+  [/^node:/, 'a Node built-in'],
+];
+const importRe =
+  /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+function files(dir) {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? files(p) : /\.(ts|js|mjs|cjs)$/.test(e.name) ? [p] : [];
+  });
+}
+
+const problems = [];
+for (const file of files(coreDir)) {
+  const text = fs.readFileSync(file, 'utf8');
+  for (const m of text.matchAll(importRe)) {
+    const spec = m[1] ?? m[2] ?? m[3];
+    const rel = path.relative(root, file);
+    for (const [re, what] of forbidden) {
+      if (re.test(spec)) problems.push(`${rel}: imports '${spec}' (${what}); lambdas/core must stay pure`);
+    }
+    if (spec.startsWith('.')) {
+      const target = path.resolve(path.dirname(file), spec);
+      if (!target.startsWith(coreDir + path.sep) && target !== coreDir) {
+        problems.push(`${rel}: imports '${spec}' from outside lambdas/core`);
+      }
+    }
+  }
+}
+if (problems.length) {
+  console.error(problems.join('\n'));
+  process.exit(1);
+}
+console.log(`core import check: ${files(coreDir).length} file(s) pure`);
