@@ -1,0 +1,178 @@
+import { compareLsn, lsnDiff } from './lsn';
+import { majority } from './quorum';
+import type { ControllerSettings } from './settings';
+import type { ClusterView, NodeView } from './types';
+
+/** What every eligibility rule sees besides the node. */
+export interface EligibilityContext {
+  readonly view: ClusterView;
+  readonly oldPrimary: string;
+  readonly settings: ControllerSettings;
+  /** Operator override of the lag rule (never of the others). */
+  readonly force: boolean;
+}
+
+/** An eligibility rule: the reason a node cannot be promoted, or null. */
+export type EligibilityRule = (node: NodeView, ctx: EligibilityContext) => string | null;
+
+/** The old primary is the node being replaced. */
+export const isOldPrimary: EligibilityRule = (n, c) => (n.name === c.oldPrimary ? 'is the old primary' : null);
+
+/** The controller must reach a node (from a majority of probe AZs) to promote it. */
+export const unreachable: EligibilityRule = (n, c) => {
+  const reached = c.view.probeAzs.filter((az) => n.reachableFrom[az]).length;
+  const need = majority(c.view.probeAzs.length);
+  return reached < need
+    ? `unreachable (reached from ${reached} of ${c.view.probeAzs.length} AZs, ${need} needed)`
+    : null;
+};
+
+/** Only a node in recovery with a receive position can take over. */
+export const notReplica: EligibilityRule = (n) =>
+  n.role !== 'replica' ? `is not a replica (role ${n.role})` : n.receiveLsn === null ? 'has no receive LSN' : null;
+
+/**
+ * A dead primary stops every stream, so "streaming" means streaming now or
+ * within streamingGraceMs before now.
+ */
+export const notStreaming: EligibilityRule = (n, c) => {
+  if (n.streaming) return null;
+  if (n.lastStreamedAt === null) return 'not streaming (never seen streaming)';
+  const ago = c.view.now - n.lastStreamedAt;
+  return ago > c.settings.streamingGraceMs ? `not streaming (last streamed ${ago} ms ago)` : null;
+};
+
+/** Operators exclude nodes with the noFailover tag (say, a reporting replica). */
+export const taggedNoFailover: EligibilityRule = (n) => (n.tags.noFailover ? 'tagged noFailover' : null);
+
+/** A replica on another timeline than the old primary followed something else. */
+export const wrongTimeline: EligibilityRule = (n, c) => {
+  const old = c.view.nodes.find((x) => x.name === c.oldPrimary);
+  if (old?.timeline == null || n.timeline == null) return null;
+  return n.timeline !== old.timeline ? `on timeline ${n.timeline}, the old primary is on ${old.timeline}` : null;
+};
+
+/** Bytes the node is behind the old primary's last seen LSN, or null when either is unknown. */
+export function lagBytes(n: NodeView, view: ClusterView): bigint | null {
+  if (!view.primaryLastSeenLsn || !n.receiveLsn) return null;
+  const d = lsnDiff(view.primaryLastSeenLsn, n.receiveLsn);
+  return d > 0n ? d : 0n;
+}
+
+/** Invariant 4: in async mode a lagging candidate needs an operator's force. */
+export const lagsTooMuch: EligibilityRule = (n, c) => {
+  if (c.settings.replicationMode !== 'async' || c.force) return null;
+  const lag = lagBytes(n, c.view);
+  if (lag === null) return 'lag unknown in async mode (old primary LSN not seen)';
+  return lag > BigInt(c.settings.maxLagBytes)
+    ? `lags ${lag} bytes, more than maxLagBytes ${c.settings.maxLagBytes}`
+    : null;
+};
+
+/** Every rule, in the order reasons are reported. */
+export const ELIGIBILITY_RULES: readonly EligibilityRule[] = [
+  isOldPrimary,
+  notReplica,
+  unreachable,
+  notStreaming,
+  taggedNoFailover,
+  wrongTimeline,
+  lagsTooMuch,
+];
+
+/** The outcome of candidate selection. */
+export type CandidateDecision =
+  | {
+      readonly action: 'promote';
+      readonly candidate: string;
+      readonly receiveLsn: string;
+      readonly reason: string;
+      readonly rejected: Readonly<Record<string, readonly string[]>>;
+    }
+  | {
+      readonly action: 'no-candidate';
+      readonly reason: string;
+      readonly rejected: Readonly<Record<string, readonly string[]>>;
+    };
+
+/** Orders eligible nodes best first: highest received LSN, then highest replayed, then name (stable). */
+export function byPreference(a: NodeView, b: NodeView): number {
+  const r = compareLsn(b.receiveLsn!, a.receiveLsn!);
+  if (r !== 0) return r;
+  if (a.replayLsn && b.replayLsn) {
+    const p = compareLsn(b.replayLsn, a.replayLsn);
+    if (p !== 0) return p;
+  }
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Invariant 4: the reachable, eligible replica with the highest received LSN; or every reason none qualifies. */
+export function selectCandidate(
+  ctx: EligibilityContext,
+  rules: readonly EligibilityRule[] = ELIGIBILITY_RULES,
+): CandidateDecision {
+  const rejected: Record<string, string[]> = {};
+  const eligible: NodeView[] = [];
+  for (const n of ctx.view.nodes) {
+    const reasons = rules.map((r) => r(n, ctx)).filter((x): x is string => x !== null);
+    if (reasons.length) rejected[n.name] = reasons;
+    else eligible.push(n);
+  }
+  if (!eligible.length) {
+    const list = Object.entries(rejected)
+      .map(([k, v]) => `${k}: ${v.join(', ')}`)
+      .join('; ');
+    return { action: 'no-candidate', reason: `no eligible candidate (${list})`, rejected };
+  }
+  const [best, ...rest] = [...eligible].sort(byPreference);
+  const lag = lagBytes(best!, ctx.view);
+  const others = rest.length ? `; ahead of ${rest.map((n) => `${n.name} at ${n.receiveLsn}`).join(', ')}` : '';
+  return {
+    action: 'promote',
+    candidate: best!.name,
+    receiveLsn: best!.receiveLsn!,
+    reason: `${best!.name} has the highest received LSN ${best!.receiveLsn}${lag !== null ? `, ${lag} bytes behind the old primary` : ''}${others}`,
+    rejected,
+  };
+}
+
+/**
+ * Planned switchover target: the named replica must exist and qualify now
+ * (streaming, reachable, within maxLagBytes regardless of mode: a switchover
+ * waits for it to catch up, so a far-behind target means a long write pause);
+ * with no name, the best eligible replica is chosen.
+ */
+export function selectSwitchoverTarget(
+  view: ClusterView,
+  settings: ControllerSettings,
+  target?: string,
+): CandidateDecision {
+  const strict: ControllerSettings = { ...settings, replicationMode: 'async', streamingGraceMs: 0 };
+  const ctx: EligibilityContext = { view, oldPrimary: view.primary, settings: strict, force: false };
+  if (target !== undefined) {
+    const node = view.nodes.find((n) => n.name === target);
+    if (!node) {
+      return {
+        action: 'no-candidate',
+        reason: `unknown target '${target}' (nodes: ${view.nodes.map((n) => n.name).join(', ')})`,
+        rejected: {},
+      };
+    }
+    const reasons = ELIGIBILITY_RULES.map((r) => r(node, ctx)).filter((x): x is string => x !== null);
+    if (reasons.length) {
+      return {
+        action: 'no-candidate',
+        reason: `target ${target} is not eligible: ${reasons.join(', ')}`,
+        rejected: { [target]: reasons },
+      };
+    }
+    return {
+      action: 'promote',
+      candidate: target,
+      receiveLsn: node.receiveLsn!,
+      reason: `operator chose ${target}`,
+      rejected: {},
+    };
+  }
+  return selectCandidate(ctx);
+}

@@ -1,0 +1,100 @@
+import type { ControllerSettings } from './settings';
+import type { Vote } from './types';
+
+/** The quorum's view of the primary. */
+export type Verdict = 'primary-up' | 'primary-down' | 'unknown';
+
+/** A verdict, why, and which AZs said what. */
+export interface QuorumVerdict {
+  readonly verdict: Verdict;
+  readonly reason: string;
+  readonly downAzs: readonly string[];
+  readonly upAzs: readonly string[];
+  /** AZs with no fresh, usable vote about this primary. */
+  readonly silentAzs: readonly string[];
+}
+
+/** Majority of n voters (2 of 3). */
+export function majority(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
+/** Why a vote does not count, or null when it does. */
+export function unusableVote(vote: Vote, primary: string, now: number, s: ControllerSettings): string | null {
+  const age = now - vote.observedAt;
+  if (age >= s.voteTtlMs) return `stale (${age} ms old, ttl ${s.voteTtlMs} ms)`;
+  // A vote from the future means a skewed clock: do not trust it either way.
+  if (age < -s.voteTtlMs) return `from the future (${-age} ms ahead)`;
+  if (vote.primary !== primary) return `about ${vote.primary}, not ${primary}`;
+  if (vote.primaryOk && vote.consecutiveFailures > 0) return 'contradictory (ok with failures)';
+  return null;
+}
+
+/**
+ * Quorum verdict (invariant 2): primary-down only when fresh votes from a
+ * majority of probe AZs each report at least failuresToDown consecutive
+ * failures of this primary. Stale, missing, contradictory or split votes give
+ * 'unknown', never 'primary-down'.
+ */
+export function quorumVerdict(
+  votes: readonly Vote[],
+  opts: { primary: string; probeAzs: readonly string[]; now: number; settings: ControllerSettings },
+): QuorumVerdict {
+  const { primary, probeAzs, now, settings } = opts;
+  const need = majority(probeAzs.length);
+  const down: string[] = [];
+  const up: string[] = [];
+  const suspect: string[] = [];
+  const silent: string[] = [];
+  const notes: string[] = [];
+  for (const az of probeAzs) {
+    const mine = votes.filter((v) => v.az === az);
+    // One vote per AZ: if a store ever returns more, the highest seq is the AZ's latest word.
+    const vote = mine.sort((a, b) => b.seq - a.seq)[0];
+    if (!vote) {
+      silent.push(az);
+      notes.push(`${az}: no vote`);
+      continue;
+    }
+    const why = unusableVote(vote, primary, now, settings);
+    if (why) {
+      silent.push(az);
+      notes.push(`${az}: ${why}`);
+    } else if (vote.primaryOk) {
+      up.push(az);
+    } else if (vote.consecutiveFailures >= settings.failuresToDown) {
+      down.push(az);
+      notes.push(`${az}: ${vote.consecutiveFailures} failures`);
+    } else {
+      suspect.push(az);
+      notes.push(`${az}: ${vote.consecutiveFailures} of ${settings.failuresToDown} failures`);
+    }
+  }
+  const total = probeAzs.length;
+  const detail = notes.length ? ` (${notes.join('; ')})` : '';
+  if (down.length >= need) {
+    return {
+      verdict: 'primary-down',
+      reason: `${down.length} of ${total} AZs report ${primary} down${detail}`,
+      downAzs: down,
+      upAzs: up,
+      silentAzs: silent,
+    };
+  }
+  if (up.length >= need) {
+    return {
+      verdict: 'primary-up',
+      reason: `${up.length} of ${total} AZs reach ${primary}${detail}`,
+      downAzs: down,
+      upAzs: up,
+      silentAzs: silent,
+    };
+  }
+  return {
+    verdict: 'unknown',
+    reason: `no quorum about ${primary}: ${down.length} down, ${up.length} up, ${suspect.length} suspecting, ${silent.length} silent of ${total}, ${need} needed${detail}`,
+    downAzs: down,
+    upAzs: up,
+    silentAzs: silent,
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * The immutable views the core decides on. Handlers build them through ports
+ * (probes, DynamoDB); the core never performs I/O.
+ */
+
+/** What PostgreSQL says a node is. */
+export type Role = 'primary' | 'replica' | 'unknown';
+
+/** One node as the controller last saw it. */
+export interface NodeView {
+  readonly name: string;
+  readonly az: string;
+  readonly role: Role;
+  readonly timeline: number | null;
+  /** pg_current_wal_lsn() on a primary. */
+  readonly currentLsn: string | null;
+  /** pg_last_wal_receive_lsn() on a replica. */
+  readonly receiveLsn: string | null;
+  /** pg_last_wal_replay_lsn() on a replica. */
+  readonly replayLsn: string | null;
+  /** True while its WAL receiver streams. */
+  readonly streaming: boolean;
+  /** When it was last seen streaming (ms epoch); a dead primary stops every stream, so recent counts. */
+  readonly lastStreamedAt: number | null;
+  /** Per probe AZ: did that AZ reach the node on its last probe. */
+  readonly reachableFrom: Readonly<Record<string, boolean>>;
+  readonly tags: Readonly<{ noFailover?: boolean }>;
+}
+
+/** The whole cluster at one instant. */
+export interface ClusterView {
+  readonly cluster: string;
+  /** The node the lease names as primary. */
+  readonly primary: string;
+  readonly nodes: readonly NodeView[];
+  /** The probe AZs (normally three). */
+  readonly probeAzs: readonly string[];
+  /** The old primary's last LSN seen by any probe (RPO accounting). */
+  readonly primaryLastSeenLsn: string | null;
+  readonly now: number;
+}
+
+/** One probe AZ's vote about the primary. */
+export interface Vote {
+  readonly az: string;
+  /** Only moves forward (conditional write). */
+  readonly seq: number;
+  readonly observedAt: number;
+  /** The primary this vote is about. */
+  readonly primary: string;
+  readonly primaryOk: boolean;
+  readonly consecutiveFailures: number;
+}
+
+/** Lease states (DESIGN section 1). */
+export type LeaseState = 'steady' | 'failing-over' | 'switching-over' | 'paused' | 'needs-attention';
+
+/** The per-cluster lease: its epoch is the fencing token every mutating step re-checks. */
+export interface Lease {
+  readonly epoch: number;
+  readonly state: LeaseState;
+  readonly primary: string;
+  readonly holder: string | null;
+  readonly leaseUntil: number;
+  readonly reason: string;
+  readonly updatedAt: number;
+  /** When the last automatic failover committed (anti-flap). */
+  readonly lastFailoverAt: number | null;
+  /** The state an operation started from, restored on commit (a switchover of a paused cluster stays paused). */
+  readonly resumeState?: 'steady' | 'paused';
+}
+
+/** What the state machine is asked to do. */
+export type Mode = 'failover' | 'switchover';

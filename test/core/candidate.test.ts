@@ -1,0 +1,185 @@
+import {
+  type CandidateDecision,
+  type ClusterView,
+  type ControllerSettings,
+  selectCandidate,
+  selectSwitchoverTarget,
+} from '../../lambdas/core';
+import { cluster, clusterWithDeadPrimary, NOW, node, S } from './builders';
+
+const pick = (view: ClusterView, settings: ControllerSettings = S, force = false) =>
+  selectCandidate({ view, oldPrimary: 'pg1', settings, force });
+const ASYNC: ControllerSettings = { ...S, replicationMode: 'async', maxLagBytes: 1000 };
+const nowhere = { 'az-a': false, 'az-b': false, 'az-c': false };
+
+function reasonsOf(d: CandidateDecision, n: string): string {
+  return (d.rejected[n] ?? []).join(', ');
+}
+
+describe('candidate selection', () => {
+  it.each<[string, ClusterView, ControllerSettings, boolean, string | null, RegExp]>([
+    [
+      'highest received LSN wins',
+      clusterWithDeadPrimary({ pg3: { receiveLsn: '0/3000100' } }),
+      S,
+      false,
+      'pg3',
+      /pg3 has the highest received LSN 0\/3000100.*ahead of pg2 at 0\/3000000/,
+    ],
+    [
+      'tie broken by replay LSN',
+      clusterWithDeadPrimary({ pg2: { replayLsn: '0/2FFFF00' } }),
+      S,
+      false,
+      'pg3',
+      /pg3 has the highest/,
+    ],
+    ['full tie broken by name', clusterWithDeadPrimary(), S, false, 'pg2', /pg2 has the highest received LSN/],
+    [
+      'unreachable replica skipped',
+      clusterWithDeadPrimary({ pg3: { receiveLsn: '0/4000000', reachableFrom: nowhere } }),
+      S,
+      false,
+      'pg2',
+      /pg2/,
+    ],
+    [
+      'noFailover tag skipped',
+      clusterWithDeadPrimary({ pg3: { receiveLsn: '0/4000000', tags: { noFailover: true } } }),
+      S,
+      false,
+      'pg2',
+      /pg2/,
+    ],
+    [
+      'wrong timeline skipped',
+      cluster({}, [
+        node('pg1', { role: 'unknown', timeline: 2 }),
+        node('pg2', { timeline: 2 }),
+        node('pg3', { timeline: 1, receiveLsn: '0/9000000' }),
+      ]),
+      S,
+      false,
+      'pg2',
+      /pg2/,
+    ],
+    [
+      'stopped streaming long ago skipped',
+      clusterWithDeadPrimary({ pg3: { receiveLsn: '0/4000000', lastStreamedAt: NOW - 60000 } }),
+      S,
+      false,
+      'pg2',
+      /pg2/,
+    ],
+    [
+      'async: lagging best candidate refused',
+      clusterWithDeadPrimary({ pg2: { receiveLsn: '0/2000000' }, pg3: { receiveLsn: '0/2000000' } }),
+      ASYNC,
+      false,
+      null,
+      /no eligible candidate.*lags 16777216 bytes, more than maxLagBytes 1000/,
+    ],
+    [
+      'async: operator force overrides lag',
+      clusterWithDeadPrimary({ pg2: { receiveLsn: '0/2000000' }, pg3: { receiveLsn: '0/1000000' } }),
+      ASYNC,
+      true,
+      'pg2',
+      /16777216 bytes behind the old primary/,
+    ],
+    [
+      'async: within maxLagBytes',
+      clusterWithDeadPrimary({ pg2: { receiveLsn: '0/2FFFC18' } }),
+      ASYNC,
+      false,
+      'pg3',
+      /pg3/,
+    ],
+    [
+      'sync: lag does not block',
+      clusterWithDeadPrimary({ pg2: { receiveLsn: '0/2000000' }, pg3: { receiveLsn: '0/2000000' } }),
+      S,
+      false,
+      'pg2',
+      /pg2/,
+    ],
+    [
+      'nobody eligible: every reason listed',
+      clusterWithDeadPrimary({ pg2: { reachableFrom: nowhere }, pg3: { tags: { noFailover: true } } }),
+      S,
+      false,
+      null,
+      /pg1: is the old primary.*pg2: unreachable \(reached from 0 of 3 AZs, 2 needed\).*pg3: tagged noFailover/,
+    ],
+    [
+      'a node that is not in recovery',
+      clusterWithDeadPrimary({ pg2: { role: 'primary' }, pg3: { receiveLsn: null } }),
+      S,
+      false,
+      null,
+      /pg2: is not a replica \(role primary\).*pg3: is not a replica \(role replica\)|pg3: has no receive LSN/,
+    ],
+  ])('%s', (_name, view, settings, force, expected, reason) => {
+    const d = pick(view, settings, force);
+    expect(d.reason).toMatch(reason);
+    if (expected) {
+      expect(d.action).toBe('promote');
+      if (d.action === 'promote') expect(d.candidate).toBe(expected);
+    } else {
+      expect(d.action).toBe('no-candidate');
+    }
+  });
+
+  it('records why each skipped node was skipped', () => {
+    const d = pick(clusterWithDeadPrimary({ pg3: { receiveLsn: '0/4000000', tags: { noFailover: true } } }));
+    expect(reasonsOf(d, 'pg1')).toMatch(/old primary/);
+    expect(reasonsOf(d, 'pg3')).toBe('tagged noFailover');
+    expect(reasonsOf(d, 'pg2')).toBe('');
+  });
+});
+
+describe('switchover target', () => {
+  it.each<[string, ClusterView, string | undefined, string | null, RegExp]>([
+    ['named healthy replica', cluster(), 'pg3', 'pg3', /operator chose pg3/],
+    [
+      'automatic choice',
+      cluster({}, [
+        node('pg1', { role: 'primary', receiveLsn: null }),
+        node('pg2', { receiveLsn: '0/2FFFFFF' }),
+        node('pg3'),
+      ]),
+      undefined,
+      'pg3',
+      /pg3 has the highest/,
+    ],
+    ['unknown target', cluster(), 'pg9', null, /unknown target 'pg9' \(nodes: pg1, pg2, pg3\)/],
+    ['the primary itself', cluster(), 'pg1', null, /target pg1 is not eligible: is the old primary/],
+    [
+      'a lagging target',
+      cluster({}, [
+        node('pg1', { role: 'primary', receiveLsn: null }),
+        node('pg2', { receiveLsn: '0/1000000' }),
+        node('pg3'),
+      ]),
+      'pg2',
+      null,
+      /target pg2 is not eligible: lags 33554432 bytes/,
+    ],
+    [
+      'a target not streaming now',
+      cluster({}, [
+        node('pg1', { role: 'primary', receiveLsn: null }),
+        node('pg2', { streaming: false, lastStreamedAt: NOW - 1 }),
+        node('pg3'),
+      ]),
+      'pg2',
+      null,
+      /not streaming/,
+    ],
+  ])('%s', (_name, view, target, expected, reason) => {
+    const d = selectSwitchoverTarget(view, S, target);
+    expect(d.reason).toMatch(reason);
+    expect(d.action).toBe(expected ? 'promote' : 'no-candidate');
+    if (d.action === 'promote') expect(d.candidate).toBe(expected);
+  });
+});

@@ -1,0 +1,104 @@
+import fc from 'fast-check';
+import { quorumVerdict, type Vote } from '../../lambdas/core';
+import { AZS, downVote, NOW, S, vote } from './builders';
+
+const verdict = (votes: Vote[], primary = 'pg1') =>
+  quorumVerdict(votes, { primary, probeAzs: AZS, now: NOW, settings: S });
+
+describe('quorum verdict', () => {
+  it.each<[string, Vote[], string, RegExp]>([
+    ['all three AZs down', AZS.map((a) => downVote(a)), 'primary-down', /3 of 3 AZs report pg1 down/],
+    [
+      'two of three down, one up (partition)',
+      [downVote('az-a'), downVote('az-b'), vote('az-c')],
+      'primary-down',
+      /2 of 3 AZs report pg1 down/,
+    ],
+    ['all up', AZS.map((a) => vote(a)), 'primary-up', /3 of 3 AZs reach pg1/],
+    ['one AZ cut off', [downVote('az-a'), vote('az-b'), vote('az-c')], 'primary-up', /2 of 3 AZs reach pg1/],
+    [
+      'two down but one of them stale',
+      [downVote('az-a'), downVote('az-b', { observedAt: NOW - 6000 }), vote('az-c', { observedAt: NOW - 9000 })],
+      'unknown',
+      /no quorum about pg1: 1 down.*az-b: stale/,
+    ],
+    ['two down, one missing vote', [downVote('az-a'), downVote('az-b')], 'primary-down', /2 of 3.*az-c: no vote/],
+    ['one down, two missing', [downVote('az-a')], 'unknown', /1 down, 0 up, 0 suspecting, 2 silent of 3, 2 needed/],
+    [
+      'failures below failuresToDown',
+      [
+        downVote('az-a', { consecutiveFailures: 2 }),
+        downVote('az-b', { consecutiveFailures: 1 }),
+        vote('az-c', { observedAt: NOW - 99999 }),
+      ],
+      'unknown',
+      /2 suspecting.*az-a: 2 of 3 failures/,
+    ],
+    [
+      'votes about another primary',
+      [downVote('az-a', { primary: 'pg2' }), downVote('az-b', { primary: 'pg2' }), downVote('az-c')],
+      'unknown',
+      /about pg2, not pg1/,
+    ],
+    [
+      'contradictory vote',
+      [downVote('az-a'), vote('az-b', { consecutiveFailures: 4 }), vote('az-c', { observedAt: NOW - 10000 })],
+      'unknown',
+      /contradictory/,
+    ],
+    [
+      'vote from the future (skewed clock)',
+      [downVote('az-a'), downVote('az-b', { observedAt: NOW + 60000 })],
+      'unknown',
+      /from the future/,
+    ],
+    ['no votes at all', [], 'unknown', /0 down, 0 up, 0 suspecting, 3 silent/],
+  ])('%s', (_name, votes, expected, reason) => {
+    const v = verdict(votes);
+    expect(v.verdict).toBe(expected);
+    expect(v.reason).toMatch(reason);
+  });
+
+  it('uses the latest vote of an AZ when a store returns several', () => {
+    const v = verdict([downVote('az-a', { seq: 1 }), vote('az-a', { seq: 2 }), downVote('az-b'), vote('az-c')]);
+    expect(v.verdict).toBe('primary-up');
+  });
+
+  const arbVote = (az: string) =>
+    fc.record({
+      az: fc.constant(az),
+      seq: fc.nat(),
+      observedAt: fc.integer({ min: NOW - 20000, max: NOW + 20000 }),
+      primary: fc.constantFrom('pg1', 'pg2'),
+      primaryOk: fc.boolean(),
+      consecutiveFailures: fc.nat({ max: 10 }),
+    });
+
+  it('never says primary-down with fewer than a majority of fresh down votes (property)', () => {
+    fc.assert(
+      fc.property(fc.tuple(arbVote('az-a'), arbVote('az-b'), arbVote('az-c')), fc.subarray([0, 1, 2]), (all, keep) => {
+        const votes = keep.map((i) => all[i]!);
+        const freshDown = votes.filter(
+          (v) =>
+            NOW - v.observedAt < S.voteTtlMs &&
+            NOW - v.observedAt >= -S.voteTtlMs &&
+            v.primary === 'pg1' &&
+            !v.primaryOk &&
+            v.consecutiveFailures >= S.failuresToDown,
+        ).length;
+        const v = verdict(votes);
+        return freshDown >= 2 || v.verdict !== 'primary-down';
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('never says primary-down from stale votes alone (property)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: S.voteTtlMs, max: 10 * S.voteTtlMs }), fc.nat({ max: 50 }), (age, failures) => {
+        const votes = AZS.map((a) => downVote(a, { observedAt: NOW - age, consecutiveFailures: failures }));
+        return verdict(votes).verdict === 'unknown';
+      }),
+    );
+  });
+});
