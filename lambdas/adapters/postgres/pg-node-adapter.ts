@@ -1,0 +1,333 @@
+import { Client } from 'pg';
+import { z } from 'zod';
+import { ValidationError } from '../../core/errors';
+import { compareLsn } from '../../core/lsn';
+import type {
+  NodeEndpoint,
+  PostgresNodePort,
+  ProbeResult,
+  PromoteResult,
+  ReplicationTarget,
+  StandbyInfo,
+} from '../../ports/postgres-port';
+import { NodeUnreachableError, PromotionFailedError, ReplayTimeoutError, RepointFailedError } from './errors';
+
+/** Database credentials and timeouts; on AWS they come from Secrets Manager, in the lab from the lab's topology. */
+export const pgConfigSchema = z.object({
+  user: z.string().min(1),
+  password: z.string().min(1),
+  database: z.string().min(1).default('postgres'),
+  /** TLS to the node: off in the lab; on AWS `require` (verify with `ca`). */
+  ssl: z
+    .union([z.literal(false), z.object({ rejectUnauthorized: z.boolean().default(true), ca: z.string().optional() })])
+    .default(false),
+  connectTimeoutMs: z.number().int().min(50).default(500),
+  statementTimeoutMs: z.number().int().min(50).default(500),
+});
+
+/** Validated adapter configuration. */
+export type PgConfig = z.infer<typeof pgConfigSchema>;
+
+/** Validates the adapter config; the error names the bad field. */
+export function parsePgConfig(input: unknown): PgConfig {
+  const r = pgConfigSchema.safeParse(input);
+  if (!r.success) {
+    throw new ValidationError(
+      `invalid PostgreSQL config: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  return r.data;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Quotes a string as an SQL literal (ALTER SYSTEM takes no bind parameters). */
+export function sqlLiteral(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+/** Quotes a libpq conninfo value. */
+function conninfoValue(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * The PostgreSQL side of the controller, over `pg`. Every call has a hard,
+ * client-side deadline: a SIGSTOPped server accepts TCP (the kernel completes
+ * the handshake) but never answers, and neither connect_timeout nor
+ * statement_timeout end that wait, so the socket is destroyed by our own timer.
+ */
+export class PgNodeAdapter implements PostgresNodePort {
+  constructor(private readonly cfg: PgConfig) {}
+
+  /** Runs `fn` on a fresh connection, all within `deadlineMs`. */
+  private async withClient<T>(node: NodeEndpoint, deadlineMs: number, fn: (c: Client) => Promise<T>): Promise<T> {
+    const c = new Client({
+      host: node.host,
+      port: node.port,
+      user: this.cfg.user,
+      password: this.cfg.password,
+      database: this.cfg.database,
+      ssl: this.cfg.ssl === false ? false : this.cfg.ssl,
+      connectionTimeoutMillis: this.cfg.connectTimeoutMs,
+      statement_timeout: this.cfg.statementTimeoutMs,
+      application_name: 'pgquorum',
+    });
+    c.on('error', () => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const stream = (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream;
+        stream?.destroy();
+        reject(
+          new NodeUnreachableError(`${node.name} (${node.host}:${node.port}) did not answer within ${deadlineMs} ms`),
+        );
+      }, deadlineMs);
+    });
+    try {
+      return await Promise.race([
+        (async () => {
+          try {
+            await c.connect();
+          } catch (err) {
+            throw new NodeUnreachableError(`${node.name} (${node.host}:${node.port}): ${(err as Error).message}`);
+          }
+          return fn(c);
+        })(),
+        deadline,
+      ]);
+    } finally {
+      clearTimeout(timer);
+      void c.end().catch(() => undefined);
+    }
+  }
+
+  private async rows(c: Client, sql: string, params: unknown[] = []): Promise<Row[]> {
+    return (await c.query(sql, params)).rows as Row[];
+  }
+
+  /** Probe deadline: connect plus two statements, bounded well under 1.5 s with the defaults. */
+  private get probeDeadlineMs(): number {
+    return this.cfg.connectTimeoutMs + 2 * this.cfg.statementTimeoutMs;
+  }
+
+  async probe(node: NodeEndpoint, opts: { heartbeatId?: number; writer?: string } = {}): Promise<ProbeResult> {
+    const t0 = Date.now();
+    try {
+      return await this.withClient(node, this.probeDeadlineMs, async (c) => {
+        const [r] = await this.rows(
+          c,
+          `SELECT pg_is_in_recovery() AS rec,
+                  CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
+                  pg_last_wal_receive_lsn()::text AS receive_lsn,
+                  pg_last_wal_replay_lsn()::text AS replay_lsn,
+                  CASE WHEN pg_is_in_recovery()
+                       THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
+                       -- the control file lags a fresh promotion; the current WAL segment's name does not
+                       ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS timeline,
+                  (SELECT status FROM pg_stat_wal_receiver) AS wr_status,
+                  (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver) AS upstream,
+                  current_setting('synchronous_standby_names') AS sync_names`,
+        );
+        if (!r) throw new NodeUnreachableError(`${node.name}: empty probe answer`);
+        const base = {
+          node: node.name,
+          timeline: Number(r.timeline),
+          currentLsn: (r.current_lsn as string | null) ?? null,
+          receiveLsn: (r.receive_lsn as string | null) ?? null,
+          replayLsn: (r.replay_lsn as string | null) ?? null,
+        };
+        if (r.rec) {
+          return {
+            ...base,
+            ok: true,
+            latencyMs: Date.now() - t0,
+            role: 'replica' as const,
+            streaming: r.wr_status === 'streaming',
+            upstream: (r.upstream as string | null) ?? null,
+          };
+        }
+        const standbys: StandbyInfo[] = (
+          await this.rows(
+            c,
+            'SELECT application_name, state, sync_state, replay_lsn::text AS replay_lsn FROM pg_stat_replication',
+          )
+        ).map((s) => ({
+          name: String(s.application_name),
+          state: String(s.state),
+          syncState: String(s.sync_state),
+          replayLsn: (s.replay_lsn as string | null) ?? null,
+        }));
+        const syncStandbyMissing =
+          String(r.sync_names).trim() !== '' &&
+          !standbys.some((s) => s.state === 'streaming' && (s.syncState === 'sync' || s.syncState === 'quorum'));
+        let heartbeatOk = true;
+        let error: string | undefined;
+        try {
+          // Local commit: a missing sync standby must show as syncStandbyMissing, not as a dead primary.
+          await c.query(
+            `BEGIN; SET LOCAL synchronous_commit = local;
+             INSERT INTO pgquorum_heartbeat (id, at, writer) VALUES (${Number(opts.heartbeatId ?? 0)}, now(), ${sqlLiteral(opts.writer ?? 'pgquorum')})
+             ON CONFLICT (id) DO UPDATE SET at = excluded.at, writer = excluded.writer; COMMIT;`,
+          );
+        } catch (err) {
+          heartbeatOk = false;
+          error = `heartbeat write failed: ${(err as Error).message}`;
+          await c.query('ROLLBACK').catch(() => undefined);
+        }
+        return {
+          ...base,
+          ok: heartbeatOk,
+          latencyMs: Date.now() - t0,
+          role: 'primary' as const,
+          standbys,
+          heartbeatOk,
+          syncStandbyMissing,
+          ...(error ? { error } : {}),
+        };
+      });
+    } catch (err) {
+      return { node: node.name, ok: false, latencyMs: Date.now() - t0, error: (err as Error).message };
+    }
+  }
+
+  async promote(node: NodeEndpoint, opts: { timeoutMs?: number } = {}): Promise<PromoteResult> {
+    const timeoutMs = opts.timeoutMs ?? 30000;
+    const deadline = Date.now() + timeoutMs;
+    let alreadyPrimary = false;
+    await this.withClient(node, timeoutMs, async (c) => {
+      const [r] = await this.rows(c, 'SELECT pg_is_in_recovery() AS rec');
+      if (!r?.rec) {
+        alreadyPrimary = true;
+        return;
+      }
+      await c.query(`SET statement_timeout = ${timeoutMs}`);
+      const [p] = await this.rows(c, 'SELECT pg_promote(true, $1) AS done', [
+        Math.max(1, Math.floor(timeoutMs / 1000)),
+      ]);
+      if (!p?.done) throw new PromotionFailedError(`${node.name}: pg_promote did not finish within ${timeoutMs} ms`);
+    });
+    // Accepting writes is the real test: promotion ends recovery, but the first write proves it.
+    for (;;) {
+      try {
+        return await this.withClient(node, Math.max(1000, this.cfg.connectTimeoutMs * 2), async (c) => {
+          await c.query(
+            "BEGIN; SET LOCAL synchronous_commit = local; INSERT INTO pgquorum_heartbeat (id, at, writer) VALUES (-1, now(), 'promote') ON CONFLICT (id) DO UPDATE SET at = excluded.at; COMMIT;",
+          );
+          const [r] = await this.rows(
+            c,
+            "SELECT pg_current_wal_lsn()::text AS lsn, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli",
+          );
+          return { alreadyPrimary, timeline: Number(r!.tli), lsn: String(r!.lsn) };
+        });
+      } catch (err) {
+        if (Date.now() > deadline) {
+          throw new PromotionFailedError(
+            `${node.name} did not accept writes within ${timeoutMs} ms: ${(err as Error).message}`,
+          );
+        }
+        await sleep(100);
+      }
+    }
+  }
+
+  async waitForReplay(node: NodeEndpoint, lsn: string, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'unknown';
+    for (;;) {
+      try {
+        const r = await this.withClient(node, 2000, async (c) => {
+          const [row] = await this.rows(
+            c,
+            `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS replay`,
+          );
+          return {
+            replay: String(row!.replay),
+            done: row!.replay != null && compareLsn(String(row!.replay), lsn) >= 0,
+          };
+        });
+        last = String(r.replay);
+        if (r.done) return last;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline)
+        throw new ReplayTimeoutError(`${node.name} did not replay past ${lsn} within ${timeoutMs} ms (at ${last})`);
+      await sleep(50);
+    }
+  }
+
+  async ensureSlot(primary: NodeEndpoint, slotName: string): Promise<void> {
+    await this.withClient(primary, 5000, async (c) => {
+      await c.query(
+        `SELECT pg_create_physical_replication_slot($1, true)
+         WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1)`,
+        [slotName],
+      );
+    });
+  }
+
+  async repoint(
+    replica: NodeEndpoint,
+    newPrimary: NodeEndpoint,
+    target: ReplicationTarget,
+    opts: { timeoutMs?: number } = {},
+  ): Promise<void> {
+    const timeoutMs = opts.timeoutMs ?? 20000;
+    // The slot first: a replica that connects before it exists is refused and retries only after wal_retrieve_retry_interval.
+    await this.ensureSlot(newPrimary, target.slotName);
+    const timeline = await this.withClient(newPrimary, 5000, async (c) => {
+      const [r] = await this.rows(
+        c,
+        "SELECT ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli",
+      );
+      return Number(r!.tli);
+    });
+    const conninfo = [
+      `host=${conninfoValue(target.host)}`,
+      `port=${target.port}`,
+      `user=${conninfoValue(target.user)}`,
+      `password=${conninfoValue(target.password)}`,
+      `application_name=${conninfoValue(replica.name)}`,
+      'connect_timeout=2',
+    ].join(' ');
+    await this.withClient(replica, 5000, async (c) => {
+      const [r] = await this.rows(c, 'SELECT pg_is_in_recovery() AS rec');
+      if (!r?.rec)
+        throw new RepointFailedError(`${replica.name} is not in recovery: it cannot follow ${newPrimary.name}`);
+      await c.query(`ALTER SYSTEM SET primary_conninfo = ${sqlLiteral(conninfo)}`);
+      await c.query(`ALTER SYSTEM SET primary_slot_name = ${sqlLiteral(target.slotName)}`);
+      await c.query('SELECT pg_reload_conf()');
+    });
+    const deadline = Date.now() + timeoutMs;
+    let seen = 'no WAL receiver';
+    for (;;) {
+      const r = await this.withClient(replica, 2000, (c) =>
+        this.rows(c, 'SELECT status, received_tli, sender_port FROM pg_stat_wal_receiver'),
+      ).catch((err: Error) => [{ status: `error: ${err.message}` }] as Row[]);
+      const w = r[0];
+      if (w) seen = `status ${w.status}, timeline ${w.received_tli}, sender port ${w.sender_port}`;
+      if (w?.status === 'streaming' && Number(w.sender_port) === target.port && Number(w.received_tli) >= timeline)
+        return;
+      if (Date.now() > deadline) {
+        throw new RepointFailedError(
+          `${replica.name} does not stream from ${newPrimary.name} on timeline ${timeline} within ${timeoutMs} ms (${seen})`,
+        );
+      }
+      await sleep(50);
+    }
+  }
+
+  async terminateSessions(node: NodeEndpoint): Promise<number> {
+    return this.withClient(node, 5000, async (c) => {
+      const [r] = await this.rows(
+        c,
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+         WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+      );
+      return Number(r?.n ?? 0);
+    });
+  }
+}

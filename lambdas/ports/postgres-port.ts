@@ -1,0 +1,76 @@
+/** Where a node's PostgreSQL listens, as the controller reaches it (private IP, never DNS). */
+export interface NodeEndpoint {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+/** What a replica streams as when it follows a primary. */
+export interface ReplicationTarget {
+  /** Host/port the replica connects to (the new primary's private IP and port). */
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** Physical slot on the new primary (created first, idempotently). */
+  readonly slotName: string;
+}
+
+/** One standby as its primary sees it (pg_stat_replication). */
+export interface StandbyInfo {
+  readonly name: string;
+  readonly state: string;
+  readonly syncState: string;
+  readonly replayLsn: string | null;
+}
+
+/** A probe of one node. `ok` is false when the node could not be reached or answered in time. */
+export interface ProbeResult {
+  readonly node: string;
+  readonly ok: boolean;
+  readonly latencyMs: number;
+  readonly error?: string;
+  readonly role?: 'primary' | 'replica';
+  readonly timeline?: number;
+  readonly currentLsn?: string | null;
+  readonly receiveLsn?: string | null;
+  readonly replayLsn?: string | null;
+  /** Replica: its WAL receiver is streaming. */
+  readonly streaming?: boolean;
+  /** Replica: host:port it streams from. */
+  readonly upstream?: string | null;
+  /** Primary: its standbys. */
+  readonly standbys?: readonly StandbyInfo[];
+  /** Primary: the heartbeat write committed (a hung, full or read-only primary fails it). */
+  readonly heartbeatOk?: boolean;
+  /** Primary: synchronous_standby_names is set but no standby is sync/quorum: writes block cluster-wide. */
+  readonly syncStandbyMissing?: boolean;
+}
+
+/** Outcome of a promotion. */
+export interface PromoteResult {
+  readonly alreadyPrimary: boolean;
+  readonly timeline: number;
+  readonly lsn: string;
+}
+
+/** Everything the controller does to PostgreSQL itself. */
+export interface PostgresNodePort {
+  /** Never hangs: a dead or stopped node yields ok=false within the probe deadline. */
+  probe(node: NodeEndpoint, opts?: { heartbeatId?: number; writer?: string }): Promise<ProbeResult>;
+  /** Idempotent: an existing primary is success. Resolves once the node accepts writes. */
+  promote(node: NodeEndpoint, opts?: { timeoutMs?: number }): Promise<PromoteResult>;
+  /** Resolves with the replay LSN once it is at or past `lsn`. */
+  waitForReplay(node: NodeEndpoint, lsn: string, timeoutMs: number): Promise<string>;
+  /** Points a replica at a new primary and verifies it streams on the primary's timeline. */
+  repoint(
+    replica: NodeEndpoint,
+    newPrimary: NodeEndpoint,
+    target: ReplicationTarget,
+    opts?: { timeoutMs?: number },
+  ): Promise<void>;
+  /** Creates a physical slot if missing. */
+  ensureSlot(primary: NodeEndpoint, slotName: string): Promise<void>;
+  /** Terminates every client session (not replication, not itself); returns how many. */
+  terminateSessions(node: NodeEndpoint): Promise<number>;
+}

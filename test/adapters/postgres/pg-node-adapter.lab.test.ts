@@ -1,0 +1,130 @@
+import { Client } from 'pg';
+import { LAB_DB_PASSWORD, LAB_DB_USER, LAB_REPL_PASSWORD, LAB_REPL_USER, Lab } from '../../../lab/index';
+import { NodeUnreachableError } from '../../../lambdas/adapters/postgres/errors';
+import { PgNodeAdapter, parsePgConfig } from '../../../lambdas/adapters/postgres/pg-node-adapter';
+import { compareLsn, ValidationError } from '../../../lambdas/core';
+import type { NodeEndpoint } from '../../../lambdas/ports/postgres-port';
+
+let lab: Lab;
+const pg = new PgNodeAdapter(parsePgConfig({ user: LAB_DB_USER, password: LAB_DB_PASSWORD }));
+const ep = (name: string): NodeEndpoint => ({ name, host: '127.0.0.1', port: lab.nodeConnection(name).port });
+
+beforeAll(async () => {
+  lab = await Lab.attach();
+});
+
+describe('config', () => {
+  it('names a missing field', () => {
+    expect(() => parsePgConfig({ user: 'x' })).toThrow(ValidationError);
+    expect(() => parsePgConfig({ user: 'x' })).toThrow(/password/);
+  });
+});
+
+describe('probe of a healthy cluster', () => {
+  it('reports the primary with its heartbeat and quorum standbys', async () => {
+    const r = await pg.probe(ep('pg1'), { heartbeatId: 1, writer: 'az-a' });
+    expect(r).toMatchObject({ ok: true, role: 'primary', heartbeatOk: true, syncStandbyMissing: false, timeline: 1 });
+    expect(r.standbys?.map((s) => [s.name, s.syncState]).sort()).toEqual([
+      ['pg2', 'quorum'],
+      ['pg3', 'quorum'],
+    ]);
+    expect(r.latencyMs).toBeLessThan(1500);
+  });
+
+  it('reports replicas streaming', async () => {
+    for (const n of ['pg2', 'pg3']) {
+      const r = await pg.probe(ep(n));
+      expect(r).toMatchObject({ ok: true, role: 'replica', streaming: true, timeline: 1 });
+      expect(r.receiveLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+    }
+  });
+});
+
+describe('failure detection never hangs', () => {
+  afterAll(async () => {
+    await lab.reset();
+  });
+
+  it('fails a SIGSTOPped node within 1.5 s', async () => {
+    await lab.stop('pg3');
+    try {
+      const t0 = Date.now();
+      const r = await pg.probe(ep('pg3'));
+      expect(r.ok).toBe(false);
+      expect(Date.now() - t0).toBeLessThan(1500);
+      expect(r.error).toMatch(/did not answer within|timeout/);
+    } finally {
+      await lab.cont('pg3');
+    }
+  });
+
+  it('fails a killed node within 1.5 s', async () => {
+    await lab.kill('pg3');
+    const t0 = Date.now();
+    const r = await pg.probe(ep('pg3'));
+    expect(r.ok).toBe(false);
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+});
+
+describe('terminateSessions', () => {
+  it('ends client sessions on the node', async () => {
+    const c = new Client(lab.nodeConnection('pg2'));
+    c.on('error', () => undefined);
+    await c.connect();
+    expect(await pg.terminateSessions(ep('pg2'))).toBeGreaterThanOrEqual(1);
+    await expect(c.query('SELECT 1')).rejects.toThrow();
+  });
+});
+
+describe('promote and repoint', () => {
+  afterAll(async () => {
+    await lab.reset();
+  });
+
+  it('promotes a replica that then accepts writes, and a second promote is harmless', async () => {
+    await lab.kill('pg1');
+    const first = await pg.promote(ep('pg2'));
+    expect(first).toMatchObject({ alreadyPrimary: false, timeline: 2 });
+    const c = new Client(lab.nodeConnection('pg2'));
+    await c.connect();
+    await c.query('SET synchronous_commit = local');
+    await c.query('CREATE TABLE IF NOT EXISTS promoted_write (x int)');
+    await c.query('INSERT INTO promoted_write VALUES (1)');
+    await c.end();
+    const second = await pg.promote(ep('pg2'));
+    expect(second.alreadyPrimary).toBe(true);
+  });
+
+  it('repoints the other replica, which then streams and advances', async () => {
+    const target = {
+      host: '127.0.0.1',
+      port: lab.state.ports.nodes[1]!.gatePorts.repl,
+      user: LAB_REPL_USER,
+      password: LAB_REPL_PASSWORD,
+      slotName: 'pg3',
+    };
+    await pg.repoint(ep('pg3'), ep('pg2'), target, { timeoutMs: 15000 });
+    const before = (await pg.probe(ep('pg3'))).replayLsn!;
+    const c = new Client(lab.nodeConnection('pg2'));
+    await c.connect();
+    await c.query('INSERT INTO promoted_write SELECT generate_series(1, 1000)');
+    const [{ lsn }] = (await c.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows;
+    await c.end();
+    const replayed = await pg.waitForReplay(ep('pg3'), lsn, 10000);
+    expect(compareLsn(replayed, before)).toBe(1);
+    const after = await pg.probe(ep('pg3'));
+    expect(after).toMatchObject({ role: 'replica', streaming: true, timeline: 2 });
+    // With pg3 back as a quorum standby, a synchronous commit on pg2 completes again.
+    const p = await pg.probe(ep('pg2'));
+    expect(p.syncStandbyMissing).toBe(false);
+  });
+
+  it('waitForReplay times out with a typed error', async () => {
+    await expect(pg.waitForReplay(ep('pg3'), 'FF/0', 300)).rejects.toThrow(/did not replay past FF\/0/);
+  });
+
+  it('reports an unreachable node as a retriable NodeUnreachableError', async () => {
+    await expect(pg.promote(ep('pg1'), { timeoutMs: 1000 })).rejects.toBeInstanceOf(NodeUnreachableError);
+  });
+});
