@@ -9,6 +9,8 @@ const swc = [
 ];
 
 module.exports = {
+  // Lab-backed tests share one lab (one primary): they must never run concurrently.
+  maxWorkers: 1,
   projects: [
     {
       displayName: 'unit',

@@ -1,0 +1,11 @@
+/** Metrics the alarms and the dashboard read. */
+export interface MetricsPort {
+  /** 1 when this AZ's probe reached the primary and its heartbeat committed, else 0. */
+  primaryReachable(az: string, reachable: boolean): Promise<void>;
+  replicaLag(node: string, bytes: number): Promise<void>;
+  syncStandbyMissing(missing: boolean): Promise<void>;
+  failoverDuration(kind: 'failover' | 'switchover', ms: number): Promise<void>;
+  bytesAtRisk(bytes: number): Promise<void>;
+  /** 1 per failed or aborted run (the needs-attention alarm). */
+  needsAttention(): Promise<void>;
+}

@@ -1,0 +1,197 @@
+import { ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
+import { CreateTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateVpcCommand,
+} from '@aws-sdk/client-ec2';
+import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
+import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { makeClients } from '../../../lambdas/adapters/aws/clients';
+import { CloudWatchMetrics, METRIC_NAMESPACE } from '../../../lambdas/adapters/aws/cloudwatch-metrics';
+import { DynamoStore, LeaseConflictError } from '../../../lambdas/adapters/aws/dynamo-store';
+import { Ec2Fence } from '../../../lambdas/adapters/aws/ec2-fence';
+import { Route53Dns } from '../../../lambdas/adapters/aws/route53-dns';
+import { SfnStarter } from '../../../lambdas/adapters/aws/sfn-starter';
+import { acquireLease, initialLease } from '../../../lambdas/core';
+import type { StoredVote } from '../../../lambdas/ports/store-port';
+
+const aws = makeClients();
+const run = `t${Date.now().toString(36)}`;
+const table = `pgq-test-${run}`;
+let store: DynamoStore;
+
+beforeAll(async () => {
+  await aws.ddb.send(
+    new CreateTableCommand({
+      TableName: table,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    }),
+  );
+  store = new DynamoStore(aws.ddb, table, 'c1');
+  await aws.ddb.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: marshall({ pk: 'CLUSTER#c1', sk: 'LEASE', ...initialLease('pg1', 1) }),
+    }),
+  );
+});
+
+describe('DynamoDB store: lease', () => {
+  it('lets exactly one of two racing acquirers win', async () => {
+    const l = await store.getLease();
+    const take = (holder: string) => {
+      const r = acquireLease(l, { mode: 'failover', holder, now: Date.now(), durationMs: 60000, reason: 'race' });
+      if (!r.ok) throw new Error(r.reason);
+      return store.putLease(r.lease, { epoch: l.epoch, state: l.state });
+    };
+    const results = await Promise.allSettled([take('a'), take('b')]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(lost.reason).toBeInstanceOf(LeaseConflictError);
+    expect(lost.reason.message).toMatch(/expected epoch 1 \(steady\), found epoch 2 \(failing-over\)/);
+    expect((await store.getLease()).epoch).toBe(2);
+  });
+
+  it('refuses a write from a stale epoch', async () => {
+    const l = await store.getLease();
+    await expect(
+      store.putLease({ ...l, state: 'steady' }, { epoch: l.epoch - 1, state: 'failing-over' }),
+    ).rejects.toThrow(LeaseConflictError);
+  });
+});
+
+describe('DynamoDB store: votes, fence snapshots, events', () => {
+  const v = (seq: number, ok: boolean): StoredVote => ({
+    az: 'az-a',
+    seq,
+    observedAt: Date.now(),
+    primary: 'pg1',
+    primaryOk: ok,
+    consecutiveFailures: ok ? 0 : 3,
+    nodes: { pg1: { ok, role: 'primary', currentLsn: '0/1' } },
+  });
+
+  it('moves a vote sequence only forward', async () => {
+    expect(await store.putVote(v(5, true))).toBe(true);
+    expect(await store.putVote(v(4, false))).toBe(false);
+    expect(await store.putVote(v(5, false))).toBe(false);
+    expect(await store.putVote(v(6, false))).toBe(true);
+    const votes = await store.getVotes();
+    expect(votes).toHaveLength(1);
+    expect(votes[0]).toMatchObject({ seq: 6, primaryOk: false, nodes: { pg1: { currentLsn: '0/1' } } });
+  });
+
+  it('keeps the first fence snapshot', async () => {
+    const first = { node: 'pg1', securityGroupId: 'sg-1', rules: '[{"x":1}]', epoch: 2, fencedAt: 1 };
+    await store.saveFenceSnapshot(first);
+    const second = await store.saveFenceSnapshot({ ...first, rules: '[]', epoch: 3 });
+    expect(second).toEqual(first);
+  });
+
+  it('records an event timeline once per step', async () => {
+    const e = {
+      epoch: 2,
+      kind: 'failover' as const,
+      startedAt: 1,
+      outcome: 'running' as const,
+      oldPrimary: 'pg1',
+      reason: 'test',
+      timeline: [],
+    };
+    await store.startEvent(e);
+    await store.startEvent({ ...e, reason: 'duplicate start' });
+    await store.appendTimeline(2, { step: 'fence', at: 5, detail: 'revoked 1 rule' });
+    await store.appendTimeline(2, { step: 'fence', at: 6, detail: 'revoked 1 rule' });
+    await store.updateEvent(2, { outcome: 'committed', newPrimary: 'pg2', bytesAtRisk: '0' });
+    const got = await store.getEvent(2);
+    expect(got).toMatchObject({ reason: 'test', outcome: 'committed', newPrimary: 'pg2', bytesAtRisk: '0' });
+    expect(got!.timeline).toEqual([{ step: 'fence', at: 5, detail: 'revoked 1 rule' }]);
+    expect((await store.listEvents()).map((x) => x.epoch)).toEqual([2]);
+  });
+});
+
+describe('EC2 fence', () => {
+  it('snapshots, revokes, verifies and restores idempotently', async () => {
+    const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.77.0.0/16' }));
+    const sg = await aws.ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: `fence-${run}`, Description: 'fence test', VpcId: vpc.Vpc!.VpcId }),
+    );
+    const node = { name: 'pgx', securityGroupId: sg.GroupId! };
+    await aws.ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: node.securityGroupId,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: '10.77.0.0/16' }] }],
+      }),
+    );
+    const fence = new Ec2Fence(aws.ec2, store);
+    expect(await fence.ingressClosed(node.securityGroupId)).toBe(false);
+    expect(await fence.revokeIngress(node, 9)).toEqual({ revokedRules: 1 });
+    expect(await fence.ingressClosed(node.securityGroupId)).toBe(true);
+    expect(await fence.revokeIngress(node, 9)).toEqual({ revokedRules: 0 });
+    expect(JSON.parse((await store.getFenceSnapshot('pgx'))!.rules)).toHaveLength(1);
+    expect(await fence.restoreIngress(node)).toEqual({ restoredRules: 1 });
+    expect(await fence.ingressClosed(node.securityGroupId)).toBe(false);
+    expect(await fence.restoreIngress(node)).toEqual({ restoredRules: 0 });
+    expect(await store.getFenceSnapshot('pgx')).toBeUndefined();
+  });
+});
+
+describe('Route 53', () => {
+  it('flips a private record and waits for INSYNC', async () => {
+    const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.78.0.0/16' }));
+    const zone = await aws.r53.send(
+      new CreateHostedZoneCommand({
+        Name: `${run}.internal`,
+        CallerReference: run,
+        VPC: { VPCId: vpc.Vpc!.VpcId, VPCRegion: 'us-east-1' },
+      }),
+    );
+    const dns = new Route53Dns(aws.r53, zone.HostedZone!.Id!.replace('/hostedzone/', ''), 1);
+    const name = `writer.${run}.internal`;
+    await dns.setRecord(name, ['10.78.1.10']);
+    expect(await dns.getRecord(name)).toEqual(['10.78.1.10']);
+    await dns.setRecord(name, ['10.78.2.10']);
+    expect(await dns.getRecord(name)).toEqual(['10.78.2.10']);
+  });
+});
+
+describe('Step Functions starter', () => {
+  it('collapses duplicate starts of the same epoch', async () => {
+    const sm = await aws.sfn.send(
+      new CreateStateMachineCommand({
+        name: `starter-${run}`,
+        roleArn: 'arn:aws:iam::000000000000:role/x',
+        definition: JSON.stringify({ StartAt: 'W', States: { W: { Type: 'Wait', Seconds: 1, End: true } } }),
+      }),
+    );
+    const starter = new SfnStarter(aws.sfn, sm.stateMachineArn!);
+    const input = { mode: 'failover' as const, cluster: 'c1', reason: 'test' };
+    const [a, b] = [await starter.start(input, 8), await starter.start(input, 8)];
+    expect(a).toMatchObject({ alreadyStarted: false, name: 'c1-failover-e8' });
+    expect(a.executionArn).toMatch(/c1-failover-e8$/);
+    expect(b).toMatchObject({ alreadyStarted: true, name: 'c1-failover-e8' });
+  });
+});
+
+describe('CloudWatch metrics', () => {
+  it('publishes per-AZ reachability with the cluster dimension', async () => {
+    const m = new CloudWatchMetrics(aws.cw, `c-${run}`);
+    await m.primaryReachable('az-a', true);
+    expect(m.failures).toBe(0);
+    const r = await aws.cw.send(
+      new ListMetricsCommand({ Namespace: METRIC_NAMESPACE, MetricName: 'PrimaryReachable' }),
+    );
+    const dims = (r.Metrics ?? []).map((x) => Object.fromEntries((x.Dimensions ?? []).map((d) => [d.Name, d.Value])));
+    expect(dims).toContainEqual({ Cluster: `c-${run}`, Az: 'az-a' });
+  });
+});
