@@ -1,18 +1,52 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { LabError } from './errors';
 import { LAB_DIR, REPO_ROOT, VENV_DIR } from './paths';
 import { sleep } from './postgres-node';
 
 /** The pinned emulator version (one line in lab/emulator-version, shared with .ci/run). */
 export const EMULATOR_VERSION = fs.readFileSync(path.join(__dirname, 'emulator-version'), 'utf8').trim();
 
-/** Installs the pinned ministack into the project-local virtualenv when missing (idempotent). */
-export function ensureEmulatorInstalled(): void {
-  const bin = path.join(VENV_DIR, 'bin', 'ministack');
-  if (fs.existsSync(bin)) return;
-  execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'install-emulator.sh')], { stdio: 'inherit' });
-  if (!fs.existsSync(bin)) throw new Error(`ministack ${EMULATOR_VERSION} did not install into ${VENV_DIR}`);
+/** Path of the emulator's entry point inside the project virtualenv. */
+export const EMULATOR_BIN = path.join(VENV_DIR, 'bin', 'ministack');
+
+/** True when the pinned version (not just any ministack) is installed in the project virtualenv. */
+export function emulatorInstalled(): boolean {
+  if (!fs.existsSync(EMULATOR_BIN)) return false;
+  const lib = path.join(VENV_DIR, 'lib');
+  // Checking the dist-info directory avoids spawning pip (about 1 s) on every `lab up`.
+  return fs.existsSync(lib) &&
+    fs
+      .readdirSync(lib)
+      .some((py) => fs.existsSync(path.join(lib, py, 'site-packages', `ministack-${EMULATOR_VERSION}.dist-info`)));
+}
+
+/**
+ * Installs the pinned ministack into the project-local virtualenv when missing
+ * (idempotent): `python3 -m venv` + pip, the registry's ordinary client.
+ * Throws a LabError naming the failing step when python3 or pip fails.
+ */
+export function ensureEmulatorInstalled(log: (msg: string) => void = () => undefined): void {
+  if (emulatorInstalled()) return;
+  log(`installing ministack ${EMULATOR_VERSION} into ${VENV_DIR}`);
+  const step = (file: string, args: string[]) => {
+    try {
+      execFileSync(file, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+    } catch (err) {
+      const e = err as { stderr?: string; message: string; code?: string };
+      const why = e.code === 'ENOENT' ? `${file} not found (install Python 3.10+ with venv)` : (e.stderr || e.message);
+      throw new LabError(`installing the emulator failed at \`${file} ${args.join(' ')}\`: ${why.trim().split('\n').pop()}`);
+    }
+  };
+  if (!fs.existsSync(path.join(VENV_DIR, 'bin', 'pip'))) step('python3', ['-m', 'venv', VENV_DIR]);
+  step(path.join(VENV_DIR, 'bin', 'pip'), [
+    'install',
+    '--quiet',
+    '--disable-pip-version-check',
+    `ministack==${EMULATOR_VERSION}`,
+  ]);
+  if (!emulatorInstalled()) throw new LabError(`ministack ${EMULATOR_VERSION} did not install into ${VENV_DIR}`);
 }
 
 /** True when the emulator answers its health endpoint. */
@@ -45,13 +79,21 @@ export class Emulator {
   /** Starts ministack on 127.0.0.1:port and waits for its health endpoint. */
   async start(timeoutMs = 30000): Promise<void> {
     if (this.pid) return;
-    ensureEmulatorInstalled();
+    ensureEmulatorInstalled(this.log);
     const out = fs.openSync(path.join(LAB_DIR, 'emulator.log'), 'a');
-    const child = spawn(path.join(VENV_DIR, 'bin', 'ministack'), [], {
+    const child = spawn(EMULATOR_BIN, [], {
       env: {
         ...process.env,
         GATEWAY_PORT: String(this.port),
+        // ministack binds 0.0.0.0 by default; the lab is loopback-only.
+        BIND_HOST: '127.0.0.1',
         MINISTACK_HOST: '127.0.0.1',
+        // Off by default here: they would bind 2222 and 8883 on every interface and collide
+        // with a second emulator (a developer's, or another checkout's lab).
+        SFTP_ENABLED: '0',
+        IOT_MTLS_ENABLED: '0',
+        // In-memory only: a restarted emulator must not resurrect an older lab's resources.
+        PERSIST_STATE: '0',
         MINISTACK_REGION: 'us-east-1',
         LOG_LEVEL: 'WARNING',
         // Lambdas the emulator runs call back into it through this.
@@ -72,11 +114,28 @@ export class Emulator {
     }
   }
 
+  /**
+   * Freezes (SIGSTOP) or thaws (SIGCONT) the emulator: the AWS endpoint stops
+   * answering (calls time out) but keeps its state, unlike stop().
+   */
+  pause(paused: boolean): boolean {
+    const pid = this.pid;
+    if (!pid) return false;
+    process.kill(pid, paused ? 'SIGSTOP' : 'SIGCONT');
+    this.paused = paused;
+    return true;
+  }
+
+  /** True while frozen by pause(true). */
+  paused = false;
+
   /** Stops the emulator and waits until it is gone. */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child || !this.pid) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));
+    if (this.paused) child.kill('SIGCONT');
+    this.paused = false;
     child.kill('SIGTERM');
     const t = setTimeout(() => child.kill('SIGKILL'), 3000);
     await gone;

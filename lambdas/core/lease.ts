@@ -130,3 +130,26 @@ export function resumeLease(lease: Lease, req: { now: number; reason: string; pr
     lease: { ...lease, state: 'steady', primary: req.primary ?? lease.primary, reason: req.reason, updatedAt: req.now },
   };
 }
+
+/**
+ * Gives an in-flight lease back without changing anything else: used when a
+ * run finds nothing to do (the backstop alarm fired but the quorum does not
+ * confirm the primary is down). The epoch stays advanced, so any step of the
+ * released run that is still retrying is refused.
+ */
+export function releaseLease(lease: Lease, req: { epoch: number; reason: string; now: number }): LeaseResult {
+  const stale = staleEpoch(lease, req.epoch);
+  if (stale) return refuse(stale);
+  return {
+    ok: true,
+    lease: {
+      ...lease,
+      state: lease.resumeState ?? 'steady',
+      holder: null,
+      leaseUntil: 0,
+      reason: req.reason,
+      updatedAt: req.now,
+      resumeState: undefined,
+    },
+  };
+}

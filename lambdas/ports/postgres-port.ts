@@ -71,6 +71,10 @@ export interface PostgresNodePort {
   ): Promise<void>;
   /** Creates a physical slot if missing. */
   ensureSlot(primary: NodeEndpoint, slotName: string): Promise<void>;
+  /** Where `timeline` branched off its parent (from the timeline history file): the divergence point at rejoin. */
+  timelineSwitchpoint(node: NodeEndpoint, timeline: number): Promise<string | null>;
+  /** Runs CHECKPOINT (pg_rewind needs a promoted source's control file to show its new timeline). */
+  checkpoint(node: NodeEndpoint): Promise<void>;
   /** Terminates every client session (not replication, not itself); returns how many. */
   terminateSessions(node: NodeEndpoint): Promise<number>;
 }

@@ -34,6 +34,9 @@ export interface NodeSeen {
   readonly streaming?: boolean;
   readonly lastStreamedAt?: number | null;
   readonly syncStandbyMissing?: boolean;
+  /** The primary's LSN the last time this AZ reached it (carried forward while it is down: RPO accounting). */
+  readonly lastSeenLsn?: string | null;
+  readonly lastSeenAt?: number | null;
 }
 
 /** The ingress rules a fence removed, kept to restore them at rejoin. */

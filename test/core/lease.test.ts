@@ -5,6 +5,7 @@ import {
   type Lease,
   type LeaseResult,
   pauseLease,
+  releaseLease,
   resumeLease,
   staleEpoch,
 } from '../../lambdas/core';

@@ -320,6 +320,26 @@ export class PgNodeAdapter implements PostgresNodePort {
     }
   }
 
+  async timelineSwitchpoint(node: NodeEndpoint, timeline: number): Promise<string | null> {
+    if (timeline <= 1) return null;
+    const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    return this.withClient(node, 5000, async (c) => {
+      const [r] = await this.rows(c, 'SELECT pg_read_file($1) AS h', [file]);
+      // Lines are "<parent tli>\t<switchpoint>\t<reason>"; the last one is where this timeline began.
+      const lines = String(r?.h ?? '')
+        .split('\n')
+        .filter((l) => /^\d+\s/.test(l));
+      return lines.length ? lines[lines.length - 1]!.split(/\s+/)[1]! : null;
+    });
+  }
+
+  async checkpoint(node: NodeEndpoint): Promise<void> {
+    await this.withClient(node, 30000, async (c) => {
+      await c.query('SET statement_timeout = 30000');
+      await c.query('CHECKPOINT');
+    });
+  }
+
   async terminateSessions(node: NodeEndpoint): Promise<number> {
     return this.withClient(node, 5000, async (c) => {
       const [r] = await this.rows(

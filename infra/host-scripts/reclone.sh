@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Last resort of a rejoin: a fresh base backup from the new primary (the old data
+# directory is kept aside, never deleted by this script). Version 1.
+. "$(dirname "$0")/common.sh"
+: "${SOURCE_HOST:?}" "${SOURCE_PORT:?}" "${REPL_USER:?}" "${REPL_PASSWORD:?}" "${PRIMARY_CONNINFO:?}" "${SLOT_NAME:?}"
+if running; then eval "$STOP_IMMEDIATE_CMD"; fi
+aside="$PGDATA.pre-reclone.$(date +%s)"
+mv "$PGDATA" "$aside"
+PGPASSWORD="$REPL_PASSWORD" as_pg env PGPASSWORD="$REPL_PASSWORD" "$PGBIN/pg_basebackup" -h "$SOURCE_HOST" -p "$SOURCE_PORT" \
+  -U "$REPL_USER" -D "$PGDATA" -X stream -c fast
+configure_standby "$PRIMARY_CONNINFO" "$SLOT_NAME"
+eval "$START_CMD"
+echo "STARTED=replica RECLONED=1 OLD_DATA=$aside"

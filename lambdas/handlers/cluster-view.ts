@@ -1,0 +1,76 @@
+import { maxLsn } from '../core/lsn';
+import type { ClusterView, NodeView } from '../core/types';
+import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
+import type { RegisteredNode, StoredVote } from '../ports/store-port';
+import type { Deps } from './deps';
+
+/** How the controller (not a probe AZ) reaches a node. */
+export function endpointOf(n: RegisteredNode): NodeEndpoint {
+  return { name: n.name, host: n.host, port: n.port };
+}
+
+/** Where replicas stream from a node when it is primary. */
+export function replicationEndpointOf(n: RegisteredNode): { host: string; port: number } {
+  return { host: n.replicationHost ?? n.host, port: n.replicationPort ?? n.port };
+}
+
+/** Finds a registered node; a clear error when it is not registered. */
+export function findNode(nodes: readonly RegisteredNode[], name: string): RegisteredNode {
+  const n = nodes.find((x) => x.name === name);
+  if (!n) throw new Error(`node ${name} is not in the registry (known: ${nodes.map((x) => x.name).join(', ')})`);
+  return n;
+}
+
+/** The old primary's LSN as last seen by any probe AZ (RPO accounting and the async lag rule). */
+export function lastSeenPrimaryLsn(votes: readonly StoredVote[], primary: string): string | null {
+  const seen = votes.map((v) => v.nodes?.[primary]?.lastSeenLsn ?? null).filter((x): x is string => !!x);
+  return maxLsn(seen) ?? null;
+}
+
+/**
+ * One immutable view of the cluster for the core: the controller's own fresh
+ * probe of every node (role, LSNs, streaming, reachability) and, from the probe
+ * AZs' votes, when each replica last streamed and the old primary's last LSN.
+ */
+export async function buildClusterView(
+  d: Deps,
+  opts: { primary: string; nodes: readonly RegisteredNode[]; votes: readonly StoredVote[] },
+): Promise<{ view: ClusterView; probes: Record<string, ProbeResult> }> {
+  const now = d.now();
+  const probeResults = await Promise.all(opts.nodes.map((n) => d.pg.probe(endpointOf(n))));
+  const probes = Object.fromEntries(probeResults.map((p) => [p.node, p]));
+  const nodes: NodeView[] = opts.nodes.map((n) => {
+    const p = probes[n.name]!;
+    // Reachability for candidacy is the controller's own fresh probe: the controller is what must reach a node to
+    // promote it. The probe AZs' votes decide whether the primary is down (quorum), not who can take over.
+    const reachableFrom = { controller: p.ok };
+    const lastStreamedAt =
+      Math.max(0, ...opts.votes.map((v) => v.nodes?.[n.name]?.lastStreamedAt ?? 0).filter((x) => x > 0)) || null;
+    return {
+      name: n.name,
+      az: n.az,
+      role: p.ok ? p.role! : 'unknown',
+      timeline: p.ok ? (p.timeline ?? null) : null,
+      currentLsn: p.currentLsn ?? null,
+      receiveLsn: p.receiveLsn ?? null,
+      replayLsn: p.replayLsn ?? null,
+      streaming: Boolean(p.streaming),
+      lastStreamedAt: p.streaming ? now : lastStreamedAt,
+      reachableFrom,
+      tags: { noFailover: n.noFailover },
+    };
+  });
+  return {
+    view: {
+      cluster: d.config.PGQ_CLUSTER,
+      primary: opts.primary,
+      nodes,
+      probeAzs: ['controller'],
+      primaryLastSeenLsn: probes[opts.primary]?.ok
+        ? (probes[opts.primary]!.currentLsn ?? null)
+        : lastSeenPrimaryLsn(opts.votes, opts.primary),
+      now,
+    },
+    probes,
+  };
+}

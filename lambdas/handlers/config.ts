@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { ValidationError } from '../core/errors';
+import { type ControllerSettings, settingsSchema } from '../core/settings';
+
+const json = <T extends z.ZodTypeAny>(schema: T) =>
+  z
+    .string()
+    .transform((s, ctx) => {
+      try {
+        return JSON.parse(s) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema);
+
+/**
+ * Every handler's configuration, from its environment (set by the CDK stack,
+ * or by the lab deployer for the emulator). Validated once per container.
+ */
+export const runtimeConfigSchema = z.object({
+  PGQ_CLUSTER: z.string().min(1),
+  PGQ_TABLE: z.string().min(1),
+  PGQ_ZONE_ID: z.string().min(1),
+  PGQ_WRITER_RECORD: z.string().min(1),
+  PGQ_READER_RECORD: z.string().min(1),
+  PGQ_RECORD_TTL: z.coerce.number().int().min(1).max(3600).default(5),
+  PGQ_STATE_MACHINE_ARN: z.string().optional(),
+  PGQ_TOPIC_ARN: z.string().optional(),
+  /** Controller thresholds as JSON (defaults when absent). */
+  PGQ_SETTINGS: json(settingsSchema).optional(),
+  /** Secrets Manager secret with {username, password, replicationUsername, replicationPassword}. */
+  PGQ_DB_SECRET_ARN: z.string().optional(),
+  /** Direct credentials (the lab); ignored when the secret is configured. */
+  PGQ_DB_USER: z.string().optional(),
+  PGQ_DB_PASSWORD: z.string().optional(),
+  PGQ_REPL_USER: z.string().optional(),
+  PGQ_REPL_PASSWORD: z.string().optional(),
+  PGQ_DB_NAME: z.string().default('postgres'),
+  PGQ_DB_SSL: z.enum(['off', 'require', 'verify']).default('off'),
+  /** `ssm` on AWS; `local` runs the host scripts on this machine (the lab). */
+  PGQ_HOST_EXECUTOR: z.enum(['ssm', 'local']).default('ssm'),
+  PGQ_SSM_DOCUMENT_PREFIX: z.string().default('pgquorum'),
+  PGQ_PGDATA: z.string().default('/var/lib/postgresql/15/main'),
+  PGQ_PGBIN: z.string().default('/usr/lib/postgresql/15/bin'),
+  /** Lab only: the supervisor's control URL, the scripts folder, and each node's data directory. */
+  PGQ_LAB_CONTROL_URL: z.string().optional(),
+  PGQ_LAB_SCRIPTS_DIR: z.string().optional(),
+  PGQ_LAB_DATA_DIRS: json(z.record(z.string(), z.string())).optional(),
+  /** Probe: its AZ, and per-AZ address overrides (the lab routes each AZ through its own gate path). */
+  PGQ_AZ: z.string().optional(),
+  PGQ_NODE_ADDRESS_OVERRIDES: json(z.record(z.string(), z.string().regex(/^[^:]+:\d+$/))).optional(),
+  /** The probe AZs, comma-separated (default: one per AZ the nodes live in). */
+  PGQ_PROBE_AZS: z.string().optional(),
+  /** Probe: how long one invocation keeps looping (just under the schedule period). */
+  PGQ_PROBE_RUN_MS: z.coerce.number().int().min(0).default(55000),
+});
+
+/** Parsed runtime configuration. */
+export type RuntimeConfig = z.infer<typeof runtimeConfigSchema> & { settings: ControllerSettings };
+
+/** Validates the environment; the error lists every missing or bad variable by name. */
+export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  const r = runtimeConfigSchema.safeParse(env);
+  if (!r.success) {
+    throw new ValidationError(
+      `invalid pgquorum configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const c = r.data;
+  if (!c.PGQ_DB_SECRET_ARN && !(c.PGQ_DB_USER && c.PGQ_DB_PASSWORD)) {
+    throw new ValidationError(
+      'invalid pgquorum configuration: set PGQ_DB_SECRET_ARN, or PGQ_DB_USER and PGQ_DB_PASSWORD',
+    );
+  }
+  if (c.PGQ_HOST_EXECUTOR === 'local' && !(c.PGQ_LAB_CONTROL_URL && c.PGQ_LAB_SCRIPTS_DIR && c.PGQ_LAB_DATA_DIRS)) {
+    throw new ValidationError(
+      'invalid pgquorum configuration: PGQ_HOST_EXECUTOR=local needs PGQ_LAB_CONTROL_URL, PGQ_LAB_SCRIPTS_DIR and PGQ_LAB_DATA_DIRS',
+    );
+  }
+  return { ...c, settings: c.PGQ_SETTINGS ?? settingsSchema.parse({}) };
+}

@@ -1,0 +1,130 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { type AwsClients, makeClients } from '../adapters/aws/clients';
+import { CloudWatchMetrics } from '../adapters/aws/cloudwatch-metrics';
+import { DynamoStore } from '../adapters/aws/dynamo-store';
+import { Ec2Fence } from '../adapters/aws/ec2-fence';
+import { Route53Dns } from '../adapters/aws/route53-dns';
+import { SfnStarter } from '../adapters/aws/sfn-starter';
+import { SsmHostCommands } from '../adapters/aws/ssm-host-commands';
+import { LocalHostCommands } from '../adapters/local/local-host-commands';
+import { PgNodeAdapter, parsePgConfig } from '../adapters/postgres/pg-node-adapter';
+import { ValidationError } from '../core/errors';
+import type { DnsPort } from '../ports/dns-port';
+import type { FencePort } from '../ports/fence-port';
+import type { HostCommandPort } from '../ports/host-command-port';
+import type { MetricsPort } from '../ports/metrics-port';
+import type { PostgresNodePort } from '../ports/postgres-port';
+import type { StarterPort } from '../ports/starter-port';
+import type { StorePort } from '../ports/store-port';
+import { loadRuntimeConfig, type RuntimeConfig } from './config';
+
+/** Replication credentials replicas stream with. */
+export interface ReplCredentials {
+  user: string;
+  password: string;
+}
+
+/** Everything a handler acts through: ports, not SDKs, so tests can substitute any of them. */
+export interface Deps {
+  config: RuntimeConfig;
+  log: Logger;
+  store: StorePort;
+  pg: PostgresNodePort;
+  fence: FencePort;
+  dns: DnsPort;
+  metrics: MetricsPort;
+  host: HostCommandPort;
+  starter: StarterPort | undefined;
+  repl: ReplCredentials;
+  /** The controller's own database credentials (pg_rewind connects to the new primary with them). */
+  db: ReplCredentials;
+  notify(subject: string, message: string): Promise<void>;
+  now(): number;
+}
+
+interface DbSecret {
+  username: string;
+  password: string;
+  replicationUsername?: string;
+  replicationPassword?: string;
+}
+
+async function credentials(config: RuntimeConfig): Promise<DbSecret> {
+  if (!config.PGQ_DB_SECRET_ARN) {
+    return {
+      username: config.PGQ_DB_USER!,
+      password: config.PGQ_DB_PASSWORD!,
+      replicationUsername: config.PGQ_REPL_USER,
+      replicationPassword: config.PGQ_REPL_PASSWORD,
+    };
+  }
+  const sm = new SecretsManagerClient({});
+  const r = await sm.send(new GetSecretValueCommand({ SecretId: config.PGQ_DB_SECRET_ARN }));
+  const s = JSON.parse(r.SecretString ?? '{}') as Partial<DbSecret>;
+  if (!s.username || !s.password) {
+    throw new ValidationError(`secret ${config.PGQ_DB_SECRET_ARN} lacks username/password`);
+  }
+  return s as DbSecret;
+}
+
+/** Builds the real dependencies from the environment. */
+export async function buildDeps(
+  env: NodeJS.ProcessEnv = process.env,
+  clients: AwsClients = makeClients(),
+): Promise<Deps> {
+  const config = loadRuntimeConfig(env);
+  const log = new Logger({ serviceName: 'pgquorum', persistentKeys: { cluster: config.PGQ_CLUSTER } });
+  const creds = await credentials(config);
+  const store = new DynamoStore(clients.ddb, config.PGQ_TABLE, config.PGQ_CLUSTER);
+  const pg = new PgNodeAdapter(
+    parsePgConfig({
+      user: creds.username,
+      password: creds.password,
+      database: config.PGQ_DB_NAME,
+      ssl: config.PGQ_DB_SSL === 'off' ? false : { rejectUnauthorized: config.PGQ_DB_SSL === 'verify' },
+    }),
+  );
+  const host: HostCommandPort =
+    config.PGQ_HOST_EXECUTOR === 'local'
+      ? new LocalHostCommands({
+          scriptsDir: config.PGQ_LAB_SCRIPTS_DIR!,
+          dataDirs: config.PGQ_LAB_DATA_DIRS!,
+          controlUrl: config.PGQ_LAB_CONTROL_URL!,
+          pgBin: config.PGQ_PGBIN,
+        })
+      : new SsmHostCommands(clients.ssm, config.PGQ_SSM_DOCUMENT_PREFIX);
+  const sns = config.PGQ_TOPIC_ARN ? new SNSClient({}) : undefined;
+  return {
+    config,
+    log,
+    store,
+    pg,
+    fence: new Ec2Fence(clients.ec2, store),
+    dns: new Route53Dns(clients.r53, config.PGQ_ZONE_ID, config.PGQ_RECORD_TTL),
+    metrics: new CloudWatchMetrics(clients.cw, config.PGQ_CLUSTER),
+    host,
+    starter: config.PGQ_STATE_MACHINE_ARN ? new SfnStarter(clients.sfn, config.PGQ_STATE_MACHINE_ARN) : undefined,
+    repl: { user: creds.replicationUsername ?? creds.username, password: creds.replicationPassword ?? creds.password },
+    db: { user: creds.username, password: creds.password },
+    async notify(subject, message) {
+      if (!sns) return;
+      await sns
+        .send(new PublishCommand({ TopicArn: config.PGQ_TOPIC_ARN, Subject: subject.slice(0, 99), Message: message }))
+        .catch((err: Error) => log.warn('notification failed', { error: err.message }));
+    },
+    now: () => Date.now(),
+  };
+}
+
+let cached: Promise<Deps> | undefined;
+
+/** The container's dependencies, built once (Lambda reuses containers between invocations). */
+export function deps(): Promise<Deps> {
+  cached ??= buildDeps().catch((err) => {
+    cached = undefined;
+    throw err;
+  });
+  return cached;
+}

@@ -1,0 +1,175 @@
+import type { Context } from 'aws-lambda';
+import { decideFailover, type FailoverDecision } from '../core/failover-decision';
+import { abortLease } from '../core/lease';
+import { lsnDiff } from '../core/lsn';
+import { nextVote } from '../core/vote';
+import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
+import type { NodeSeen, RegisteredNode, StoredVote } from '../ports/store-port';
+import { type Deps, deps as defaultDeps } from './deps';
+
+/** What one probe round saw and decided. */
+export interface RoundOutcome {
+  vote: StoredVote | undefined;
+  decision: FailoverDecision | { action: 'impaired'; reason: string };
+}
+
+/** Where this AZ's probe connects to a node: its private address, or the lab's per-AZ gate path. */
+function addressFor(d: Deps, n: RegisteredNode): NodeEndpoint {
+  const o = d.config.PGQ_NODE_ADDRESS_OVERRIDES?.[n.name];
+  if (!o) return { name: n.name, host: n.host, port: n.port };
+  const [host, port] = o.split(':');
+  return { name: n.name, host: host!, port: Number(port) };
+}
+
+function seen(p: ProbeResult, prev: NodeSeen | undefined, now: number): NodeSeen {
+  const isPrimary = p.ok && p.role === 'primary';
+  return {
+    ok: p.ok,
+    ...(p.role ? { role: p.role } : {}),
+    ...(p.timeline !== undefined ? { timeline: p.timeline } : {}),
+    currentLsn: p.currentLsn ?? null,
+    receiveLsn: p.receiveLsn ?? null,
+    replayLsn: p.replayLsn ?? null,
+    streaming: Boolean(p.streaming),
+    // A dead primary stops every stream: "streamed recently" is what candidacy needs, so carry it forward.
+    lastStreamedAt: p.streaming ? now : (prev?.lastStreamedAt ?? null),
+    syncStandbyMissing: Boolean(p.syncStandbyMissing),
+    // The primary's last LSN survives its death in the vote: RPO accounting needs it.
+    lastSeenLsn: isPrimary ? (p.currentLsn ?? null) : (prev?.lastSeenLsn ?? null),
+    lastSeenAt: isPrimary ? now : (prev?.lastSeenAt ?? null),
+  };
+}
+
+/**
+ * One probe round for one AZ: probe every node (never through DNS), vote with
+ * a forward-only sequence, publish metrics, and, when this AZ sees the primary
+ * down, ask the core whether the quorum is complete and start the state
+ * machine if so. Any store error means do nothing this round (fail static).
+ */
+export async function probeRound(
+  d: Deps,
+  az: string,
+  prev: StoredVote | undefined,
+  probeAzs: readonly string[],
+): Promise<RoundOutcome> {
+  let lease: Awaited<ReturnType<Deps['store']['getLease']>>;
+  let nodes: RegisteredNode[];
+  try {
+    [lease, nodes] = await Promise.all([d.store.getLease(), d.store.listNodes()]);
+  } catch (err) {
+    return {
+      vote: prev,
+      decision: { action: 'impaired', reason: `store unavailable, no vote: ${(err as Error).message}` },
+    };
+  }
+  const now = d.now();
+  const results = await Promise.all(
+    nodes.map((n) => d.pg.probe(addressFor(d, n), { heartbeatId: probeAzs.indexOf(az) + 1, writer: az })),
+  );
+  const byName = Object.fromEntries(results.map((r) => [r.node, r]));
+  const primaryResult = byName[lease.primary];
+  const primaryOk = Boolean(primaryResult?.ok && primaryResult.role === 'primary' && primaryResult.heartbeatOk);
+  const samePrimary = prev?.primary === lease.primary ? prev : undefined;
+  const vote: StoredVote = {
+    ...nextVote(prev, { az, primary: lease.primary, primaryOk, now }),
+    nodes: Object.fromEntries(results.map((r) => [r.node, seen(r, samePrimary?.nodes?.[r.node], now)])),
+  };
+  try {
+    await d.store.putVote(vote);
+  } catch (err) {
+    return { vote, decision: { action: 'impaired', reason: `vote not stored: ${(err as Error).message}` } };
+  }
+  await d.metrics.primaryReachable(az, primaryOk);
+  if (primaryOk) {
+    await d.metrics.syncStandbyMissing(Boolean(primaryResult!.syncStandbyMissing));
+    for (const r of results) {
+      if (r.ok && r.role === 'replica' && r.replayLsn && primaryResult!.currentLsn) {
+        await d.metrics.replicaLag(r.node, Math.max(0, Number(lsnDiff(primaryResult!.currentLsn, r.replayLsn))));
+      }
+    }
+    return { vote, decision: { action: 'no-action', reason: `${lease.primary} reachable from ${az}` } };
+  }
+  let votes: StoredVote[];
+  try {
+    votes = await d.store.getVotes();
+  } catch (err) {
+    return {
+      vote,
+      decision: { action: 'impaired', reason: `votes unreadable, no decision: ${(err as Error).message}` },
+    };
+  }
+  const decision = decideFailover({ votes, lease, probeAzs, now: d.now(), settings: d.config.settings });
+  if (decision.action === 'start-failover' && d.starter) {
+    const s = await d.starter.start(
+      { mode: 'failover', cluster: d.config.PGQ_CLUSTER, reason: decision.reason },
+      decision.nextEpoch,
+    );
+    return {
+      vote,
+      decision: {
+        ...decision,
+        reason: `${decision.reason}; execution ${s.name} ${s.alreadyStarted ? 'already started' : 'started'}`,
+      },
+    };
+  }
+  if (decision.action === 'needs-attention') {
+    const r = abortLease(lease, { epoch: lease.epoch, reason: decision.reason, now: d.now() });
+    if (r.ok && r.lease !== lease) {
+      await d.store.putLease(r.lease, { epoch: lease.epoch, state: lease.state }).catch(() => undefined);
+      await d.metrics.needsAttention();
+      await d.notify(`pgquorum ${d.config.PGQ_CLUSTER}: needs attention`, decision.reason);
+    }
+  }
+  return { vote, decision };
+}
+
+/** The probe AZs: configured, or one per AZ the nodes live in. */
+function probeAzsOf(d: Deps, nodes: readonly RegisteredNode[]): string[] {
+  const fromEnv = d.config.PGQ_PROBE_AZS?.split(',').filter(Boolean);
+  return fromEnv?.length ? fromEnv : [...new Set(nodes.map((n) => n.az))].sort();
+}
+
+/** Event of a probe invocation: tests bound it with `rounds`. */
+export interface ProbeEvent {
+  rounds?: number;
+}
+
+/**
+ * Lambda entry point: loops every probeIntervalMs until just before the next
+ * scheduled start (PGQ_PROBE_RUN_MS, bounded by the remaining invocation time).
+ */
+export async function runProbe(
+  ev: ProbeEvent = {},
+  ctx?: Pick<Context, 'getRemainingTimeInMillis'>,
+  getDeps = defaultDeps,
+) {
+  const d = await getDeps();
+  const az = d.config.PGQ_AZ;
+  if (!az) throw new Error('PGQ_AZ is required for the probe');
+  const interval = d.config.settings.probeIntervalMs;
+  const stopAt =
+    Date.now() +
+    Math.min(d.config.PGQ_PROBE_RUN_MS, (ctx?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY) - 3000);
+  let prev: StoredVote | undefined = (await d.store.getVotes().catch(() => [])).find((v) => v.az === az);
+  let probeAzs: string[] = [];
+  let rounds = 0;
+  let lastAction = '';
+  for (;;) {
+    const t0 = Date.now();
+    if (!probeAzs.length) probeAzs = probeAzsOf(d, await d.store.listNodes().catch(() => []));
+    const out = await probeRound(d, az, prev, probeAzs);
+    prev = out.vote ?? prev;
+    rounds++;
+    // One line per change of decision, not per second: the decision and its reason are what an operator reads.
+    if (out.decision.action !== lastAction || out.decision.action !== 'no-action') {
+      d.log.info('probe decision', { az, action: out.decision.action, reason: out.decision.reason, seq: prev?.seq });
+      lastAction = out.decision.action;
+    }
+    if ((ev.rounds && rounds >= ev.rounds) || Date.now() + interval > stopAt) break;
+    await new Promise((r) => setTimeout(r, Math.max(0, interval - (Date.now() - t0))));
+  }
+  return { az, rounds, lastSeq: prev?.seq };
+}
+
+/** The Lambda handler. */
+export const handler = (ev: ProbeEvent, ctx: Context) => runProbe(ev, ctx);

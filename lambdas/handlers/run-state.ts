@@ -1,0 +1,43 @@
+import { z } from 'zod';
+
+/** Input of the state machine: validated first, before anything changes. */
+export const runInputSchema = z.object({
+  mode: z.enum(['failover', 'switchover']),
+  cluster: z.string().min(1),
+  target: z.string().min(1).optional(),
+  force: z.boolean().optional(),
+  reason: z.string().min(1).default('unspecified'),
+});
+
+/** A replica the Map state re-points. */
+export const repointResultSchema = z.object({ replica: z.string(), ok: z.boolean(), detail: z.string() });
+
+/**
+ * The state carried from task to task. Each task returns the whole state with
+ * its additions, so any step can be re-run from the state it was given.
+ */
+export const runStateSchema = z.object({
+  input: runInputSchema,
+  epoch: z.number().int().optional(),
+  holder: z.string().optional(),
+  startedAt: z.number().optional(),
+  oldPrimary: z.string().optional(),
+  quorumConfirmed: z.boolean().optional(),
+  quorumReason: z.string().optional(),
+  candidate: z.string().optional(),
+  candidateReason: z.string().optional(),
+  candidateLsn: z.string().optional(),
+  oldPrimaryLastSeenLsn: z.string().nullable().optional(),
+  replicas: z.array(z.string()).optional(),
+  finalLsn: z.string().optional(),
+  promotedLsn: z.string().optional(),
+  newTimeline: z.number().optional(),
+  repointed: z.array(repointResultSchema).optional(),
+  rejoin: z.string().optional(),
+  error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
+});
+
+/** The state machine's running state. */
+export type RunState = z.infer<typeof runStateSchema>;
+/** The validated input. */
+export type RunInputParsed = z.infer<typeof runInputSchema>;
