@@ -1,7 +1,9 @@
 import { RetriableError } from '../core/errors';
 import type { RegisteredNode } from '../ports/store-port';
-import { endpointOf, replicationEndpointOf } from './cluster-view';
+import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
 import type { Deps } from './deps';
+import type { RunState } from './run-state';
+import { record } from './task';
 
 /** A node did not come back as a streaming replica in time. */
 export class NotStreamingError extends RetriableError {}
@@ -29,5 +31,41 @@ export async function waitStreaming(d: Deps, node: RegisteredNode, timeline: num
     if (Date.now() > deadline)
       throw new NotStreamingError(`${node.name} is not streaming on timeline ${timeline} (${last})`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * Runs a step that comes after the commit (the old primary rejoining): only
+ * while the run's epoch is still the lease's, and never failing the run: the
+ * failover or switchover stands; a failure leaves the node `needs-rejoin`.
+ */
+export async function afterCommit(
+  d: Deps,
+  state: RunState,
+  label: string,
+  fn: (old: RegisteredNode, primary: RegisteredNode) => Promise<string>,
+): Promise<RunState> {
+  const nodes = await d.store.listNodes();
+  const old = findNode(nodes, state.oldPrimary!);
+  const primary = findNode(nodes, state.candidate!);
+  const lease = await d.store.getLease();
+  if (lease.epoch !== state.epoch) {
+    const detail = `${label} skipped: epoch ${state.epoch} is stale (lease at ${lease.epoch})`;
+    await record(d, state, `${label}-skipped`, detail);
+    return { ...state, rejoin: detail };
+  }
+  try {
+    const detail = await fn(old, primary);
+    await d.store.putNode({ ...old, role: 'replica', status: 'healthy' });
+    await d.store.updateEvent(state.epoch!, { rejoin: detail });
+    await record(d, state, label, detail);
+    return { ...state, rejoin: detail };
+  } catch (err) {
+    const detail = `${label} of ${old.name} failed: ${(err as Error).message}`;
+    await d.store.putNode({ ...old, role: 'replica', status: 'needs-rejoin' }).catch(() => undefined);
+    await d.store.updateEvent(state.epoch!, { rejoin: detail }).catch(() => undefined);
+    await record(d, state, `${label}-failed`, detail).catch(() => undefined);
+    d.log.warn(`${label} failed`, { node: old.name, reason: detail });
+    return { ...state, rejoin: detail };
   }
 }

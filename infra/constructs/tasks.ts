@@ -1,0 +1,48 @@
+/** How a task function runs. */
+export interface TaskSpec {
+  /** lambdas/handlers/<entry>.ts */
+  readonly entry: string;
+  readonly timeoutSec: number;
+  readonly memoryMb: number;
+  /** Needs to reach PostgreSQL (runs in the VPC). Route 53 has no VPC endpoint, so flip-dns runs outside. */
+  readonly needsVpc: boolean;
+  /** AWS permissions beyond the table, metrics and the secret. */
+  readonly needs: readonly ('fence' | 'ssm' | 'route53' | 'sns' | 'describe-sg')[];
+}
+
+/** Every state-machine task, by name; the lab deployer reuses this list. */
+export const TASKS = {
+  'validate-input': { entry: 'validate-input', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: [] },
+  'acquire-lease': { entry: 'acquire-lease', timeoutSec: 15, memoryMb: 256, needsVpc: false, needs: [] },
+  'confirm-quorum': { entry: 'confirm-quorum', timeoutSec: 15, memoryMb: 256, needsVpc: false, needs: [] },
+  'select-candidate': { entry: 'select-candidate', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: [] },
+  fence: { entry: 'fence', timeoutSec: 90, memoryMb: 256, needsVpc: true, needs: ['fence', 'ssm'] },
+  'verify-fence': { entry: 'verify-fence', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: ['describe-sg'] },
+  promote: { entry: 'promote', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
+  'flip-dns': { entry: 'flip-dns', timeoutSec: 90, memoryMb: 256, needsVpc: false, needs: ['route53'] },
+  'repoint-replica': { entry: 'repoint-replica', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
+  commit: { entry: 'commit', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
+  abort: { entry: 'abort', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
+  'rejoin-old-primary': {
+    entry: 'rejoin-old-primary',
+    timeoutSec: 900,
+    memoryMb: 256,
+    needsVpc: true,
+    needs: ['fence', 'ssm'],
+  },
+  'stop-old-primary': { entry: 'stop-old-primary', timeoutSec: 90, memoryMb: 256, needsVpc: true, needs: ['ssm'] },
+  'wait-for-replay': { entry: 'wait-for-replay', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
+  'restart-old-as-replica': {
+    entry: 'restart-old-as-replica',
+    timeoutSec: 120,
+    memoryMb: 256,
+    needsVpc: true,
+    needs: ['ssm'],
+  },
+} as const satisfies Record<string, TaskSpec>;
+
+/** A task's name. */
+export type TaskName = keyof typeof TASKS;
+
+/** The probe function (one per AZ). */
+export const PROBE: TaskSpec = { entry: 'probe', timeoutSec: 65, memoryMb: 256, needsVpc: true, needs: [] };
