@@ -1,0 +1,154 @@
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import type { TaskName } from './tasks';
+
+/** Errors a step may be retried on: our own transient class plus Lambda's service-side failures. */
+export const RETRY_ERRORS = [
+  'Pgq.Retriable',
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+
+/** Properties of the failover/switchover state machine. */
+export interface FailoverStateMachineProps {
+  readonly functions: Readonly<Record<TaskName, lambda.IFunction>>;
+  readonly logGroup?: logs.ILogGroup;
+}
+
+/**
+ * The failover and switchover workflow (DESIGN section 3). Every task gets the
+ * whole run state plus the execution name and returns the new state; every
+ * failure after the lease is taken ends in Abort (lease to needs-attention,
+ * notification), failures before it end with nothing changed.
+ */
+export class FailoverStateMachine extends Construct {
+  readonly stateMachine: sfn.StateMachine;
+
+  constructor(scope: Construct, id: string, props: FailoverStateMachineProps) {
+    super(scope, id);
+    const fn = props.functions;
+
+    const payload = sfn.TaskInput.fromObject({ 'state.$': '$', 'executionName.$': '$$.Execution.Name' });
+    const invoke = (stateId: string, name: TaskName, opts: { attempts?: number; resultPath?: string } = {}) => {
+      const t = new tasks.LambdaInvoke(this, stateId, {
+        stateName: stateId,
+        lambdaFunction: fn[name],
+        payload,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+        ...(opts.resultPath ? { resultPath: opts.resultPath } : {}),
+      });
+      t.addRetry({
+        errors: RETRY_ERRORS,
+        interval: Duration.seconds(1),
+        backoffRate: 2,
+        maxAttempts: opts.attempts ?? 3,
+        maxDelay: Duration.seconds(8),
+      });
+      return t;
+    };
+
+    // Failure paths.
+    const failed = new sfn.Fail(this, 'Failed', { stateName: 'Failed', error: 'PgQuorum.Aborted', causePath: '$.error.Cause' });
+    const abort = invoke('Abort', 'abort', { attempts: 4 });
+    abort.addCatch(new sfn.Fail(this, 'AbortFailed', { stateName: 'AbortFailed', error: 'PgQuorum.AbortFailed' }), {
+      resultPath: '$.abortError',
+    });
+    abort.next(failed);
+    const rejected = new sfn.Fail(this, 'InputRejected', {
+      stateName: 'InputRejected',
+      error: 'PgQuorum.InputRejected',
+      causePath: '$.error.Cause',
+    });
+    const notAcquired = new sfn.Fail(this, 'LeaseNotAcquired', {
+      stateName: 'LeaseNotAcquired',
+      error: 'PgQuorum.LeaseNotAcquired',
+      causePath: '$.error.Cause',
+    });
+    const guarded = <T extends tasks.LambdaInvoke>(t: T) => {
+      t.addCatch(abort, { errors: ['States.ALL'], resultPath: '$.error' });
+      return t;
+    };
+
+    const validate = invoke('ValidateInput', 'validate-input', { attempts: 2 });
+    validate.addCatch(rejected, { errors: ['States.ALL'], resultPath: '$.error' });
+    const acquire = invoke('AcquireLease', 'acquire-lease');
+    acquire.addCatch(notAcquired, { errors: ['States.ALL'], resultPath: '$.error' });
+
+    const done = new sfn.Succeed(this, 'Done', { stateName: 'Done' });
+    const noFailover = new sfn.Succeed(this, 'NoFailover', { stateName: 'NoFailover', comment: 'quorum not confirmed: lease released' });
+
+    const repoint = (stateId: string) => {
+      const m = new sfn.Map(this, stateId, {
+        stateName: stateId,
+        itemsPath: '$.replicas',
+        itemSelector: { 'state.$': '$', 'item.$': '$$.Map.Item.Value', 'executionName.$': '$$.Execution.Name' },
+        resultPath: '$.repointed',
+        maxConcurrency: 4,
+      });
+      const one = new tasks.LambdaInvoke(this, `${stateId}One`, {
+        stateName: `${stateId}One`,
+        lambdaFunction: fn['repoint-replica'],
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+      });
+      one.addRetry({ errors: RETRY_ERRORS, interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3 });
+      m.itemProcessor(one);
+      m.addCatch(abort, { errors: ['States.ALL'], resultPath: '$.error' });
+      return m;
+    };
+
+    // Post-commit rejoin: best effort, its own failure never fails the run.
+    const rejoin = invoke('RejoinOldPrimary', 'rejoin-old-primary', { attempts: 2 });
+    rejoin.addCatch(done, { errors: ['States.ALL'], resultPath: '$.rejoinError' });
+    const restartOld = invoke('RestartOldAsReplica', 'restart-old-as-replica', { attempts: 2 });
+    restartOld.addCatch(done, { errors: ['States.ALL'], resultPath: '$.rejoinError' });
+
+    const failover = guarded(invoke('ConfirmQuorum', 'confirm-quorum')).next(
+      new sfn.Choice(this, 'QuorumConfirmed?', { stateName: 'QuorumConfirmed?' })
+        .when(sfn.Condition.booleanEquals('$.quorumConfirmed', false), noFailover)
+        .otherwise(
+          guarded(invoke('SelectCandidate', 'select-candidate'))
+            .next(guarded(invoke('Fence', 'fence')))
+            // Proving the fence can take a few seconds on EC2 (SSM): more attempts, same backoff.
+            .next(guarded(invoke('VerifyFence', 'verify-fence', { attempts: 5 })))
+            .next(guarded(invoke('Promote', 'promote')))
+            .next(guarded(invoke('FlipDns', 'flip-dns')))
+            .next(repoint('RepointReplicas'))
+            .next(guarded(invoke('Commit', 'commit', { attempts: 4 })))
+            .next(rejoin)
+            .next(done),
+        ),
+    );
+
+    const switchover = guarded(invoke('CheckTarget', 'select-candidate'))
+      .next(guarded(invoke('StopOldPrimary', 'stop-old-primary')))
+      .next(guarded(invoke('WaitForReplay', 'wait-for-replay')))
+      .next(guarded(invoke('PromoteTarget', 'promote')))
+      .next(guarded(invoke('FlipDnsToTarget', 'flip-dns')))
+      .next(repoint('RepointOthers'))
+      .next(guarded(invoke('CommitSwitchover', 'commit', { attempts: 4 })))
+      .next(restartOld)
+      .next(done);
+
+    const definition = validate.next(acquire).next(
+      new sfn.Choice(this, 'Mode', { stateName: 'Mode' })
+        .when(sfn.Condition.stringEquals('$.input.mode', 'switchover'), switchover)
+        .otherwise(failover),
+    );
+
+    this.stateMachine = new sfn.StateMachine(this, 'Resource', {
+      definitionBody: sfn.DefinitionBody.fromChainable(definition),
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: Duration.minutes(30),
+      tracingEnabled: true,
+      logs: props.logGroup ? { destination: props.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true } : undefined,
+    });
+  }
+}

@@ -1,0 +1,466 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import * as cr from 'aws-cdk-lib/custom-resources';
+import type { Construct } from 'constructs';
+import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
+import { type DeployConfig, recordNames } from '../config';
+import { FailoverStateMachine } from '../constructs/failover-state-machine';
+import { PROBE, TASKS, type TaskName, type TaskSpec } from '../constructs/tasks';
+
+const REPO = path.resolve(__dirname, '..', '..');
+const SCRIPTS = path.join(REPO, 'infra', 'host-scripts');
+/** The namespace every metric and alarm uses. */
+export const NAMESPACE = 'PgQuorum';
+/** Parameters the host scripts take (exported as environment variables by the SSM documents). */
+const SCRIPT_PARAMS = [
+  'SOURCE_CONNINFO',
+  'PRIMARY_CONNINFO',
+  'SLOT_NAME',
+  'DIVERGE_LSN',
+  'OLD_TIMELINE',
+  'SOURCE_HOST',
+  'SOURCE_PORT',
+  'REPL_USER',
+  'REPL_PASSWORD',
+];
+
+/** Properties of the stack. */
+export interface PgQuorumStackProps extends StackProps {
+  readonly config: DeployConfig;
+}
+
+/**
+ * Everything pgquorum runs on AWS: the vote/lease table, three probes (one per
+ * AZ), the failover/switchover state machine and its task functions, the
+ * alarm backstop, host-command documents, notifications and the dashboard.
+ */
+export class PgQuorumStack extends Stack {
+  readonly table: dynamodb.Table;
+  readonly stateMachine: FailoverStateMachine;
+  readonly functions: Record<TaskName, NodejsFunction>;
+  readonly probes: NodejsFunction[];
+  readonly quorumAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: PgQuorumStackProps) {
+    super(scope, id, props);
+    const c = props.config;
+    const records = recordNames(c);
+
+    const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: c.vpcId,
+      vpcCidrBlock: c.vpcCidr,
+      availabilityZones: c.probeSubnets.map((s) => s.az),
+      privateSubnetIds: c.probeSubnets.map((s) => s.subnetId),
+      privateSubnetRouteTableIds: c.probeSubnets.map((s) => s.routeTableId ?? ''),
+    });
+    const subnets = c.probeSubnets.map((s, i) =>
+      ec2.Subnet.fromSubnetAttributes(this, `ProbeSubnet${i}`, { subnetId: s.subnetId, availabilityZone: s.az, routeTableId: s.routeTableId }),
+    );
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      timeToLiveAttribute: 'expiresAt',
+      deletionProtection: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    const secret = c.dbSecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'DbSecret', c.dbSecretArn)
+      : new secretsmanager.Secret(this, 'DbSecret', {
+          description: `pgquorum ${c.cluster}: controller and replication credentials for PostgreSQL`,
+          generateSecretString: {
+            secretStringTemplate: JSON.stringify({ username: 'pgquorum', replicationUsername: 'replicator' }),
+            generateStringKey: 'password',
+            excludePunctuation: true,
+          },
+        });
+
+    const topicKey = kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns');
+    const topic = new sns.Topic(this, 'Alerts', { displayName: `pgquorum ${c.cluster}`, masterKey: topicKey, enforceSSL: true });
+    if (c.alarmEmail) topic.addSubscription(new subs.EmailSubscription(c.alarmEmail));
+
+    const fnSg = new ec2.SecurityGroup(this, 'ControllerSg', {
+      vpc,
+      description: 'pgquorum controller functions: PostgreSQL to the nodes, HTTPS to AWS endpoints',
+      allowAllOutbound: false,
+    });
+    fnSg.addEgressRule(ec2.Peer.ipv4(c.vpcCidr), ec2.Port.tcp(5432), 'PostgreSQL on the nodes');
+    for (const n of c.nodes.filter((n) => n.port !== 5432)) {
+      fnSg.addEgressRule(ec2.Peer.ipv4(`${n.privateIp}/32`), ec2.Port.tcp(n.port), `PostgreSQL on ${n.name}`);
+    }
+    fnSg.addEgressRule(ec2.Peer.ipv4(c.vpcCidr), ec2.Port.tcp(443), 'AWS interface endpoints');
+
+    // Functions in the VPC reach AWS APIs through interface endpoints (no NAT needed). Route 53 has none,
+    // which is why flip-dns runs outside the VPC.
+    const endpointSg = new ec2.SecurityGroup(this, 'EndpointSg', { vpc, description: 'pgquorum interface endpoints', allowAllOutbound: false });
+    endpointSg.addIngressRule(fnSg, ec2.Port.tcp(443), 'controller functions');
+    for (const [id, svc] of [
+      ['Ddb', ec2.InterfaceVpcEndpointAwsService.DYNAMODB],
+      ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
+      ['States', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS],
+      ['Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING],
+      ['Secrets', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['Ec2', ec2.InterfaceVpcEndpointAwsService.EC2],
+      ['Sns', ec2.InterfaceVpcEndpointAwsService.SNS],
+      ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
+    ] as const) {
+      vpc.addInterfaceEndpoint(`${id}Endpoint`, { service: svc, subnets: { subnets }, securityGroups: [endpointSg], privateDnsEnabled: true });
+    }
+
+    const settings = JSON.stringify(c.thresholds);
+    const baseEnv: Record<string, string> = {
+      PGQ_CLUSTER: c.cluster,
+      PGQ_TABLE: this.table.tableName,
+      PGQ_ZONE_ID: c.hostedZoneId,
+      PGQ_WRITER_RECORD: records.writer,
+      PGQ_READER_RECORD: records.reader,
+      PGQ_RECORD_TTL: String(c.recordTtlSec),
+      PGQ_SETTINGS: settings,
+      PGQ_DB_SECRET_ARN: secret.secretArn,
+      PGQ_DB_SSL: 'require',
+      PGQ_HOST_EXECUTOR: 'ssm',
+      PGQ_SSM_DOCUMENT_PREFIX: `pgquorum-${c.cluster}`,
+      PGQ_PGDATA: c.pgdata,
+      PGQ_TOPIC_ARN: topic.topicArn,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+
+    const sgArns = c.nodes.map((n) => `arn:${this.partition}:ec2:${this.region}:${this.account}:security-group/${n.securityGroupId}`);
+    const instanceArns = c.nodes.map((n) => `arn:${this.partition}:ec2:${this.region}:${this.account}:instance/${n.instanceId}`);
+    const docArns = HOST_SCRIPTS.map((s) => `arn:${this.partition}:ssm:${this.region}:${this.account}:document/pgquorum-${c.cluster}-${s}`);
+
+    const makeFn = (id: string, spec: TaskSpec, extraEnv: Record<string, string>, subnet?: ec2.ISubnet) => {
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      const f = new NodejsFunction(this, id, {
+        entry: path.join(REPO, 'lambdas', 'handlers', `${spec.entry}.ts`),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: spec.memoryMb,
+        timeout: Duration.seconds(spec.timeoutSec),
+        environment: { ...baseEnv, ...extraEnv },
+        logGroup,
+        tracing: lambda.Tracing.ACTIVE,
+        ...(spec.needsVpc ? { vpc, vpcSubnets: { subnets: subnet ? [subnet] : subnets }, securityGroups: [fnSg] } : {}),
+        bundling: {
+          minify: true,
+          sourceMap: true,
+          target: 'node22',
+          // The runtime ships the AWS SDK v3; pg's optional native binding is never used.
+          externalModules: ['@aws-sdk/*', 'pg-native'],
+          forceDockerBundling: false,
+        },
+      });
+      this.table.grantReadWriteData(f);
+      secret.grantRead(f);
+      f.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'],
+          conditions: { StringEquals: { 'cloudwatch:namespace': NAMESPACE } },
+        }),
+      );
+      if (spec.needs.includes('fence') || spec.needs.includes('describe-sg')) {
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeSecurityGroups'], resources: ['*'] }));
+      }
+      if (spec.needs.includes('fence')) {
+        f.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['ec2:RevokeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupIngress'], resources: sgArns }),
+        );
+      }
+      if (spec.needs.includes('ssm')) {
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [...instanceArns, ...docArns] }));
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
+      }
+      if (spec.needs.includes('route53')) {
+        const zoneArn = `arn:${this.partition}:route53:::hostedzone/${c.hostedZoneId}`;
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'], resources: [zoneArn] }));
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: [`arn:${this.partition}:route53:::change/*`] }));
+      }
+      if (spec.needs.includes('sns')) topic.grantPublish(f);
+      return f;
+    };
+
+    this.functions = Object.fromEntries(
+      (Object.entries(TASKS) as [TaskName, TaskSpec][]).map(([name, spec]) => [
+        name,
+        makeFn(`Task${name.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase())}`, spec, {}),
+      ]),
+    ) as Record<TaskName, NodejsFunction>;
+
+    const smLogs = new logs.LogGroup(this, 'StateMachineLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+    this.stateMachine = new FailoverStateMachine(this, 'Failover', { functions: this.functions, logGroup: smLogs });
+
+    // Probes: one per AZ, each pinned to that AZ's subnet, started every minute, looping every probeIntervalMs.
+    const probeAzs = c.probeSubnets.map((s) => s.az).join(',');
+    this.probes = c.probeSubnets.map((s, i) => {
+      const f = makeFn(
+        `Probe${i + 1}`,
+        PROBE,
+        { PGQ_AZ: s.az, PGQ_PROBE_AZS: probeAzs, PGQ_STATE_MACHINE_ARN: this.stateMachine.stateMachine.stateMachineArn },
+        subnets[i],
+      );
+      this.stateMachine.stateMachine.grantStartExecution(f);
+      new events.Rule(this, `ProbeSchedule${i + 1}`, {
+        description: `pgquorum ${c.cluster} probe in ${s.az}`,
+        schedule: events.Schedule.rate(Duration.minutes(1)),
+        targets: [new targets.LambdaFunction(f, { retryAttempts: 0 })],
+      });
+      return f;
+    });
+
+    // Backstop: at least 2 of 3 AZs report the primary unreachable. Missing data counts as reachable:
+    // a silent probe is the probes-silent alarm's business, never a reason to fail over (fail static).
+    const reach = c.probeSubnets.map(
+      (s, i) =>
+        [
+          `r${i}`,
+          new cloudwatch.Metric({
+            namespace: NAMESPACE,
+            metricName: 'PrimaryReachable',
+            dimensionsMap: { Cluster: c.cluster, Az: s.az },
+            statistic: 'Maximum',
+            period: Duration.seconds(10),
+          }),
+        ] as const,
+    );
+    const downAzs = new cloudwatch.MathExpression({
+      expression: `3 - (${reach.map(([k]) => `FILL(${k}, 1)`).join(' + ')})`,
+      usingMetrics: Object.fromEntries(reach),
+      period: Duration.seconds(10),
+      label: 'AZs that cannot reach the primary',
+    });
+    this.quorumAlarm = downAzs.createAlarm(this, 'QuorumDownAlarm', {
+      alarmDescription: `pgquorum ${c.cluster}: at least 2 of 3 AZs cannot reach the primary (backstop trigger)`,
+      threshold: 2,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    new events.Rule(this, 'QuorumDownRule', {
+      description: 'quorum-down alarm -> failover state machine (the probes start it first; the lease makes one run win)',
+      eventPattern: {
+        source: ['aws.cloudwatch'],
+        detailType: ['CloudWatch Alarm State Change'],
+        resources: [this.quorumAlarm.alarmArn],
+        detail: { state: { value: ['ALARM'] } },
+      },
+      targets: [
+        new targets.SfnStateMachine(this.stateMachine.stateMachine, {
+          input: events.RuleTargetInput.fromObject({ input: { mode: 'failover', cluster: c.cluster, reason: 'quorum-down alarm' } }),
+        }),
+      ],
+    });
+
+    const alarmAction = new cwActions.SnsAction(topic);
+    const alarm = (id: string, metric: cloudwatch.IMetric, props: Omit<cloudwatch.AlarmProps, 'metric'>) => {
+      const a = new cloudwatch.Alarm(this, id, { metric, ...props });
+      a.addAlarmAction(alarmAction);
+      return a;
+    };
+    this.quorumAlarm.addAlarmAction(alarmAction);
+    c.probeSubnets.forEach((s, i) => {
+      alarm(
+        `ProbesSilent${i + 1}`,
+        new cloudwatch.Metric({
+          namespace: NAMESPACE,
+          metricName: 'PrimaryReachable',
+          dimensionsMap: { Cluster: c.cluster, Az: s.az },
+          statistic: 'SampleCount',
+          period: Duration.minutes(1),
+        }),
+        {
+          alarmDescription: `pgquorum ${c.cluster}: the probe in ${s.az} is silent (controller impaired: page a human, never fail over)`,
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        },
+      );
+    });
+    alarm('FailoverFailed', this.stateMachine.stateMachine.metricFailed({ period: Duration.minutes(1), statistic: 'Sum' }), {
+      alarmDescription: `pgquorum ${c.cluster}: a failover/switchover run failed (see the runbook)`,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    alarm(
+      'NeedsAttention',
+      new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'NeedsAttention', dimensionsMap: { Cluster: c.cluster }, statistic: 'Sum', period: Duration.minutes(1) }),
+      {
+        alarmDescription: `pgquorum ${c.cluster}: the cluster needs attention (nothing automatic happens until resumed)`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    );
+    alarm(
+      'ReplicaLag',
+      new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'ReplicaLagBytes', dimensionsMap: { Cluster: c.cluster }, statistic: 'Maximum', period: Duration.minutes(1) }),
+      {
+        alarmDescription: `pgquorum ${c.cluster}: a replica lags more than maxLagBytes (RPO budget)`,
+        threshold: c.thresholds.maxLagBytes,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    );
+    alarm(
+      'SyncStandbyMissing',
+      new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'SyncStandbyMissing', dimensionsMap: { Cluster: c.cluster }, statistic: 'Minimum', period: Duration.minutes(1) }),
+      {
+        alarmDescription: `pgquorum ${c.cluster}: no synchronous standby: commits block cluster-wide (no failover: fix replication)`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    );
+
+    // Host commands: one SSM document per script, the script text inlined (common.sh first).
+    const common = fs.readFileSync(path.join(SCRIPTS, 'common.sh'), 'utf8');
+    for (const script of HOST_SCRIPTS) {
+      const body = fs.readFileSync(path.join(SCRIPTS, `${script}.sh`), 'utf8').replace(/^\. .*common\.sh.*$/m, common);
+      new ssm.CfnDocument(this, `Doc${script.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase())}`, {
+        name: `pgquorum-${c.cluster}-${script}`,
+        documentType: 'Command',
+        updateMethod: 'NewVersion',
+        content: {
+          schemaVersion: '2.2',
+          description: `pgquorum host script ${script}`,
+          parameters: Object.fromEntries(SCRIPT_PARAMS.map((p) => [p, { type: 'String', default: '', allowedPattern: "^[^'\\n]*$" }])),
+          mainSteps: [
+            {
+              action: 'aws:runShellScript',
+              name: 'run',
+              inputs: {
+                runCommand: [`export PGDATA='${c.pgdata}'`, ...SCRIPT_PARAMS.map((p) => `export ${p}='{{ ${p} }}'`), body],
+                timeoutSeconds: '900',
+              },
+            },
+          ],
+        },
+      });
+    }
+
+    // Seed the lease and the node registry once (a redeploy never resets them).
+    const seedItems = [
+      {
+        pk: { S: `CLUSTER#${c.cluster}` },
+        sk: { S: 'LEASE' },
+        epoch: { N: '1' },
+        state: { S: 'steady' },
+        primary: { S: c.initialPrimary },
+        holder: { NULL: true },
+        leaseUntil: { N: '0' },
+        reason: { S: 'initial deployment' },
+        updatedAt: { N: '0' },
+        lastFailoverAt: { NULL: true },
+      },
+      ...c.nodes.map((n) => ({
+        pk: { S: `CLUSTER#${c.cluster}` },
+        sk: { S: `NODE#${n.name}` },
+        name: { S: n.name },
+        instanceId: { S: n.instanceId },
+        az: { S: n.az },
+        privateIp: { S: n.privateIp },
+        host: { S: n.privateIp },
+        port: { N: String(n.port) },
+        securityGroupId: { S: n.securityGroupId },
+        role: { S: n.name === c.initialPrimary ? 'primary' : 'replica' },
+        status: { S: 'healthy' },
+        noFailover: { BOOL: n.noFailover },
+      })),
+    ];
+    seedItems.forEach((item, i) => {
+      new cr.AwsCustomResource(this, `Seed${i}`, {
+        onCreate: {
+          service: 'DynamoDB',
+          action: 'putItem',
+          parameters: { TableName: this.table.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' },
+          physicalResourceId: cr.PhysicalResourceId.of(`${c.cluster}-${item.sk.S}`),
+          ignoreErrorCodesMatching: 'ConditionalCheckFailedException',
+        },
+        policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [this.table.tableArn] }),
+        installLatestAwsSdk: false,
+      });
+    });
+
+    new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: `pgquorum-${c.cluster}`,
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({ title: 'Primary reachable, per probe AZ', left: reach.map(([, m]) => m), width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'AZs that cannot reach the primary', left: [downAzs], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Replica lag (bytes)',
+            left: [new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'ReplicaLagBytes', dimensionsMap: { Cluster: c.cluster }, statistic: 'Maximum' })],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Failover / switchover duration (ms)',
+            left: ['failover', 'switchover'].map(
+              (k) => new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'FailoverDuration', dimensionsMap: { Cluster: c.cluster, Kind: k }, statistic: 'Maximum' }),
+            ),
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Bytes at risk per failover',
+            left: [new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'BytesAtRisk', dimensionsMap: { Cluster: c.cluster }, statistic: 'Maximum' })],
+            width: 8,
+          }),
+        ],
+      ],
+    });
+
+    this.suppressFindings();
+  }
+
+  /** cdk-nag findings that are deliberate, each with its reason (cdk-nag v3: one acknowledgement per finding). */
+  private suppressFindings(): void {
+    const ack = (id: string, reason: string) => Validations.of(this).acknowledge({ id: `AwsSolutions-${id}`, reason });
+    ack(
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      'The AWS-managed basic execution role is the documented minimum for Lambda to write its logs.',
+    );
+    ack(
+      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      'The AWS-managed VPC access role is the documented minimum for a Lambda to manage its ENIs in the VPC.',
+    );
+    ack(
+      'IAM5[Resource::*]',
+      'Only actions AWS cannot scope to a resource: ec2:DescribeSecurityGroups, ssm:GetCommandInvocation, cloudwatch:PutMetricData (limited by a namespace condition), X-Ray trace upload and Step Functions log delivery.',
+    );
+    ack('IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]', 'route53:GetChange has no per-zone scoping: change ids are global.');
+    for (const f of Object.values(this.functions)) {
+      const id = this.getLogicalId(f.node.defaultChild as lambda.CfnFunction);
+      ack(`IAM5[Resource::<${id}.Arn>:*]`, 'Step Functions invokes any version or alias of its own task function (the LambdaInvoke default).');
+    }
+    ack('L1', 'nodejs22.x is pinned on purpose: the handlers are built and tested for Node 20/22 and the SDK they ship with.');
+    ack('SMG4', 'PostgreSQL credentials are rotated by the database team together with the roles on the nodes; pgquorum only reads them.');
+  }
+}
