@@ -1,9 +1,11 @@
 /**
  * `npm run lab -- <command>`: drive the local HA lab by hand.
- * Every failure prints one line and exits non-zero.
+ * Every failure prints one line on stderr and exits non-zero:
+ * 1 = the operation failed, 2 = bad usage (unknown command, node, path or state),
+ * 3 = no lab is running.
  */
-import { Command } from 'commander';
-import { GATE_PATHS, type GatePath, Lab, type LabStatus } from './index';
+import { Command, CommanderError } from 'commander';
+import { GATE_PATHS, type GatePath, Lab, LabError, type LabStatus, labPorts } from './index';
 import { quietNode20Warning } from './quiet';
 
 function table(st: LabStatus): string {
@@ -32,9 +34,20 @@ function table(st: LabStatus): string {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   lines.push(
     '',
-    `replication: ${st.mode}   writer -> ${st.writer.join(', ') || '?'}   reader -> ${st.reader.join(', ') || '?'}   emulator :${st.emulator.port} ${st.emulator.healthy ? 'healthy' : 'DOWN'}`,
+    `replication: ${st.mode}   writer -> ${st.writer.join(', ') || '?'}   reader -> ${st.reader.join(', ') || '?'}   emulator :${st.emulator.port} ${st.emulator.healthy ? 'healthy' : 'DOWN'}   memory ${st.pssMiB} MiB PSS (${st.rssMiB} MiB RSS)`,
   );
   return lines.join('\n');
+}
+
+/** A usage mistake (exit code 2), as opposed to an operation that failed (1). */
+class UsageError extends LabError {}
+
+const NODE_NAMES = labPorts().nodes.map((n) => n.name as string);
+
+function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError) return 2;
+  if (err instanceof LabError && /^no lab is running/.test(err.message)) return 3;
+  return 1;
 }
 
 function run(fn: (...args: string[]) => Promise<void>) {
@@ -42,20 +55,31 @@ function run(fn: (...args: string[]) => Promise<void>) {
     try {
       await fn(...args);
     } catch (err) {
-      process.stderr.write(`lab: ${(err as Error).message}\n`);
-      process.exitCode = 1;
+      process.stderr.write(`lab: ${(err as Error).message.split('\n')[0]}\n`);
+      process.exitCode = exitCodeOf(err);
     }
   };
 }
 
+function checkNode(node: string): string {
+  if (!NODE_NAMES.includes(node))
+    throw new UsageError(`unknown node '${node}' (expected one of ${NODE_NAMES.join(', ')})`);
+  return node;
+}
+
 function checkPath(p: string): GatePath {
   if (!GATE_PATHS.includes(p as GatePath))
-    throw new Error(`unknown path '${p}' (expected one of ${GATE_PATHS.join(', ')})`);
+    throw new UsageError(`unknown path '${p}' (expected one of ${GATE_PATHS.join(', ')})`);
   return p as GatePath;
 }
 
 quietNode20Warning();
-const program = new Command('lab').description('the pgquorum local HA lab').showHelpAfterError();
+const program = new Command('lab')
+  .description('the pgquorum local HA lab')
+  .exitOverride()
+  .configureOutput({
+    writeErr: (str) => process.stderr.write(str.startsWith('error:') ? `lab: ${str.slice(7)}` : str),
+  });
 
 program
   .command('up')
@@ -65,7 +89,10 @@ program
     run(async (...a: unknown[]) => {
       const o = a[0] as { async?: boolean };
       const t0 = Date.now();
-      const lab = await Lab.up({ async: o.async, onProgress: (m) => process.stdout.write(`  ${m}\n`) });
+      const lab = await Lab.up({
+        async: o.async ? true : undefined,
+        onProgress: (m) => process.stdout.write(`  ${m}\n`),
+      });
       process.stdout.write(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n\n${table(await lab.status())}\n`);
     }),
   );
@@ -104,6 +131,7 @@ for (const [name, desc] of [
     .description(desc)
     .action(
       run(async (node: string) => {
+        checkNode(node);
         const lab = await Lab.attach();
         if (name === 'kill') await lab.kill(node);
         else if (name === 'stop') await lab.stop(node);
@@ -119,7 +147,9 @@ program
   .description("open or close the node's security group in the emulator")
   .action(
     run(async (node: string, state: string) => {
-      if (state !== 'open' && state !== 'close') throw new Error(`state must be 'open' or 'close', not '${state}'`);
+      checkNode(node);
+      if (state !== 'open' && state !== 'close')
+        throw new UsageError(`state must be 'open' or 'close', not '${state}'`);
       await (await Lab.attach()).setSecurityGroup(node, state === 'open');
     }),
   );
@@ -127,19 +157,53 @@ program
 program
   .command('cut <node> <path>')
   .description(`partition one path to a node (${GATE_PATHS.join(', ')})`)
-  .action(run(async (node: string, p: string) => (await Lab.attach()).cut(node, checkPath(p))));
+  .option('--blackhole', 'drop bytes silently instead of refusing/closing (only timeouts notice)')
+  .action(
+    run(async (...a: unknown[]) => {
+      const [node, p, o] = a as [string, string, { blackhole?: boolean }];
+      checkNode(node);
+      await (await Lab.attach()).cut(node, checkPath(p), o.blackhole ? 'blackhole' : 'reset');
+    }),
+  );
 
 program
   .command('heal <node> <path>')
   .description('heal a partitioned path')
-  .action(run(async (node: string, p: string) => (await Lab.attach()).heal(node, checkPath(p))));
+  .action(
+    run(async (node: string, p: string) => {
+      checkNode(node);
+      await (await Lab.attach()).heal(node, checkPath(p));
+    }),
+  );
 
 program
   .command('reset')
   .description('back to baseline: pg1 primary, replicas streaming, SGs open, writer -> pg1')
-  .action(run(async () => (await Lab.attach()).reset()));
+  .action(
+    run(async () => {
+      const t0 = Date.now();
+      const how = await (await Lab.attach()).reset();
+      process.stdout.write(`lab reset in ${((Date.now() - t0) / 1000).toFixed(1)} s (${how})\n`);
+    }),
+  );
 
-program.parseAsync(process.argv).catch((err: Error) => {
-  process.stderr.write(`lab: ${err.message}\n`);
+program
+  .command('emulator <state>')
+  .description('pause (SIGSTOP: AWS calls time out, state kept) or resume the emulator')
+  .action(
+    run(async (state: string) => {
+      if (state !== 'pause' && state !== 'resume')
+        throw new UsageError(`state must be 'pause' or 'resume', not '${state}'`);
+      await (await Lab.attach()).emulatorPause(state === 'pause');
+    }),
+  );
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) {
+    // Commander already printed its message; help and version are not failures.
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    return;
+  }
+  process.stderr.write(`lab: ${(err as Error).message}\n`);
   process.exitCode = 1;
 });

@@ -16,10 +16,12 @@ export function emulatorInstalled(): boolean {
   if (!fs.existsSync(EMULATOR_BIN)) return false;
   const lib = path.join(VENV_DIR, 'lib');
   // Checking the dist-info directory avoids spawning pip (about 1 s) on every `lab up`.
-  return fs.existsSync(lib) &&
+  return (
+    fs.existsSync(lib) &&
     fs
       .readdirSync(lib)
-      .some((py) => fs.existsSync(path.join(lib, py, 'site-packages', `ministack-${EMULATOR_VERSION}.dist-info`)));
+      .some((py) => fs.existsSync(path.join(lib, py, 'site-packages', `ministack-${EMULATOR_VERSION}.dist-info`)))
+  );
 }
 
 /**
@@ -35,8 +37,10 @@ export function ensureEmulatorInstalled(log: (msg: string) => void = () => undef
       execFileSync(file, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
     } catch (err) {
       const e = err as { stderr?: string; message: string; code?: string };
-      const why = e.code === 'ENOENT' ? `${file} not found (install Python 3.10+ with venv)` : (e.stderr || e.message);
-      throw new LabError(`installing the emulator failed at \`${file} ${args.join(' ')}\`: ${why.trim().split('\n').pop()}`);
+      const why = e.code === 'ENOENT' ? `${file} not found (install Python 3.10+ with venv)` : e.stderr || e.message;
+      throw new LabError(
+        `installing the emulator failed at \`${file} ${args.join(' ')}\`: ${why.trim().split('\n').pop()}`,
+      );
     }
   };
   if (!fs.existsSync(path.join(VENV_DIR, 'bin', 'pip'))) step('python3', ['-m', 'venv', VENV_DIR]);

@@ -10,18 +10,36 @@ export interface SgView {
 }
 
 /**
+ * How a cut path behaves.
+ * - `reset`: new connections are refused and established ones closed (what a
+ *   REJECT rule or a host that lost its peer eventually shows). Fast to notice.
+ * - `blackhole`: packets vanish: new connections hang (never reach PostgreSQL)
+ *   and established ones stop moving bytes without being closed, so each side
+ *   only notices through its own timeouts (connect_timeout, wal_receiver_timeout,
+ *   keepalives). Healing lets held connections through, like a retried SYN.
+ */
+export type CutMode = 'reset' | 'blackhole';
+
+interface Conn {
+  client: net.Socket;
+  upstream?: net.Socket;
+  /** True while bytes are deliberately not forwarded (blackhole). */
+  held: boolean;
+}
+
+/**
  * A TCP gate in front of one node: one loopback listener per network path
  * (clients, replication, each probe AZ). Like an ENI behind a security group,
  * it admits a NEW connection only while the node's SG allows the port, and,
  * like EC2 connection tracking, keeps established connections after a revoke.
- * `sever` closes them (the fence's job); `cut` models a partition of one path.
+ * `sever` closes them (the fence's job); `cutPath` models a partition of one path.
  */
 export class Gate {
   private readonly servers = new Map<GatePath, net.Server>();
-  private readonly conns = new Map<GatePath, Set<net.Socket>>();
-  private readonly cutPaths = new Set<GatePath>();
+  private readonly conns = new Map<GatePath, Set<Conn>>();
+  private readonly cutPaths = new Map<GatePath, CutMode>();
   sg: SgView = { open: true, stale: false };
-  /** Counters for status and tests. */
+  /** Connections refused since start (SG closed or path cut), for status and tests. */
   refused = 0;
 
   constructor(
@@ -61,15 +79,22 @@ export class Gate {
 
   /** Paths currently partitioned. */
   get cut(): GatePath[] {
-    return [...this.cutPaths];
+    return [...this.cutPaths.keys()];
   }
 
-  /** Closes every established connection on every path; returns how many were closed. */
-  sever(): number {
+  /** Paths currently partitioned, with their mode. */
+  get cutModes(): Partial<Record<GatePath, CutMode>> {
+    return Object.fromEntries(this.cutPaths);
+  }
+
+  /** Closes every established connection (on every path, or only on `paths`); returns how many were closed. */
+  sever(paths: readonly GatePath[] = [...this.conns.keys()]): number {
     let n = 0;
-    for (const set of this.conns.values()) {
-      for (const s of set) {
-        s.destroy();
+    for (const p of paths) {
+      const set = this.conns.get(p);
+      if (!set) continue;
+      for (const c of set) {
+        this.destroy(c);
         n++;
       }
       set.clear();
@@ -78,19 +103,27 @@ export class Gate {
     return n;
   }
 
-  /** Partitions one path: new connections refused, established ones dropped (as a real partition eventually does). */
-  cutPath(p: GatePath): void {
-    this.cutPaths.add(p);
+  /** Partitions one path (see CutMode). */
+  cutPath(p: GatePath, mode: CutMode = 'reset'): void {
+    this.cutPaths.set(p, mode);
     const set = this.conns.get(p);
-    if (set) {
-      for (const s of set) s.destroy();
-      set.clear();
+    if (!set) return;
+    for (const c of set) {
+      if (mode === 'reset') {
+        this.destroy(c);
+        set.delete(c);
+      } else {
+        this.hold(c);
+      }
     }
+    this.log(`gate ${this.spec.name}: path ${p} cut (${mode})`);
   }
 
-  /** Heals a partitioned path. */
+  /** Heals a partitioned path: held connections resume (or connect upstream, if they never did). */
   healPath(p: GatePath): void {
-    this.cutPaths.delete(p);
+    if (!this.cutPaths.delete(p)) return;
+    for (const c of this.conns.get(p) ?? []) if (c.held) this.forward(p, c);
+    this.log(`gate ${this.spec.name}: path ${p} healed`);
   }
 
   /** Stops listening and closes everything. */
@@ -105,25 +138,63 @@ export class Gate {
   }
 
   private accept(p: GatePath, client: net.Socket): void {
-    if (!this.sg.open || this.cutPaths.has(p)) {
+    const cut = this.cutPaths.get(p);
+    if (cut !== 'blackhole' && (!this.sg.open || cut === 'reset')) {
       this.refused++;
       // An immediate reset is what a client sees from a REJECT; the fence needs "refused", not a hang.
       client.resetAndDestroy();
       return;
     }
     const set = this.conns.get(p)!;
-    const upstream = net.connect(this.spec.pgPort, '127.0.0.1');
-    set.add(client);
+    const c: Conn = { client, held: false };
+    set.add(c);
     const done = () => {
-      set.delete(client);
-      client.destroy();
-      upstream.destroy();
+      set.delete(c);
+      this.destroy(c);
     };
     client.on('error', done);
-    upstream.on('error', done);
     client.on('close', done);
-    upstream.on('close', done);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    if (cut === 'blackhole') this.hold(c);
+    else this.forward(p, c);
+  }
+
+  /** Starts (or resumes) moving bytes both ways. */
+  private forward(p: GatePath, c: Conn): void {
+    c.held = false;
+    if (!c.upstream) {
+      // A SYN held by a blackhole: the SG is checked when it finally gets through.
+      if (!this.sg.open) {
+        this.refused++;
+        this.conns.get(p)?.delete(c);
+        c.client.resetAndDestroy();
+        return;
+      }
+      const upstream = net.connect(this.spec.pgPort, '127.0.0.1');
+      c.upstream = upstream;
+      const done = () => {
+        this.conns.get(p)?.delete(c);
+        this.destroy(c);
+      };
+      upstream.on('error', done);
+      upstream.on('close', done);
+    }
+    c.client.pipe(c.upstream);
+    c.upstream.pipe(c.client);
+    c.client.resume();
+    c.upstream.resume();
+  }
+
+  /** Stops moving bytes without closing anything (blackhole). */
+  private hold(c: Conn): void {
+    c.held = true;
+    c.client.unpipe();
+    c.upstream?.unpipe();
+    c.client.pause();
+    c.upstream?.pause();
+  }
+
+  private destroy(c: Conn): void {
+    c.client.destroy();
+    c.upstream?.destroy();
   }
 }

@@ -1,3 +1,12 @@
+/**
+ * The local HA lab as a TypeScript API: tests, the demo, the bench and the CLI
+ * drive it through `Lab`. Everything that must outlive one call (emulator,
+ * postmasters, gates, endpoints) belongs to a detached supervisor process
+ * (lab/supervisor.ts) with a JSON control API on 127.0.0.1:<portBase + 1>:
+ * POST /health, /gates, /endpoints, /kill, /stop, /cont, /pg-start, /pg-stop
+ * {node, mode}, /pg-wait-exit, /sever {node, path?}, /cut {node, path, mode?},
+ * /heal, /flush-dns, /set-writer, /emulator-stop|start|pause|resume, /reset, /down.
+ */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,12 +16,30 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { Client, type ClientConfig } from 'pg';
-import { LAB_DIR, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
+import { ensureEmulatorInstalled } from './emulator';
+import { LabError } from './errors';
+import type { CutMode } from './gate';
+import { LAB_DIR, nodeDataDir, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
 import type { ReplicationMode } from './postgres-node';
+import { acquireLock, preflight } from './preflight';
+import { childPids, groupMembers, isAlive, pssKiB, rssKiB, signalQuietly, waitGone } from './procs';
+import { quietNode20Warning } from './quiet';
 import { labClients, PG_INGRESS } from './seed';
 import { type LabState, readLabState } from './state';
-import { type GatePath, LAB_DB_NAME, LAB_DB_PASSWORD, LAB_DB_USER, labPorts } from './topology';
+import {
+  EPHEMERAL_PORT_RANGE,
+  type GatePath,
+  LAB_DB_NAME,
+  LAB_DB_PASSWORD,
+  LAB_DB_USER,
+  LAB_DEFAULT_PORT_BASE,
+  labPorts,
+} from './topology';
 
+export { LabError } from './errors';
+export type { CutMode } from './gate';
+export type { ReplicationMode } from './postgres-node';
+export type { SeededIds } from './seed';
 export { type LabState, readLabState } from './state';
 export * from './topology';
 
@@ -20,11 +47,14 @@ export * from './topology';
 export interface LabUpOptions {
   /** Asynchronous replication instead of quorum sync. */
   async?: boolean;
-  /** Shifts every lab port (default 55400, or PGQ_LAB_PORT_BASE). */
+  /** Shifts every lab port (default LAB_DEFAULT_PORT_BASE = 21400, or PGQ_LAB_PORT_BASE). */
   portBase?: number;
   /** Receives one line per bring-up phase. */
   onProgress?: (msg: string) => void;
+  /** Give up bringing the lab up after this long (default 120 s). */
   timeoutMs?: number;
+  /** Recorded in state.json: who started the lab (default `cli`; the jest setup passes `tests`). */
+  origin?: string;
 }
 
 /** One node's row in `lab status`. */
@@ -32,7 +62,8 @@ export interface NodeStatus {
   name: string;
   az: string;
   up: boolean;
-  role: 'primary' | 'replica' | 'down';
+  /** `stopped`: frozen by stop() (SIGSTOP); `down`: not running or not answering. */
+  role: 'primary' | 'replica' | 'down' | 'stopped';
   timeline: number | null;
   lsn: string | null;
   lagBytes: number | null;
@@ -42,6 +73,8 @@ export interface NodeStatus {
   gateStale: boolean;
   gateConnections: number;
   cutPaths: string[];
+  /** Postmaster PID (null when not running). */
+  pid: number | null;
 }
 
 /** The whole lab's status. */
@@ -51,11 +84,9 @@ export interface LabStatus {
   writer: string[];
   reader: string[];
   emulator: { port: number; healthy: boolean };
-}
-
-/** The error every lab call raises: one clear line. */
-export class LabError extends Error {
-  override name = 'LabError';
+  /** Memory of every lab process (supervisor, emulator, all PostgreSQL processes), in MiB: RSS sum and PSS sum. */
+  rssMiB: number;
+  pssMiB: number;
 }
 
 async function control<T>(port: number, route: string, body: object = {}, timeoutMs = 120000): Promise<T> {
@@ -76,15 +107,8 @@ async function control<T>(port: number, route: string, body: object = {}, timeou
   return json;
 }
 
-function alive(pid: number | undefined): boolean {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+const alive = isAlive;
+const UP_LOCK = path.join(LAB_DIR, 'up.lock');
 
 /**
  * The local HA lab: three real PostgreSQL 15 nodes, the AWS emulator, a gate
@@ -92,52 +116,111 @@ function alive(pid: number | undefined): boolean {
  * process. This class is the API tests, the demo, the bench and the CLI use.
  */
 export class Lab {
-  private constructor(readonly state: LabState) {}
+  private constructor(private snapshot: LabState) {}
 
-  /** Brings the lab up, or attaches to the one already running (idempotent). */
+  /**
+   * The running lab's description. Re-read from .lab/state.json on each access
+   * so PIDs (after kill/start) and seeded ids (after an emulator restart + reset)
+   * stay current; the last good copy is kept when the lab has gone.
+   */
+  get state(): LabState {
+    const fresh = readLabState();
+    if (fresh?.ready && fresh.supervisorPid === this.snapshot.supervisorPid) this.snapshot = fresh;
+    return this.snapshot;
+  }
+
+  /**
+   * Brings the lab up, or attaches to the one already running (idempotent).
+   * Binaries and ports are checked before anything starts; on any failure the
+   * supervisor tears down what it started before this rejects. Concurrent calls
+   * (two test runs) serialize on a lock file: the second one attaches.
+   */
   static async up(opts: LabUpOptions = {}): Promise<Lab> {
+    quietNode20Warning();
+    fs.mkdirSync(LAB_DIR, { recursive: true, mode: 0o755 });
+    fs.chmodSync(LAB_DIR, 0o755);
+    const release = await acquireLock(UP_LOCK, {
+      timeoutMs: (opts.timeoutMs ?? 120000) + 30000,
+      onWait: (pid) => opts.onProgress?.(`waiting for another \`lab up\` (pid ${pid})`),
+    });
+    try {
+      return await Lab.upLocked(opts);
+    } finally {
+      release();
+    }
+  }
+
+  private static async upLocked(opts: LabUpOptions): Promise<Lab> {
+    const portBase = opts.portBase ?? Number(process.env.PGQ_LAB_PORT_BASE ?? LAB_DEFAULT_PORT_BASE);
+    const mode: ReplicationMode = opts.async ? 'async' : 'sync';
     const running = await Lab.tryAttach();
     if (running) {
-      opts.onProgress?.(`lab already running (supervisor ${running.state.supervisorPid})`);
+      if (running.state.portBase !== portBase) {
+        throw new LabError(
+          `a lab is already running on port base ${running.state.portBase}, not ${portBase}: run \`npm run lab -- down\` first`,
+        );
+      }
+      if (opts.async !== undefined && running.state.mode !== mode) {
+        throw new LabError(
+          `a lab is already running with ${running.state.mode} replication, not ${mode}: run \`npm run lab -- down\` first`,
+        );
+      }
+      opts.onProgress?.(`lab already running (supervisor ${running.state.supervisorPid}), attached`);
       return running;
     }
     await Lab.cleanupStale();
-    const portBase = opts.portBase ?? Number(process.env.PGQ_LAB_PORT_BASE ?? 55400);
-    const supervisorOpts = { portBase, controlPort: portBase + 1, mode: opts.async ? 'async' : 'sync' };
-    fs.mkdirSync(LAB_DIR, { recursive: true, mode: 0o755 });
-    fs.chmodSync(LAB_DIR, 0o755);
+    const ports = labPorts(portBase);
+    const controlPort = portBase + 1;
+    opts.onProgress?.('checking PostgreSQL binaries, the postgres user and free ports');
+    const [lo, hi] = EPHEMERAL_PORT_RANGE;
+    if (portBase + 90 >= lo && portBase <= hi) {
+      opts.onProgress?.(
+        `warning: port base ${portBase} lies in the ephemeral range ${lo}-${hi}; outgoing connections may take lab ports`,
+      );
+    }
+    await preflight(ports, controlPort);
+    // Installing is the only slow step that can fail for reasons outside the lab: do it
+    // in the foreground, where pip's error reaches the caller.
+    ensureEmulatorInstalled(opts.onProgress);
+    const supervisorOpts = { portBase, controlPort, mode, origin: opts.origin ?? 'cli' };
     const logStart = fs.existsSync(SUPERVISOR_LOG) ? fs.statSync(SUPERVISOR_LOG).size : 0;
-    const out = fs.openSync(path.join(LAB_DIR, 'supervisor.out'), 'a');
+    const out = fs.openSync(path.join(LAB_DIR, 'supervisor.out'), 'w');
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', path.join(REPO_ROOT, 'lab', 'supervisor.ts'), JSON.stringify(supervisorOpts)],
+      // detached: its own session and process group, so it outlives the CLI (and a Ctrl-C to it),
+      // and `down` can sweep the whole group.
       { cwd: REPO_ROOT, detached: true, stdio: ['ignore', out, out], env: { ...process.env } },
     );
     fs.closeSync(out);
     child.unref();
+    const pid = child.pid!;
     const deadline = Date.now() + (opts.timeoutMs ?? 120000);
     let seen = 0;
+    const failed = async (msg: string): Promise<never> => {
+      // Leave nothing half-started: the supervisor cleans up on fatal; wait for it, then sweep.
+      if (!(await waitGone([pid], 20000))) signalQuietly(pid, 'SIGTERM');
+      await waitGone([pid], 15000);
+      await Lab.cleanupStale(pid);
+      throw new LabError(msg);
+    };
     for (;;) {
       const lines = fs.existsSync(SUPERVISOR_LOG)
         ? fs.readFileSync(SUPERVISOR_LOG, 'utf8').slice(logStart).split('\n').filter(Boolean)
         : [];
       for (const line of lines.slice(seen)) {
         const m = / (progress|fatal): (.*)$/.exec(line);
-        if (m?.[1] === 'progress') opts.onProgress?.(m[2]!);
-        if (m?.[1] === 'fatal') throw new LabError(`lab up failed: ${m[2]}`);
+        if (m?.[1] === 'progress' && m[2] !== 'ready') opts.onProgress?.(m[2]!);
+        if (m?.[1] === 'fatal') return failed(`lab up failed: ${m[2]}`);
       }
       seen = lines.length;
       if (lines.some((l) => l.endsWith('progress: ready'))) break;
-      if (!alive(child.pid)) throw new LabError(`lab supervisor exited during start: see ${SUPERVISOR_LOG}`);
+      if (!alive(pid)) return failed(`lab supervisor exited during start: see ${SUPERVISOR_LOG}`);
       if (Date.now() > deadline) {
-        try {
-          process.kill(child.pid!, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-        throw new LabError(`lab did not come up in time: see ${SUPERVISOR_LOG}`);
+        signalQuietly(pid, 'SIGTERM');
+        return failed(`lab did not come up within ${opts.timeoutMs ?? 120000} ms: see ${SUPERVISOR_LOG}`);
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 50));
     }
     return Lab.attach();
   }
@@ -152,7 +235,7 @@ export class Lab {
 
   private static async tryAttach(): Promise<Lab | undefined> {
     const st = readLabState();
-    if (!st || !alive(st.supervisorPid)) return undefined;
+    if (!st?.ready || !alive(st.supervisorPid)) return undefined;
     try {
       const h = await control<{ ready: boolean }>(st.controlPort, '/health', {}, 2000);
       return h.ready ? new Lab(st) : undefined;
@@ -161,32 +244,39 @@ export class Lab {
     }
   }
 
-  /** Kills whatever a dead supervisor left behind, by the PIDs it recorded. */
-  private static async cleanupStale(): Promise<void> {
+  /**
+   * Kills whatever a dead (or failed) supervisor left behind: every PID it
+   * recorded, then any member of its process group (ministack's workers,
+   * PostgreSQL children), and removes the state file.
+   */
+  private static async cleanupStale(supervisorPid?: number): Promise<void> {
     const st = readLabState();
-    if (!st) return;
-    for (const pid of [st.supervisorPid, ...Object.values(st.pids)]) {
-      if (alive(pid)) {
-        try {
-          process.kill(pid!, 'SIGKILL');
-        } catch {
-          // raced with its exit
-        }
-      }
+    const leader = st?.supervisorPid ?? supervisorPid;
+    const pids = [...(st ? Object.values(st.pids) : []), leader].filter((p): p is number => alive(p));
+    for (const p of pids) signalQuietly(p, 'SIGKILL');
+    await waitGone(pids, 5000);
+    if (leader) {
+      const rest = groupMembers(leader);
+      for (const p of rest) signalQuietly(p, 'SIGKILL');
+      await waitGone(rest, 5000);
     }
     fs.rmSync(STATE_FILE, { force: true });
   }
 
-  /** Stops everything the lab started and waits until every process is gone. */
+  /**
+   * Stops everything the lab started (fast shutdown of PostgreSQL, then the
+   * emulator, gates and endpoints) and waits until every process is gone.
+   * Safe to call when no lab runs.
+   */
   static async down(): Promise<void> {
     const st = readLabState();
     if (!st) return;
     if (alive(st.supervisorPid)) {
       await control(st.controlPort, '/down', {}, 5000).catch(() => undefined);
-      const deadline = Date.now() + 30000;
-      while (alive(st.supervisorPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (!(await waitGone([st.supervisorPid], 30000))) signalQuietly(st.supervisorPid, 'SIGTERM');
+      await waitGone([st.supervisorPid], 5000);
     }
-    await Lab.cleanupStale();
+    await Lab.cleanupStale(st.supervisorPid);
   }
 
   /** Instance form of Lab.down(). */
@@ -206,6 +296,46 @@ export class Lab {
   /** Seeded AWS ids (VPC, subnets, instances, security groups, hosted zone). */
   get ids(): LabState['ids'] {
     return this.state.ids;
+  }
+
+  /** The seeded VPC (10.42.0.0/16). */
+  get vpcId(): string {
+    return this.ids.vpcId;
+  }
+
+  /** Subnet id per AZ (us-east-1a/b/c). */
+  get subnetIds(): Record<string, string> {
+    return this.ids.subnets;
+  }
+
+  /** The Route 53 private hosted zone id (without the /hostedzone/ prefix). */
+  get hostedZoneId(): string {
+    return this.ids.hostedZoneId;
+  }
+
+  /** EC2 instance id standing in for a node. */
+  instanceId(node: string): string {
+    return this.ids.nodes[this.spec(node).name]!.instanceId;
+  }
+
+  /** The node's own security group (the fence revokes its ingress). */
+  securityGroupId(node: string): string {
+    return this.ids.nodes[this.spec(node).name]!.securityGroupId;
+  }
+
+  /** Base URL of the supervisor's control API (the fence's local host executor posts /sever and /pg-* here). */
+  get controlUrl(): string {
+    return `http://127.0.0.1:${this.state.controlPort}`;
+  }
+
+  /** A node's data directory (owned by postgres). */
+  dataDir(node: string): string {
+    return nodeDataDir(this.spec(node).name);
+  }
+
+  /** Replication mode the lab was started with. */
+  get mode(): ReplicationMode {
+    return this.state.mode;
   }
 
   /** Loopback endpoints that follow the Route 53 writer and reader records. */
@@ -248,20 +378,28 @@ export class Lab {
     return { ...this.nodeConnection('pg1'), port: this.endpoints[which].port };
   }
 
-  /** SIGKILL the node's postmaster (a crash). */
+  /**
+   * SIGKILL the node's postmaster (a crash). Resolves once it and its children
+   * are gone and reaped, so pgStart() or pg_rewind can follow at once.
+   */
   async kill(node: string): Promise<void> {
     this.spec(node);
     await this.call('/kill', { node });
-    await this.call('/pg-wait-exit', { node });
   }
 
-  /** SIGSTOP the node's postmaster (a hang: TCP still accepts, nothing answers). */
+  /**
+   * SIGSTOP the node's whole process tree (a hung host): TCP still connects
+   * through the gate (the kernel accepts), nothing answers, open sessions and
+   * the walsender freeze too.
+   */
   async stop(node: string): Promise<void> {
+    this.spec(node);
     await this.call('/stop', { node });
   }
 
-  /** SIGCONT a stopped node. */
+  /** SIGCONT a stopped node: it answers again. */
   async cont(node: string): Promise<void> {
+    this.spec(node);
     await this.call('/cont', { node });
   }
 
@@ -270,15 +408,25 @@ export class Lab {
     await this.call('/pg-start', { node });
   }
 
-  /** Stops a node's postmaster cleanly (fast) or not (immediate). */
+  /** Stops a node's postmaster cleanly (fast) or not (immediate); resolves once it is reaped. */
   async pgStop(node: string, mode: 'fast' | 'immediate' = 'fast'): Promise<void> {
+    this.spec(node);
     await this.call('/pg-stop', { node, mode });
   }
 
-  /** Opens or closes the node's security group in the emulator (the gate follows within ~150 ms). */
+  /** Fast shutdown (writes a shutdown checkpoint: what a planned switchover does to the old primary). */
+  pgStopFast(node: string): Promise<void> {
+    return this.pgStop(node, 'fast');
+  }
+
+  /**
+   * Authorizes (open) or revokes (closed) the node's PostgreSQL ingress rule in
+   * the emulator through the EC2 API; the gate follows within one poll (150 ms).
+   * Closing revokes every ingress rule the group has, as a fence does.
+   */
   async setSecurityGroup(node: string, open: boolean): Promise<void> {
     const { ec2 } = labClients(this.state.ports.emulator);
-    const GroupId = this.ids.nodes[this.spec(node).name]!.securityGroupId;
+    const GroupId = this.securityGroupId(node);
     const cur = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [GroupId] }));
     const perms = cur.SecurityGroups?.[0]?.IpPermissions ?? [];
     if (open && perms.length === 0) {
@@ -288,18 +436,28 @@ export class Lab {
     }
   }
 
-  /** Closes every established connection through the node's gate; returns how many. */
-  async sever(node: string): Promise<number> {
-    return (await this.call<{ severed: number }>('/sever', { node })).severed;
+  /**
+   * Closes every established connection through the node's gate (all paths, or
+   * one), as the fence's second layer must; returns how many were closed.
+   */
+  async sever(node: string, gatePath?: GatePath): Promise<number> {
+    this.spec(node);
+    return (await this.call<{ severed: number }>('/sever', { node, path: gatePath })).severed;
   }
 
-  /** Partitions one network path to a node. */
-  async cut(node: string, gatePath: GatePath): Promise<void> {
-    await this.call('/cut', { node, path: gatePath });
+  /**
+   * Partitions one network path to a node (see GATE_PATHS). `reset` (default):
+   * new connections refused, established ones dropped. `blackhole`: bytes
+   * vanish both ways until heal(), so only timeouts notice.
+   */
+  async cut(node: string, gatePath: GatePath, mode: CutMode = 'reset'): Promise<void> {
+    this.spec(node);
+    await this.call('/cut', { node, path: gatePath, mode });
   }
 
-  /** Heals a partitioned path. */
+  /** Heals a partitioned path (held blackholed connections resume). */
   async heal(node: string, gatePath: GatePath): Promise<void> {
+    this.spec(node);
     await this.call('/heal', { node, path: gatePath });
   }
 
@@ -313,25 +471,75 @@ export class Lab {
     await this.call('/emulator-stop');
   }
 
-  /** Starts the emulator again. */
+  /** Starts the emulator again (empty: call reset() to re-seed; the seeded ids change). */
   async emulatorStart(): Promise<void> {
     await this.call('/emulator-start');
   }
 
-  /** Back to baseline: pg1 primary, pg2/pg3 streaming, SGs open, paths healed, writer -> pg1, lease steady at epoch 1. */
-  async reset(): Promise<void> {
-    await this.call('/reset');
+  /**
+   * Freezes (true) or thaws (false) the emulator with SIGSTOP/SIGCONT: AWS calls
+   * time out but its state survives (the bench's emulator-down scenario).
+   */
+  async emulatorPause(paused: boolean): Promise<void> {
+    await this.call(paused ? '/emulator-pause' : '/emulator-resume');
   }
 
-  /** Gate and endpoint view from the supervisor. */
-  async gates(): Promise<Record<string, { sgOpen: boolean; sgStale: boolean; connections: number; cut: string[] }>> {
+  /**
+   * Back to baseline: pg1 primary, pg2/pg3 streaming from it through its repl
+   * gate (quorum in sync mode), all SGs open, paths healed, client sessions
+   * severed, stray slots on pg1 dropped, writer -> pg1, reader -> pg2+pg3,
+   * votes/fences/events deleted, node registry rewritten, lease steady at epoch 1.
+   * Keeps whatever is already at baseline (about 0.1 s), re-clones only a
+   * drifted replica (about 1 s), rebuilds from initdb when pg1 is no longer a
+   * clean primary (about 3 s). Returns what it had to do.
+   */
+  async reset(): Promise<string> {
+    return (await this.call<{ how: string }>('/reset')).how;
+  }
+
+  /** Gate view from the supervisor: SG state as last polled, connections, cut paths, refused count. */
+  async gates(): Promise<
+    Record<
+      string,
+      {
+        sgOpen: boolean;
+        sgStale: boolean;
+        connections: number;
+        perPath: Record<string, number>;
+        cut: string[];
+        cutModes: Partial<Record<GatePath, CutMode>>;
+        refused: number;
+      }
+    >
+  > {
     return this.call('/gates');
+  }
+
+  /**
+   * PIDs of every process the lab runs (supervisor, emulator, postmasters) and
+   * the memory of all of them with every PostgreSQL child: the plain RSS sum
+   * (counts shared buffers once per backend) and the PSS sum (shared pages split).
+   */
+  processes(): { pids: Record<string, number>; rssMiB: number; pssMiB: number; processCount: number } {
+    const st = this.state;
+    const pids: Record<string, number> = { supervisor: st.supervisorPid };
+    for (const [k, v] of Object.entries(st.pids)) if (v && alive(v)) pids[k] = v;
+    // The supervisor's process group holds it, the emulator and the postmasters; PostgreSQL
+    // children call setsid(), so they are counted as the postmasters' children instead.
+    const members = new Set(groupMembers(st.supervisorPid));
+    for (const n of this.nodeNames) {
+      const pm = st.pids[n];
+      if (pm && alive(pm)) for (const c of childPids(pm)) members.add(c);
+    }
+    const sum = (f: (pid: number) => number) => Math.round([...members].reduce((a, p) => a + f(p), 0) / 1024);
+    return { pids, rssMiB: sum(rssKiB), pssMiB: sum(pssKiB), processCount: members.size };
   }
 
   /** One row per node plus record targets. */
   async status(): Promise<LabStatus> {
-    const [gates, endpoints, emulatorHealthy] = await Promise.all([
+    const [gates, procs, endpoints, emulatorHealthy] = await Promise.all([
       this.gates(),
+      this.call<Record<string, { pid: number | null; frozen: boolean }>>('/nodes'),
       this.call<Record<string, string[]>>('/endpoints'),
       fetch(`http://127.0.0.1:${this.state.ports.emulator}/_ministack/health`, {
         signal: AbortSignal.timeout(1000),
@@ -350,7 +558,7 @@ export class Lab {
         name: r.name,
         az: this.spec(r.name).az,
         up: r.role !== 'down',
-        role: r.role,
+        role: r.role === 'down' && procs[r.name]?.frozen ? 'stopped' : r.role,
         timeline: r.timeline,
         lsn: r.lsn,
         lagBytes:
@@ -365,6 +573,7 @@ export class Lab {
         gateStale: g.sgStale,
         gateConnections: g.connections,
         cutPaths: g.cut,
+        pid: procs[r.name]?.pid ?? null,
       };
     });
     return {
@@ -373,6 +582,7 @@ export class Lab {
       writer: endpoints.writer ?? [],
       reader: endpoints.reader ?? [],
       emulator: { port: this.state.ports.emulator, healthy: emulatorHealthy },
+      ...(({ rssMiB, pssMiB }) => ({ rssMiB, pssMiB }))(this.processes()),
     };
   }
 
@@ -433,6 +643,3 @@ function lsnToNumber(lsn: string): number {
   const [hi, lo] = lsn.split('/');
   return Number.parseInt(hi!, 16) * 2 ** 32 + Number.parseInt(lo!, 16);
 }
-
-/** The lab's ports for a port base, without a running lab (for docs and preflight). */
-export { labPorts };

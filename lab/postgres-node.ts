@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { asPostgres, mkdirForPostgres, runAsPostgresAsync } from './os-user';
 import { nodeDataDir, nodeLogFile, nodeSocketDir, PG_BIN } from './paths';
+import { childPids, signalQuietly, waitGone } from './procs';
 import {
   LAB_DB_NAME,
   LAB_DB_PASSWORD,
@@ -208,7 +209,9 @@ export class PostgresNode {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`${this.name} did not start: see ${nodeLogFile(this.name)}`);
+        throw new Error(
+          `${this.name} did not start (${lastFatal(nodeLogFile(this.name))}): see ${nodeLogFile(this.name)}`,
+        );
       }
       if (await this.accepting()) return;
       if (Date.now() > deadline) throw new Error(`${this.name} did not accept connections within ${timeoutMs} ms`);
@@ -216,11 +219,47 @@ export class PostgresNode {
     }
   }
 
-  /** Sends a signal to the postmaster. SIGKILL models a crashed host process; SIGSTOP a hung one. */
-  signal(sig: NodeJS.Signals): boolean {
+  /**
+   * SIGSTOP / SIGCONT freeze or thaw the node's whole process tree (postmaster,
+   * backends, walsender), as a hung VM would be: stopping only the postmaster
+   * would leave open sessions committing and the walsender streaming.
+   */
+  setFrozen(frozen: boolean): boolean {
     const pid = this.pid;
     if (!pid) return false;
-    process.kill(pid, sig);
+    if (frozen) {
+      // Postmaster first: once stopped it cannot fork a child we would miss.
+      process.kill(pid, 'SIGSTOP');
+      for (const c of childPids(pid)) signalQuietly(c, 'SIGSTOP');
+    } else {
+      for (const c of childPids(pid)) signalQuietly(c, 'SIGCONT');
+      process.kill(pid, 'SIGCONT');
+    }
+    this.frozen = frozen;
+    return true;
+  }
+
+  /** True while the node is frozen by setFrozen(true). */
+  frozen = false;
+
+  /**
+   * SIGKILL of the postmaster (a crash). Resolves once the postmaster is reaped
+   * and its children have exited too, so an immediate start() does not trip over
+   * shared memory still attached by an orphaned backend.
+   */
+  async crash(timeoutMs = 10000): Promise<boolean> {
+    const pid = this.pid;
+    if (!pid) return false;
+    const children = childPids(pid);
+    process.kill(pid, 'SIGKILL');
+    // Frozen children could never notice the postmaster's death.
+    for (const c of children) signalQuietly(c, 'SIGCONT');
+    this.frozen = false;
+    await this.exited;
+    if (!(await waitGone(children, timeoutMs))) {
+      for (const c of children) signalQuietly(c, 'SIGKILL');
+      await waitGone(children, 2000);
+    }
     return true;
   }
 
@@ -228,19 +267,39 @@ export class PostgresNode {
   async stop(mode: 'fast' | 'immediate' = 'fast', timeoutMs = 20000): Promise<void> {
     const pid = this.pid;
     if (!pid) return;
-    // A stopped (SIGSTOP) postmaster cannot act on SIGINT until continued.
-    process.kill(pid, 'SIGCONT');
+    // A frozen (SIGSTOP) node cannot act on SIGINT until continued.
+    if (this.frozen) this.setFrozen(false);
+    const children = childPids(pid);
     process.kill(pid, mode === 'fast' ? 'SIGINT' : 'SIGQUIT');
     const timer = sleep(timeoutMs).then(() => 'timeout');
     if ((await Promise.race([this.exited.then(() => 'exited'), timer])) === 'timeout') {
       process.kill(pid, 'SIGKILL');
       await this.exited;
     }
+    await waitGone(children, 5000);
   }
 
   /** Resolves once the postmaster process is gone and reaped. */
   waitExit(): Promise<void> {
     return this.exited;
+  }
+
+  /** The configuration files a test could have changed (ALTER SYSTEM, pg_rewind copies): compared by reset(). */
+  configFingerprint(): string {
+    const read = (f: string) => {
+      try {
+        return fs.readFileSync(path.join(this.dataDir, f), 'utf8');
+      } catch {
+        return '<missing>';
+      }
+    };
+    return [
+      read('postgresql.conf'),
+      read('postgresql.auto.conf'),
+      read('pg_hba.conf'),
+      String(fs.existsSync(path.join(this.dataDir, 'standby.signal'))),
+      String(fs.existsSync(path.join(this.dataDir, 'recovery.signal'))),
+    ].join('\0');
   }
 
   /** A superuser client over the node's own unix socket (bypasses gates: for the lab's housekeeping only). */
@@ -274,6 +333,17 @@ export class PostgresNode {
     fs.closeSync(fs.openSync(nodeLogFile(this.name), 'a'));
     const user = asPostgres();
     if (user.uid !== undefined) fs.chownSync(nodeLogFile(this.name), user.uid, user.gid!);
+  }
+}
+
+/** The last FATAL/PANIC line of a server log, for a one-line error. */
+function lastFatal(logFile: string): string {
+  try {
+    const lines = fs.readFileSync(logFile, 'utf8').split('\n');
+    const hit = lines.reverse().find((l) => /\b(FATAL|PANIC):/.test(l));
+    return hit ? hit.replace(/^.*?\b(FATAL|PANIC):\s*/, '') : 'no FATAL line in its log';
+  } catch {
+    return 'no log';
   }
 }
 

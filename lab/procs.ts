@@ -56,6 +56,20 @@ export function rssKiB(pid: number): number {
   }
 }
 
+/**
+ * Proportional set size in KiB: shared pages (PostgreSQL's shared buffers are
+ * mapped by every backend) are split between their users, so a sum over
+ * processes does not count them many times as an RSS sum does.
+ */
+export function pssKiB(pid: number): number {
+  try {
+    const m = /^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : rssKiB(pid);
+  } catch {
+    return 0;
+  }
+}
+
 /** Sends a signal, ignoring a process that is already gone. */
 export function signalQuietly(pid: number, sig: NodeJS.Signals | 0): boolean {
   try {

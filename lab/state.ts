@@ -6,6 +6,10 @@ import type { LabPorts } from './topology';
 
 /** What `.lab/state.json` holds while a lab runs. */
 export interface LabState {
+  /** False while the supervisor is still bringing the lab up (PIDs are recorded from the first spawn on). */
+  ready: boolean;
+  /** Who started the lab (`cli`, `tests`, ...): the jest teardown only takes down a lab a test run started. */
+  origin: string;
   supervisorPid: number;
   controlPort: number;
   portBase: number;
@@ -14,6 +18,7 @@ export interface LabState {
   /** AWS_* variables that point the SDK at the lab's emulator. */
   aws: Record<string, string>;
   ids: SeededIds;
+  /** PIDs of the emulator and each postmaster (absent while not running). */
   pids: Record<string, number | undefined>;
   startedAt: string;
 }

@@ -8,13 +8,13 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { Emulator } from './emulator';
 import { RecordEndpoint } from './endpoint';
-import { Gate } from './gate';
-import { LAB_DIR, PG_BIN, STATE_FILE, SUPERVISOR_LOG } from './paths';
+import { type CutMode, Gate } from './gate';
+import { LAB_DIR, STATE_FILE, SUPERVISOR_LOG } from './paths';
 import { PostgresNode, type ReplicationMode, sleep } from './postgres-node';
+import { preflight } from './preflight';
 import {
   coversPostgres,
   getRecord,
@@ -32,6 +32,8 @@ interface SupervisorOptions {
   portBase: number;
   controlPort: number;
   mode: ReplicationMode;
+  /** Who started the lab: the jest global teardown only takes down a lab a test run started. */
+  origin: string;
 }
 
 const opts = JSON.parse(process.argv[2] ?? '{}') as SupervisorOptions;
@@ -45,8 +47,18 @@ const emulator = new Emulator(ports.emulator, log);
 const nodes = new Map<string, PostgresNode>(ports.nodes.map((s) => [s.name, new PostgresNode(s, log)]));
 const gates = new Map<string, Gate>(ports.nodes.map((s) => [s.name, new Gate(s, log)]));
 let ids: SeededIds | undefined;
+let ready = false;
 let sgPollOk = true;
 let shuttingDown = false;
+/** Config fingerprints of each node right after it was built: reset() rebuilds a node whose files drifted. */
+const baselineConfig = new Map<string, string>();
+/** Serializes reset/build against each other (two tests calling reset at once must not interleave). */
+let busy: Promise<unknown> = Promise.resolve();
+function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  const run = busy.then(fn, fn);
+  busy = run.catch(() => undefined);
+  return run;
+}
 
 function ipToGatePort(ip: string): number | undefined {
   return ports.nodes.find((n) => n.privateIp === ip)?.gatePorts.client;
@@ -70,10 +82,11 @@ const reader = new RecordEndpoint('reader', ports.reader, recordResolver(LAB_REA
 
 /** Polls every node's security group; gates keep their last state when the emulator does not answer (fail static). */
 async function pollSecurityGroups(): Promise<void> {
+  // One client for the life of the poll: it keeps its HTTP connection alive between polls.
+  const { ec2 } = labClients(ports.emulator);
   while (!shuttingDown) {
     if (ids) {
       try {
-        const { ec2 } = labClients(ports.emulator);
         const groupIds = Object.values(ids.nodes).map((n) => n.securityGroupId);
         const res = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: groupIds }), {
           abortSignal: AbortSignal.timeout(1000),
@@ -85,6 +98,7 @@ async function pollSecurityGroups(): Promise<void> {
           if (open !== gate.sg.open) log(`gate ${name}: security group ${open ? 'opened' : 'closed'}`);
           gate.sg = { open, stale: false };
         }
+        if (!sgPollOk) log('security-group poll recovered');
         sgPollOk = true;
       } catch (err) {
         if (sgPollOk) log(`security-group poll failed, gates keep their last state: ${(err as Error).message}`);
@@ -96,61 +110,106 @@ async function pollSecurityGroups(): Promise<void> {
   }
 }
 
-async function assertPortFree(port: number, what: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', () => reject(new Error(`port ${port} (${what}) is already in use`)));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
-  });
-}
-
-async function preflight(): Promise<void> {
-  for (const bin of ['postgres', 'initdb', 'pg_basebackup', 'pg_ctl', 'pg_rewind']) {
-    if (!fs.existsSync(`${PG_BIN}/${bin}`)) throw new Error(`missing PostgreSQL binary ${PG_BIN}/${bin}`);
-  }
-  const wanted: [number, string][] = [
-    [ports.emulator, 'emulator'],
-    [ports.writer, 'writer endpoint'],
-    [ports.reader, 'reader endpoint'],
-    [opts.controlPort, 'lab control'],
-  ];
-  for (const n of ports.nodes) {
-    wanted.push([n.pgPort, `${n.name} postgres`]);
-    for (const p of GATE_PATHS) wanted.push([n.gatePorts[p], `${n.name} gate ${p}`]);
-  }
-  for (const [p, what] of wanted) await assertPortFree(p, what);
-}
-
 /** Builds pg1 as primary and clones pg2/pg3 from it, each streaming through pg1's repl gate. */
 async function buildCluster(): Promise<void> {
   const [p1, ...replicas] = [...nodes.values()];
-  for (const n of nodes.values()) {
-    await n.stop('immediate');
-    n.wipe();
-  }
+  await Promise.all([...nodes.values()].map((n) => n.stop('immediate')));
+  for (const n of nodes.values()) n.wipe();
   log('initdb pg1');
   await p1!.initPrimary(opts.mode);
   await p1!.start();
   await p1!.bootstrap();
-  await Promise.all(
-    replicas.map(async (r) => {
-      log(`pg_basebackup ${r.name}`);
-      await r.cloneFrom(p1!, p1!.spec.gatePorts.repl);
-      await r.start();
-    }),
-  );
-  await waitStreaming(replicas.length);
+  baselineConfig.set(p1!.name, p1!.configFingerprint());
+  writeState();
+  await Promise.all(replicas.map((r) => rebuildReplica(r)));
+  await waitStreaming(replicas.map((r) => r.name));
 }
 
-async function waitStreaming(count: number, timeoutMs = 20000): Promise<void> {
+/** Re-clones one replica from pg1 with a fresh slot (pg_basebackup -C fails on an existing slot). */
+async function rebuildReplica(r: PostgresNode): Promise<void> {
+  const p1 = [...nodes.values()][0]!;
+  await r.stop('immediate');
+  const c = p1.localClient();
+  await c.connect();
+  try {
+    await c.query(
+      'SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active',
+      [r.name],
+    );
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+  r.wipe();
+  log(`pg_basebackup ${r.name}`);
+  await r.cloneFrom(p1, p1.spec.gatePorts.repl);
+  await r.start();
+  baselineConfig.set(r.name, r.configFingerprint());
+  writeState();
+}
+
+/** What reset() found: whether pg1 can stay, and which replicas can stay. */
+async function inspectBaseline(): Promise<{ primaryOk: boolean; replicasOk: Set<string> }> {
+  const [p1, ...replicas] = [...nodes.values()];
+  const replicasOk = new Set<string>();
+  const sameConfig = (n: PostgresNode) => baselineConfig.get(n.name) === n.configFingerprint();
+  if (!p1!.pid || !sameConfig(p1!)) return { primaryOk: false, replicasOk };
+  const c = p1!.localClient();
+  try {
+    await c.connect();
+    const rec = await c.query('SELECT pg_is_in_recovery() AS rec');
+    if (rec.rows[0].rec) return { primaryOk: false, replicasOk };
+    // A replica that is alive, unchanged and in recovery only needs time to re-attach
+    // (severed streams retry every wal_retrieve_retry_interval): wait for it briefly.
+    const candidates = replicas.filter((r) => r.pid && sameConfig(r)).map((r) => r.name);
+    const deadline = Date.now() + 2500;
+    for (;;) {
+      const r = await c.query(
+        `SELECT application_name FROM pg_stat_replication
+          WHERE state = 'streaming' AND application_name = ANY($1)`,
+        [candidates],
+      );
+      for (const row of r.rows) replicasOk.add(row.application_name);
+      if (replicasOk.size === candidates.length || Date.now() > deadline) break;
+      await sleep(100);
+    }
+    return { primaryOk: true, replicasOk };
+  } catch {
+    return { primaryOk: false, replicasOk };
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Drops replication slots a test left on pg1 (only inactive ones that are not pg2's or pg3's). */
+async function dropStraySlots(): Promise<void> {
+  const p1 = [...nodes.values()][0]!;
+  const c = p1.localClient();
+  await c.connect();
+  try {
+    await c.query(
+      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+        WHERE NOT active AND slot_name <> ALL($1)`,
+      [[...nodes.keys()]],
+    );
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Waits until every named replica streams from pg1 (and, in sync mode, counts for the quorum). */
+async function waitStreaming(names: string[], timeoutMs = 20000): Promise<void> {
   const p1 = [...nodes.values()][0]!;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const c = p1.localClient();
     try {
       await c.connect();
-      const r = await c.query("SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'");
-      if (r.rows[0].n >= count) return;
+      const r = await c.query(
+        `SELECT count(*)::int AS n FROM pg_stat_replication
+          WHERE state = 'streaming' AND application_name = ANY($1) AND ($2 OR sync_state = 'quorum')`,
+        [names, opts.mode === 'async'],
+      );
+      if (r.rows[0].n >= names.length) return;
     } catch {
       // not up yet
     } finally {
@@ -161,8 +220,12 @@ async function waitStreaming(count: number, timeoutMs = 20000): Promise<void> {
   }
 }
 
+const startedAt = new Date().toISOString();
+
 function state(): LabState {
   return {
+    ready,
+    origin: opts.origin,
     supervisorPid: process.pid,
     controlPort: opts.controlPort,
     portBase: opts.portBase,
@@ -174,32 +237,61 @@ function state(): LabState {
       emulator: emulator.pid,
       ...Object.fromEntries([...nodes].map(([k, n]) => [k, n.pid])),
     },
-    startedAt: new Date().toISOString(),
+    startedAt,
   };
 }
 
+/** Rewritten after every process start, so a crashed supervisor still leaves every PID on record for cleanup. */
 function writeState(): void {
-  fs.writeFileSync(STATE_FILE, JSON.stringify(state(), null, 2));
+  const tmp = `${STATE_FILE}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(state(), null, 2));
+  // Atomic: readers never see a half-written file.
+  fs.renameSync(tmp, STATE_FILE);
 }
 
-async function reset(): Promise<void> {
-  log('reset: rebuilding the cluster');
+/**
+ * Back to baseline, doing only what is needed: a node whose role, stream or
+ * config files are as built is kept (seconds matter: destructive tests call
+ * this often); a drifted replica is re-cloned; a pg1 that is no longer a
+ * clean primary means a full rebuild.
+ */
+async function reset(): Promise<string> {
+  const t0 = Date.now();
+  log('reset: start');
+  for (const n of nodes.values()) if (n.frozen) n.setFrozen(false);
+  const clientPaths = GATE_PATHS.filter((p) => p !== 'repl');
   for (const g of gates.values()) {
     for (const p of GATE_PATHS) g.healPath(p);
-    g.sever();
+    // Stale client and probe sessions go; replication streams stay (they are the baseline).
+    g.sever(clientPaths);
   }
+  if (emulator.paused) emulator.pause(false);
   if (!emulator.pid) {
     await emulator.start();
+    writeState();
     ids = await seedAws(ports.emulator, ports.nodes);
   }
   await resetAwsState(ports.emulator, ports.nodes, ids!);
-  // Gates must see the SGs open before replicas clone through them.
+  // Gates must see the SGs open before replicas clone or stream through them.
   for (const g of gates.values()) g.sg = { open: true, stale: false };
-  await buildCluster();
+  const replicas = [...nodes.values()].slice(1);
+  const found = await inspectBaseline();
+  let how: string;
+  if (!found.primaryOk) {
+    how = 'full rebuild';
+    await buildCluster();
+  } else {
+    const broken = replicas.filter((r) => !found.replicasOk.has(r.name));
+    how = broken.length ? `re-cloned ${broken.map((r) => r.name).join(', ')}` : 'no rebuild needed';
+    await Promise.all(broken.map((r) => rebuildReplica(r)));
+    await dropStraySlots();
+    await waitStreaming(replicas.map((r) => r.name));
+  }
   writer.flush();
   reader.flush();
   writeState();
-  log('reset: done');
+  log(`reset: done in ${Date.now() - t0} ms (${how})`);
+  return how;
 }
 
 async function shutdown(): Promise<void> {
@@ -237,7 +329,7 @@ function pathOf(body: Record<string, string>): GatePath {
 }
 
 const routes: Record<string, Handler> = {
-  '/health': async () => ({ ok: true, ready: Boolean(ids), pid: process.pid }),
+  '/health': async () => ({ ok: true, ready, pid: process.pid }),
   '/state': async () => state(),
   '/gates': async () =>
     Object.fromEntries(
@@ -249,6 +341,7 @@ const routes: Record<string, Handler> = {
           connections: g.connectionCount,
           perPath: g.connectionCounts(),
           cut: g.cut,
+          cutModes: g.cutModes,
           refused: g.refused,
         },
       ]),
@@ -264,9 +357,18 @@ const routes: Record<string, Handler> = {
     }
     return out;
   },
-  '/kill': async (b) => ({ signalled: nodeOf(b).signal('SIGKILL') }),
-  '/stop': async (b) => ({ signalled: nodeOf(b).signal('SIGSTOP') }),
-  '/cont': async (b) => ({ signalled: nodeOf(b).signal('SIGCONT') }),
+  '/kill': async (b) => {
+    const killed = await nodeOf(b).crash();
+    writeState();
+    return { signalled: killed };
+  },
+  '/stop': async (b) => ({ signalled: nodeOf(b).setFrozen(true) }),
+  '/cont': async (b) => ({ signalled: nodeOf(b).setFrozen(false) }),
+  '/nodes': async () => Object.fromEntries([...nodes].map(([k, n]) => [k, { pid: n.pid ?? null, frozen: n.frozen }])),
+  '/processes': async () => {
+    const pids = state().pids;
+    return { supervisor: process.pid, ...pids };
+  },
   '/pg-start': async (b) => {
     await nodeOf(b).start();
     writeState();
@@ -281,10 +383,12 @@ const routes: Record<string, Handler> = {
     await nodeOf(b).waitExit();
     return { exited: true };
   },
-  '/sever': async (b) => ({ severed: gateOf(b).sever() }),
+  '/sever': async (b) => ({ severed: gateOf(b).sever(b.path ? [pathOf(b)] : undefined) }),
   '/cut': async (b) => {
-    gateOf(b).cutPath(pathOf(b));
-    return { cut: true };
+    const mode = (b.mode ?? 'reset') as CutMode;
+    if (mode !== 'reset' && mode !== 'blackhole') throw new Error(`unknown cut mode '${b.mode}' (reset or blackhole)`);
+    gateOf(b).cutPath(pathOf(b), mode);
+    return { cut: true, mode };
   },
   '/heal': async (b) => {
     gateOf(b).healPath(pathOf(b));
@@ -302,17 +406,18 @@ const routes: Record<string, Handler> = {
   },
   '/emulator-stop': async () => {
     await emulator.stop();
+    writeState();
     return { stopped: true };
   },
+  '/emulator-pause': async () => ({ paused: emulator.pause(true) }),
+  '/emulator-resume': async () => ({ resumed: emulator.pause(false) }),
   '/emulator-start': async () => {
     // ministack keeps state in memory: a restarted emulator is empty, so the caller re-seeds with /reset.
     await emulator.start();
+    writeState();
     return { started: true };
   },
-  '/reset': async () => {
-    await reset();
-    return { reset: true };
-  },
+  '/reset': async () => ({ reset: true, how: await exclusive(reset) }),
   '/down': async () => {
     setTimeout(() => void shutdown(), 10);
     return { stopping: true };
@@ -353,23 +458,41 @@ function serveControl(): Promise<void> {
 async function main(): Promise<void> {
   fs.mkdirSync(LAB_DIR, { recursive: true });
   log(`supervisor ${process.pid} starting (${opts.mode} replication, port base ${opts.portBase})`);
-  await preflight();
+  // Checked again here (the CLI checked too): a port can be taken between the two.
+  await preflight(ports, opts.controlPort);
   await serveControl();
-  log('progress: starting the AWS emulator');
-  const emulatorUp = emulator.start();
+  writeState();
   for (const g of gates.values()) await g.listen();
   await writer.listen();
   await reader.listen();
-  await emulatorUp;
-  log('progress: seeding VPC, subnets, security groups, instances, private zone, table');
+  log('progress: starting the AWS emulator and PostgreSQL pg1');
+  // The emulator (~2 s to boot) and initdb of pg1 (~1 s) overlap; replicas wait for the seed,
+  // since they stream through pg1's gate, which admits nothing before it has seen the SG.
+  const emulatorUp = emulator.start().then(() => writeState());
+  const [p1, ...replicas] = [...nodes.values()];
+  const primaryUp = (async () => {
+    for (const n of nodes.values()) n.wipe();
+    await p1!.initPrimary(opts.mode);
+    await p1!.start();
+    writeState();
+    await p1!.bootstrap();
+    baselineConfig.set(p1!.name, p1!.configFingerprint());
+  })();
+  await Promise.all([emulatorUp, primaryUp]);
+  log('progress: seeding VPC, subnets, security groups, instances, private zone, DynamoDB table');
   ids = await seedAws(ports.emulator, ports.nodes);
   void pollSecurityGroups();
-  log('progress: building PostgreSQL pg1 (primary), pg2 and pg3 (replicas)');
-  await buildCluster();
+  log('progress: cloning pg2 and pg3 from pg1 (pg_basebackup, physical slots)');
+  await Promise.all(replicas.map((r) => rebuildReplica(r)));
+  await waitStreaming(replicas.map((r) => r.name));
+  ready = true;
   writeState();
   log('progress: ready');
 }
 
+// One bad socket must not take every gate and endpoint down with it: log and keep serving.
+process.on('uncaughtException', (err) => log(`uncaught: ${err.stack ?? err.message}`));
+process.on('unhandledRejection', (err) => log(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}`));
 process.on('SIGTERM', () => void shutdown());
 process.on('SIGINT', () => void shutdown());
 main().catch(async (err: Error) => {
@@ -381,5 +504,6 @@ main().catch(async (err: Error) => {
   for (const g of gates.values()) await g.close().catch(() => undefined);
   await Promise.all([...nodes.values()].map((n) => n.stop('immediate').catch(() => undefined)));
   await emulator.stop().catch(() => undefined);
+  fs.rmSync(STATE_FILE, { force: true });
   process.exit(1);
 });

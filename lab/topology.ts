@@ -49,8 +49,20 @@ export interface LabPorts {
   nodes: LabNodeSpec[];
 }
 
-/** Computes every port of the lab from one base (default 55400). */
-export function labPorts(base = Number(process.env.PGQ_LAB_PORT_BASE ?? 55400)): LabPorts {
+/**
+ * Default port base. Kept below Linux's ephemeral range (32768-60999 by
+ * default): a lab port inside it can be taken at any moment as the source port
+ * of some outgoing connection (seen here: an SG poll's HTTP connection sat on a
+ * gate port and the next `lab up` failed). Also clear of ministack's own
+ * service ports (14571+, 15432+, 15601+, 16379+, 16443+, 18080, 25432, 27117).
+ */
+export const LAB_DEFAULT_PORT_BASE = 21400;
+
+/** Linux's default ephemeral port range, which lab ports should avoid (see LAB_DEFAULT_PORT_BASE). */
+export const EPHEMERAL_PORT_RANGE = [32768, 60999] as const;
+
+/** Computes every port of the lab from one base (default LAB_DEFAULT_PORT_BASE, or PGQ_LAB_PORT_BASE). */
+export function labPorts(base = Number(process.env.PGQ_LAB_PORT_BASE ?? LAB_DEFAULT_PORT_BASE)): LabPorts {
   const names = ['pg1', 'pg2', 'pg3'] as const;
   const nodes = names.map((name, i): LabNodeSpec => {
     const n = i + 1;

@@ -1,14 +1,34 @@
+import path from 'node:path';
 import { Lab } from '../lab/index';
+import { LAB_DIR } from '../lab/paths';
+import { acquireLock } from '../lab/preflight';
 import { quietNode20Warning } from '../lab/quiet';
 
+/** Lock file serializing lab-backed test runs on one machine (they share one lab and reset it at will). */
+export const TEST_RUN_LOCK = path.join(LAB_DIR, 'test-run.lock');
+
 /**
- * Brings the lab up once for every lab-backed test file and exports its AWS
- * endpoint so SDK clients in tests reach the emulator via AWS_ENDPOINT_URL.
+ * Brings the lab up once for every lab-backed test file (or attaches to a
+ * running one) and exports its AWS endpoint so SDK clients in tests reach the
+ * emulator through AWS_ENDPOINT_URL. A second test run on the same machine
+ * waits here until the first has finished: both would reset the same cluster.
+ *
+ * Jest requires the hook as the module's default export (the one exception to
+ * the named-exports rule).
  */
 export default async function globalSetup(): Promise<void> {
   quietNode20Warning();
   const t0 = Date.now();
-  const lab = await Lab.up({ onProgress: (m) => process.stderr.write(`[lab] ${m}\n`) });
-  Object.assign(process.env, lab.awsEnv);
-  process.stderr.write(`[lab] up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  const release = await acquireLock(TEST_RUN_LOCK, {
+    timeoutMs: Number(process.env.PGQ_LAB_WAIT_MS ?? 30 * 60_000),
+    onWait: (pid) => process.stderr.write(`[lab] another lab test run (pid ${pid}) is using the lab: waiting\n`),
+  });
+  try {
+    const lab = await Lab.up({ origin: 'tests', onProgress: (m) => process.stderr.write(`[lab] ${m}\n`) });
+    Object.assign(process.env, lab.awsEnv);
+    process.stderr.write(`[lab] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+  } catch (err) {
+    release();
+    throw err;
+  }
 }

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
@@ -55,7 +55,11 @@ export class FailoverStateMachine extends Construct {
     };
 
     // Failure paths.
-    const failed = new sfn.Fail(this, 'Failed', { stateName: 'Failed', error: 'PgQuorum.Aborted', causePath: '$.error.Cause' });
+    const failed = new sfn.Fail(this, 'Failed', {
+      stateName: 'Failed',
+      error: 'PgQuorum.Aborted',
+      causePath: '$.error.Cause',
+    });
     const abort = invoke('Abort', 'abort', { attempts: 4 });
     abort.addCatch(new sfn.Fail(this, 'AbortFailed', { stateName: 'AbortFailed', error: 'PgQuorum.AbortFailed' }), {
       resultPath: '$.abortError',
@@ -82,7 +86,10 @@ export class FailoverStateMachine extends Construct {
     acquire.addCatch(notAcquired, { errors: ['States.ALL'], resultPath: '$.error' });
 
     const done = new sfn.Succeed(this, 'Done', { stateName: 'Done' });
-    const noFailover = new sfn.Succeed(this, 'NoFailover', { stateName: 'NoFailover', comment: 'quorum not confirmed: lease released' });
+    const noFailover = new sfn.Succeed(this, 'NoFailover', {
+      stateName: 'NoFailover',
+      comment: 'quorum not confirmed: lease released',
+    });
 
     const repoint = (stateId: string) => {
       const m = new sfn.Map(this, stateId, {
@@ -137,18 +144,22 @@ export class FailoverStateMachine extends Construct {
       .next(restartOld)
       .next(done);
 
-    const definition = validate.next(acquire).next(
-      new sfn.Choice(this, 'Mode', { stateName: 'Mode' })
-        .when(sfn.Condition.stringEquals('$.input.mode', 'switchover'), switchover)
-        .otherwise(failover),
-    );
+    const definition = validate
+      .next(acquire)
+      .next(
+        new sfn.Choice(this, 'Mode', { stateName: 'Mode' })
+          .when(sfn.Condition.stringEquals('$.input.mode', 'switchover'), switchover)
+          .otherwise(failover),
+      );
 
     this.stateMachine = new sfn.StateMachine(this, 'Resource', {
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       stateMachineType: sfn.StateMachineType.STANDARD,
       timeout: Duration.minutes(30),
       tracingEnabled: true,
-      logs: props.logGroup ? { destination: props.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true } : undefined,
+      logs: props.logGroup
+        ? { destination: props.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: true }
+        : undefined,
     });
   }
 }

@@ -40,6 +40,11 @@ const SCRIPT_PARAMS = [
   'REPL_PASSWORD',
 ];
 
+/** The construct id of a task's function (`fence` -> `TaskFence`); the lab deployer maps functions back with it. */
+export function taskConstructId(name: string): string {
+  return `Task${name.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase())}`;
+}
+
 /** Properties of the stack. */
 export interface PgQuorumStackProps extends StackProps {
   readonly config: DeployConfig;
@@ -70,7 +75,11 @@ export class PgQuorumStack extends Stack {
       privateSubnetRouteTableIds: c.probeSubnets.map((s) => s.routeTableId ?? ''),
     });
     const subnets = c.probeSubnets.map((s, i) =>
-      ec2.Subnet.fromSubnetAttributes(this, `ProbeSubnet${i}`, { subnetId: s.subnetId, availabilityZone: s.az, routeTableId: s.routeTableId }),
+      ec2.Subnet.fromSubnetAttributes(this, `ProbeSubnet${i}`, {
+        subnetId: s.subnetId,
+        availabilityZone: s.az,
+        routeTableId: s.routeTableId,
+      }),
     );
 
     this.table = new dynamodb.Table(this, 'Table', {
@@ -95,7 +104,11 @@ export class PgQuorumStack extends Stack {
         });
 
     const topicKey = kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns');
-    const topic = new sns.Topic(this, 'Alerts', { displayName: `pgquorum ${c.cluster}`, masterKey: topicKey, enforceSSL: true });
+    const topic = new sns.Topic(this, 'Alerts', {
+      displayName: `pgquorum ${c.cluster}`,
+      masterKey: topicKey,
+      enforceSSL: true,
+    });
     if (c.alarmEmail) topic.addSubscription(new subs.EmailSubscription(c.alarmEmail));
 
     const fnSg = new ec2.SecurityGroup(this, 'ControllerSg', {
@@ -111,7 +124,11 @@ export class PgQuorumStack extends Stack {
 
     // Functions in the VPC reach AWS APIs through interface endpoints (no NAT needed). Route 53 has none,
     // which is why flip-dns runs outside the VPC.
-    const endpointSg = new ec2.SecurityGroup(this, 'EndpointSg', { vpc, description: 'pgquorum interface endpoints', allowAllOutbound: false });
+    const endpointSg = new ec2.SecurityGroup(this, 'EndpointSg', {
+      vpc,
+      description: 'pgquorum interface endpoints',
+      allowAllOutbound: false,
+    });
     endpointSg.addIngressRule(fnSg, ec2.Port.tcp(443), 'controller functions');
     for (const [id, svc] of [
       ['Ddb', ec2.InterfaceVpcEndpointAwsService.DYNAMODB],
@@ -123,7 +140,12 @@ export class PgQuorumStack extends Stack {
       ['Sns', ec2.InterfaceVpcEndpointAwsService.SNS],
       ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
     ] as const) {
-      vpc.addInterfaceEndpoint(`${id}Endpoint`, { service: svc, subnets: { subnets }, securityGroups: [endpointSg], privateDnsEnabled: true });
+      vpc.addInterfaceEndpoint(`${id}Endpoint`, {
+        service: svc,
+        subnets: { subnets },
+        securityGroups: [endpointSg],
+        privateDnsEnabled: true,
+      });
     }
 
     const settings = JSON.stringify(c.thresholds);
@@ -144,12 +166,21 @@ export class PgQuorumStack extends Stack {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     };
 
-    const sgArns = c.nodes.map((n) => `arn:${this.partition}:ec2:${this.region}:${this.account}:security-group/${n.securityGroupId}`);
-    const instanceArns = c.nodes.map((n) => `arn:${this.partition}:ec2:${this.region}:${this.account}:instance/${n.instanceId}`);
-    const docArns = HOST_SCRIPTS.map((s) => `arn:${this.partition}:ssm:${this.region}:${this.account}:document/pgquorum-${c.cluster}-${s}`);
+    const sgArns = c.nodes.map(
+      (n) => `arn:${this.partition}:ec2:${this.region}:${this.account}:security-group/${n.securityGroupId}`,
+    );
+    const instanceArns = c.nodes.map(
+      (n) => `arn:${this.partition}:ec2:${this.region}:${this.account}:instance/${n.instanceId}`,
+    );
+    const docArns = HOST_SCRIPTS.map(
+      (s) => `arn:${this.partition}:ssm:${this.region}:${this.account}:document/pgquorum-${c.cluster}-${s}`,
+    );
 
     const makeFn = (id: string, spec: TaskSpec, extraEnv: Record<string, string>, subnet?: ec2.ISubnet) => {
-      const logGroup = new logs.LogGroup(this, `${id}Logs`, { retention: logs.RetentionDays.ONE_MONTH, removalPolicy: RemovalPolicy.DESTROY });
+      const logGroup = new logs.LogGroup(this, `${id}Logs`, {
+        retention: logs.RetentionDays.ONE_MONTH,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
       const f = new NodejsFunction(this, id, {
         entry: path.join(REPO, 'lambdas', 'handlers', `${spec.entry}.ts`),
         handler: 'handler',
@@ -163,10 +194,13 @@ export class PgQuorumStack extends Stack {
         ...(spec.needsVpc ? { vpc, vpcSubnets: { subnets: subnet ? [subnet] : subnets }, securityGroups: [fnSg] } : {}),
         bundling: {
           minify: true,
+          // Error class names are API (logs, the timeline, Step Functions causes): keep them through minification.
+          keepNames: true,
           sourceMap: true,
           target: 'node22',
-          // The runtime ships the AWS SDK v3; pg's optional native binding is never used.
-          externalModules: ['@aws-sdk/*', 'pg-native'],
+          // The SDK is bundled, not taken from the runtime: the version the tests ran is the version that ships
+          // (and emulators' local executors stub only some clients). pg's optional native binding is never used.
+          externalModules: ['pg-native'],
           forceDockerBundling: false,
         },
       });
@@ -184,17 +218,32 @@ export class PgQuorumStack extends Stack {
       }
       if (spec.needs.includes('fence')) {
         f.addToRolePolicy(
-          new iam.PolicyStatement({ actions: ['ec2:RevokeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupIngress'], resources: sgArns }),
+          new iam.PolicyStatement({
+            actions: ['ec2:RevokeSecurityGroupIngress', 'ec2:AuthorizeSecurityGroupIngress'],
+            resources: sgArns,
+          }),
         );
       }
       if (spec.needs.includes('ssm')) {
-        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [...instanceArns, ...docArns] }));
+        f.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [...instanceArns, ...docArns] }),
+        );
         f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ssm:GetCommandInvocation'], resources: ['*'] }));
       }
       if (spec.needs.includes('route53')) {
         const zoneArn = `arn:${this.partition}:route53:::hostedzone/${c.hostedZoneId}`;
-        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'], resources: [zoneArn] }));
-        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: [`arn:${this.partition}:route53:::change/*`] }));
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'],
+            resources: [zoneArn],
+          }),
+        );
+        f.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['route53:GetChange'],
+            resources: [`arn:${this.partition}:route53:::change/*`],
+          }),
+        );
       }
       if (spec.needs.includes('sns')) topic.grantPublish(f);
       return f;
@@ -203,11 +252,32 @@ export class PgQuorumStack extends Stack {
     this.functions = Object.fromEntries(
       (Object.entries(TASKS) as [TaskName, TaskSpec][]).map(([name, spec]) => [
         name,
-        makeFn(`Task${name.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase())}`, spec, {}),
+        makeFn(taskConstructId(name), spec, {}),
       ]),
     ) as Record<TaskName, NodejsFunction>;
 
-    const smLogs = new logs.LogGroup(this, 'StateMachineLogs', { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+    // Failovers are rare, so every task function would start cold exactly when seconds matter. A ping every
+    // 5 minutes keeps one container of each warm (about 130k invocations a month: cents).
+    const fns = Object.values(this.functions);
+    // EventBridge allows at most 5 targets per rule.
+    for (let i = 0; i < fns.length; i += 5) {
+      new events.Rule(this, `KeepWarm${i / 5 + 1}`, {
+        description: 'pgquorum: keep the failover task functions warm',
+        schedule: events.Schedule.rate(Duration.minutes(5)),
+        targets: fns.slice(i, i + 5).map(
+          (f) =>
+            new targets.LambdaFunction(f, {
+              event: events.RuleTargetInput.fromObject({ warmup: true }),
+              retryAttempts: 0,
+            }),
+        ),
+      });
+    }
+
+    const smLogs = new logs.LogGroup(this, 'StateMachineLogs', {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.stateMachine = new FailoverStateMachine(this, 'Failover', { functions: this.functions, logGroup: smLogs });
 
     // Probes: one per AZ, each pinned to that AZ's subnet, started every minute, looping every probeIntervalMs.
@@ -216,7 +286,11 @@ export class PgQuorumStack extends Stack {
       const f = makeFn(
         `Probe${i + 1}`,
         PROBE,
-        { PGQ_AZ: s.az, PGQ_PROBE_AZS: probeAzs, PGQ_STATE_MACHINE_ARN: this.stateMachine.stateMachine.stateMachineArn },
+        {
+          PGQ_AZ: s.az,
+          PGQ_PROBE_AZS: probeAzs,
+          PGQ_STATE_MACHINE_ARN: this.stateMachine.stateMachine.stateMachineArn,
+        },
         subnets[i],
       );
       this.stateMachine.stateMachine.grantStartExecution(f);
@@ -258,7 +332,8 @@ export class PgQuorumStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     new events.Rule(this, 'QuorumDownRule', {
-      description: 'quorum-down alarm -> failover state machine (the probes start it first; the lease makes one run win)',
+      description:
+        'quorum-down alarm -> failover state machine (the probes start it first; the lease makes one run win)',
       eventPattern: {
         source: ['aws.cloudwatch'],
         detailType: ['CloudWatch Alarm State Change'],
@@ -267,7 +342,9 @@ export class PgQuorumStack extends Stack {
       },
       targets: [
         new targets.SfnStateMachine(this.stateMachine.stateMachine, {
-          input: events.RuleTargetInput.fromObject({ input: { mode: 'failover', cluster: c.cluster, reason: 'quorum-down alarm' } }),
+          input: events.RuleTargetInput.fromObject({
+            input: { mode: 'failover', cluster: c.cluster, reason: 'quorum-down alarm' },
+          }),
         }),
       ],
     });
@@ -298,16 +375,26 @@ export class PgQuorumStack extends Stack {
         },
       );
     });
-    alarm('FailoverFailed', this.stateMachine.stateMachine.metricFailed({ period: Duration.minutes(1), statistic: 'Sum' }), {
-      alarmDescription: `pgquorum ${c.cluster}: a failover/switchover run failed (see the runbook)`,
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
+    alarm(
+      'FailoverFailed',
+      this.stateMachine.stateMachine.metricFailed({ period: Duration.minutes(1), statistic: 'Sum' }),
+      {
+        alarmDescription: `pgquorum ${c.cluster}: a failover/switchover run failed (see the runbook)`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    );
     alarm(
       'NeedsAttention',
-      new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'NeedsAttention', dimensionsMap: { Cluster: c.cluster }, statistic: 'Sum', period: Duration.minutes(1) }),
+      new cloudwatch.Metric({
+        namespace: NAMESPACE,
+        metricName: 'NeedsAttention',
+        dimensionsMap: { Cluster: c.cluster },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+      }),
       {
         alarmDescription: `pgquorum ${c.cluster}: the cluster needs attention (nothing automatic happens until resumed)`,
         threshold: 1,
@@ -318,7 +405,13 @@ export class PgQuorumStack extends Stack {
     );
     alarm(
       'ReplicaLag',
-      new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'ReplicaLagBytes', dimensionsMap: { Cluster: c.cluster }, statistic: 'Maximum', period: Duration.minutes(1) }),
+      new cloudwatch.Metric({
+        namespace: NAMESPACE,
+        metricName: 'ReplicaLagBytes',
+        dimensionsMap: { Cluster: c.cluster },
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+      }),
       {
         alarmDescription: `pgquorum ${c.cluster}: a replica lags more than maxLagBytes (RPO budget)`,
         threshold: c.thresholds.maxLagBytes,
@@ -329,7 +422,13 @@ export class PgQuorumStack extends Stack {
     );
     alarm(
       'SyncStandbyMissing',
-      new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'SyncStandbyMissing', dimensionsMap: { Cluster: c.cluster }, statistic: 'Minimum', period: Duration.minutes(1) }),
+      new cloudwatch.Metric({
+        namespace: NAMESPACE,
+        metricName: 'SyncStandbyMissing',
+        dimensionsMap: { Cluster: c.cluster },
+        statistic: 'Minimum',
+        period: Duration.minutes(1),
+      }),
       {
         alarmDescription: `pgquorum ${c.cluster}: no synchronous standby: commits block cluster-wide (no failover: fix replication)`,
         threshold: 1,
@@ -350,13 +449,19 @@ export class PgQuorumStack extends Stack {
         content: {
           schemaVersion: '2.2',
           description: `pgquorum host script ${script}`,
-          parameters: Object.fromEntries(SCRIPT_PARAMS.map((p) => [p, { type: 'String', default: '', allowedPattern: "^[^'\\n]*$" }])),
+          parameters: Object.fromEntries(
+            SCRIPT_PARAMS.map((p) => [p, { type: 'String', default: '', allowedPattern: "^[^'\\n]*$" }]),
+          ),
           mainSteps: [
             {
               action: 'aws:runShellScript',
               name: 'run',
               inputs: {
-                runCommand: [`export PGDATA='${c.pgdata}'`, ...SCRIPT_PARAMS.map((p) => `export ${p}='{{ ${p} }}'`), body],
+                runCommand: [
+                  `export PGDATA='${c.pgdata}'`,
+                  ...SCRIPT_PARAMS.map((p) => `export ${p}='{{ ${p} }}'`),
+                  body,
+                ],
                 timeoutSeconds: '900',
               },
             },
@@ -412,25 +517,49 @@ export class PgQuorumStack extends Stack {
       dashboardName: `pgquorum-${c.cluster}`,
       widgets: [
         [
-          new cloudwatch.GraphWidget({ title: 'Primary reachable, per probe AZ', left: reach.map(([, m]) => m), width: 12 }),
+          new cloudwatch.GraphWidget({
+            title: 'Primary reachable, per probe AZ',
+            left: reach.map(([, m]) => m),
+            width: 12,
+          }),
           new cloudwatch.GraphWidget({ title: 'AZs that cannot reach the primary', left: [downAzs], width: 12 }),
         ],
         [
           new cloudwatch.GraphWidget({
             title: 'Replica lag (bytes)',
-            left: [new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'ReplicaLagBytes', dimensionsMap: { Cluster: c.cluster }, statistic: 'Maximum' })],
+            left: [
+              new cloudwatch.Metric({
+                namespace: NAMESPACE,
+                metricName: 'ReplicaLagBytes',
+                dimensionsMap: { Cluster: c.cluster },
+                statistic: 'Maximum',
+              }),
+            ],
             width: 8,
           }),
           new cloudwatch.GraphWidget({
             title: 'Failover / switchover duration (ms)',
             left: ['failover', 'switchover'].map(
-              (k) => new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'FailoverDuration', dimensionsMap: { Cluster: c.cluster, Kind: k }, statistic: 'Maximum' }),
+              (k) =>
+                new cloudwatch.Metric({
+                  namespace: NAMESPACE,
+                  metricName: 'FailoverDuration',
+                  dimensionsMap: { Cluster: c.cluster, Kind: k },
+                  statistic: 'Maximum',
+                }),
             ),
             width: 8,
           }),
           new cloudwatch.GraphWidget({
             title: 'Bytes at risk per failover',
-            left: [new cloudwatch.Metric({ namespace: NAMESPACE, metricName: 'BytesAtRisk', dimensionsMap: { Cluster: c.cluster }, statistic: 'Maximum' })],
+            left: [
+              new cloudwatch.Metric({
+                namespace: NAMESPACE,
+                metricName: 'BytesAtRisk',
+                dimensionsMap: { Cluster: c.cluster },
+                statistic: 'Maximum',
+              }),
+            ],
             width: 8,
           }),
         ],
@@ -455,12 +584,24 @@ export class PgQuorumStack extends Stack {
       'IAM5[Resource::*]',
       'Only actions AWS cannot scope to a resource: ec2:DescribeSecurityGroups, ssm:GetCommandInvocation, cloudwatch:PutMetricData (limited by a namespace condition), X-Ray trace upload and Step Functions log delivery.',
     );
-    ack('IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]', 'route53:GetChange has no per-zone scoping: change ids are global.');
+    ack(
+      'IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
+      'route53:GetChange has no per-zone scoping: change ids are global.',
+    );
     for (const f of Object.values(this.functions)) {
       const id = this.getLogicalId(f.node.defaultChild as lambda.CfnFunction);
-      ack(`IAM5[Resource::<${id}.Arn>:*]`, 'Step Functions invokes any version or alias of its own task function (the LambdaInvoke default).');
+      ack(
+        `IAM5[Resource::<${id}.Arn>:*]`,
+        'Step Functions invokes any version or alias of its own task function (the LambdaInvoke default).',
+      );
     }
-    ack('L1', 'nodejs22.x is pinned on purpose: the handlers are built and tested for Node 20/22 and the SDK they ship with.');
-    ack('SMG4', 'PostgreSQL credentials are rotated by the database team together with the roles on the nodes; pgquorum only reads them.');
+    ack(
+      'L1',
+      'nodejs22.x is pinned on purpose: the handlers are built and tested for Node 20/22 and the SDK they ship with.',
+    );
+    ack(
+      'SMG4',
+      'PostgreSQL credentials are rotated by the database team together with the roles on the nodes; pgquorum only reads them.',
+    );
   }
 }

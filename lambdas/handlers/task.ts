@@ -5,6 +5,8 @@ import { type RunState, runStateSchema } from './run-state';
 
 /** What Step Functions passes each task: the run state, plus the execution's name. */
 export interface TaskEvent {
+  /** A keep-warm ping (scheduled): build the dependencies and return, so a failover never pays a cold start. */
+  warmup?: boolean;
   state: unknown;
   executionName?: string;
   /** Map iterations carry their item here. */
@@ -51,7 +53,10 @@ export function task<R = RunState>(
     let state: RunState | undefined;
     try {
       d = await getDeps();
-      const parsed = runStateSchema.safeParse(ev?.state ?? ev);
+      if (ev?.warmup) return { warm: true } as R;
+      const raw = (ev?.state ?? ev) as Record<string, unknown> | undefined;
+      // An operator may start a run with the bare input ({mode, cluster, ...}) from the console or CLI.
+      const parsed = runStateSchema.safeParse(raw && raw.input === undefined && 'mode' in raw ? { input: raw } : raw);
       if (!parsed.success) {
         throw new ValidationError(
           `${name}: bad run state: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,

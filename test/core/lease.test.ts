@@ -130,6 +130,23 @@ describe('lease transitions', () => {
       { state: 'steady', primary: 'pg2' },
     ],
     [
+      'release gives an unconfirmed run back, keeping the epoch',
+      () =>
+        releaseLease(lease({ state: 'failing-over', epoch: 8, resumeState: 'steady' }), {
+          epoch: 8,
+          reason: 'no quorum',
+          now: NOW,
+        }),
+      true,
+      { state: 'steady', epoch: 8, primary: 'pg1', reason: 'no quorum', holder: null },
+    ],
+    [
+      'release with a stale epoch',
+      () => releaseLease(lease({ state: 'failing-over', epoch: 9 }), { epoch: 8, reason: 'x', now: NOW }),
+      false,
+      /stale epoch 8/,
+    ],
+    [
       'resume while switching over',
       () => resumeLease(lease({ state: 'switching-over' }), { now: NOW, reason: 'x' }),
       false,

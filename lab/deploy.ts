@@ -1,0 +1,340 @@
+/**
+ * Deploys the controller into the lab's emulator: the SAME bundles and the SAME
+ * state-machine definition `cdk deploy` would ship, synthesized in-process from
+ * the CDK app with the lab's ids as configuration. Only what differs between a
+ * real account and one machine is overridden: credentials come from the
+ * environment instead of Secrets Manager, host scripts run through the local
+ * executor instead of SSM, and each probe reaches the nodes through its own AZ's
+ * gate path.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  DeleteRuleCommand,
+  EventBridgeClient,
+  PutRuleCommand,
+  PutTargetsCommand,
+  RemoveTargetsCommand,
+} from '@aws-sdk/client-eventbridge';
+import {
+  CreateFunctionCommand,
+  DeleteFunctionCommand,
+  GetFunctionCommand,
+  InvokeCommand,
+  LambdaClient,
+  ResourceNotFoundException,
+} from '@aws-sdk/client-lambda';
+import {
+  CreateStateMachineCommand,
+  DeleteStateMachineCommand,
+  ListStateMachinesCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
+import { App } from 'aws-cdk-lib';
+import { buildApp } from '../infra/app';
+import { TASKS, type TaskName } from '../infra/constructs/tasks';
+import { taskConstructId } from '../infra/stacks/pgquorum-stack';
+import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
+import type { Lab } from './index';
+import { LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT } from './paths';
+import {
+  LAB_AZS,
+  LAB_CLUSTER,
+  LAB_DB_PASSWORD,
+  LAB_DB_USER,
+  LAB_REPL_PASSWORD,
+  LAB_REPL_USER,
+  LAB_TABLE,
+  LAB_VPC_CIDR,
+  LAB_ZONE_NAME,
+} from './topology';
+
+/** Options of a lab deployment. */
+export interface DeployOptions {
+  /** Threshold overrides (defaults: the product defaults, with the lab's replication mode). */
+  settings?: Partial<ControllerSettings>;
+  /** How long one probe invocation loops (default 55 s, as on AWS). */
+  probeRunMs?: number;
+  /** Also create the every-minute schedules that restart the probes (the demo does; tests start probes by hand). */
+  schedules?: boolean;
+  onProgress?: (msg: string) => void;
+}
+
+/** What was deployed. */
+export interface LabDeployment {
+  stateMachineArn: string;
+  functionNames: Record<string, string>;
+  probeNames: string[];
+  /** The state-machine definition exactly as deployed (ARNs resolved). */
+  definition: string;
+}
+
+type Cfn = Record<string, unknown>;
+const ROLE = 'arn:aws:iam::000000000000:role/pgquorum-lab';
+const FN_PREFIX = 'pgq-lab';
+
+function clients() {
+  return {
+    lambda: new LambdaClient({}),
+    sfn: new SFNClient({}),
+    eb: new EventBridgeClient({}),
+    sns: new SNSClient({}),
+  };
+}
+
+/** The deployment config a real account would have, made of the lab's seeded ids. */
+export function labDeployConfig(lab: Lab, settings: Partial<ControllerSettings> = {}) {
+  return {
+    cluster: LAB_CLUSTER,
+    region: 'us-east-1',
+    vpcId: lab.ids.vpcId,
+    vpcCidr: LAB_VPC_CIDR,
+    probeSubnets: LAB_AZS.map((az) => ({ subnetId: lab.ids.subnets[az]!, az })),
+    nodes: lab.state.ports.nodes.map((n) => ({
+      name: n.name,
+      instanceId: lab.ids.nodes[n.name]!.instanceId,
+      az: n.az,
+      privateIp: n.privateIp,
+      port: 5432,
+      securityGroupId: lab.ids.nodes[n.name]!.securityGroupId,
+    })),
+    initialPrimary: 'pg1',
+    hostedZoneId: lab.ids.hostedZoneId,
+    zoneName: LAB_ZONE_NAME,
+    recordTtlSec: 1,
+    thresholds: { ...DEFAULT_SETTINGS, replicationMode: lab.state.mode, ...settings },
+  };
+}
+
+/** Synthesizes the CDK app for the lab; returns the template and the cloud assembly folder. */
+export function synthForLab(lab: Lab, settings: Partial<ControllerSettings> = {}): { template: Cfn; outdir: string } {
+  const outdir = path.join(LAB_DIR, 'cdk.out');
+  fs.rmSync(outdir, { recursive: true, force: true });
+  const app = new App({ outdir, context: { pgquorum: labDeployConfig(lab, settings) } });
+  const { stack } = buildApp(app);
+  const assembly = app.synth();
+  const template = assembly.getStackByName(stack.stackName).template as Cfn;
+  return { template, outdir };
+}
+
+/** Resolves Fn::Join / Fn::GetAtt in a CloudFormation value with the given logical-id -> ARN map. */
+export function resolveCfn(value: unknown, arns: Record<string, string>): string {
+  if (typeof value === 'string') return value;
+  const v = value as Cfn;
+  if (v['Fn::Join']) {
+    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
+    return parts.map((p) => resolveCfn(p, arns)).join(sep);
+  }
+  if (v['Fn::GetAtt']) {
+    const [id] = v['Fn::GetAtt'] as [string, string];
+    const arn = arns[id];
+    if (!arn) throw new Error(`cannot resolve Fn::GetAtt ${id} for the lab`);
+    return arn;
+  }
+  if (v.Ref === 'AWS::Partition') return 'aws';
+  if (v.Ref === 'AWS::Region') return 'us-east-1';
+  if (v.Ref === 'AWS::AccountId') return '000000000000';
+  throw new Error(`cannot resolve ${JSON.stringify(value).slice(0, 120)} for the lab`);
+}
+
+function zipDir(dir: string): Buffer {
+  const out = path.join(LAB_DIR, `bundle-${path.basename(dir)}.zip`);
+  fs.rmSync(out, { force: true });
+  const files = fs.readdirSync(dir);
+  // Python's zipfile is on every machine the lab runs on; no zip binary needed.
+  execFileSync('python3', ['-m', 'zipfile', '-c', out, ...files], { cwd: dir });
+  return fs.readFileSync(out);
+}
+
+async function deleteIfExists(name: string): Promise<void> {
+  const { lambda } = clients();
+  try {
+    await lambda.send(new GetFunctionCommand({ FunctionName: name }));
+    await lambda.send(new DeleteFunctionCommand({ FunctionName: name }));
+  } catch (err) {
+    if (!(err instanceof ResourceNotFoundException)) throw err;
+  }
+}
+
+/** Environment every lab function gets on top of the synthesized one. */
+function labEnv(lab: Lab, topicArn: string): Record<string, string> {
+  return {
+    PGQ_TABLE: LAB_TABLE,
+    PGQ_TOPIC_ARN: topicArn,
+    PGQ_DB_USER: LAB_DB_USER,
+    PGQ_DB_PASSWORD: LAB_DB_PASSWORD,
+    PGQ_REPL_USER: LAB_REPL_USER,
+    PGQ_REPL_PASSWORD: LAB_REPL_PASSWORD,
+    PGQ_DB_SSL: 'off',
+    PGQ_HOST_EXECUTOR: 'local',
+    PGQ_LAB_CONTROL_URL: `http://127.0.0.1:${lab.state.controlPort}`,
+    PGQ_LAB_SCRIPTS_DIR: path.join(REPO_ROOT, 'infra', 'host-scripts'),
+    PGQ_LAB_DATA_DIRS: JSON.stringify(Object.fromEntries(lab.nodeNames.map((n) => [n, nodeDataDir(n)]))),
+    PGQ_PGBIN: PG_BIN,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+/** Deploys (or re-deploys) the controller into the lab's emulator. */
+export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<LabDeployment> {
+  Object.assign(process.env, lab.awsEnv);
+  const say = opts.onProgress ?? (() => undefined);
+  say('synthesizing the CDK app with the lab as configuration (bundling every function with esbuild)');
+  const { template, outdir } = synthForLab(lab, opts.settings);
+  const resources = template.Resources as Record<string, { Type: string; Properties: Cfn }>;
+  const { lambda, sfn, eb, sns } = clients();
+  await undeployFromLab();
+  const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'pgquorum-lab-alerts' }))).TopicArn!;
+  const baseEnv = labEnv(lab, topicArn);
+
+  const fnFromTemplate = (constructId: string) => {
+    const entry = Object.entries(resources).find(
+      ([id, r]) =>
+        r.Type === 'AWS::Lambda::Function' &&
+        id.startsWith(constructId) &&
+        /^[0-9A-F]{8}$/.test(id.slice(constructId.length)),
+    );
+    if (!entry) throw new Error(`no function ${constructId} in the synthesized template`);
+    const [logicalId, r] = entry;
+    const key = resolveCfn((r.Properties.Code as Cfn).S3Key, {});
+    const assetDir = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
+    const vars = ((r.Properties.Environment as Cfn)?.Variables ?? {}) as Record<string, unknown>;
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(vars)) if (typeof v === 'string') env[k] = v;
+    delete env.PGQ_DB_SECRET_ARN;
+    return {
+      logicalId,
+      assetDir,
+      env,
+      timeout: Number(r.Properties.Timeout ?? 30),
+      memory: Number(r.Properties.MemorySize ?? 256),
+    };
+  };
+
+  const create = async (name: string, f: ReturnType<typeof fnFromTemplate>, extra: Record<string, string>) => {
+    const r = await lambda.send(
+      new CreateFunctionCommand({
+        FunctionName: name,
+        Runtime: 'nodejs22.x',
+        Role: ROLE,
+        Handler: 'index.handler',
+        Code: { ZipFile: zipDir(f.assetDir) },
+        Timeout: f.timeout,
+        MemorySize: f.memory,
+        Environment: { Variables: { ...f.env, ...baseEnv, ...extra } },
+      }),
+    );
+    return r.FunctionArn!;
+  };
+
+  say('creating the task functions in the emulator');
+  const arns: Record<string, string> = {};
+  const functionNames: Record<string, string> = {};
+  for (const name of Object.keys(TASKS) as TaskName[]) {
+    const f = fnFromTemplate(taskConstructId(name));
+    functionNames[name] = `${FN_PREFIX}-${name}`;
+    arns[f.logicalId] = await create(functionNames[name], f, {});
+  }
+
+  say('warming the task functions (the stack keeps them warm with a 5-minute ping)');
+  await Promise.all(
+    Object.values(functionNames).map((name) =>
+      lambda.send(new InvokeCommand({ FunctionName: name, Payload: Buffer.from(JSON.stringify({ warmup: true })) })),
+    ),
+  );
+
+  say('creating the state machine from the synthesized definition');
+  const [smId, sm] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')!;
+  const definition = resolveCfn(sm.Properties.DefinitionString, arns);
+  const stateMachineArn = (
+    await sfn.send(
+      new CreateStateMachineCommand({ name: `${FN_PREFIX}-failover`, definition, roleArn: ROLE, type: 'STANDARD' }),
+    )
+  ).stateMachineArn!;
+  arns[smId] = stateMachineArn;
+
+  say('creating the probes, one per AZ, each through its own gate path');
+  const probeNames: string[] = [];
+  for (const [i, az] of LAB_AZS.entries()) {
+    const f = fnFromTemplate(`Probe${i + 1}`);
+    const pathName = (['az-a', 'az-b', 'az-c'] as const)[i]!;
+    const overrides = Object.fromEntries(
+      lab.state.ports.nodes.map((n) => [n.name, `127.0.0.1:${n.gatePorts[pathName]}`]),
+    );
+    const name = `${FN_PREFIX}-probe-${az}`;
+    await create(name, f, {
+      PGQ_STATE_MACHINE_ARN: stateMachineArn,
+      PGQ_NODE_ADDRESS_OVERRIDES: JSON.stringify(overrides),
+      PGQ_PROBE_RUN_MS: String(opts.probeRunMs ?? 55000),
+    });
+    probeNames.push(name);
+  }
+
+  // The backstop's EventBridge rule, as synthesized (ministack cannot evaluate the metric-math alarm itself:
+  // drills publish the alarm's state-change event to exercise the rule -> state machine path).
+  const rule = Object.values(resources).find(
+    (r) => r.Type === 'AWS::Events::Rule' && (r.Properties.EventPattern as Cfn | undefined),
+  );
+  if (rule) {
+    const target = ((rule.Properties.Targets as Cfn[]) ?? [])[0]!;
+    await eb.send(
+      new PutRuleCommand({
+        Name: `${FN_PREFIX}-quorum-down`,
+        EventPattern: JSON.stringify({ ...(rule.Properties.EventPattern as Cfn), resources: undefined }),
+        State: 'ENABLED',
+      }),
+    );
+    await eb.send(
+      new PutTargetsCommand({
+        Rule: `${FN_PREFIX}-quorum-down`,
+        Targets: [{ Id: 'failover', Arn: stateMachineArn, RoleArn: ROLE, Input: String(target.Input) }],
+      }),
+    );
+  }
+  if (opts.schedules) {
+    for (const name of probeNames) {
+      const fnArn = (await lambda.send(new GetFunctionCommand({ FunctionName: name }))).Configuration!.FunctionArn!;
+      await eb.send(
+        new PutRuleCommand({ Name: `${name}-schedule`, ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' }),
+      );
+      await eb.send(new PutTargetsCommand({ Rule: `${name}-schedule`, Targets: [{ Id: 'probe', Arn: fnArn }] }));
+    }
+  }
+  fs.writeFileSync(
+    path.join(LAB_DIR, 'deployment.json'),
+    JSON.stringify({ stateMachineArn, functionNames, probeNames }, null, 2),
+  );
+  return { stateMachineArn, functionNames, probeNames, definition };
+}
+
+/** Starts every probe loop now (asynchronous invocations), instead of waiting for the schedule. */
+export async function startProbes(d: LabDeployment): Promise<void> {
+  const { lambda } = clients();
+  for (const name of d.probeNames) {
+    await lambda.send(new InvokeCommand({ FunctionName: name, InvocationType: 'Event', Payload: Buffer.from('{}') }));
+  }
+}
+
+/** Removes the controller from the emulator; deleting a function also ends its running probe loop. */
+export async function undeployFromLab(): Promise<void> {
+  const { sfn, eb } = clients();
+  for (const name of [
+    ...Object.keys(TASKS).map((t) => `${FN_PREFIX}-${t}`),
+    ...LAB_AZS.map((az) => `${FN_PREFIX}-probe-${az}`),
+  ]) {
+    await eb.send(new RemoveTargetsCommand({ Rule: `${name}-schedule`, Ids: ['probe'] })).catch(() => undefined);
+    await eb.send(new DeleteRuleCommand({ Name: `${name}-schedule` })).catch(() => undefined);
+    await deleteIfExists(name);
+  }
+  await eb
+    .send(new RemoveTargetsCommand({ Rule: `${FN_PREFIX}-quorum-down`, Ids: ['failover'] }))
+    .catch(() => undefined);
+  await eb.send(new DeleteRuleCommand({ Name: `${FN_PREFIX}-quorum-down` })).catch(() => undefined);
+  const machines = await sfn.send(new ListStateMachinesCommand({}));
+  for (const m of machines.stateMachines ?? []) {
+    if (m.name === `${FN_PREFIX}-failover`)
+      await sfn.send(new DeleteStateMachineCommand({ stateMachineArn: m.stateMachineArn }));
+  }
+}
