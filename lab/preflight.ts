@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import { LabError } from './errors';
 import { postgresUser } from './os-user';
 import { PG_BIN } from './paths';
@@ -89,6 +90,8 @@ export async function acquireLock(
 ): Promise<() => void> {
   const deadline = Date.now() + opts.timeoutMs;
   let told = false;
+  // On a fresh clone the lab folder does not exist yet.
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   for (;;) {
     try {
       const fd = fs.openSync(file, 'wx');
