@@ -1,0 +1,218 @@
+/**
+ * `npm run demo`: the failover demo on the local lab. Brings the lab up, deploys
+ * the controller into the emulator (same bundles and state-machine definition
+ * as `cdk deploy`), starts the probes and a write load through the writer
+ * endpoint, kill -9s the primary and narrates the failover live, rejoins the old
+ * primary, and ends with a summary and an HTML report. Cleans up after itself,
+ * also on Ctrl-C (`--keep` leaves the lab running).
+ */
+import { Command } from 'commander';
+import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from './deploy';
+import { Lab, type LabStatus } from './index';
+import { LoadGenerator, lostAcknowledged } from './load';
+import { quietNode20Warning } from './quiet';
+import { type Mark, writeReport } from './report';
+import { executionsSince, labStore, waitForRun } from './scenarios';
+
+quietNode20Warning();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Options {
+  json?: boolean;
+  keep?: boolean;
+  async?: boolean;
+}
+
+function table(st: LabStatus): string {
+  const rows = st.nodes.map((n) =>
+    [
+      n.name,
+      n.az,
+      n.role,
+      n.timeline ?? '-',
+      n.lsn ?? '-',
+      n.lagBytes ?? '-',
+      n.syncState ?? '-',
+      n.upstream ?? '-',
+      n.gateOpen ? 'open' : 'fenced',
+    ].map(String),
+  );
+  const head = ['node', 'az', 'role', 'tl', 'lsn', 'lag', 'sync', 'upstream', 'sg'];
+  const all = [head, ...rows];
+  const w = head.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  return [
+    ...all.map((r) => `    ${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}`),
+    `    writer -> ${st.writer.join(', ')}   reader -> ${st.reader.join(', ')}`,
+  ].join('\n');
+}
+
+async function main(opts: Options): Promise<number> {
+  const out = (s: string) => {
+    if (!opts.json) process.stdout.write(`${s}\n`);
+  };
+  const t0 = Date.now();
+  const ms = (t: number) => `${((t - t0) / 1000).toFixed(1).padStart(5)} s`;
+  let startedLab = false;
+  let lab: Lab | undefined;
+  let d: LabDeployment | undefined;
+  let load: LoadGenerator | undefined;
+  let cleaning = false;
+  const cleanup = async () => {
+    if (cleaning) return;
+    cleaning = true;
+    await load?.stop().catch(() => undefined);
+    if (d) await undeployFromLab().catch(() => undefined);
+    if (lab && startedLab && !opts.keep) await Lab.down().catch(() => undefined);
+  };
+  process.once('SIGINT', () => {
+    process.stderr.write('\ninterrupted: cleaning up\n');
+    void cleanup().then(() => process.exit(130));
+  });
+
+  try {
+    out('pgquorum failover demo\n');
+    out('1. Bringing up the lab: three PostgreSQL 15 nodes (quorum sync), the AWS emulator, gates and endpoints');
+    startedLab = !(await Lab.attach().then(
+      () => true,
+      () => false,
+    ));
+    lab = await Lab.up({ async: opts.async, onProgress: (m) => out(`   ${m}`) });
+    Object.assign(process.env, lab.awsEnv);
+    await lab.reset();
+    out('\n2. Deploying the controller into the emulator (the same bundles and state machine `cdk deploy` ships)');
+    d = await deployToLab(lab, { probeRunMs: 170000, onProgress: (m) => out(`   ${m}`) });
+    await startProbes(d);
+    const store = labStore();
+    out('\n3. Probes running in three AZs, one vote per second each:');
+    for (let i = 0; i < 50; i++) {
+      const votes = await store.getVotes();
+      const fresh = votes.filter((v) => Date.now() - v.observedAt < 3000 && v.primaryOk);
+      if (fresh.length >= 3) {
+        for (const v of votes.sort((a, b) => a.az.localeCompare(b.az))) out(`   ${v.az}: pg1 ok (seq ${v.seq})`);
+        break;
+      }
+      await sleep(200);
+    }
+    load = new LoadGenerator(lab.endpointConnection('writer'));
+    await load.prepare();
+    load.start();
+    await sleep(3000);
+    out(
+      `\n4. Write load through writer.${'lab.pgquorum.internal'}: ${load.report.acked.length} commits acknowledged so far`,
+    );
+
+    const faultAt = Date.now();
+    await lab.kill('pg1');
+    out(`\n5. kill -9 pg1 at ${new Date(faultAt).toISOString()}   (times below are since the kill)\n`);
+    const since = (t: number) => `+${((t - faultAt) / 1000).toFixed(2)} s`;
+    const marks: Mark[] = [{ at: 0, label: 'kill -9 pg1', kind: 'fault' }];
+    const seenAz = new Set<string>();
+    const seenSteps = new Set<string>();
+    let started = false;
+    let lastEpoch = 1;
+    let firstAckShown = false;
+    const tick = async () => {
+      const now = Date.now();
+      for (const v of await store.getVotes()) {
+        if (!v.primaryOk && v.consecutiveFailures >= 3 && v.primary === 'pg1' && !seenAz.has(v.az)) {
+          seenAz.add(v.az);
+          out(`   ${since(v.observedAt)}  ${v.az} votes pg1 DOWN (${v.consecutiveFailures} consecutive failures)`);
+          marks.push({ at: v.observedAt - faultAt, label: `${v.az} votes down`, kind: 'detect' });
+        }
+      }
+      if (!started) {
+        const ex = await executionsSince(d!, faultAt);
+        if (ex.length) {
+          started = true;
+          out(`   ${since(ex[0]!.startDate!.getTime())}  quorum of 2 of 3 AZs: probe started execution ${ex[0]!.name}`);
+          marks.push({
+            at: ex[0]!.startDate!.getTime() - faultAt,
+            label: 'quorum: state machine started',
+            kind: 'detect',
+          });
+        }
+      }
+      const lease = await store.getLease();
+      if (lease.epoch !== lastEpoch) {
+        lastEpoch = lease.epoch;
+        out(`   ${since(now)}  lease epoch ${lease.epoch} taken (${lease.state}): the fencing token of this failover`);
+      }
+      const ev = await store.getEvent(lease.epoch);
+      for (const s of ev?.timeline ?? []) {
+        const key = `${s.step}|${s.detail}`;
+        if (seenSteps.has(key) || s.step === 'acquire-lease') continue;
+        seenSteps.add(key);
+        out(`   ${since(s.at)}  ${s.step.padEnd(16)} ${s.detail}`);
+        marks.push({ at: s.at - faultAt, label: s.step, kind: 'step' });
+      }
+      const ack = load!.firstAckAfter(faultAt);
+      if (ack && !firstAckShown) {
+        firstAckShown = true;
+        out(`   ${since(ack.at)}  first acknowledged write through the writer endpoint (id ${ack.id})`);
+        marks.push({ at: ack.at - faultAt, label: 'first acknowledged write', kind: 'write' });
+      }
+    };
+    const run = await waitForRun(d, faultAt, { startTimeoutMs: 30000, runTimeoutMs: 120000, onTick: tick });
+    for (let i = 0; i < 50 && !firstAckShown; i++) {
+      await tick();
+      await sleep(100);
+    }
+    await tick();
+    const report = await load.stop();
+    load = undefined;
+    const lease = await store.getLease();
+    const event = await store.getEvent(lease.epoch);
+    const lost = await lostAcknowledged(lab.nodeConnection(lease.primary), 'pgq_load', report.acked);
+    const firstAck = report.acked.find((a) => a.at > faultAt);
+    out(`\n6. The cluster after the failover and the rejoin of pg1:\n${table(await lab.status())}`);
+    const summary = {
+      outcome:
+        run?.status === 'SUCCEEDED'
+          ? `failover to ${lease.primary} committed (epoch ${lease.epoch})`
+          : `FAILED: ${run?.cause ?? 'no run'}`,
+      'RTO (kill -9 to first acknowledged write)': firstAck ? `${((firstAck.at - faultAt) / 1000).toFixed(2)} s` : null,
+      'detection (kill to state machine start)': run ? `${((run.started - faultAt) / 1000).toFixed(2)} s` : null,
+      'acknowledged writes': report.acked.length,
+      'acknowledged writes lost (read back from the new primary)': lost.length,
+      'commits that were not acknowledged (sync wait cancelled)': report.unacknowledgedLocalCommits.length,
+      'bytes at risk (reported)': event?.bytesAtRisk ?? null,
+      'transactions only on the old primary': event?.lostTransactions?.length ?? 0,
+      rejoin: event?.rejoin ?? null,
+      'candidate choice': event?.timeline.find((s) => s.step === 'select-candidate')?.detail ?? null,
+    };
+    const file = writeReport({
+      title: 'pgquorum lab failover (kill -9 of the primary)',
+      faultAt,
+      marks,
+      summary,
+      ...(event ? { event } : {}),
+    });
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify({ ...summary, lostIds: lost, report: file, totalDemoSeconds: (Date.now() - t0) / 1000 }, null, 2)}\n`,
+      );
+    } else {
+      out('\n7. Summary');
+      for (const [k, v] of Object.entries(summary)) out(`   ${k}: ${v ?? 'n/a'}`);
+      out(`\n   HTML report with the timeline chart: ${file}`);
+      out(`   demo took ${ms(Date.now()).trim()}`);
+    }
+    const ok = run?.status === 'SUCCEEDED' && lost.length === 0;
+    return ok ? 0 : 1;
+  } finally {
+    await cleanup();
+  }
+}
+
+const program = new Command('demo')
+  .description('the pgquorum failover demo on the local lab')
+  .option('--json', 'print the summary as JSON')
+  .option('--keep', 'leave the lab running afterwards')
+  .option('--async', 'asynchronous replication (shows bytes at risk)')
+  .action(async (opts: Options) => {
+    process.exitCode = await main(opts).catch((err: Error) => {
+      process.stderr.write(`demo: ${err.message}\n`);
+      return 1;
+    });
+  });
+void program.parseAsync(process.argv);
