@@ -8,14 +8,23 @@ const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'Invalid CIDR'
 export const nodeConfigSchema = z.object({
   name: z
     .string()
-    .regex(/^[a-z][a-z0-9_]{0,30}$/, 'lowercase letters, digits and _ (it is also the replication slot name)'),
-  instanceId: z.string().regex(/^i-[0-9a-f]{8,17}$/, 'Invalid EC2 instance id'),
-  az: z.string().min(1),
-  privateIp: ipv4,
-  port: z.number().int().min(1).max(65535).default(5432),
-  /** The node's own security group: the fence empties it, so no other instance may share it. */
-  securityGroupId: z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'Invalid security group id'),
-  noFailover: z.boolean().default(false),
+    .regex(/^[a-z][a-z0-9_]{0,30}$/, 'lowercase letters, digits and _ (it is also the replication slot name)')
+    .describe('Node name; also its replication slot and application_name.'),
+  instanceId: z
+    .string()
+    .regex(/^i-[0-9a-f]{8,17}$/, 'Invalid EC2 instance id')
+    .describe('EC2 instance id (host commands go to it through SSM).'),
+  az: z.string().min(1).describe('Availability zone of the node.'),
+  privateIp: ipv4.describe(
+    'Private IP: the controller connects here (never through DNS); the writer record points here.',
+  ),
+  port: z.number().int().min(1).max(65535).default(5432).describe('PostgreSQL port.'),
+  /** The fence empties this group, so no other instance may share it. */
+  securityGroupId: z
+    .string()
+    .regex(/^sg-[0-9a-f]{8,17}$/, 'Invalid security group id')
+    .describe("The node's own security group (the fence revokes its ingress)."),
+  noFailover: z.boolean().default(false).describe('Never promote this node (say, a reporting replica).'),
 });
 
 /**
@@ -24,15 +33,21 @@ export const nodeConfigSchema = z.object({
  */
 export const deployConfigSchema = z
   .object({
-    cluster: z.string().regex(/^[a-z][a-z0-9-]{0,30}$/, 'lowercase letters, digits and -'),
+    cluster: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,30}$/, 'lowercase letters, digits and -')
+      .describe('Cluster name: names the stack, the SSM documents and the DynamoDB partition.'),
     account: z
       .string()
       .regex(/^\d{12}$/)
-      .optional(),
-    region: z.string().min(1).default('us-east-1'),
-    vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, 'Invalid VPC id'),
-    vpcCidr: cidr,
-    /** One private subnet per AZ for the probes (exactly three distinct AZs). */
+      .optional()
+      .describe('AWS account (optional: the CLI environment is used otherwise).'),
+    region: z.string().min(1).default('us-east-1').describe('AWS region.'),
+    vpcId: z
+      .string()
+      .regex(/^vpc-[0-9a-f]{8,17}$/, 'Invalid VPC id')
+      .describe('VPC of the nodes.'),
+    vpcCidr: cidr.describe('VPC CIDR (controller egress to PostgreSQL and the endpoints).'),
     probeSubnets: z
       .array(
         z.object({
@@ -41,20 +56,37 @@ export const deployConfigSchema = z
           routeTableId: z.string().optional(),
         }),
       )
-      .length(3, 'exactly three probe subnets, one per AZ'),
-    nodes: z.array(nodeConfigSchema).min(2, 'at least a primary and one replica'),
-    /** The node that is primary when the stack is first deployed (seeds the lease). */
-    initialPrimary: z.string(),
-    hostedZoneId: z.string().regex(/^Z[0-9A-Z]{4,32}$/, 'Invalid hosted zone id'),
-    zoneName: z.string().min(1),
-    writerRecord: z.string().default('writer'),
-    readerRecord: z.string().default('reader'),
-    recordTtlSec: z.number().int().min(1).max(300).default(5),
-    thresholds: settingsSchema.default(settingsSchema.parse({})),
-    alarmEmail: z.string().email().optional(),
-    /** Existing Secrets Manager secret with the controller's credentials; created when absent. */
-    dbSecretArn: z.string().startsWith('arn:').optional(),
-    pgdata: z.string().default('/var/lib/postgresql/15/main'),
+      .length(3, 'exactly three probe subnets, one per AZ')
+      .describe('Exactly three private subnets in three distinct AZs: one probe runs in each.'),
+    nodes: z
+      .array(nodeConfigSchema)
+      .min(2, 'at least a primary and one replica')
+      .describe('The PostgreSQL nodes (see below).'),
+    initialPrimary: z
+      .string()
+      .describe('The node that is primary at first deployment (seeds the lease; never reset by a redeploy).'),
+    hostedZoneId: z
+      .string()
+      .regex(/^Z[0-9A-Z]{4,32}$/, 'Invalid hosted zone id')
+      .describe('Route 53 private hosted zone id.'),
+    zoneName: z.string().min(1).describe('Its domain name.'),
+    writerRecord: z.string().default('writer').describe('Label of the writer record (`writer.<zoneName>`).'),
+    readerRecord: z.string().default('reader').describe('Label of the reader record.'),
+    recordTtlSec: z
+      .number()
+      .int()
+      .min(1)
+      .max(300)
+      .default(5)
+      .describe('TTL of both records (s): clients re-resolve this fast after a flip.'),
+    thresholds: settingsSchema.default(settingsSchema.parse({})).describe('Controller thresholds (see below).'),
+    alarmEmail: z.string().email().optional().describe('Subscribed to the alarm topic when set.'),
+    dbSecretArn: z
+      .string()
+      .startsWith('arn:')
+      .optional()
+      .describe('Existing secret {username, password, replicationUsername, replicationPassword}; created when absent.'),
+    pgdata: z.string().default('/var/lib/postgresql/15/main').describe('Data directory on the nodes (host scripts).'),
   })
   .superRefine((c, ctx) => {
     const azs = new Set(c.probeSubnets.map((s) => s.az));
