@@ -1,0 +1,33 @@
+import { ValidationError } from '../../lambdas/core/errors';
+import { loadRuntimeConfig } from '../../lambdas/handlers/config';
+
+const base = {
+  PGQ_CLUSTER: 'c',
+  PGQ_TABLE: 't',
+  PGQ_ZONE_ID: 'Z1',
+  PGQ_WRITER_RECORD: 'writer.x',
+  PGQ_READER_RECORD: 'reader.x',
+  PGQ_DB_USER: 'u',
+  PGQ_DB_PASSWORD: 'p',
+};
+
+describe('runtime configuration', () => {
+  it('applies defaults', () => {
+    const c = loadRuntimeConfig(base);
+    expect(c).toMatchObject({ PGQ_HOST_EXECUTOR: 'ssm', PGQ_RECORD_TTL: 5, PGQ_PROBE_RUN_MS: 55000 });
+    expect(c.settings.failuresToDown).toBe(3);
+  });
+
+  it.each<[string, Record<string, string | undefined>, RegExp]>([
+    ['missing table', { PGQ_TABLE: undefined }, /PGQ_TABLE/],
+    ['settings not JSON', { PGQ_SETTINGS: '{oops' }, /PGQ_SETTINGS: is not valid JSON/],
+    ['bad threshold', { PGQ_SETTINGS: '{"failuresToDown": 0}' }, /PGQ_SETTINGS\.failuresToDown/],
+    ['no credentials', { PGQ_DB_USER: undefined }, /set PGQ_DB_SECRET_ARN, or PGQ_DB_USER and PGQ_DB_PASSWORD/],
+    ['local executor without the lab', { PGQ_HOST_EXECUTOR: 'local' }, /PGQ_LAB_CONTROL_URL/],
+    ['bad address override', { PGQ_NODE_ADDRESS_OVERRIDES: '{"pg1":"nowhere"}' }, /PGQ_NODE_ADDRESS_OVERRIDES/],
+  ])('%s names the variable', (_n, patch, msg) => {
+    const env = { ...base, ...patch };
+    expect(() => loadRuntimeConfig(env)).toThrow(ValidationError);
+    expect(() => loadRuntimeConfig(env)).toThrow(msg);
+  });
+});

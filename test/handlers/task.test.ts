@@ -1,0 +1,96 @@
+import { FatalError, RetriableError, ValidationError } from '../../lambdas/core/errors';
+import { initialLease } from '../../lambdas/core/lease';
+import type { Lease } from '../../lambdas/core/types';
+import type { Deps } from '../../lambdas/handlers/deps';
+import { FATAL_ERROR, RETRIABLE_ERROR, task, toStepError } from '../../lambdas/handlers/task';
+
+class NodeDown extends RetriableError {}
+
+describe('toStepError', () => {
+  it.each([
+    [new NodeDown('pg2 timed out'), RETRIABLE_ERROR, /^NodeDown: pg2 timed out$/],
+    [new ValidationError('unknown target'), FATAL_ERROR, /^ValidationError: unknown target$/],
+    [new FatalError('stale epoch'), FATAL_ERROR, /stale epoch/],
+    // Unknown errors (sockets, SDK timeouts) are retried: the epoch guard makes a retry safe.
+    [new Error('ECONNRESET'), RETRIABLE_ERROR, /^Error: ECONNRESET$/],
+    ['a string', RETRIABLE_ERROR, /a string/],
+  ])('%#: maps %p to %s', (err, name, message) => {
+    const e = toStepError(err);
+    expect(e.name).toBe(name);
+    expect(e.message).toMatch(message);
+  });
+});
+
+/** Minimal dependencies: only what the wrapper itself touches. */
+function fakeDeps(lease: Lease, timeline: string[] = []): Deps {
+  return {
+    log: { info: () => undefined, error: () => undefined, warn: () => undefined },
+    store: {
+      getLease: async () => lease,
+      appendTimeline: async (_e: number, s: { step: string; detail: string }) => {
+        timeline.push(`${s.step}: ${s.detail}`);
+      },
+    },
+    now: () => 1000,
+  } as unknown as Deps;
+}
+
+describe('task wrapper', () => {
+  const input = { mode: 'failover', cluster: 'c', reason: 'r' };
+
+  it('accepts the bare input an operator types and wraps it as the run state', async () => {
+    const seen: unknown[] = [];
+    const h = task(
+      't',
+      async (s) => (seen.push(s), s),
+      { checkEpoch: false },
+      async () => fakeDeps(initialLease('pg1', 0)),
+    );
+    await h({ state: input });
+    expect(seen[0]).toEqual({ input: { ...input } });
+  });
+
+  it('refuses to act when the run epoch is stale, and records why on the timeline', async () => {
+    const timeline: string[] = [];
+    const lease: Lease = { ...initialLease('pg1', 0), epoch: 5, state: 'failing-over' };
+    const h = task(
+      'fence',
+      async (s) => s,
+      {},
+      async () => fakeDeps(lease, timeline),
+    );
+    await expect(h({ state: { input, epoch: 4 } })).rejects.toMatchObject({
+      name: FATAL_ERROR,
+      message: expect.stringMatching(/fence refused: stale epoch 4: the lease is at epoch 5/),
+    });
+    expect(timeline[0]).toMatch(/^fence-failed: ValidationError: fence refused: stale epoch 4/);
+  });
+
+  it('runs the step when the epoch is current', async () => {
+    const lease: Lease = { ...initialLease('pg1', 0), epoch: 5, state: 'failing-over' };
+    const h = task(
+      'fence',
+      async (s) => ({ ...s, candidate: 'pg2' }),
+      {},
+      async () => fakeDeps(lease),
+    );
+    await expect(h({ state: { input, epoch: 5 } })).resolves.toMatchObject({ candidate: 'pg2', epoch: 5 });
+  });
+
+  it('rejects a malformed state with the field named', async () => {
+    const h = task(
+      't',
+      async (s) => s,
+      { checkEpoch: false },
+      async () => fakeDeps(initialLease('pg1', 0)),
+    );
+    await expect(h({ state: { input: { mode: 'sideways', cluster: 'c' } } })).rejects.toThrow(/input\.mode/);
+  });
+
+  it('answers a keep-warm ping without running the step', async () => {
+    const step = jest.fn();
+    const h = task('t', step, {}, async () => fakeDeps(initialLease('pg1', 0)));
+    await expect(h({ warmup: true, state: undefined })).resolves.toEqual({ warm: true });
+    expect(step).not.toHaveBeenCalled();
+  });
+});
