@@ -42,7 +42,10 @@ describe('task wrapper', () => {
     const seen: unknown[] = [];
     const h = task(
       't',
-      async (s) => (seen.push(s), s),
+      async (s) => {
+        seen.push(s);
+        return s;
+      },
       { checkEpoch: false },
       async () => fakeDeps(initialLease('pg1', 0)),
     );
