@@ -19,6 +19,7 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import {
   CreateFunctionCommand,
+  type CreateFunctionCommandInput,
   DeleteFunctionCommand,
   GetFunctionCommand,
   InvokeCommand,
@@ -64,6 +65,8 @@ export interface DeployOptions {
 
 /** What was deployed. */
 export interface LabDeployment {
+  /** How each probe function was created, so drills can restart the probe loops from scratch. */
+  probeSpecs: CreateFunctionCommandInput[];
   stateMachineArn: string;
   functionNames: Record<string, string>;
   probeNames: string[];
@@ -213,21 +216,23 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
     };
   };
 
-  const create = async (name: string, f: ReturnType<typeof fnFromTemplate>, extra: Record<string, string>) => {
-    const r = await lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: name,
-        Runtime: 'nodejs22.x',
-        Role: ROLE,
-        Handler: 'index.handler',
-        Code: { ZipFile: zipDir(f.assetDir) },
-        Timeout: f.timeout,
-        MemorySize: f.memory,
-        Environment: { Variables: { ...f.env, ...baseEnv, ...extra } },
-      }),
-    );
-    return r.FunctionArn!;
-  };
+  const specOf = (
+    name: string,
+    f: ReturnType<typeof fnFromTemplate>,
+    extra: Record<string, string>,
+    timeout = f.timeout,
+  ) => ({
+    FunctionName: name,
+    Runtime: 'nodejs22.x' as const,
+    Role: ROLE,
+    Handler: 'index.handler',
+    Code: { ZipFile: zipDir(f.assetDir) },
+    Timeout: timeout,
+    MemorySize: f.memory,
+    Environment: { Variables: { ...f.env, ...baseEnv, ...extra } },
+  });
+  const create = async (name: string, f: ReturnType<typeof fnFromTemplate>, extra: Record<string, string>) =>
+    (await lambda.send(new CreateFunctionCommand(specOf(name, f, extra)))).FunctionArn!;
 
   say('creating the task functions in the emulator');
   const arns: Record<string, string> = {};
@@ -257,6 +262,7 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
 
   say('creating the probes, one per AZ, each through its own gate path');
   const probeNames: string[] = [];
+  const probeSpecs: CreateFunctionCommandInput[] = [];
   for (const [i, az] of LAB_AZS.entries()) {
     const f = fnFromTemplate(`Probe${i + 1}`);
     const pathName = (['az-a', 'az-b', 'az-c'] as const)[i]!;
@@ -264,11 +270,20 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
       lab.state.ports.nodes.map((n) => [n.name, `127.0.0.1:${n.gatePorts[pathName]}`]),
     );
     const name = `${FN_PREFIX}-probe-${az}`;
-    await create(name, f, {
-      PGQ_STATE_MACHINE_ARN: stateMachineArn,
-      PGQ_NODE_ADDRESS_OVERRIDES: JSON.stringify(overrides),
-      PGQ_PROBE_RUN_MS: String(opts.probeRunMs ?? 55000),
-    });
+    const runMs = opts.probeRunMs ?? 55000;
+    // A probe invocation may not outlive its Lambda timeout: a long lab run gets a matching timeout.
+    const spec = specOf(
+      name,
+      f,
+      {
+        PGQ_STATE_MACHINE_ARN: stateMachineArn,
+        PGQ_NODE_ADDRESS_OVERRIDES: JSON.stringify(overrides),
+        PGQ_PROBE_RUN_MS: String(runMs),
+      },
+      Math.max(f.timeout, Math.ceil(runMs / 1000) + 10),
+    );
+    await lambda.send(new CreateFunctionCommand(spec));
+    probeSpecs.push(spec);
     probeNames.push(name);
   }
 
@@ -306,7 +321,22 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
     path.join(LAB_DIR, 'deployment.json'),
     JSON.stringify({ stateMachineArn, functionNames, probeNames }, null, 2),
   );
-  return { stateMachineArn, functionNames, probeNames, definition };
+  return { stateMachineArn, functionNames, probeNames, probeSpecs, definition };
+}
+
+/** Ends every running probe loop (deleting the function ends its worker) and starts fresh ones. */
+export async function restartProbes(d: LabDeployment, opts: { start?: boolean } = {}): Promise<void> {
+  const { lambda } = clients();
+  for (const spec of d.probeSpecs) {
+    await deleteIfExists(spec.FunctionName!);
+    await lambda.send(new CreateFunctionCommand(spec));
+  }
+  if (opts.start !== false) await startProbes(d);
+}
+
+/** Ends every running probe loop without starting new ones. */
+export async function stopProbes(d: LabDeployment): Promise<void> {
+  for (const spec of d.probeSpecs) await deleteIfExists(spec.FunctionName!);
 }
 
 /** Starts every probe loop now (asynchronous invocations), instead of waiting for the schedule. */

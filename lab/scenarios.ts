@@ -214,3 +214,354 @@ export async function switchoverTrial(lab: Lab, d: LabDeployment, target?: strin
     event: await store.getEvent(lease.epoch),
   };
 }
+
+/** Outcome of a no-failover drill (a fault that must NOT cause a failover). */
+export interface NoFailoverTrial {
+  scenario: string;
+  falseFailover: boolean;
+  epochBefore: number;
+  epochAfter: number;
+  detail: string;
+}
+
+/** Waits until every probe AZ has a fresh "up" vote about the lease's primary. */
+export async function waitForHealthyVotes(timeoutMs = 20000): Promise<void> {
+  const store = labStore();
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [lease, votes] = await Promise.all([store.getLease(), store.getVotes()]);
+    const fresh = votes.filter((v) => Date.now() - v.observedAt < 2500 && v.primaryOk && v.primary === lease.primary);
+    if (fresh.length >= 3) return;
+    if (Date.now() > deadline)
+      throw new Error(`probes did not report ${lease.primary} healthy from 3 AZs within ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
+/** One probe AZ cut off from the primary for `holdMs`: no failover (invariant 2). */
+export async function azCutTrial(lab: Lab, d: LabDeployment, holdMs = 10000): Promise<NoFailoverTrial> {
+  const store = labStore();
+  const before = await store.getLease();
+  const t0 = Date.now();
+  await lab.cut(before.primary, 'az-b');
+  await sleep(holdMs);
+  const votes = await store.getVotes();
+  await lab.heal(before.primary, 'az-b');
+  const after = await store.getLease();
+  const b = votes.find((v) => v.az.endsWith('b'));
+  return {
+    scenario: 'az-cut',
+    falseFailover: (await executionsSince(d, t0)).length > 0 || after.epoch !== before.epoch,
+    epochBefore: before.epoch,
+    epochAfter: after.epoch,
+    detail: `az b voted ${b?.primaryOk ? 'up' : `down (${b?.consecutiveFailures} failures)`} while cut; the other AZs kept the quorum "up"`,
+  };
+}
+
+/** The AWS endpoint unreachable (emulator frozen) for `holdMs` with a healthy primary: fail static, then recover. */
+export async function emulatorDownTrial(
+  lab: Lab,
+  d: LabDeployment,
+  holdMs = 10000,
+): Promise<NoFailoverTrial & { votesStaleDuringOutage: boolean; recovered: boolean }> {
+  const store = labStore();
+  const before = await store.getLease();
+  const t0 = Date.now();
+  await lab.emulatorPause(true);
+  await sleep(holdMs);
+  await lab.emulatorPause(false);
+  // What the probes-silent alarm sees on AWS: no vote was written during the outage.
+  const votes = await store.getVotes();
+  const stale = votes.every((v) => v.observedAt < t0 + 1000 || v.observedAt > t0 + holdMs - 500);
+  let recovered = false;
+  try {
+    await waitForHealthyVotes(15000);
+    recovered = true;
+  } catch {
+    recovered = false;
+  }
+  const after = await store.getLease();
+  return {
+    scenario: 'emulator-down',
+    falseFailover: (await executionsSince(d, t0)).length > 0 || after.epoch !== before.epoch,
+    epochBefore: before.epoch,
+    epochAfter: after.epoch,
+    votesStaleDuringOutage: stale,
+    recovered,
+    detail: `no vote written during the ${holdMs} ms outage: ${stale}; probes voting again afterwards: ${recovered}`,
+  };
+}
+
+/** Tries to commit through a session held to the old primary since before the fault; returns the ack times. */
+async function hammerHeldSession(
+  lab: Lab,
+  node: string,
+  until: () => boolean,
+): Promise<{ acks: number[]; attempts: number }> {
+  const { Client } = await import('pg');
+  const c = new Client({ ...lab.nodeConnection(node), connectionTimeoutMillis: 2000 });
+  c.on('error', () => undefined);
+  const acks: number[] = [];
+  let attempts = 0;
+  try {
+    await c.connect();
+    await c.query('CREATE TABLE IF NOT EXISTS pgq_split (at timestamptz)');
+  } catch {
+    return { acks, attempts };
+  }
+  return {
+    acks,
+    attempts: await (async () => {
+      while (!until()) {
+        attempts++;
+        try {
+          let warned = false;
+          const onNotice = (n: { message?: string }) => {
+            if (/synchronous replication|committed locally/i.test(n.message ?? '')) warned = true;
+          };
+          c.on('notice', onNotice);
+          await Promise.race([
+            c.query('INSERT INTO pgq_split VALUES (now())'),
+            sleep(2000).then(() => Promise.reject(new Error('deadline'))),
+          ]);
+          c.removeListener('notice', onNotice);
+          if (!warned) acks.push(Date.now());
+        } catch {
+          await sleep(100);
+        }
+      }
+      await c.end().catch(() => undefined);
+      return attempts;
+    })(),
+  };
+}
+
+/** Result of a split-brain drill. */
+export interface SplitBrainTrial extends FailoverTrial {
+  /** Commits the OLD primary acknowledged after the new primary's first acknowledged write. */
+  splitBrainWrites: number;
+  heldSessionAttempts: number;
+}
+
+/**
+ * The primary stays alive but probes and replicas cannot reach it (its probe and
+ * replication paths black-holed), while a client keeps a session to it. Failover
+ * must happen, and the old primary must acknowledge nothing after the new
+ * primary's first write: with its standbys gone it cannot satisfy ANY 1, and the
+ * fence severs the session.
+ */
+export async function livePartitionTrial(
+  lab: Lab,
+  d: LabDeployment,
+  mode: 'blackhole' | 'reset' = 'blackhole',
+): Promise<SplitBrainTrial> {
+  return splitBrain(lab, d, 'live-partition', async (p) => {
+    for (const path of ['az-a', 'az-b', 'az-c', 'repl'] as const) await lab.cut(p, path, mode);
+  });
+}
+
+/** The primary SIGSTOPped past the detection window with a client holding a session; it must acknowledge nothing when it wakes. */
+export async function pauseLongTrial(lab: Lab, d: LabDeployment): Promise<SplitBrainTrial> {
+  return splitBrain(
+    lab,
+    d,
+    'pause-long',
+    async (p) => lab.stop(p),
+    async (p) => lab.cont(p).catch(() => undefined),
+  );
+}
+
+async function splitBrain(
+  lab: Lab,
+  d: LabDeployment,
+  scenario: string,
+  fault: (primary: string) => Promise<void>,
+  afterFailover?: (primary: string) => Promise<void>,
+): Promise<SplitBrainTrial> {
+  const store = labStore();
+  const oldPrimary = (await store.getLease()).primary;
+  const load = new LoadGenerator(lab.endpointConnection('writer'));
+  await load.prepare();
+  let newPrimaryFirstWrite: number | null = null;
+  let done = false;
+  const held = hammerHeldSession(lab, oldPrimary, () => done);
+  load.start();
+  await sleep(2000);
+  const faultAt = Date.now();
+  await fault(oldPrimary);
+  const run = await waitForRun(d, faultAt, { startTimeoutMs: 25000, runTimeoutMs: 120000 });
+  if (afterFailover) await afterFailover(oldPrimary);
+  const ackBy = Date.now() + 20000;
+  while (!load.firstAckAfter(faultAt) && Date.now() < ackBy) await sleep(50);
+  newPrimaryFirstWrite = load.firstAckAfter(faultAt)?.at ?? null;
+  await sleep(2000);
+  done = true;
+  const h = await held;
+  const report = await load.stop();
+  const lease = await store.getLease();
+  const newPrimary = lease.primary !== oldPrimary ? lease.primary : null;
+  const event = run ? await store.getEvent(lease.epoch) : undefined;
+  const lost = newPrimary ? await lostAcknowledged(lab.nodeConnection(lease.primary), load.table, report.acked) : [];
+  const { acked, ...rest } = report;
+  return {
+    scenario,
+    outcome: run?.status === 'SUCCEEDED' && newPrimary ? 'failover' : run ? 'failed' : 'no-failover',
+    ...(run ? { execution: run.name, executionStatus: run.status } : {}),
+    rtoMs: newPrimaryFirstWrite && newPrimary ? newPrimaryFirstWrite - faultAt : null,
+    detectMs: run ? run.started - faultAt : null,
+    ackedWrites: acked.length,
+    lostAcknowledged: lost,
+    bytesAtRisk: event?.bytesAtRisk ?? null,
+    newPrimary,
+    ...(event ? { event } : {}),
+    load: rest,
+    splitBrainWrites:
+      newPrimaryFirstWrite === null
+        ? h.acks.filter((t) => t > faultAt).length
+        : h.acks.filter((t) => t >= newPrimaryFirstWrite!).length,
+    heldSessionAttempts: h.attempts,
+  };
+}
+
+/**
+ * The probes' fast path and the alarm backstop fire together: the alarm's
+ * state-change event is published the moment the probes start their run.
+ * Exactly one failover may commit.
+ */
+export async function doubleTriggerTrial(
+  lab: Lab,
+  d: LabDeployment,
+): Promise<FailoverTrial & { executions: number; committedFailovers: number }> {
+  const { EventBridgeClient, PutEventsCommand } = await import('@aws-sdk/client-eventbridge');
+  const eb = new EventBridgeClient({});
+  const store = labStore();
+  const before = await store.getLease();
+  let fired = false;
+  const t0 = Date.now();
+  const fire = async () => {
+    if (fired) return;
+    if ((await executionsSince(d, t0)).length === 0) return;
+    fired = true;
+    await eb.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: 'aws.cloudwatch',
+            DetailType: 'CloudWatch Alarm State Change',
+            Detail: JSON.stringify({
+              alarmName: 'PgQuorum-lab-QuorumDownAlarm',
+              state: { value: 'ALARM', reason: 'drill' },
+              previousState: { value: 'OK' },
+            }),
+          },
+        ],
+      }),
+    );
+  };
+  const poller = (async () => {
+    while (!fired && Date.now() - t0 < 30000) {
+      await fire();
+      await sleep(50);
+    }
+  })();
+  const trial = await kill9Trial(lab, d);
+  await poller;
+  await sleep(3000);
+  const execs = await executionsSince(d, t0);
+  const sfn = new SFNClient({});
+  let running = true;
+  for (let i = 0; i < 100 && running; i++) {
+    const states = await Promise.all(
+      execs.map((e) => sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn }))),
+    );
+    running = states.some((s) => s.status === 'RUNNING');
+    if (running) await sleep(200);
+  }
+  const events = (await store.listEvents(20)).filter(
+    (e) => e.epoch > before.epoch && e.kind === 'failover' && e.outcome === 'committed',
+  );
+  return { ...trial, scenario: 'double-trigger', executions: execs.length, committedFailovers: events.length };
+}
+
+/**
+ * A step fails midway (injected: both replicas hang right after the fence, so
+ * promotion cannot happen). The run must end cleanly in needs-attention with
+ * nothing half-done (no second primary), and a rerun after the operator
+ * resumes completes the failover.
+ */
+export async function controllerCrashTrial(
+  lab: Lab,
+  d: LabDeployment,
+): Promise<{
+  firstRun: string;
+  leaseAfterFirstRun: string;
+  primariesAfterFirstRun: string[];
+  rerun: string;
+  newPrimary: string | null;
+  lostAcknowledged: number[];
+}> {
+  const store = labStore();
+  const oldPrimary = (await store.getLease()).primary;
+  const replicas = lab.nodeNames.filter((n) => n !== oldPrimary);
+  const load = new LoadGenerator(lab.endpointConnection('writer'));
+  await load.prepare();
+  load.start();
+  await sleep(1500);
+  const faultAt = Date.now();
+  await lab.kill(oldPrimary);
+  let injected = false;
+  const first = await waitForRun(d, faultAt, {
+    startTimeoutMs: 20000,
+    onTick: async () => {
+      if (injected) return;
+      const ev = await store.getEvent((await store.getLease()).epoch).catch(() => undefined);
+      if (ev?.timeline.some((s) => s.step === 'fence-sever')) {
+        injected = true;
+        for (const r of replicas) await lab.stop(r);
+      }
+    },
+  });
+  const leaseAfter = await store.getLease();
+  for (const r of replicas) await lab.cont(r);
+  await sleep(1000);
+  const st = await lab.status();
+  const primaries = st.nodes.filter((n) => n.role === 'primary').map((n) => n.name);
+  // The operator's recovery: resume naming the (fenced) primary of record, then a forced failover.
+  const { resumeLease } = await import('../lambdas/core/lease');
+  const cur = await store.getLease();
+  const r = resumeLease(cur, {
+    now: Date.now(),
+    reason: 'drill: operator resumed after controller crash',
+    primary: oldPrimary,
+  });
+  if (r.ok) await store.putLease(r.lease, { epoch: cur.epoch, state: cur.state });
+  const t1 = Date.now();
+  await new SFNClient({}).send(
+    new StartExecutionCommand({
+      stateMachineArn: d.stateMachineArn,
+      name: `lab-rerun-${t1}`,
+      input: JSON.stringify({
+        mode: 'failover',
+        cluster: LAB_CLUSTER,
+        force: true,
+        reason: 'drill: rerun after controller crash',
+      }),
+    }),
+  );
+  const rerun = await waitForRun(d, t1, { runTimeoutMs: 120000 });
+  const ackBy = Date.now() + 15000;
+  while (!load.firstAckAfter(rerun?.stopped ?? Date.now()) && Date.now() < ackBy) await sleep(50);
+  const report = await load.stop();
+  const lease = await store.getLease();
+  const newPrimary = lease.primary !== oldPrimary ? lease.primary : null;
+  return {
+    firstRun: `${first?.status ?? 'not started'}${first?.cause ? `: ${first.cause.slice(0, 200)}` : ''}`,
+    leaseAfterFirstRun: `${leaseAfter.state} (epoch ${leaseAfter.epoch}): ${leaseAfter.reason.slice(0, 160)}`,
+    primariesAfterFirstRun: primaries,
+    rerun: rerun?.status ?? 'not started',
+    newPrimary,
+    lostAcknowledged: newPrimary
+      ? await lostAcknowledged(lab.nodeConnection(lease.primary), load.table, report.acked)
+      : [],
+  };
+}

@@ -1,0 +1,330 @@
+/**
+ * `npm run bench -- --scenario <name|all> --trials N [--json]`: failure drills on
+ * the lab, measured against DESIGN section 6. Prints a table per scenario and
+ * writes every trial as JSON under .bench/. Figures, not assertions: the
+ * end-to-end tests assert outcomes; this measures them, several times.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from './deploy';
+import { Lab } from './index';
+import { REPO_ROOT } from './paths';
+import { quietNode20Warning } from './quiet';
+import {
+  azCutTrial,
+  controllerCrashTrial,
+  doubleTriggerTrial,
+  emulatorDownTrial,
+  type FailoverTrial,
+  kill9Trial,
+  livePartitionTrial,
+  pauseLongTrial,
+  pauseShortTrial,
+  switchoverTrial,
+  waitForHealthyVotes,
+} from './scenarios';
+
+quietNode20Warning();
+
+/** Every scenario the bench knows, in the order `all` runs them. */
+export const SCENARIOS = [
+  'kill9',
+  'pause-short',
+  'pause-long',
+  'az-cut',
+  'live-partition',
+  'emulator-down',
+  'controller-crash',
+  'double-trigger',
+  'switchover',
+  'async-kill9',
+] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+/** One trial's outcome, flattened for the table. */
+interface Row {
+  scenario: Scenario;
+  trial: number;
+  ok: boolean;
+  outcome: string;
+  rtoMs: number | null;
+  writesLost: number;
+  falseFailover: boolean;
+  splitBrainWrites: number;
+  detail: Record<string, unknown>;
+}
+
+const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
+
+function pct(xs: number[], p: number): number | null {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+}
+
+function fromFailover(scenario: Scenario, trial: number, t: FailoverTrial, extraOk = true): Row {
+  return {
+    scenario,
+    trial,
+    ok: t.outcome === 'failover' && t.lostAcknowledged.length === 0 && extraOk,
+    outcome: t.outcome,
+    rtoMs: t.rtoMs,
+    writesLost: t.lostAcknowledged.length,
+    falseFailover: false,
+    splitBrainWrites: 0,
+    detail: {
+      detectMs: t.detectMs,
+      ackedWrites: t.ackedWrites,
+      bytesAtRisk: t.bytesAtRisk,
+      newPrimary: t.newPrimary,
+      rejoin: t.event?.rejoin,
+      lostTransactions: t.event?.lostTransactions?.length ?? 0,
+      unacknowledgedLocalCommits: t.load.unacknowledgedLocalCommits.length,
+    },
+  };
+}
+
+async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Promise<Row> {
+  switch (s) {
+    case 'kill9':
+      return fromFailover(s, i, await kill9Trial(lab, d));
+    case 'pause-long': {
+      const t = await pauseLongTrial(lab, d);
+      return {
+        ...fromFailover(s, i, t, t.splitBrainWrites === 0),
+        splitBrainWrites: t.splitBrainWrites,
+        detail: { ...fromFailover(s, i, t).detail, heldSessionAttempts: t.heldSessionAttempts },
+      };
+    }
+    case 'live-partition': {
+      const t = await livePartitionTrial(lab, d);
+      return {
+        ...fromFailover(s, i, t, t.splitBrainWrites === 0),
+        splitBrainWrites: t.splitBrainWrites,
+        detail: { ...fromFailover(s, i, t).detail, heldSessionAttempts: t.heldSessionAttempts },
+      };
+    }
+    case 'double-trigger': {
+      const t = await doubleTriggerTrial(lab, d);
+      return {
+        ...fromFailover(s, i, t, t.committedFailovers === 1),
+        detail: { ...fromFailover(s, i, t).detail, executions: t.executions, committedFailovers: t.committedFailovers },
+      };
+    }
+    case 'pause-short': {
+      const t = await pauseShortTrial(lab, d, 1500);
+      return {
+        scenario: s,
+        trial: i,
+        ok: !t.failoverStarted,
+        outcome: t.failoverStarted ? 'FALSE FAILOVER' : 'no failover',
+        rtoMs: null,
+        writesLost: 0,
+        falseFailover: t.failoverStarted,
+        splitBrainWrites: 0,
+        detail: { ...t },
+      };
+    }
+    case 'az-cut':
+    case 'emulator-down': {
+      const t = s === 'az-cut' ? await azCutTrial(lab, d) : await emulatorDownTrial(lab, d);
+      const recovered = 'recovered' in t ? Boolean(t.recovered) : true;
+      return {
+        scenario: s,
+        trial: i,
+        ok: !t.falseFailover && recovered,
+        outcome: t.falseFailover ? 'FALSE FAILOVER' : 'no failover',
+        rtoMs: null,
+        writesLost: 0,
+        falseFailover: t.falseFailover,
+        splitBrainWrites: 0,
+        detail: t as unknown as Record<string, unknown>,
+      };
+    }
+    case 'controller-crash': {
+      const t = await controllerCrashTrial(lab, d);
+      const clean = t.leaseAfterFirstRun.startsWith('needs-attention') && t.primariesAfterFirstRun.length === 0;
+      return {
+        scenario: s,
+        trial: i,
+        ok: clean && t.rerun === 'SUCCEEDED' && t.lostAcknowledged.length === 0,
+        outcome: `first run ${t.firstRun.split(':')[0]}, lease ${t.leaseAfterFirstRun.split(' ')[0]}, rerun ${t.rerun}`,
+        rtoMs: null,
+        writesLost: t.lostAcknowledged.length,
+        falseFailover: false,
+        splitBrainWrites: 0,
+        detail: { ...t },
+      };
+    }
+    case 'switchover': {
+      const t = await switchoverTrial(lab, d);
+      return {
+        scenario: s,
+        trial: i,
+        ok: t.executionStatus === 'SUCCEEDED' && t.lostAcknowledged.length === 0,
+        outcome: t.executionStatus === 'SUCCEEDED' ? `switchover to ${t.newPrimary}` : `FAILED ${t.cause ?? ''}`,
+        rtoMs: t.writePauseMs,
+        writesLost: t.lostAcknowledged.length,
+        falseFailover: false,
+        splitBrainWrites: 0,
+        detail: { writePauseMs: t.writePauseMs, ackedWrites: t.ackedWrites, rejoin: t.event?.rejoin },
+      };
+    }
+    case 'async-kill9': {
+      const t = await kill9Trial(lab, d);
+      // Reported bytes at risk must cover the real loss: any acknowledged write lost needs bytesAtRisk > 0.
+      const covered = t.lostAcknowledged.length === 0 || Number(t.bytesAtRisk ?? 0) > 0;
+      return {
+        ...fromFailover(s, i, t),
+        ok: t.outcome === 'failover' && covered,
+        detail: {
+          ...fromFailover(s, i, t).detail,
+          lostAcknowledgedIds: t.lostAcknowledged.slice(0, 20),
+          bytesAtRiskCoversLoss: covered,
+        },
+      };
+    }
+  }
+}
+
+function summarize(rows: Row[]): string {
+  const out: string[] = [];
+  const head = [
+    'scenario',
+    'trials',
+    'ok',
+    'RTO/pause median',
+    'p90',
+    'max',
+    'writes lost',
+    'false failovers',
+    'split-brain writes',
+    'outcome',
+  ];
+  const lines = [head];
+  for (const s of SCENARIOS) {
+    const r = rows.filter((x) => x.scenario === s);
+    if (!r.length) continue;
+    const rto = r.map((x) => x.rtoMs).filter((x): x is number => x !== null);
+    const f = (v: number | null) => (v === null ? '-' : `${(v / 1000).toFixed(2)} s`);
+    const outcomes = [...new Set(r.map((x) => x.outcome))].join('; ');
+    lines.push([
+      s,
+      String(r.length),
+      `${r.filter((x) => x.ok).length}/${r.length}`,
+      f(pct(rto, 50)),
+      f(pct(rto, 90)),
+      f(rto.length ? Math.max(...rto) : null),
+      String(r.reduce((a, x) => a + x.writesLost, 0)),
+      String(r.filter((x) => x.falseFailover).length),
+      String(r.reduce((a, x) => a + x.splitBrainWrites, 0)),
+      outcomes.slice(0, 60),
+    ]);
+  }
+  const w = head.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
+  for (const l of lines) out.push(l.map((c, i) => c.padEnd(w[i]!)).join('  '));
+  out.splice(1, 0, w.map((n) => '-'.repeat(n)).join('  '));
+  return out.join('\n');
+}
+
+async function main(opts: { scenario: string; trials: string; json?: boolean }): Promise<number> {
+  const wanted: Scenario[] =
+    opts.scenario === 'all' ? [...SCENARIOS] : opts.scenario.split(',').map((x) => x.trim() as Scenario);
+  const bad = wanted.filter((s) => !SCENARIOS.includes(s));
+  if (bad.length) {
+    process.stderr.write(`bench: unknown scenario ${bad.join(', ')} (choose from: all, ${SCENARIOS.join(', ')})\n`);
+    return 2;
+  }
+  const trials = Number(opts.trials);
+  if (!Number.isInteger(trials) || trials < 1 || trials > 200) {
+    process.stderr.write(`bench: --trials must be a whole number from 1 to 200, not '${opts.trials}'\n`);
+    return 2;
+  }
+  const startedLab = !(await Lab.attach().then(
+    () => true,
+    () => false,
+  ));
+  const rows: Row[] = [];
+  const started = new Date().toISOString();
+  let lab = await Lab.up({ onProgress: (m) => log(m) });
+  let mode: 'sync' | 'async' = lab.state.mode;
+  let d: LabDeployment | undefined;
+  try {
+    for (const s of wanted) {
+      const wantMode = s === 'async-kill9' ? 'async' : 'sync';
+      if (wantMode !== mode || !d) {
+        if (wantMode !== mode) {
+          log(`restarting the lab in ${wantMode} replication`);
+          await undeployFromLab().catch(() => undefined);
+          await Lab.down();
+          lab = await Lab.up({ async: wantMode === 'async', onProgress: (m) => log(m) });
+          mode = wantMode;
+        }
+        await lab.reset();
+        log('deploying the controller into the emulator');
+        d = await deployToLab(lab, { probeRunMs: 600000 });
+      }
+      const n = s === 'async-kill9' || s === 'controller-crash' ? Math.min(trials, 3) : trials;
+      for (let i = 1; i <= n; i++) {
+        await stopProbes(d);
+        await lab.reset();
+        await restartProbes(d);
+        await waitForHealthyVotes(30000);
+        log(`${s} trial ${i}/${n}`);
+        const row = await runTrial(s, i, lab, d).catch(
+          (err: Error): Row => ({
+            scenario: s,
+            trial: i,
+            ok: false,
+            outcome: `ERROR ${err.message.slice(0, 120)}`,
+            rtoMs: null,
+            writesLost: 0,
+            falseFailover: false,
+            splitBrainWrites: 0,
+            detail: { error: err.message },
+          }),
+        );
+        log(
+          `${s} trial ${i}: ${row.ok ? 'ok' : 'NOT OK'} ${row.outcome}${row.rtoMs !== null ? `, ${(row.rtoMs / 1000).toFixed(2)} s` : ''}`,
+        );
+        rows.push(row);
+      }
+    }
+  } finally {
+    if (d) await undeployFromLab().catch(() => undefined);
+    if (mode !== 'sync' && !startedLab) {
+      await Lab.down();
+      await Lab.up();
+    } else if (startedLab) {
+      await Lab.down();
+    }
+  }
+  const result = {
+    started,
+    finished: new Date().toISOString(),
+    machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`,
+    trials,
+    rows,
+  };
+  const dir = path.join(REPO_ROOT, '.bench');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${started.replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, JSON.stringify(result, null, 2));
+  if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else process.stdout.write(`${summarize(rows)}\n\nresults: ${file}\n`);
+  return rows.every((r) => r.ok) ? 0 : 1;
+}
+
+const program = new Command('bench')
+  .description('failure drills on the lab')
+  .option('--scenario <name>', `all, or one or more (comma-separated) of: ${SCENARIOS.join(', ')}`, 'kill9')
+  .option('--trials <n>', 'trials per scenario', '5')
+  .option('--json', 'print every trial as JSON')
+  .action(async (opts: { scenario: string; trials: string; json?: boolean }) => {
+    process.exitCode = await main(opts).catch((err: Error) => {
+      process.stderr.write(`bench: ${err.message}\n`);
+      return 1;
+    });
+  });
+void program.parseAsync(process.argv);
