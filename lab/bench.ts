@@ -57,6 +57,21 @@ interface Row {
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
 
+/** A stopped supervisor lingers for a moment (PID 1 here reaps slowly): wait until its control port is free. */
+async function waitPortFree(port: number, timeoutMs = 20000): Promise<void> {
+  const net = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 function pct(xs: number[], p: number): number | null {
   if (!xs.length) return null;
   const s = [...xs].sort((a, b) => a - b);
@@ -258,6 +273,7 @@ async function main(opts: { scenario: string; trials: string; json?: boolean }):
           log(`restarting the lab in ${wantMode} replication`);
           await undeployFromLab().catch(() => undefined);
           await Lab.down();
+          await waitPortFree(lab.state.controlPort);
           lab = await Lab.up({ async: wantMode === 'async', onProgress: (m) => log(m) });
           mode = wantMode;
         }
@@ -295,6 +311,7 @@ async function main(opts: { scenario: string; trials: string; json?: boolean }):
     if (d) await undeployFromLab().catch(() => undefined);
     if (mode !== 'sync' && !startedLab) {
       await Lab.down();
+      await waitPortFree(lab.state.controlPort);
       await Lab.up();
     } else if (startedLab) {
       await Lab.down();

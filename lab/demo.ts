@@ -109,6 +109,8 @@ async function main(opts: Options): Promise<number> {
     const seenAz = new Set<string>();
     const seenSteps = new Set<string>();
     let started = false;
+    // A write in flight at the kill may still be acknowledged by pg1: the new primary's first write comes after the run starts.
+    let runStartedAt = Number.POSITIVE_INFINITY;
     let lastEpoch = 1;
     let firstAckShown = false;
     const tick = async () => {
@@ -124,6 +126,7 @@ async function main(opts: Options): Promise<number> {
         const ex = await executionsSince(d!, faultAt);
         if (ex.length) {
           started = true;
+          runStartedAt = ex[0]!.startDate!.getTime();
           out(`   ${since(ex[0]!.startDate!.getTime())}  quorum of 2 of 3 AZs: probe started execution ${ex[0]!.name}`);
           marks.push({
             at: ex[0]!.startDate!.getTime() - faultAt,
@@ -145,7 +148,7 @@ async function main(opts: Options): Promise<number> {
         out(`   ${since(s.at)}  ${s.step.padEnd(16)} ${s.detail}`);
         marks.push({ at: s.at - faultAt, label: s.step, kind: 'step' });
       }
-      const ack = load!.firstAckAfter(faultAt);
+      const ack = load!.firstAckAfter(runStartedAt);
       if (ack && !firstAckShown) {
         firstAckShown = true;
         out(`   ${since(ack.at)}  first acknowledged write through the writer endpoint (id ${ack.id})`);
@@ -163,7 +166,7 @@ async function main(opts: Options): Promise<number> {
     const lease = await store.getLease();
     const event = await store.getEvent(lease.epoch);
     const lost = await lostAcknowledged(lab.nodeConnection(lease.primary), 'pgq_load', report.acked);
-    const firstAck = report.acked.find((a) => a.at > faultAt);
+    const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));
     out(`\n6. The cluster after the failover and the rejoin of pg1:\n${table(await lab.status())}`);
     const summary = {
       outcome:

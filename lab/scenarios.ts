@@ -119,10 +119,12 @@ export async function kill9Trial(
   const run = await waitForRun(d, faultAt, { startTimeoutMs: 20000, runTimeoutMs: 120000 });
   // Keep writing until the first acknowledged write after the fault (or give up).
   const ackBy = Date.now() + 20000;
-  while (!load.firstAckAfter(faultAt) && Date.now() < ackBy) await sleep(50);
+  while (!load.firstAckAfter(run?.started ?? faultAt) && Date.now() < ackBy) await sleep(50);
   await sleep(500);
   const report = await load.stop();
-  const firstAck = report.acked.find((a) => a.at > faultAt);
+  // A write in flight at the fault can still be acknowledged by the old primary: the first write of the new
+  // primary cannot come before the run that promotes it has started.
+  const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));
   const lease = await store.getLease();
   const event = run ? await store.getEvent(lease.epoch) : undefined;
   const newPrimary = lease.primary !== oldPrimary ? lease.primary : null;
@@ -292,7 +294,12 @@ export async function emulatorDownTrial(
   };
 }
 
-/** Tries to commit through a session held to the old primary since before the fault; returns the ack times. */
+/**
+ * Commits through a session held to the old primary since before the fault,
+ * one statement at a time (a commit waiting for a synchronous standby that is
+ * gone simply never returns: that is "not acknowledged"). Returns the times of
+ * acknowledged commits.
+ */
 async function hammerHeldSession(
   lab: Lab,
   node: string,
@@ -303,37 +310,32 @@ async function hammerHeldSession(
   c.on('error', () => undefined);
   const acks: number[] = [];
   let attempts = 0;
+  let warned = false;
+  c.on('notice', (n: { message?: string }) => {
+    if (/synchronous replication|committed locally/i.test(n.message ?? '')) warned = true;
+  });
   try {
     await c.connect();
     await c.query('CREATE TABLE IF NOT EXISTS pgq_split (at timestamptz)');
   } catch {
     return { acks, attempts };
   }
-  return {
-    acks,
-    attempts: await (async () => {
-      while (!until()) {
-        attempts++;
-        try {
-          let warned = false;
-          const onNotice = (n: { message?: string }) => {
-            if (/synchronous replication|committed locally/i.test(n.message ?? '')) warned = true;
-          };
-          c.on('notice', onNotice);
-          await Promise.race([
-            c.query('INSERT INTO pgq_split VALUES (now())'),
-            sleep(2000).then(() => Promise.reject(new Error('deadline'))),
-          ]);
-          c.removeListener('notice', onNotice);
-          if (!warned) acks.push(Date.now());
-        } catch {
-          await sleep(100);
-        }
-      }
-      await c.end().catch(() => undefined);
-      return attempts;
-    })(),
-  };
+  let dead = false;
+  while (!until() && !dead) {
+    attempts++;
+    warned = false;
+    const q = c.query('INSERT INTO pgq_split VALUES (now())').then(
+      () => (warned ? 'unacknowledged' : 'ack'),
+      () => 'error',
+    );
+    let outcome: string | undefined;
+    while (!outcome && !until()) outcome = await Promise.race([q, sleep(200).then(() => undefined)]);
+    if (outcome === 'ack') acks.push(Date.now());
+    if (outcome === 'error') dead = true;
+    if (!outcome) break;
+  }
+  await c.end().catch(() => undefined);
+  return { acks, attempts };
 }
 
 /** Result of a split-brain drill. */
@@ -392,8 +394,9 @@ async function splitBrain(
   const run = await waitForRun(d, faultAt, { startTimeoutMs: 25000, runTimeoutMs: 120000 });
   if (afterFailover) await afterFailover(oldPrimary);
   const ackBy = Date.now() + 20000;
-  while (!load.firstAckAfter(faultAt) && Date.now() < ackBy) await sleep(50);
-  newPrimaryFirstWrite = load.firstAckAfter(faultAt)?.at ?? null;
+  const after = run?.started ?? faultAt;
+  while (!load.firstAckAfter(after) && Date.now() < ackBy) await sleep(50);
+  newPrimaryFirstWrite = run ? (load.firstAckAfter(after)?.at ?? null) : null;
   await sleep(2000);
   done = true;
   const h = await held;
