@@ -103,6 +103,7 @@ export async function probeRound(
     const s = await d.starter.start(
       { mode: 'failover', cluster: d.config.PGQ_CLUSTER, reason: decision.reason },
       decision.nextEpoch,
+      lease.updatedAt,
     );
     return {
       vote,

@@ -9,9 +9,13 @@ export interface RunInput {
 
 /** Starts the state machine. */
 export interface StarterPort {
-  /** Starts a run named after the cluster, mode and next epoch; a duplicate start is reported, not an error. */
+  /**
+   * Starts a run named after the cluster, mode, next epoch and the version (updatedAt) of the lease it was
+   * decided on; a duplicate start is reported, not an error.
+   */
   start(
     input: RunInput,
     nextEpoch: number,
+    leaseVersion?: number,
   ): Promise<{ executionArn: string | null; alreadyStarted: boolean; name: string }>;
 }

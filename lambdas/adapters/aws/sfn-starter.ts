@@ -6,13 +6,16 @@ import type { RunInput, StarterPort } from '../../ports/starter-port';
 export class StartFailedError extends RetriableError {}
 
 /**
- * Execution names are derived from cluster, mode and the epoch the run will
- * take, so the probes' fast path and the alarm backstop (or three probes at
- * once) collapse into one execution; the lease's conditional write is the
- * second line of defence.
+ * Execution names are derived from cluster, mode, the epoch the run will take
+ * and the version of the lease it was decided on, so the probes' fast path (or
+ * three probes at once) collapse into one execution; the lease's conditional
+ * write is the second line of defence. The lease version matters: Step
+ * Functions reserves a name for 90 days, and an epoch can repeat after a table
+ * is restored from backup (or a lab is reset).
  */
-export function executionName(input: RunInput, nextEpoch: number): string {
-  return `${input.cluster}-${input.mode}-e${nextEpoch}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+export function executionName(input: RunInput, nextEpoch: number, leaseVersion?: number): string {
+  const suffix = leaseVersion === undefined ? '' : `-v${leaseVersion.toString(36)}`;
+  return `${input.cluster}-${input.mode}-e${nextEpoch}${suffix}`.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
 }
 
 /** Starts the Step Functions state machine. */
@@ -22,8 +25,8 @@ export class SfnStarter implements StarterPort {
     private readonly stateMachineArn: string,
   ) {}
 
-  async start(input: RunInput, nextEpoch: number) {
-    const name = executionName(input, nextEpoch);
+  async start(input: RunInput, nextEpoch: number, leaseVersion?: number) {
+    const name = executionName(input, nextEpoch, leaseVersion);
     try {
       const r = await this.sfn.send(
         new StartExecutionCommand({ stateMachineArn: this.stateMachineArn, name, input: JSON.stringify(input) }),

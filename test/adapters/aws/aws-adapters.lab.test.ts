@@ -176,10 +176,13 @@ describe('Step Functions starter', () => {
     );
     const starter = new SfnStarter(aws.sfn, sm.stateMachineArn!);
     const input = { mode: 'failover' as const, cluster: 'c1', reason: 'test' };
-    const [a, b] = [await starter.start(input, 8), await starter.start(input, 8)];
-    expect(a).toMatchObject({ alreadyStarted: false, name: 'c1-failover-e8' });
-    expect(a.executionArn).toMatch(/c1-failover-e8$/);
-    expect(b).toMatchObject({ alreadyStarted: true, name: 'c1-failover-e8' });
+    const [a, b] = [await starter.start(input, 8, 1000), await starter.start(input, 8, 1000)];
+    expect(a).toMatchObject({ alreadyStarted: false, name: 'c1-failover-e8-vrs' });
+    expect(a.executionArn).toMatch(/c1-failover-e8-vrs$/);
+    expect(b).toMatchObject({ alreadyStarted: true, name: 'c1-failover-e8-vrs' });
+    // The same epoch decided on another version of the lease (a restored table, a reset lab) is a new run.
+    const c = await starter.start(input, 8, 2000);
+    expect(c).toMatchObject({ alreadyStarted: false, name: 'c1-failover-e8-v1jk' });
   });
 });
 

@@ -1,0 +1,84 @@
+import { LeaseConflictError } from '../../lambdas/adapters/aws/dynamo-store';
+import { pauseLease, resumeLease } from '../../lambdas/core/lease';
+import type { Lease } from '../../lambdas/core/types';
+import { endpointOf } from '../../lambdas/handlers/cluster-view';
+import { checkNode } from '../checks';
+import { confirm } from '../confirm';
+import type { CliContext } from '../context';
+import { RefusedError } from '../errors';
+import type { Output } from '../output';
+
+/** Options of `pause` and `resume`. */
+export interface LeaseOptions {
+  readonly yes?: boolean;
+  readonly reason?: string;
+  /** resume: the primary the operator verified (required after needs-attention). */
+  readonly primary?: string;
+}
+
+/** Writes a lease transition conditionally on the epoch and state it was decided on. */
+async function write(ctx: CliContext, before: Lease, next: Lease, what: string): Promise<void> {
+  try {
+    await ctx.store.putLease(next, { epoch: before.epoch, state: before.state });
+  } catch (err) {
+    if (err instanceof LeaseConflictError) throw new RefusedError(`${what} refused: ${err.message}; nothing changed`);
+    throw err;
+  }
+}
+
+/** `pause`: nothing automatic happens until resume (switchover still works). */
+export async function pauseCommand(ctx: CliContext, o: LeaseOptions, out: Output): Promise<Lease> {
+  const lease = await ctx.store.getLease();
+  const r = pauseLease(lease, { now: ctx.now(), reason: o.reason ?? 'paused by operator (pgquorum pause)' });
+  if (!r.ok) throw new RefusedError(`pause refused: ${r.reason}`);
+  if (r.lease === lease) {
+    out.result(lease, `cluster ${ctx.target.cluster} is already paused (epoch ${lease.epoch}): ${lease.reason}`);
+    return lease;
+  }
+  await confirm(`pause cluster ${ctx.target.cluster}: no automatic failover until resume?`, { yes: o.yes });
+  await write(ctx, lease, r.lease, 'pause');
+  out.result(
+    r.lease,
+    `cluster ${ctx.target.cluster} paused at epoch ${lease.epoch}: no automatic failover until \`pgquorum resume\` (switchover still works)`,
+  );
+  return r.lease;
+}
+
+/** `resume [--primary NODE]`: back to steady; after needs-attention the operator names the verified primary. */
+export async function resumeCommand(ctx: CliContext, o: LeaseOptions, out: Output): Promise<Lease> {
+  const [lease, nodes] = await Promise.all([ctx.store.getLease(), ctx.store.listNodes()]);
+  if (o.primary !== undefined) {
+    checkNode(o.primary, nodes);
+    // Never record as primary a node that answers as something else: that would aim the next failover wrong.
+    const pg = await ctx.pg();
+    const node = nodes.find((n) => n.name === o.primary)!;
+    const p = pg ? await pg.probe(endpointOf(node)) : undefined;
+    if (p?.ok === true && p.role !== 'primary') {
+      throw new RefusedError(`resume refused: ${o.primary} answers as a ${p.role}, not as the primary`);
+    }
+    if (!p?.ok) out.note(`warning: ${o.primary} did not answer this machine: recording it as primary on your word`);
+  }
+  const r = resumeLease(lease, {
+    now: ctx.now(),
+    reason: o.reason ?? `resumed by operator (pgquorum resume${o.primary ? ` --primary ${o.primary}` : ''})`,
+    ...(o.primary ? { primary: o.primary } : {}),
+  });
+  if (!r.ok) throw new RefusedError(`resume refused: ${r.reason}`);
+  if (r.lease === lease) {
+    out.result(
+      lease,
+      `cluster ${ctx.target.cluster} is already steady (epoch ${lease.epoch}, primary ${lease.primary})`,
+    );
+    return lease;
+  }
+  await confirm(
+    `resume cluster ${ctx.target.cluster} from ${lease.state} with ${r.lease.primary} as primary: automatic failover on again?`,
+    { yes: o.yes },
+  );
+  await write(ctx, lease, r.lease, 'resume');
+  out.result(
+    r.lease,
+    `cluster ${ctx.target.cluster} resumed: steady at epoch ${r.lease.epoch}, primary ${r.lease.primary}`,
+  );
+  return r.lease;
+}

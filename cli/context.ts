@@ -1,0 +1,302 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  type FunctionConfiguration,
+  GetFunctionConfigurationCommand,
+  LambdaClient,
+  paginateListFunctions,
+} from '@aws-sdk/client-lambda';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { LAB_DIR } from '../lab/paths';
+import { type LabState, readLabState } from '../lab/state';
+import {
+  LAB_CLUSTER,
+  LAB_DB_NAME,
+  LAB_DB_PASSWORD,
+  LAB_DB_USER,
+  LAB_READER_RECORD,
+  LAB_TABLE,
+  LAB_WRITER_RECORD,
+} from '../lab/topology';
+import { type AwsClients, makeClients } from '../lambdas/adapters/aws/clients';
+import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
+import { Ec2Fence } from '../lambdas/adapters/aws/ec2-fence';
+import { Route53Dns } from '../lambdas/adapters/aws/route53-dns';
+import { PgNodeAdapter, parsePgConfig } from '../lambdas/adapters/postgres/pg-node-adapter';
+import { type ControllerSettings, DEFAULT_SETTINGS, settingsSchema } from '../lambdas/core/settings';
+import { EnvironmentError, UsageError } from './errors';
+
+/** Options every command accepts (commander's global options). */
+export interface GlobalOptions {
+  cluster?: string;
+  table?: string;
+  stateMachineArn?: string;
+  zoneId?: string;
+  writerRecord?: string;
+  readerRecord?: string;
+  profile?: string;
+  region?: string;
+  lab?: boolean;
+}
+
+/** Where the controller of one cluster lives, however it was found. */
+export interface Target {
+  readonly kind: 'lab' | 'aws';
+  readonly cluster: string;
+  readonly table: string;
+  readonly zoneId?: string;
+  readonly writerRecord?: string;
+  readonly readerRecord?: string;
+  readonly stateMachineArn?: string;
+  /** Deployed task functions by task name (`validate-input`, `rejoin-old-primary`, ...), when known. */
+  readonly functions: Readonly<Record<string, string>>;
+  readonly settings: ControllerSettings;
+  /** How each setting was found (for `status --json` and error messages). */
+  readonly discovery: readonly string[];
+  /** Lab only: the lab's data folder (drills). */
+  readonly labDir?: string;
+}
+
+/** Everything a command acts through: the product's own adapters, never re-implemented here. */
+export interface CliContext {
+  readonly target: Target;
+  readonly clients: AwsClients;
+  /** A Lambda client whose timeout fits a synchronous rejoin (minutes, not the probe loop's seconds). */
+  readonly lambda: LambdaClient;
+  readonly store: DynamoStore;
+  readonly fence: Ec2Fence;
+  /** Undefined when no hosted zone is known. */
+  readonly dns: Route53Dns | undefined;
+  /** The controller's database credentials; undefined when none are available here. */
+  db(): Promise<DbAccess | undefined>;
+  /** The PostgreSQL adapter with those credentials; undefined without them. */
+  pg(): Promise<PgNodeAdapter | undefined>;
+  now(): number;
+}
+
+/** What lab/deploy.ts writes beside the lab's state. */
+interface LabDeploymentFile {
+  stateMachineArn?: string;
+  functionNames?: Record<string, string>;
+}
+
+/** The running lab's description (PGQ_LAB_DIR selects which lab), or undefined. */
+function labState(): { state: LabState; dir: string } | undefined {
+  const state = readLabState();
+  return state ? { state, dir: LAB_DIR } : undefined;
+}
+
+/** True when the command should target the lab: `--lab`, or AWS_ENDPOINT_URL naming the running lab's emulator. */
+export function wantsLab(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (opts.lab) return true;
+  if (!env.AWS_ENDPOINT_URL) return false;
+  const lab = labState();
+  return !!lab && lab.state.aws.AWS_ENDPOINT_URL?.replace(/\/$/, '') === env.AWS_ENDPOINT_URL.replace(/\/$/, '');
+}
+
+function parseSettings(raw: string | undefined, fallback: ControllerSettings): ControllerSettings {
+  if (!raw) return fallback;
+  try {
+    const r = settingsSchema.safeParse(JSON.parse(raw));
+    return r.success ? r.data : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+async function labTarget(opts: GlobalOptions): Promise<Target> {
+  const lab = labState();
+  if (!lab) {
+    throw new EnvironmentError(`no lab is running (no state.json in ${LAB_DIR}): start one with \`npm run lab -- up\``);
+  }
+  if (!lab.state.ready) throw new EnvironmentError('the lab is still coming up: try again in a few seconds');
+  // Every SDK client below reads the emulator's endpoint and the lab's test credentials from the environment.
+  Object.assign(process.env, lab.state.aws);
+  let deployment: LabDeploymentFile = {};
+  const discovery = [`lab state ${path.join(lab.dir, 'state.json')}`];
+  try {
+    deployment = JSON.parse(fs.readFileSync(path.join(lab.dir, 'deployment.json'), 'utf8')) as LabDeploymentFile;
+    discovery.push(`lab deployment ${path.join(lab.dir, 'deployment.json')}`);
+  } catch {
+    discovery.push('no lab deployment (the controller is not deployed: switchover, failover and rejoin need it)');
+  }
+  return {
+    kind: 'lab',
+    cluster: opts.cluster ?? LAB_CLUSTER,
+    table: opts.table ?? LAB_TABLE,
+    zoneId: opts.zoneId ?? lab.state.ids.hostedZoneId,
+    writerRecord: opts.writerRecord ?? LAB_WRITER_RECORD,
+    readerRecord: opts.readerRecord ?? LAB_READER_RECORD,
+    stateMachineArn: opts.stateMachineArn ?? deployment.stateMachineArn,
+    functions: deployment.functionNames ?? {},
+    settings: { ...DEFAULT_SETTINGS, replicationMode: lab.state.mode },
+    discovery,
+    labDir: lab.dir,
+  };
+}
+
+/** The CDK construct id of each task's function, as it appears in the generated function name. */
+const TASK_CONSTRUCT: Readonly<Record<string, RegExp>> = {
+  'validate-input': /ValidateInput/i,
+  'rejoin-old-primary': /RejoinOldPrimary/i,
+};
+
+/**
+ * On AWS the stack has no outputs (yet), and the CloudFormation client is not a
+ * dependency: every controller function carries the cluster's configuration in
+ * its environment (PGQ_CLUSTER, PGQ_TABLE, PGQ_ZONE_ID, records, settings, and
+ * the probes' PGQ_STATE_MACHINE_ARN), so the functions are the discovery source.
+ */
+async function discoverFromFunctions(lambda: LambdaClient, cluster: string): Promise<FunctionConfiguration[]> {
+  const out: FunctionConfiguration[] = [];
+  for await (const page of paginateListFunctions({ client: lambda }, {})) {
+    for (const f of page.Functions ?? []) {
+      if (f.Environment?.Variables?.PGQ_CLUSTER === cluster && f.Environment.Variables.PGQ_TABLE) out.push(f);
+    }
+  }
+  return out;
+}
+
+async function awsTarget(opts: GlobalOptions, lambda: LambdaClient, env: NodeJS.ProcessEnv): Promise<Target> {
+  const cluster = opts.cluster ?? env.PGQ_CLUSTER;
+  if (!cluster) {
+    throw new UsageError('--cluster is required on AWS (or set PGQ_CLUSTER; use --lab for the local lab)');
+  }
+  const discovery: string[] = [];
+  let fns: FunctionConfiguration[] = [];
+  const complete = opts.table && opts.zoneId && opts.stateMachineArn;
+  if (!complete) {
+    try {
+      fns = await discoverFromFunctions(lambda, cluster);
+      discovery.push(`${fns.length} controller function(s) with PGQ_CLUSTER=${cluster}`);
+    } catch (err) {
+      discovery.push(`function discovery failed: ${(err as Error).message}`);
+    }
+  }
+  const vars = (k: string) => fns.map((f) => f.Environment?.Variables?.[k]).find((v): v is string => !!v);
+  const table = opts.table ?? env.PGQ_TABLE ?? vars('PGQ_TABLE');
+  if (!table) {
+    throw new EnvironmentError(
+      `cannot find the table of cluster '${cluster}': no pgquorum function with PGQ_CLUSTER=${cluster} in ${
+        env.AWS_REGION ?? 'the default region'
+      }; pass --table (and --state-machine-arn, --zone-id)`,
+    );
+  }
+  const functions: Record<string, string> = {};
+  for (const [task, re] of Object.entries(TASK_CONSTRUCT)) {
+    const f = fns.find((x) => re.test(x.FunctionName ?? ''));
+    if (f?.FunctionName) functions[task] = f.FunctionName;
+  }
+  return {
+    kind: 'aws',
+    cluster,
+    table,
+    zoneId: opts.zoneId ?? env.PGQ_ZONE_ID ?? vars('PGQ_ZONE_ID'),
+    writerRecord: opts.writerRecord ?? vars('PGQ_WRITER_RECORD'),
+    readerRecord: opts.readerRecord ?? vars('PGQ_READER_RECORD'),
+    stateMachineArn: opts.stateMachineArn ?? env.PGQ_STATE_MACHINE_ARN ?? vars('PGQ_STATE_MACHINE_ARN'),
+    functions,
+    settings: parseSettings(vars('PGQ_SETTINGS'), DEFAULT_SETTINGS),
+    discovery,
+  };
+}
+
+/** Turns the SDK's credential failure into the one line an operator needs. */
+async function requireCredentials(lambda: LambdaClient): Promise<void> {
+  try {
+    await lambda.config.credentials();
+  } catch (err) {
+    throw new EnvironmentError(
+      `no AWS credentials (${(err as Error).message.split('\n')[0]}): use --profile, AWS_PROFILE or AWS_ACCESS_KEY_ID, or --lab for the local lab`,
+    );
+  }
+}
+
+/** Builds the context: lab or AWS, discovery, adapters. */
+export async function makeContext(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
+  if (opts.profile) env.AWS_PROFILE = opts.profile;
+  if (opts.region) {
+    env.AWS_REGION = opts.region;
+    env.AWS_DEFAULT_REGION = opts.region;
+  }
+  const lab = wantsLab(opts, env);
+  const target0 = lab ? await labTarget(opts) : undefined;
+  if (!lab && !env.AWS_REGION && !env.AWS_DEFAULT_REGION && !env.AWS_PROFILE) {
+    throw new UsageError('no AWS region: pass --region (or set AWS_REGION), or --lab for the local lab');
+  }
+  // Interactive commands tolerate a slower endpoint than the probe loop does.
+  const clients = makeClients({ requestTimeoutMs: 10000, maxAttempts: 3 });
+  const lambda = new LambdaClient({
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 5000, requestTimeout: 16 * 60_000 }),
+  });
+  if (!lab) await requireCredentials(lambda);
+  let target = target0 ?? (await awsTarget(opts, lambda, env));
+  const validator = target.functions['validate-input'];
+  if (target.kind === 'lab' && validator) {
+    // The thresholds the deployed controller enforces (a drill may have deployed non-default ones).
+    const cfg = await lambda
+      .send(new GetFunctionConfigurationCommand({ FunctionName: validator }))
+      .catch(() => undefined);
+    target = { ...target, settings: parseSettings(cfg?.Environment?.Variables?.PGQ_SETTINGS, target.settings) };
+  }
+  const store = new DynamoStore(clients.ddb, target.table, target.cluster);
+  let db: Promise<DbAccess | undefined> | undefined;
+  const getDb = () => {
+    db ??= dbAccess(target, lambda, env);
+    return db;
+  };
+  // A CLI probe may cross a VPN: a little more patience than the in-VPC probe loop.
+  const timeouts = { connectTimeoutMs: 1500, statementTimeoutMs: 1500 };
+  return {
+    target,
+    clients,
+    lambda,
+    store,
+    fence: new Ec2Fence(clients.ec2, store),
+    dns: target.zoneId ? new Route53Dns(clients.r53, target.zoneId) : undefined,
+    db: getDb,
+    async pg() {
+      const a = await getDb();
+      return a ? new PgNodeAdapter(parsePgConfig({ ...a, ...timeouts })) : undefined;
+    },
+    now: () => Date.now(),
+  };
+}
+
+/** How this machine logs into the nodes (the controller's role). */
+export interface DbAccess {
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+  readonly ssl: false | { rejectUnauthorized: boolean };
+}
+
+/**
+ * The controller's database credentials: the lab's fixed role; on AWS
+ * PGQ_DB_USER/PGQ_DB_PASSWORD, else the secret the functions use (the
+ * operator's machine must also reach the nodes' private IPs: otherwise status
+ * falls back to what the probes saw).
+ */
+async function dbAccess(target: Target, lambda: LambdaClient, env: NodeJS.ProcessEnv): Promise<DbAccess | undefined> {
+  if (target.kind === 'lab') {
+    return { user: LAB_DB_USER, password: LAB_DB_PASSWORD, database: LAB_DB_NAME, ssl: false };
+  }
+  // TLS without CA pinning here, as the functions' PGQ_DB_SSL=require does.
+  const ssl = { rejectUnauthorized: false };
+  if (env.PGQ_DB_USER && env.PGQ_DB_PASSWORD) {
+    return { user: env.PGQ_DB_USER, password: env.PGQ_DB_PASSWORD, database: env.PGQ_DB_NAME ?? 'postgres', ssl };
+  }
+  try {
+    const fns = await discoverFromFunctions(lambda, target.cluster);
+    const secretArn = fns.map((f) => f.Environment?.Variables?.PGQ_DB_SECRET_ARN).find((v): v is string => !!v);
+    if (!secretArn) return undefined;
+    const r = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
+    const s = JSON.parse(r.SecretString ?? '{}') as { username?: string; password?: string };
+    if (!s.username || !s.password) return undefined;
+    return { user: s.username, password: s.password, database: 'postgres', ssl };
+  } catch {
+    return undefined;
+  }
+}

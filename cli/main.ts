@@ -1,0 +1,191 @@
+/**
+ * `pgquorum`: the operator CLI. Every command gathers or acts through the
+ * product's own ports and adapters and the same lease and state machine as
+ * the automatic path. Each failure prints one line on stderr and exits with a
+ * code from cli/errors.ts (1 failed, 2 bad input, 3 refused, 4 environment).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { quietNode20Warning } from '../lab/quiet';
+import { checkFailoverFlags } from './checks';
+import { drillCommand } from './commands/drill';
+import { historyCommand } from './commands/history';
+import { pauseCommand, resumeCommand } from './commands/lease';
+import { rejoinCommand } from './commands/rejoin';
+import { runCommand } from './commands/run';
+import { statusCommand } from './commands/status';
+import { type CliContext, type GlobalOptions, makeContext } from './context';
+import { EXIT, exitCodeOf } from './errors';
+import { makeOutput, type Output } from './output';
+
+/** Where the CLI writes; injectable for tests. */
+export interface CliIo {
+  stdout(s: string): void;
+  stderr(s: string): void;
+}
+
+const processIo: CliIo = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+};
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function positiveNumber(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('must be a positive number');
+  return n;
+}
+
+/** The command tree. `act` runs a command body with its context and output; it owns error handling. */
+export function buildProgram(
+  act: (
+    cmd: Command,
+    body: (ctx: CliContext, out: Output) => Promise<unknown>,
+    /** Checks that need no AWS: a bad flag fails before any credential or network is touched. */
+    pre?: () => void,
+  ) => Promise<void>,
+  io: CliIo = processIo,
+): Command {
+  const program = new Command('pgquorum')
+    .description(
+      'operate a pgquorum PostgreSQL HA cluster (status, history, switchover, failover, pause, resume, rejoin, drill)',
+    )
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showSuggestionAfterError()
+    .option('--cluster <name>', 'cluster name (default: the lab, or PGQ_CLUSTER)')
+    .option('--table <name>', 'DynamoDB table (default: discovered from the controller functions, or the lab)')
+    .option('--state-machine-arn <arn>', 'failover state machine (default: discovered)')
+    .option('--zone-id <id>', 'Route 53 private hosted zone (default: discovered)')
+    .option('--writer-record <name>', 'writer record name (default: discovered)')
+    .option('--reader-record <name>', 'reader record name (default: discovered)')
+    .option('--profile <name>', 'AWS profile')
+    .option('--region <region>', 'AWS region')
+    .option('--lab', 'target the local lab (also implied when AWS_ENDPOINT_URL is the running lab emulator)');
+
+  const json = () => new Option('--json', 'machine-readable output');
+
+  program
+    .command('status')
+    .description('nodes (role, AZ, timeline, LSN, lag, sync, security group), votes per AZ, lease, DNS records')
+    .option('-w, --watch', 'refresh until interrupted')
+    .option('--interval <seconds>', 'refresh period with --watch', positiveNumber, 2)
+    .addOption(json())
+    .action((_o, cmd: Command) =>
+      act(cmd, (ctx, out) => statusCommand(ctx, cmd.opts<{ watch?: boolean; interval: number }>(), out)),
+    );
+
+  program
+    .command('history [id]')
+    .description('past failovers and switchovers; `history <epoch>` shows one in full')
+    .option('--limit <n>', 'how many', positiveInt, 20)
+    .addOption(json())
+    .action((id: string | undefined, _o, cmd: Command) =>
+      act(cmd, (ctx, out) => historyCommand(ctx, id, cmd.opts<{ limit: number }>(), out)),
+    );
+
+  program
+    .command('switchover')
+    .description('planned switchover through the state machine (zero acknowledged writes lost)')
+    .option('--to <node>', 'the replica to promote (default: the best one)')
+    .option('--reason <text>', 'recorded in the lease and the event')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--timeout <seconds>', 'stop following the run after this long', positiveInt, 300)
+    .addOption(json())
+    .action((_o, cmd: Command) =>
+      act(cmd, (ctx, out) => {
+        const o = cmd.opts<{ to?: string; reason?: string; yes?: boolean; timeout: number }>();
+        return runCommand(ctx, 'switchover', { ...o, timeoutSec: o.timeout }, out);
+      }),
+    );
+
+  program
+    .command('failover')
+    .description('forced failover to a named replica (no quorum check; the old primary is fenced)')
+    .option('--to <node>', 'the replica to promote (required)')
+    .option('--force', 'required: promote without the probes’ quorum')
+    .option('--reason <text>', 'recorded in the lease and the event')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--timeout <seconds>', 'stop following the run after this long', positiveInt, 300)
+    .addOption(json())
+    .action((_o, cmd: Command) =>
+      act(
+        cmd,
+        (ctx, out) => {
+          const o = cmd.opts<{ to?: string; force?: boolean; reason?: string; yes?: boolean; timeout: number }>();
+          return runCommand(ctx, 'failover', { ...o, timeoutSec: o.timeout }, out);
+        },
+        () => checkFailoverFlags(cmd.opts()),
+      ),
+    );
+
+  program
+    .command('pause')
+    .description('no automatic failover until resume (switchover still works)')
+    .option('--reason <text>', 'recorded in the lease')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(json())
+    .action((_o, cmd: Command) => act(cmd, (ctx, out) => pauseCommand(ctx, cmd.opts(), out)));
+
+  program
+    .command('resume')
+    .description('back to steady from paused or needs-attention (which needs --primary)')
+    .option('--primary <node>', 'the primary you verified (required after needs-attention)')
+    .option('--reason <text>', 'recorded in the lease')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(json())
+    .action((_o, cmd: Command) => act(cmd, (ctx, out) => resumeCommand(ctx, cmd.opts(), out)));
+
+  program
+    .command('rejoin <node>')
+    .description('re-run the rejoin of a node a failover left behind (pg_rewind or re-clone, then follow)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(json())
+    .action((node: string, _o, cmd: Command) => act(cmd, (ctx, out) => rejoinCommand(ctx, node, cmd.opts(), out)));
+
+  program
+    .command('drill <scenario>')
+    .description('run a bench scenario on the lab (kill9, pause-long, pause-short, switchover, or the bench’s own)')
+    .option('--trials <n>', 'how many trials', positiveInt, 1)
+    .option('--to <node>', 'switchover: the target')
+    .addOption(json())
+    .action((scenario: string, _o, cmd: Command) =>
+      act(cmd, (ctx, out) => drillCommand(ctx, scenario, cmd.opts(), out)),
+    );
+
+  return program;
+}
+
+/** Runs the CLI; resolves with the process exit code (never throws). */
+export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  quietNode20Warning();
+  let code: number = EXIT.ok;
+  const fail = (err: unknown) => {
+    io.stderr(`pgquorum: ${(err as Error).message.split('\n')[0]}\n`);
+    code = exitCodeOf(err);
+  };
+  const program = buildProgram(async (cmd, body, pre) => {
+    const all = cmd.optsWithGlobals<GlobalOptions & { json?: boolean }>();
+    try {
+      pre?.();
+      const ctx = await makeContext(all);
+      await body(ctx, makeOutput(Boolean(all.json), io.stdout, io.stderr));
+    } catch (err) {
+      fail(err);
+    }
+  }, io);
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version exit 0; every other parse error (commander printed its line) is bad usage.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    fail(err);
+  }
+  return code;
+}
