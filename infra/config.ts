@@ -24,6 +24,11 @@ export const nodeConfigSchema = z.object({
     .string()
     .regex(/^sg-[0-9a-f]{8,17}$/, 'Invalid security group id')
     .describe("The node's own security group (the fence revokes its ingress)."),
+  subnetId: z
+    .string()
+    .regex(/^subnet-[0-9a-f]{8,17}$/, 'Invalid subnet id')
+    .optional()
+    .describe('Subnet of the node (documentation and operator tooling; the controller addresses the node by IP).'),
   noFailover: z.boolean().default(false).describe('Never promote this node (say, a reporting replica).'),
 });
 
@@ -53,7 +58,11 @@ export const deployConfigSchema = z
         z.object({
           subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'Invalid subnet id'),
           az: z.string().min(1),
-          routeTableId: z.string().optional(),
+          routeTableId: z
+            .string()
+            .regex(/^rtb-[0-9a-f]{8,17}$/, 'Invalid route table id')
+            .optional()
+            .describe('Route table of the subnet: the DynamoDB gateway endpoint is attached to it.'),
         }),
       )
       .length(3, 'exactly three probe subnets, one per AZ')
@@ -85,7 +94,20 @@ export const deployConfigSchema = z
       .string()
       .startsWith('arn:')
       .optional()
-      .describe('Existing secret {username, password, replicationUsername, replicationPassword}; created when absent.'),
+      .describe(
+        'Existing secret {username, password, replicationUsername, replicationPassword}, by ARN; created when neither this nor dbSecretName is set.',
+      ),
+    dbSecretName: z
+      .string()
+      .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'Invalid secret name')
+      .optional()
+      .describe('The same existing secret, by name (instead of dbSecretArn).'),
+    createVpcEndpoints: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Create the interface endpoints the in-VPC functions need (DynamoDB, SSM, Step Functions, CloudWatch, Secrets Manager, EC2, SNS). Set false when the VPC already has them with private DNS (a second one conflicts).',
+      ),
     pgdata: z.string().default('/var/lib/postgresql/15/main').describe('Data directory on the nodes (host scripts).'),
   })
   .superRefine((c, ctx) => {
@@ -101,6 +123,8 @@ export const deployConfigSchema = z
       ctx.addIssue({ code: 'custom', path: ['initialPrimary'], message: `must be one of ${names.join(', ')}` });
     if (new Set(names).size !== names.length)
       ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'node names must be unique' });
+    if (c.dbSecretArn && c.dbSecretName)
+      ctx.addIssue({ code: 'custom', path: ['dbSecretName'], message: 'give dbSecretArn or dbSecretName, not both' });
     const sgs = c.nodes.map((n) => n.securityGroupId);
     if (new Set(sgs).size !== sgs.length)
       ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'each node needs its own security group' });

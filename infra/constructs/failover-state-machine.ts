@@ -13,6 +13,8 @@ export const RETRY_ERRORS = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  // A crashed or out-of-memory runtime: the epoch guard makes re-running the step safe.
+  'Lambda.Unknown',
 ];
 
 /** Properties of the failover/switchover state machine. */

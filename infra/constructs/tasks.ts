@@ -45,4 +45,11 @@ export const TASKS = {
 export type TaskName = keyof typeof TASKS;
 
 /** The probe function (one per AZ). */
-export const PROBE: TaskSpec = { entry: 'probe', timeoutSec: 65, memoryMb: 256, needsVpc: true, needs: [] };
+export const PROBE: TaskSpec = {
+  entry: 'probe',
+  timeoutSec: 65,
+  memoryMb: 256,
+  needsVpc: true,
+  // A probe notifies the topic when its decision is needs-attention (anti-flap, lag over budget).
+  needs: ['sns'],
+};

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -56,6 +56,8 @@ export interface PgQuorumStackProps extends StackProps {
  * alarm backstop, host-command documents, notifications and the dashboard.
  */
 export class PgQuorumStack extends Stack {
+  /** The validated configuration the stack was built from. */
+  readonly config: DeployConfig;
   readonly table: dynamodb.Table;
   readonly stateMachine: FailoverStateMachine;
   readonly functions: Record<TaskName, NodejsFunction>;
@@ -65,14 +67,19 @@ export class PgQuorumStack extends Stack {
   constructor(scope: Construct, id: string, props: PgQuorumStackProps) {
     super(scope, id, props);
     const c = props.config;
+    this.config = c;
     const records = recordNames(c);
 
+    const routeTableIds = c.probeSubnets.every((s) => s.routeTableId)
+      ? c.probeSubnets.map((s) => s.routeTableId as string)
+      : undefined;
+    // Imported by attributes, never looked up: `cdk synth` works offline on a fresh clone.
     const vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', {
       vpcId: c.vpcId,
       vpcCidrBlock: c.vpcCidr,
       availabilityZones: c.probeSubnets.map((s) => s.az),
       privateSubnetIds: c.probeSubnets.map((s) => s.subnetId),
-      privateSubnetRouteTableIds: c.probeSubnets.map((s) => s.routeTableId ?? ''),
+      ...(routeTableIds ? { privateSubnetRouteTableIds: routeTableIds } : {}),
     });
     const subnets = c.probeSubnets.map((s, i) =>
       ec2.Subnet.fromSubnetAttributes(this, `ProbeSubnet${i}`, {
@@ -94,14 +101,16 @@ export class PgQuorumStack extends Stack {
 
     const secret = c.dbSecretArn
       ? secretsmanager.Secret.fromSecretCompleteArn(this, 'DbSecret', c.dbSecretArn)
-      : new secretsmanager.Secret(this, 'DbSecret', {
-          description: `pgquorum ${c.cluster}: controller and replication credentials for PostgreSQL`,
-          generateSecretString: {
-            secretStringTemplate: JSON.stringify({ username: 'pgquorum', replicationUsername: 'replicator' }),
-            generateStringKey: 'password',
-            excludePunctuation: true,
-          },
-        });
+      : c.dbSecretName
+        ? secretsmanager.Secret.fromSecretNameV2(this, 'DbSecret', c.dbSecretName)
+        : new secretsmanager.Secret(this, 'DbSecret', {
+            description: `pgquorum ${c.cluster}: controller and replication credentials for PostgreSQL`,
+            generateSecretString: {
+              secretStringTemplate: JSON.stringify({ username: 'pgquorum', replicationUsername: 'replicator' }),
+              generateStringKey: 'password',
+              excludePunctuation: true,
+            },
+          });
 
     const topicKey = kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns');
     const topic = new sns.Topic(this, 'Alerts', {
@@ -121,32 +130,21 @@ export class PgQuorumStack extends Stack {
       fnSg.addEgressRule(ec2.Peer.ipv4(`${n.privateIp}/32`), ec2.Port.tcp(n.port), `PostgreSQL on ${n.name}`);
     }
     fnSg.addEgressRule(ec2.Peer.ipv4(c.vpcCidr), ec2.Port.tcp(443), 'AWS interface endpoints');
-
-    // Functions in the VPC reach AWS APIs through interface endpoints (no NAT needed). Route 53 has none,
-    // which is why flip-dns runs outside the VPC.
-    const endpointSg = new ec2.SecurityGroup(this, 'EndpointSg', {
-      vpc,
-      description: 'pgquorum interface endpoints',
-      allowAllOutbound: false,
-    });
-    endpointSg.addIngressRule(fnSg, ec2.Port.tcp(443), 'controller functions');
-    for (const [id, svc] of [
-      ['Ddb', ec2.InterfaceVpcEndpointAwsService.DYNAMODB],
-      ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
-      ['States', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS],
-      ['Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING],
-      ['Secrets', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-      ['Ec2', ec2.InterfaceVpcEndpointAwsService.EC2],
-      ['Sns', ec2.InterfaceVpcEndpointAwsService.SNS],
-      ['Logs', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS],
-    ] as const) {
-      vpc.addInterfaceEndpoint(`${id}Endpoint`, {
-        service: svc,
-        subnets: { subnets },
-        securityGroups: [endpointSg],
-        privateDnsEnabled: true,
-      });
+    if (c.createVpcEndpoints && routeTableIds) {
+      // The DynamoDB gateway endpoint is reached at DynamoDB's public addresses (its prefix list is per region and
+      // cannot be resolved offline at synth time). Subnets without NAT reach nothing else on 443.
+      fnSg.addEgressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(443), 'DynamoDB through the gateway endpoint');
     }
+
+    // Functions in the VPC reach AWS APIs through endpoints, no NAT needed. Route 53 has no VPC endpoint at all,
+    // which is why flip-dns (the only Route 53 writer during a failover) runs outside the VPC. CloudWatch Logs and
+    // X-Ray need none either: Lambda ships logs and traces itself, outside the function's network.
+    if (c.createVpcEndpoints) this.addEndpoints(vpc, subnets, fnSg, routeTableIds);
+    else
+      Annotations.of(this).addInfoV2(
+        'pgquorum:endpoints',
+        'createVpcEndpoints is false: the VPC must already reach DynamoDB, SSM, Step Functions, CloudWatch, Secrets Manager, EC2 and SNS privately.',
+      );
 
     const settings = JSON.stringify(c.thresholds);
     const baseEnv: Record<string, string> = {
@@ -567,6 +565,48 @@ export class PgQuorumStack extends Stack {
     });
 
     this.suppressFindings();
+  }
+
+  /**
+   * The endpoints the in-VPC functions call: DynamoDB through a gateway endpoint (free, on the probe subnets'
+   * route tables), the rest through interface endpoints with private DNS, so the SDK's default endpoints resolve
+   * to them. Which function needs which: every one reads the secret and writes the table and metrics; probes
+   * start executions (states) and notify (sns); fence, verify-fence and rejoin call EC2; fence, rejoin, stop and
+   * restart send SSM commands.
+   */
+  private addEndpoints(vpc: ec2.IVpc, subnets: ec2.ISubnet[], fnSg: ec2.ISecurityGroup, routeTableIds?: string[]) {
+    if (routeTableIds) {
+      vpc.addGatewayEndpoint('DdbEndpoint', {
+        service: ec2.GatewayVpcEndpointAwsService.DYNAMODB,
+        subnets: [{ subnets }],
+      });
+    } else {
+      Annotations.of(this).addWarningV2(
+        'pgquorum:ddb-endpoint',
+        'probeSubnets[].routeTableId not given: no DynamoDB gateway endpoint is created; the in-VPC functions need one (or a NAT) to reach the table.',
+      );
+    }
+    const endpointSg = new ec2.SecurityGroup(this, 'EndpointSg', {
+      vpc,
+      description: 'pgquorum interface endpoints',
+      allowAllOutbound: false,
+    });
+    endpointSg.addIngressRule(fnSg, ec2.Port.tcp(443), 'controller functions');
+    for (const [id, svc] of [
+      ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
+      ['States', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS],
+      ['Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING],
+      ['Secrets', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['Ec2', ec2.InterfaceVpcEndpointAwsService.EC2],
+      ['Sns', ec2.InterfaceVpcEndpointAwsService.SNS],
+    ] as const) {
+      vpc.addInterfaceEndpoint(`${id}Endpoint`, {
+        service: svc,
+        subnets: { subnets },
+        securityGroups: [endpointSg],
+        privateDnsEnabled: true,
+      });
+    }
   }
 
   /** cdk-nag findings that are deliberate, each with its reason (cdk-nag v3: one acknowledgement per finding). */

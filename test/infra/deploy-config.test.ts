@@ -1,45 +1,147 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { parseDeployConfig } from '../../infra/config';
+import { type DeployConfig, deployConfigSchema, parseDeployConfig, recordNames } from '../../infra/config';
+import { type Json, sampleConfig } from './fixtures';
 
-const sample = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'cdk.json'), 'utf8')).context.pgquorum;
-const clone = () => JSON.parse(JSON.stringify(sample));
+type Mutate = (c: Json) => void;
 
-describe('deployment config (cdk.json context)', () => {
-  it('accepts the sample and fills defaults', () => {
-    const c = parseDeployConfig(sample);
-    expect(c.nodes[0]!.port).toBe(5432);
-    expect(c.writerRecord).toBe('writer');
-    expect(c.thresholds.failuresToDown).toBe(3);
+describe('deployment config', () => {
+  it('accepts the sample in cdk.json and fills the defaults', () => {
+    const c: DeployConfig = parseDeployConfig(sampleConfig());
+    expect(c.nodes.map((n) => n.port)).toEqual([5432, 5432, 5432]);
+    expect(c.thresholds.replicationMode).toBe('sync');
+    expect(c.createVpcEndpoints).toBe(true);
+    expect(recordNames(c)).toEqual({ writer: 'writer.orders.db.internal', reader: 'reader.orders.db.internal' });
   });
 
-  it.each<[string, (c: ReturnType<typeof clone>) => void, RegExp]>([
+  it('accepts an existing secret by name and optional node subnets', () => {
+    const raw = sampleConfig();
+    raw.dbSecretName = 'pgquorum/orders/db';
+    raw.nodes[0].subnetId = 'subnet-0aa1111111111111a';
+    expect(deployConfigSchema.safeParse(raw).success).toBe(true);
+  });
+
+  // Each bad value must be reported under its full path, so the operator knows which line of cdk.json to fix.
+  const cases: [string, Mutate, string][] = [
     [
-      'a bad node IP',
-      (c) => (c.nodes[1].privateIp = '10.20.2'),
-      /pgquorum\.nodes\[1\]\.privateIp: Invalid IPv4 address/,
+      'bad node IP',
+      (c) => {
+        c.nodes[1].privateIp = '10.20.300.1';
+      },
+      'pgquorum.nodes[1].privateIp: Invalid IPv4',
     ],
     [
-      'two probe subnets in one AZ',
-      (c) => (c.probeSubnets[1].az = c.probeSubnets[0].az),
-      /pgquorum\.probeSubnets: the three probe subnets must be in three distinct AZs/,
-    ],
-    ['two probe subnets only', (c) => c.probeSubnets.pop(), /pgquorum\.probeSubnets: exactly three probe subnets/],
-    [
-      'a shared security group',
-      (c) => (c.nodes[2].securityGroupId = c.nodes[0].securityGroupId),
-      /pgquorum\.nodes: each node needs its own security group/,
+      'bad instance id',
+      (c) => {
+        c.nodes[2].instanceId = 'i-xyz';
+      },
+      'pgquorum.nodes[2].instanceId: Invalid EC2 instance id',
     ],
     [
-      'an unknown initial primary',
-      (c) => (c.initialPrimary = 'pg9'),
-      /pgquorum\.initialPrimary: must be one of pg1, pg2, pg3/,
+      'bad port',
+      (c) => {
+        c.nodes[0].port = 70000;
+      },
+      'pgquorum.nodes[0].port:',
     ],
-    ['a missing cluster', (c) => delete c.cluster, /pgquorum\.cluster/],
-    ['a bad threshold', (c) => (c.thresholds.failuresToDown = 0), /pgquorum\.thresholds\.failuresToDown/],
-  ])('names the field for %s', (_name, mutate, message) => {
-    const c = clone();
-    mutate(c);
-    expect(() => parseDeployConfig(c)).toThrow(message);
+    [
+      'bad node subnet',
+      (c) => {
+        c.nodes[0].subnetId = 'sub-1';
+      },
+      'pgquorum.nodes[0].subnetId: Invalid subnet id',
+    ],
+    [
+      'missing cluster',
+      (c) => {
+        delete c.cluster;
+      },
+      'pgquorum.cluster:',
+    ],
+    [
+      'two probe subnets',
+      (c) => {
+        c.probeSubnets.pop();
+      },
+      'pgquorum.probeSubnets: exactly three probe subnets',
+    ],
+    [
+      'probe AZs not distinct',
+      (c) => {
+        c.probeSubnets[2].az = c.probeSubnets[0].az;
+      },
+      'pgquorum.probeSubnets: the three probe subnets must be in three distinct AZs',
+    ],
+    [
+      'bad probe subnet id',
+      (c) => {
+        c.probeSubnets[1].subnetId = 'subnet-XYZ';
+      },
+      'pgquorum.probeSubnets[1].subnetId: Invalid subnet id',
+    ],
+    [
+      'unknown initial primary',
+      (c) => {
+        c.initialPrimary = 'pg9';
+      },
+      'pgquorum.initialPrimary: must be one of pg1, pg2, pg3',
+    ],
+    [
+      'shared security group',
+      (c) => {
+        c.nodes[1].securityGroupId = c.nodes[0].securityGroupId;
+      },
+      'pgquorum.nodes: each node needs its own security group',
+    ],
+    [
+      'bad hosted zone',
+      (c) => {
+        c.hostedZoneId = 'zone';
+      },
+      'pgquorum.hostedZoneId: Invalid hosted zone id',
+    ],
+    [
+      'bad CIDR',
+      (c) => {
+        c.vpcCidr = '10.20.0.0';
+      },
+      'pgquorum.vpcCidr: Invalid CIDR',
+    ],
+    [
+      'bad threshold',
+      (c) => {
+        c.thresholds.failuresToDown = 0;
+      },
+      'pgquorum.thresholds.failuresToDown:',
+    ],
+    [
+      'bad replication mode',
+      (c) => {
+        c.thresholds.replicationMode = 'semi';
+      },
+      'pgquorum.thresholds.replicationMode:',
+    ],
+    [
+      'secret twice',
+      (c) => {
+        c.dbSecretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf';
+        c.dbSecretName = 'x';
+      },
+      'pgquorum.dbSecretName: give dbSecretArn or dbSecretName, not both',
+    ],
+    [
+      'bad alarm email',
+      (c) => {
+        c.alarmEmail = 'oncall';
+      },
+      'pgquorum.alarmEmail:',
+    ],
+  ];
+  it.each(cases)('rejects %s and names the field', (_name, mutate, expected) => {
+    const raw = sampleConfig();
+    mutate(raw);
+    expect(() => parseDeployConfig(raw)).toThrow(expected);
+  });
+
+  it('rejects a missing context key with a message naming it', () => {
+    expect(() => parseDeployConfig(undefined)).toThrow(/invalid pgquorum configuration/);
   });
 });

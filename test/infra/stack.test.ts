@@ -1,133 +1,231 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { App, Stack, Validations } from 'aws-cdk-lib';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../../infra/app';
+import { RETRY_ERRORS } from '../../infra/constructs/failover-state-machine';
+import { TASKS } from '../../infra/constructs/tasks';
+import type { PgQuorumStack } from '../../infra/stacks/pgquorum-stack';
+import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
+import { type Json, sampleConfig } from './fixtures';
 
-/** Synthesized once for the file: bundling 18 functions with esbuild takes ~25 s on 2 cores. */
-const root = path.join(__dirname, '..', '..');
-const context = JSON.parse(fs.readFileSync(path.join(root, 'cdk.json'), 'utf8')).context;
-const outdir = fs.mkdtempSync('/tmp/pgq-cdk-');
+// One synth for the whole file. Bundling is skipped here (the template is the same either way);
+// synth-artifacts.test.ts bundles for real.
+let stack: PgQuorumStack;
 let template: Template;
-let json: { Resources: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+let t: Json;
+let outdir: string;
 let synthError: unknown;
 
 beforeAll(() => {
-  const app = new App({ outdir, context });
-  const { stack } = buildApp(app);
+  outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-stack-test-'));
+  const app = new App({ outdir, context: { pgquorum: sampleConfig(), 'aws:cdk:bundling-stacks': [] } });
+  stack = buildApp(app).stack;
   try {
+    // cdk-nag v3 runs as a policy-validation plugin: an unacknowledged finding makes synth throw.
     app.synth();
   } catch (err) {
     synthError = err;
   }
   template = Template.fromStack(stack);
-  json = template.toJSON() as typeof json;
-}, 180000);
-
+  t = template.toJSON();
+});
 afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
-const ofType = (t: string) => Object.entries(json.Resources).filter(([, r]) => r.Type === t);
-const cfg = context.pgquorum;
+const resourcesOf = (type: string): [string, Json][] =>
+  Object.entries(t.Resources as Record<string, Json>).filter(([, r]) => r.Type === type);
+const definition = (): Json => {
+  const [[, sm]] = resourcesOf('AWS::StepFunctions::StateMachine') as [[string, Json]];
+  // Function ARNs are Fn::GetAtt objects inside an Fn::Join: stringify them to parse the ASL.
+  const parts = sm.Properties.DefinitionString['Fn::Join'][1] as unknown[];
+  return JSON.parse(parts.map((p: Json) => (typeof p === 'string' ? p : `fn:${p['Fn::GetAtt'][0]}`)).join(''));
+};
+const logicalIdOf = (c: { node: { defaultChild?: unknown } }) =>
+  stack.getLogicalId(c.node.defaultChild as Parameters<typeof stack.getLogicalId>[0]);
 
 describe('cdk-nag AwsSolutions', () => {
-  it('reports no unacknowledged finding for the stack', () => {
+  it('has no unacknowledged finding (synth passes validation with an empty report)', () => {
     expect(synthError).toBeUndefined();
+    const report = JSON.parse(fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8'));
+    const violations = (report.pluginReports as Json[]).flatMap((p) => p.violations ?? []);
+    expect(violations).toEqual([]);
   });
 
   it('does fail a stack with a known violation (the check is live)', () => {
-    const app = new App({ outdir: fs.mkdtempSync('/tmp/pgq-nag-') });
-    const bad = new Stack(app, 'Bad');
-    new sns.Topic(bad, 'PlainTopic');
-    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-    expect(() => app.synth()).toThrow();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-nag-'));
+    try {
+      const app = new App({ outdir: dir });
+      new sns.Topic(new Stack(app, 'Bad'), 'PlainTopic');
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      expect(() => app.synth()).toThrow(/AwsSolutions-SNS3/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves no error or warning annotation on the stack', () => {
+    const a = Annotations.fromStack(stack);
+    expect(a.findError('*', Match.anyValue())).toEqual([]);
+    expect(a.findWarning('*', Match.anyValue())).toEqual([]);
   });
 });
 
 describe('probes', () => {
-  it('runs three probe functions, each pinned to a distinct configured subnet, each on an every-minute schedule', () => {
-    const probes = ofType('AWS::Lambda::Function').filter(([id]) => /^Probe\d[0-9A-F]{8}$/.test(id));
+  it('runs three probe functions, each in a distinct subnet matching its AZ', () => {
+    const cfg = stack.config;
+    const probes = stack.probes.map((p) => t.Resources[logicalIdOf(p)]);
     expect(probes).toHaveLength(3);
-    const subnets = probes.map(([, r]) =>
-      ((r.Properties.VpcConfig as { SubnetIds: string[] }).SubnetIds ?? []).join(','),
-    );
-    expect(new Set(subnets).size).toBe(3);
-    expect(subnets.sort()).toEqual(cfg.probeSubnets.map((s: { subnetId: string }) => s.subnetId).sort());
-    for (const [id] of probes) {
-      template.hasResourceProperties('AWS::Events::Rule', {
-        ScheduleExpression: 'rate(1 minute)',
-        Targets: Match.arrayWith([Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] } })]),
-      });
+    const subnets = probes.map((p) => p.Properties.VpcConfig.SubnetIds as string[]);
+    for (const [i, s] of subnets.entries()) {
+      expect(s).toEqual([cfg.probeSubnets[i]!.subnetId]);
+      expect(probes[i].Properties.Environment.Variables.PGQ_AZ).toBe(cfg.probeSubnets[i]!.az);
+      expect(probes[i].Properties.Runtime).toBe('nodejs22.x');
     }
+    expect(new Set(subnets.flat()).size).toBe(3);
+  });
+
+  it('starts each probe every minute from its own schedule', () => {
+    const scheduled = resourcesOf('AWS::Events::Rule')
+      .filter(([, r]) => r.Properties.ScheduleExpression === 'rate(1 minute)')
+      .flatMap(([, r]) => r.Properties.Targets.map((x: Json) => x.Arn['Fn::GetAtt'][0]));
+    expect(scheduled.sort()).toEqual(stack.probes.map(logicalIdOf).sort());
   });
 });
 
-describe('backstop trigger', () => {
-  it('wires the quorum-down alarm through an EventBridge rule to the state machine', () => {
-    const [alarmId] = ofType('AWS::CloudWatch::Alarm').find(([id]) => id.startsWith('QuorumDownAlarm'))!;
-    const [smId] = ofType('AWS::StepFunctions::StateMachine')[0]!;
-    template.hasResourceProperties('AWS::Events::Rule', {
-      EventPattern: {
-        source: ['aws.cloudwatch'],
-        'detail-type': ['CloudWatch Alarm State Change'],
-        resources: [{ 'Fn::GetAtt': [alarmId, 'Arn'] }],
-        detail: { state: { value: ['ALARM'] } },
-      },
-      Targets: Match.arrayWith([Match.objectLike({ Arn: { Ref: smId } })]),
+describe('alarm backstop', () => {
+  it('alarms when at least 2 of the 3 AZs report the primary unreachable', () => {
+    const [[alarmId, alarm]] = resourcesOf('AWS::CloudWatch::Alarm').filter(
+      ([id]) => id === logicalIdOf(stack.quorumAlarm),
+    ) as [[string, Json]];
+    expect(alarmId).toBeDefined();
+    expect(alarm.Properties.Threshold).toBe(2);
+    expect(alarm.Properties.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    const metrics = alarm.Properties.Metrics as Json[];
+    const perAz = metrics.filter((m) => m.MetricStat);
+    expect(perAz.map((m) => m.MetricStat.Metric.MetricName)).toEqual(Array(3).fill('PrimaryReachable'));
+    expect(perAz.map((m) => m.MetricStat.Metric.Namespace)).toEqual(Array(3).fill('PgQuorum'));
+    const azs = perAz.map((m) => m.MetricStat.Metric.Dimensions.find((d: Json) => d.Name === 'Az').Value);
+    expect(azs.sort()).toEqual(stack.config.probeSubnets.map((s) => s.az).sort());
+    for (const m of perAz)
+      expect(m.MetricStat.Metric.Dimensions).toContainEqual({ Name: 'Cluster', Value: stack.config.cluster });
+    // A silent probe must never look like a down vote (fail static): missing data fills as reachable.
+    const expr = metrics.find((m) => m.Expression).Expression as string;
+    expect(expr).toMatch(/FILL\(\w+, 1\)/);
+  });
+
+  it('routes the alarm (ALARM state) through EventBridge to the state machine with a failover input', () => {
+    const smId = logicalIdOf(stack.stateMachine.stateMachine);
+    const alarmId = logicalIdOf(stack.quorumAlarm);
+    const rules = resourcesOf('AWS::Events::Rule').filter(([, r]) => r.Properties.EventPattern);
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.cloudwatch'],
+      'detail-type': ['CloudWatch Alarm State Change'],
+      resources: [{ 'Fn::GetAtt': [alarmId, 'Arn'] }],
+      detail: { state: { value: ['ALARM'] } },
     });
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      Threshold: 2,
-      Metrics: Match.arrayWith([Match.objectLike({ Expression: Match.stringLikeRegexp('FILL') })]),
-    });
+    const [target] = rule.Properties.Targets;
+    expect(target.Arn).toEqual({ Ref: smId });
+    const input = JSON.parse(target.Input);
+    expect(input.input ?? input).toMatchObject({ mode: 'failover', cluster: stack.config.cluster });
+  });
+
+  it('has the probes-silent, failover-failed, needs-attention, lag and sync-standby alarms, all to the topic', () => {
+    const alarms = resourcesOf('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
+    const byMetric = (name: string) => alarms.filter((a) => a.MetricName === name);
+    const silent = byMetric('PrimaryReachable');
+    expect(silent).toHaveLength(3);
+    for (const a of silent) expect(a.TreatMissingData).toBe('breaching');
+    expect(byMetric('ExecutionsFailed')).toHaveLength(1);
+    expect(byMetric('NeedsAttention')).toHaveLength(1);
+    expect(byMetric('ReplicaLagBytes')[0]?.Threshold).toBe(stack.config.thresholds.maxLagBytes);
+    expect(byMetric('SyncStandbyMissing')).toHaveLength(1);
+    const [[topicId]] = resourcesOf('AWS::SNS::Topic') as [[string, Json]];
+    for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
   });
 });
 
 describe('state machine', () => {
-  const definition = () => {
-    const [, sm] = ofType('AWS::StepFunctions::StateMachine')[0]!;
-    const parts = (sm.Properties.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
-    // Function ARNs are Fn::GetAtt tokens inside JSON strings: substitute plain text.
-    const text = parts.map((p) => (typeof p === 'string' ? p : 'arn:fn')).join('');
-    return JSON.parse(text) as { States: Record<string, Record<string, unknown>> };
-  };
-  const allStates = () => {
-    const out: Record<string, Record<string, unknown>> = {};
-    const walk = (states: Record<string, Record<string, unknown>>) => {
-      for (const [k, v] of Object.entries(states)) {
-        out[k] = v;
-        const inner = (v.ItemProcessor ?? v.Iterator) as
-          | { States?: Record<string, Record<string, unknown>> }
-          | undefined;
-        if (inner?.States) walk(inner.States);
-      }
-    };
-    walk(definition().States);
-    return out;
-  };
-
-  it('retries every task on Pgq.Retriable with backoff', () => {
-    const tasks = Object.entries(allStates()).filter(([, s]) => s.Type === 'Task');
-    expect(tasks.length).toBeGreaterThanOrEqual(20);
-    for (const [name, s] of tasks) {
-      const retry = (s.Retry ?? []) as { ErrorEquals: string[]; BackoffRate?: number }[];
-      expect([name, retry.some((r) => r.ErrorEquals.includes('Pgq.Retriable') && (r.BackoffRate ?? 1) > 1)]).toEqual([
-        name,
-        true,
-      ]);
+  it('gives every Task state a retry on transient errors with backoff', () => {
+    const tasks = allStates(definition()).filter(([, s]) => s.Type === 'Task');
+    expect(tasks.length).toBeGreaterThanOrEqual(Object.keys(TASKS).length);
+    for (const [id, s] of tasks) {
+      const retry = (s.Retry ?? []) as Json[];
+      expect({ id, ok: retry.some((r) => r.ErrorEquals.includes('Pgq.Retriable') && r.BackoffRate > 1) }).toEqual({
+        id,
+        ok: true,
+      });
+      for (const e of RETRY_ERRORS) expect(retry[0].ErrorEquals).toContain(e);
+      expect(retry[0].ErrorEquals).not.toContain('Pgq.Fatal');
     }
   });
 
-  it('sends every failure after the lease to Abort, and earlier failures to a Fail that changes nothing', () => {
-    const states = allStates();
-    const catchTo = (n: string) => ((states[n]!.Catch ?? []) as { Next: string }[]).map((c) => c.Next);
-    expect(catchTo('ValidateInput')).toEqual(['InputRejected']);
-    expect(catchTo('AcquireLease')).toEqual(['LeaseNotAcquired']);
-    expect(catchTo('Abort')).toEqual(['AbortFailed']);
-    expect(catchTo('RejoinOldPrimary')).toEqual(['Done']);
-    expect(catchTo('RestartOldAsReplica')).toEqual(['Done']);
-    for (const n of [
-      'ConfirmQuorum',
+  it('catches States.ALL into $.error on every task; after the lease, failures end in Abort then Fail', () => {
+    const def = definition();
+    const top = def.States as Record<string, Json>;
+    const catchOf = (id: string) => {
+      const c = top[id].Catch as Json[] | undefined;
+      expect({ id, c: c?.length }).toEqual({ id, c: 1 });
+      expect(c![0].ErrorEquals).toEqual(['States.ALL']);
+      return c![0];
+    };
+    // Before the lease: nothing changed, nothing to abort.
+    expect(catchOf('ValidateInput')).toMatchObject({ Next: 'InputRejected', ResultPath: '$.error' });
+    expect(top.InputRejected.Type).toBe('Fail');
+    expect(catchOf('AcquireLease')).toMatchObject({ Next: 'LeaseNotAcquired', ResultPath: '$.error' });
+    expect(top.LeaseNotAcquired.Type).toBe('Fail');
+    // Best effort after the commit: a failed rejoin does not fail the committed run.
+    for (const id of ['RejoinOldPrimary', 'RestartOldAsReplica']) expect(catchOf(id).Next).toBe('Done');
+    const guarded = Object.entries(top).filter(
+      ([id, s]) =>
+        (s.Type === 'Task' || s.Type === 'Map') &&
+        !['ValidateInput', 'AcquireLease', 'RejoinOldPrimary', 'RestartOldAsReplica', 'Abort'].includes(id),
+    );
+    expect(guarded.map(([id]) => id).sort()).toEqual(
+      [
+        'ConfirmQuorum',
+        'SelectCandidate',
+        'Fence',
+        'VerifyFence',
+        'Promote',
+        'FlipDns',
+        'RepointReplicas',
+        'Commit',
+        'CheckTarget',
+        'StopOldPrimary',
+        'WaitForReplay',
+        'PromoteTarget',
+        'FlipDnsToTarget',
+        'RepointOthers',
+        'CommitSwitchover',
+      ].sort(),
+    );
+    for (const [id] of guarded) expect(catchOf(id)).toMatchObject({ Next: 'Abort', ResultPath: '$.error' });
+    expect(top.Abort.Next).toBe('Failed');
+    expect(top.Failed.Type).toBe('Fail');
+    expect(catchOf('Abort').Next).toBe('AbortFailed');
+  });
+
+  it('runs the failover and switchover steps in order', () => {
+    const top = definition().States as Record<string, Json>;
+    const path = (from: string) => {
+      const seen: string[] = [];
+      for (let id: string | undefined = from; id; ) {
+        seen.push(id);
+        const s: Json = top[id];
+        id = s.Type === 'Choice' ? (s.Default ?? s.Choices.at(-1).Next) : s.Next;
+      }
+      return seen;
+    };
+    expect(definition().StartAt).toBe('ValidateInput');
+    expect(top.Mode.Choices).toEqual([{ Variable: '$.input.mode', StringEquals: 'switchover', Next: 'CheckTarget' }]);
+    expect(top['QuorumConfirmed?'].Choices[0].Next).toBe('NoFailover');
+    expect(top['QuorumConfirmed?'].Default).toBe('SelectCandidate');
+    expect(path('SelectCandidate')).toEqual([
       'SelectCandidate',
       'Fence',
       'VerifyFence',
@@ -135,6 +233,10 @@ describe('state machine', () => {
       'FlipDns',
       'RepointReplicas',
       'Commit',
+      'RejoinOldPrimary',
+      'Done',
+    ]);
+    expect(path('CheckTarget')).toEqual([
       'CheckTarget',
       'StopOldPrimary',
       'WaitForReplay',
@@ -142,50 +244,205 @@ describe('state machine', () => {
       'FlipDnsToTarget',
       'RepointOthers',
       'CommitSwitchover',
-    ]) {
-      expect([n, catchTo(n)]).toEqual([n, ['Abort']]);
-    }
-    expect(states.Abort!.Next).toBe('Failed');
-  });
-});
-
-describe('IAM least privilege', () => {
-  const statements = () =>
-    ofType('AWS::IAM::Policy').flatMap(
-      ([, p]) =>
-        (p.Properties.PolicyDocument as { Statement: { Action: string | string[]; Resource: unknown }[] }).Statement,
-    );
-  const actions = (s: { Action: string | string[] }) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
-
-  it('uses Resource "*" only for actions AWS cannot scope', () => {
-    const allowed = /^(ec2:DescribeSecurityGroups|ssm:GetCommandInvocation|cloudwatch:PutMetricData|xray:.*|logs:.*)$/;
-    for (const s of statements().filter((x) => x.Resource === '*')) {
-      for (const a of actions(s)) expect([a, allowed.test(a)]).toEqual([a, true]);
-    }
+      'RestartOldAsReplica',
+      'Done',
+    ]);
+    expect(top.RepointReplicas.ItemsPath).toBe('$.replicas');
   });
 
-  it('scopes security-group changes to the node security groups and record changes to the hosted zone', () => {
-    const sgs = cfg.nodes.map((n: { securityGroupId: string }) => n.securityGroupId);
-    for (const s of statements().filter((x) => actions(x).includes('ec2:RevokeSecurityGroupIngress'))) {
-      const res = JSON.stringify(s.Resource);
-      for (const sg of sgs) expect(res).toContain(sg);
-      expect(res).not.toContain('"*"');
-    }
-    for (const s of statements().filter((x) => actions(x).includes('route53:ChangeResourceRecordSets'))) {
-      expect(JSON.stringify(s.Resource)).toContain(`hostedzone/${cfg.hostedZoneId}`);
-    }
+  it('is a Standard workflow that logs to a log group, with tracing', () => {
+    template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      StateMachineType: 'STANDARD',
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: Match.objectLike({ Level: 'ALL' }),
+    });
   });
 });
 
 describe('table', () => {
-  it('keeps votes, lease and history safely', () => {
-    template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
-      Properties: Match.objectLike({
-        BillingMode: 'PAY_PER_REQUEST',
-        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
-      }),
+  it('is on demand, with PITR, TTL on expiresAt, deletion protection and RETAIN', () => {
+    const [[, table]] = resourcesOf('AWS::DynamoDB::Table') as [[string, Json]];
+    expect(table.DeletionPolicy).toBe('Retain');
+    expect(table.Properties).toMatchObject({
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      DeletionProtectionEnabled: true,
     });
   });
 });
+
+describe('IAM least privilege', () => {
+  // Actions AWS does not let a policy scope to a resource (each acknowledged for cdk-nag in the stack).
+  const UNSCOPABLE = new Set([
+    'ec2:DescribeSecurityGroups',
+    'ssm:GetCommandInvocation',
+    'cloudwatch:PutMetricData',
+    'xray:PutTraceSegments',
+    'xray:PutTelemetryRecords',
+    'xray:GetSamplingRules',
+    'xray:GetSamplingTargets',
+    'logs:CreateLogDelivery',
+    'logs:GetLogDelivery',
+    'logs:UpdateLogDelivery',
+    'logs:DeleteLogDelivery',
+    'logs:ListLogDeliveries',
+    'logs:PutResourcePolicy',
+    'logs:DescribeResourcePolicies',
+    'logs:DescribeLogGroups',
+  ]);
+  const statementsOf = (roleFilter?: (roleId: string) => boolean) =>
+    resourcesOf('AWS::IAM::Policy')
+      .filter(([, p]) => !roleFilter || (p.Properties.Roles as Json[]).some((r) => roleFilter(r.Ref)))
+      .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
+  const list = (x: unknown) => (Array.isArray(x) ? x : [x]);
+  const roleOf = (name: keyof typeof TASKS) => {
+    const fn = t.Resources[logicalIdOf(stack.functions[name])];
+    return fn.Properties.Role['Fn::GetAtt'][0] as string;
+  };
+
+  it('uses Resource "*" only for actions AWS cannot scope, PutMetricData only with a namespace condition', () => {
+    for (const s of statementsOf()) {
+      if (!list(s.Resource).includes('*')) continue;
+      for (const a of list(s.Action))
+        expect({ action: a, unscopable: UNSCOPABLE.has(a) }).toEqual({ action: a, unscopable: true });
+      if (list(s.Action).includes('cloudwatch:PutMetricData'))
+        expect(s.Condition).toEqual({ StringEquals: { 'cloudwatch:namespace': 'PgQuorum' } });
+    }
+  });
+
+  it('lets only the fencing functions change security groups, and only the nodes’ groups', () => {
+    const sgArns = stack.config.nodes.map((n) => n.securityGroupId);
+    const changers = new Set<string>();
+    for (const [, p] of resourcesOf('AWS::IAM::Policy')) {
+      for (const s of p.Properties.PolicyDocument.Statement as Json[]) {
+        if (!list(s.Action).some((a: string) => /^ec2:(Revoke|Authorize)/.test(a))) continue;
+        for (const r of p.Properties.Roles as Json[]) changers.add(r.Ref);
+        const ids = list(s.Resource).map((r: Json) => JSON.stringify(r).match(/security-group\/(sg-[0-9a-f]+)/)?.[1]);
+        expect(ids).toEqual(sgArns);
+      }
+    }
+    expect([...changers].sort()).toEqual([roleOf('fence'), roleOf('rejoin-old-primary')].sort());
+  });
+
+  it('sends SSM commands only to the node instances and the pgquorum documents', () => {
+    for (const s of statementsOf()) {
+      if (!list(s.Action).includes('ssm:SendCommand')) continue;
+      const targets = list(s.Resource).map((r: Json) => JSON.stringify(r));
+      expect(targets).toHaveLength(stack.config.nodes.length + HOST_SCRIPTS.length);
+      for (const n of stack.config.nodes)
+        expect(targets.some((x) => x.includes(`instance/${n.instanceId}`))).toBe(true);
+      for (const d of HOST_SCRIPTS)
+        expect(targets.some((x) => x.includes(`document/pgquorum-${stack.config.cluster}-${d}`))).toBe(true);
+    }
+  });
+
+  it('lets only flip-dns change records, and only in the configured zone', () => {
+    const writers = resourcesOf('AWS::IAM::Policy').filter(([, p]) =>
+      (p.Properties.PolicyDocument.Statement as Json[]).some((s) =>
+        list(s.Action).includes('route53:ChangeResourceRecordSets'),
+      ),
+    );
+    expect(writers.map(([, p]) => p.Properties.Roles[0].Ref)).toEqual([roleOf('flip-dns')]);
+    const stmt = (writers[0]![1].Properties.PolicyDocument.Statement as Json[]).find((s) =>
+      list(s.Action).includes('route53:ChangeResourceRecordSets'),
+    );
+    expect(JSON.stringify(stmt.Resource)).toContain(`hostedzone/${stack.config.hostedZoneId}`);
+  });
+
+  it('grants table access on the table only', () => {
+    const [[tableId]] = resourcesOf('AWS::DynamoDB::Table') as [[string, Json]];
+    for (const s of statementsOf()) {
+      if (!list(s.Action).some((a: string) => a.startsWith('dynamodb:'))) continue;
+      for (const r of list(s.Resource)) expect(JSON.stringify(r)).toContain(tableId);
+    }
+  });
+
+  it('lets only the probes and the alarm rule start executions, of this state machine', () => {
+    const smId = logicalIdOf(stack.stateMachine.stateMachine);
+    const [, rule] = resourcesOf('AWS::Events::Rule').find(([, r]) => r.Properties.EventPattern)!;
+    const probeRoles = [
+      ...stack.probes.map((p) => t.Resources[logicalIdOf(p)].Properties.Role['Fn::GetAtt'][0]),
+      rule.Properties.Targets[0].RoleArn['Fn::GetAtt'][0],
+    ];
+    const starters = resourcesOf('AWS::IAM::Policy').filter(([, p]) =>
+      (p.Properties.PolicyDocument.Statement as Json[]).some((s) => list(s.Action).includes('states:StartExecution')),
+    );
+    expect(starters.map(([, p]) => p.Properties.Roles[0].Ref).sort()).toEqual(probeRoles.sort());
+    for (const [, p] of starters)
+      for (const s of p.Properties.PolicyDocument.Statement as Json[])
+        if (list(s.Action).includes('states:StartExecution')) expect(s.Resource).toEqual({ Ref: smId });
+  });
+});
+
+describe('placement, endpoints, topic, documents, secret', () => {
+  it('keeps flip-dns out of the VPC (Route 53 has no VPC endpoint) and the PostgreSQL clients in it', () => {
+    for (const [name, spec] of Object.entries(TASKS)) {
+      const fn = t.Resources[logicalIdOf(stack.functions[name as keyof typeof TASKS])];
+      expect({ name, inVpc: Boolean(fn.Properties.VpcConfig) }).toEqual({ name, inVpc: spec.needsVpc });
+    }
+    expect(TASKS['flip-dns'].needsVpc).toBe(false);
+  });
+
+  it('creates the DynamoDB gateway endpoint and the interface endpoints the in-VPC functions call', () => {
+    const gateway = resourcesOf('AWS::EC2::VPCEndpoint').filter(([, r]) => r.Properties.VpcEndpointType === 'Gateway');
+    expect(gateway).toHaveLength(1);
+    expect(JSON.stringify(gateway[0]![1].Properties.ServiceName)).toContain('dynamodb');
+    const services = resourcesOf('AWS::EC2::VPCEndpoint')
+      .filter(([, r]) => r.Properties.VpcEndpointType === 'Interface')
+      .map(([, r]) => JSON.stringify(r.Properties.ServiceName).match(/\.(\w+)"?\]?\]?\}?"?$/)?.[1] ?? '')
+      .sort();
+    expect(services).toEqual(['ec2', 'monitoring', 'secretsmanager', 'sns', 'ssm', 'states'].sort());
+    // The functions' group must let HTTPS out to the gateway endpoint (DynamoDB's public addresses).
+    const egress = resourcesOf('AWS::EC2::SecurityGroup').flatMap(([, g]) => g.Properties.SecurityGroupEgress ?? []);
+    expect(egress).toContainEqual(expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 }));
+  });
+
+  it('encrypts the alarm topic with KMS and enforces SSL', () => {
+    template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      }),
+    });
+  });
+
+  it('has one versioned SSM document per host script, carrying the script text', () => {
+    const docs = resourcesOf('AWS::SSM::Document');
+    expect(docs.map(([, d]) => d.Properties.Name).sort()).toEqual(
+      HOST_SCRIPTS.map((s) => `pgquorum-${stack.config.cluster}-${s}`).sort(),
+    );
+    for (const [, d] of docs) {
+      const script = d.Properties.Name.replace(`pgquorum-${stack.config.cluster}-`, '');
+      const text = fs.readFileSync(path.join(__dirname, '..', '..', 'infra', 'host-scripts', `${script}.sh`), 'utf8');
+      const run = (d.Properties.Content.mainSteps[0].inputs.runCommand as string[]).join('\n');
+      expect(run).toContain(text.split('\n').at(-2)!);
+      expect(d.Properties.UpdateMethod).toBe('NewVersion');
+    }
+  });
+
+  it('creates a database secret when none is configured', () => {
+    expect(resourcesOf('AWS::SecretsManager::Secret')).toHaveLength(1);
+  });
+
+  it('has a dashboard with the probe, lag, epoch-free duration and bytes-at-risk widgets', () => {
+    const [[, dash]] = resourcesOf('AWS::CloudWatch::Dashboard') as [[string, Json]];
+    const body = JSON.stringify(dash.Properties.DashboardBody);
+    for (const m of ['PrimaryReachable', 'ReplicaLagBytes', 'FailoverDuration', 'BytesAtRisk'])
+      expect(body).toContain(m);
+  });
+});
+
+/** Every state, including the ones inside Map item processors, as [id, state]. */
+function allStates(def: Json): [string, Json][] {
+  return Object.entries(def.States as Record<string, Json>).flatMap(([id, s]) => [
+    [id, s] as [string, Json],
+    ...(s.Type === 'Map' ? allStates(s.ItemProcessor ?? s.Iterator) : []),
+  ]);
+}
