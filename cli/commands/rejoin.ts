@@ -88,6 +88,20 @@ export async function rejoinCommand(
     throw new OperationFailedError(`rejoin of ${node} failed: ${msg.split('\n')[0]}`);
   }
   const result = (payload ? JSON.parse(payload) : {}) as Partial<RunState>;
+  // The reader record is updated by the out-of-VPC settle step, as at the end of a state-machine run.
+  const settle = ctx.target.functions['settle-rejoin'];
+  if (settle) {
+    const s = await ctx.lambda
+      .send(
+        new InvokeCommand({
+          FunctionName: settle,
+          Payload: Buffer.from(JSON.stringify({ state: { ...state, ...result } })),
+        }),
+      )
+      .catch((err: Error) => ({ FunctionError: `${err.name}: ${err.message}` }));
+    if (s.FunctionError)
+      out.note(`reader record not refreshed (${settle}: ${s.FunctionError}); it is refreshed by the next run`);
+  }
   const after = (await ctx.store.listNodes()).find((n) => n.name === node);
   // Script output can span lines; the operator needs one.
   const detail = (result.rejoin ?? '(no detail returned)').replace(/\s*\n\s*/g, ' ').trim();

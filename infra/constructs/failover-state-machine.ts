@@ -113,11 +113,19 @@ export class FailoverStateMachine extends Construct {
       return m;
     };
 
-    // Post-commit rejoin: best effort, its own failure never fails the run.
+    // Post-commit rejoin: best effort, its own failure never fails the run. Settle runs after it either way
+    // (outside the VPC: the reader record; a crashed rejoin marks the node needs-rejoin), and its failure ends in Done.
+    const settle = (stateId: string) => {
+      const t = invoke(stateId, 'settle-rejoin', { attempts: 3 });
+      t.addCatch(done, { errors: ['States.ALL'], resultPath: '$.settleError' });
+      return t.next(done);
+    };
+    const settleFailover = settle('SettleRejoin');
+    const settleSwitchover = settle('SettleRestart');
     const rejoin = invoke('RejoinOldPrimary', 'rejoin-old-primary', { attempts: 2 });
-    rejoin.addCatch(done, { errors: ['States.ALL'], resultPath: '$.rejoinError' });
+    rejoin.addCatch(settleFailover, { errors: ['States.ALL'], resultPath: '$.rejoinError' });
     const restartOld = invoke('RestartOldAsReplica', 'restart-old-as-replica', { attempts: 2 });
-    restartOld.addCatch(done, { errors: ['States.ALL'], resultPath: '$.rejoinError' });
+    restartOld.addCatch(settleSwitchover, { errors: ['States.ALL'], resultPath: '$.rejoinError' });
 
     const failover = guarded(invoke('ConfirmQuorum', 'confirm-quorum')).next(
       new sfn.Choice(this, 'QuorumConfirmed?', { stateName: 'QuorumConfirmed?' })
@@ -132,7 +140,7 @@ export class FailoverStateMachine extends Construct {
             .next(repoint('RepointReplicas'))
             .next(guarded(invoke('Commit', 'commit', { attempts: 4 })))
             .next(rejoin)
-            .next(done),
+            .next(settleFailover),
         ),
     );
 
@@ -144,7 +152,7 @@ export class FailoverStateMachine extends Construct {
       .next(repoint('RepointOthers'))
       .next(guarded(invoke('CommitSwitchover', 'commit', { attempts: 4 })))
       .next(restartOld)
-      .next(done);
+      .next(settleSwitchover);
 
     const definition = validate
       .next(acquire)

@@ -30,6 +30,8 @@ export const TASKS = {
     needsVpc: true,
     needs: ['fence', 'ssm'],
   },
+  // Outside the VPC: it updates the reader record (Route 53 has no VPC endpoint).
+  'settle-rejoin': { entry: 'settle-rejoin', timeoutSec: 90, memoryMb: 256, needsVpc: false, needs: ['route53'] },
   'stop-old-primary': { entry: 'stop-old-primary', timeoutSec: 90, memoryMb: 256, needsVpc: true, needs: ['ssm'] },
   'wait-for-replay': { entry: 'wait-for-replay', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
   'restart-old-as-replica': {

@@ -19,7 +19,8 @@ export const handler = task('commit', async (state, d) => {
   for (const n of nodes) {
     if (n.name === state.candidate) await d.store.putNode({ ...n, role: 'primary', status: 'healthy' });
     else if (n.name === state.oldPrimary) {
-      await d.store.putNode({ ...n, role: 'replica', status: state.input.mode === 'failover' ? 'fenced' : 'healthy' });
+      // Not healthy until the rejoin step proves it streams: fenced (failover) or stopped (switchover).
+      await d.store.putNode({ ...n, role: 'replica', status: state.input.mode === 'failover' ? 'fenced' : 'stopped' });
     } else {
       const repointed = state.repointed?.find((x) => x.replica === n.name);
       await d.store.putNode({ ...n, role: 'replica', status: repointed && !repointed.ok ? 'needs-rejoin' : 'healthy' });

@@ -57,12 +57,6 @@ export async function afterCommit(
   try {
     const detail = await fn(old, primary);
     await d.store.putNode({ ...old, role: 'replica', status: 'healthy' });
-    // The node serves reads again: put it back behind the reader record. Best effort: on AWS this step runs in the
-    // VPC and Route 53 has no VPC endpoint, so a failure here is recorded, never turned into a failed rejoin.
-    const readers = nodes.filter((n) => n.name !== primary.name).map((n) => n.privateIp);
-    await d.dns
-      .setRecord(d.config.PGQ_READER_RECORD, readers, { ttlSec: d.config.PGQ_RECORD_TTL })
-      .catch((err: Error) => record(d, state, 'reader-record-failed', `reader record not updated: ${err.message}`));
     await d.store.updateEvent(state.epoch!, { rejoin: detail });
     await record(d, state, label, detail);
     return { ...state, rejoin: detail };

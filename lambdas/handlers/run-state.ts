@@ -35,6 +35,8 @@ export const runStateSchema = z.object({
   repointed: z.array(repointResultSchema).optional(),
   rejoin: z.string().optional(),
   error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
+  /** Set by the state machine's catch when the rejoin step itself crashed (timeout, out of memory). */
+  rejoinError: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
 });
 
 /** The state machine's running state. */

@@ -55,6 +55,9 @@ describe('unplanned failover', () => {
     expect(pg1.role).toBe('replica');
     expect(pg1.upstream).toBe(t.newPrimary);
     expect(st.writer).toEqual([t.newPrimary]);
+    // Settled outside the VPC: the rejoined node is back behind the reader record and healthy in the registry.
+    expect([...st.reader].sort()).toEqual(['pg1', 'pg2', 'pg3'].filter((n) => n !== t.newPrimary));
+    expect((await labStore().listNodes()).find((n) => n.name === 'pg1')?.status).toBe('healthy');
     const lease = await labStore().getLease();
     expect(lease).toMatchObject({ state: 'steady', primary: t.newPrimary, epoch: 2 });
   }, 180000);
@@ -84,5 +87,6 @@ describe('planned switchover', () => {
     const st = await lab.status();
     expect(st.nodes.find((n) => n.name === 'pg1')).toMatchObject({ role: 'replica', upstream: 'pg3' });
     expect(st.nodes.find((n) => n.name === 'pg2')).toMatchObject({ role: 'replica', upstream: 'pg3' });
+    expect([...st.reader].sort()).toEqual(['pg1', 'pg2']);
   }, 120000);
 });

@@ -178,12 +178,16 @@ describe('state machine', () => {
     expect(top.InputRejected.Type).toBe('Fail');
     expect(catchOf('AcquireLease')).toMatchObject({ Next: 'LeaseNotAcquired', ResultPath: '$.error' });
     expect(top.LeaseNotAcquired.Type).toBe('Fail');
-    // Best effort after the commit: a failed rejoin does not fail the committed run.
-    for (const id of ['RejoinOldPrimary', 'RestartOldAsReplica']) expect(catchOf(id).Next).toBe('Done');
+    // Best effort after the commit: a crashed rejoin does not fail the committed run, but it is settled (the node
+    // marked needs-rejoin, outside the VPC), and a failed settle ends in Done.
+    expect(catchOf('RejoinOldPrimary')).toMatchObject({ Next: 'SettleRejoin', ResultPath: '$.rejoinError' });
+    expect(catchOf('RestartOldAsReplica')).toMatchObject({ Next: 'SettleRestart', ResultPath: '$.rejoinError' });
+    for (const id of ['SettleRejoin', 'SettleRestart']) expect(catchOf(id).Next).toBe('Done');
+    const postCommit = ['RejoinOldPrimary', 'RestartOldAsReplica', 'SettleRejoin', 'SettleRestart'];
     const guarded = Object.entries(top).filter(
       ([id, s]) =>
         (s.Type === 'Task' || s.Type === 'Map') &&
-        !['ValidateInput', 'AcquireLease', 'RejoinOldPrimary', 'RestartOldAsReplica', 'Abort'].includes(id),
+        !['ValidateInput', 'AcquireLease', 'Abort', ...postCommit].includes(id),
     );
     expect(guarded.map(([id]) => id).sort()).toEqual(
       [
@@ -234,6 +238,7 @@ describe('state machine', () => {
       'RepointReplicas',
       'Commit',
       'RejoinOldPrimary',
+      'SettleRejoin',
       'Done',
     ]);
     expect(path('CheckTarget')).toEqual([
@@ -245,6 +250,7 @@ describe('state machine', () => {
       'RepointOthers',
       'CommitSwitchover',
       'RestartOldAsReplica',
+      'SettleRestart',
       'Done',
     ]);
     expect(top.RepointReplicas.ItemsPath).toBe('$.replicas');
@@ -341,17 +347,21 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('lets only flip-dns change records, and only in the configured zone', () => {
+  it('lets only the out-of-VPC DNS steps (flip-dns, settle-rejoin) change records, only in the configured zone', () => {
     const writers = resourcesOf('AWS::IAM::Policy').filter(([, p]) =>
       (p.Properties.PolicyDocument.Statement as Json[]).some((s) =>
         list(s.Action).includes('route53:ChangeResourceRecordSets'),
       ),
     );
-    expect(writers.map(([, p]) => p.Properties.Roles[0].Ref)).toEqual([roleOf('flip-dns')]);
-    const stmt = (writers[0]![1].Properties.PolicyDocument.Statement as Json[]).find((s) =>
-      list(s.Action).includes('route53:ChangeResourceRecordSets'),
+    expect(writers.map(([, p]) => p.Properties.Roles[0].Ref).sort()).toEqual(
+      [roleOf('flip-dns'), roleOf('settle-rejoin')].sort(),
     );
-    expect(JSON.stringify(stmt.Resource)).toContain(`hostedzone/${stack.config.hostedZoneId}`);
+    for (const [, w] of writers) {
+      const stmt = (w.Properties.PolicyDocument.Statement as Json[]).find((s) =>
+        list(s.Action).includes('route53:ChangeResourceRecordSets'),
+      );
+      expect(JSON.stringify(stmt.Resource)).toContain(`hostedzone/${stack.config.hostedZoneId}`);
+    }
   });
 
   it('grants table access on the table only', () => {
@@ -385,7 +395,16 @@ describe('placement, endpoints, topic, documents, secret', () => {
       const fn = t.Resources[logicalIdOf(stack.functions[name as keyof typeof TASKS])];
       expect({ name, inVpc: Boolean(fn.Properties.VpcConfig) }).toEqual({ name, inVpc: spec.needsVpc });
     }
-    expect(TASKS['flip-dns'].needsVpc).toBe(false);
+    // Route 53 has no VPC endpoint: every step that writes a record must run outside the VPC.
+    for (const name of ['flip-dns', 'settle-rejoin'] as const) expect(TASKS[name].needsVpc).toBe(false);
+    // And no step that runs in the VPC calls the DNS port (directly or through the shared rejoin helper).
+    for (const [name, spec] of Object.entries(TASKS)) {
+      if (!spec.needsVpc) continue;
+      for (const file of [`${spec.entry}.ts`, 'follow.ts', 'cluster-view.ts']) {
+        const src = fs.readFileSync(path.join(__dirname, '../../lambdas/handlers', file), 'utf8');
+        expect({ name, file, callsDns: /\.dns\./.test(src) }).toEqual({ name, file, callsDns: false });
+      }
+    }
   });
 
   it('creates the DynamoDB gateway endpoint and the interface endpoints the in-VPC functions call', () => {

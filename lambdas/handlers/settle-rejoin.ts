@@ -1,0 +1,44 @@
+import { findNode } from './cluster-view';
+import type { Deps } from './deps';
+import type { RunState } from './run-state';
+import { record, task } from './task';
+
+/**
+ * The last step of every run that committed, outside the VPC: Route 53 has no
+ * VPC endpoint, so the rejoin steps (which must reach PostgreSQL) cannot touch
+ * the reader record themselves. Puts every healthy replica behind the reader
+ * record, and when the rejoin step itself crashed (timeout, out of memory: its
+ * catch lands here with `rejoinError`), marks the old primary `needs-rejoin` so
+ * the failure is visible instead of silently ending the run as Done.
+ */
+export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> {
+  const lease = await d.store.getLease();
+  if (lease.epoch !== state.epoch) {
+    await record(d, state, 'settle-skipped', `epoch ${state.epoch} is stale (lease at ${lease.epoch})`);
+    return state;
+  }
+  let nodes = await d.store.listNodes();
+  const primary = findNode(nodes, state.candidate!);
+  if (state.rejoinError && state.oldPrimary) {
+    const old = findNode(nodes, state.oldPrimary);
+    const detail = `rejoin of ${old.name} crashed: ${state.rejoinError.Error ?? 'error'}: ${(state.rejoinError.Cause ?? '').slice(0, 300)}`;
+    // A crash after afterCommit marked the node healthy leaves it healthy: only a node not proven back is flagged.
+    if (old.status !== 'healthy') {
+      await d.store.putNode({ ...old, role: 'replica', status: 'needs-rejoin' });
+      await d.store.updateEvent(state.epoch!, { rejoin: detail });
+      await record(d, state, 'rejoin-failed', detail);
+      nodes = await d.store.listNodes();
+    }
+  }
+  const readers = nodes
+    .filter((n) => n.name !== primary.name && n.role === 'replica' && n.status === 'healthy')
+    .map((n) => n.privateIp);
+  // With no healthy replica the reader record points at the primary, so readers keep working.
+  const targets = readers.length ? readers : [primary.privateIp];
+  await d.dns.setRecord(d.config.PGQ_READER_RECORD, targets, { ttlSec: d.config.PGQ_RECORD_TTL });
+  await record(d, state, 'reader-record', `${d.config.PGQ_READER_RECORD} -> ${targets.join(', ')}`);
+  return state;
+}
+
+/** The Lambda entry point. It runs after the commit, when the lease is steady: the epoch is checked inside, without refusing. */
+export const handler = task('settle-rejoin', settleRejoin, { checkEpoch: false });
