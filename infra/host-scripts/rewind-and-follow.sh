@@ -5,6 +5,7 @@
 # here and the controller should re-clone. Version 1.
 . "$(dirname "$0")/common.sh"
 : "${SOURCE_CONNINFO:?}" "${PRIMARY_CONNINFO:?}" "${SLOT_NAME:?}"
+write_passfile
 if running; then eval "$STOP_IMMEDIATE_CMD"; fi
 if [ -n "${DIVERGE_LSN:-}" ]; then
   # Every commit record on the old timeline past the switch point never reached the new primary.
@@ -12,7 +13,7 @@ if [ -n "${DIVERGE_LSN:-}" ]; then
     | grep -E 'desc: COMMIT' \
     | sed -E 's/.*tx: *([0-9]+), lsn: ([0-9A-F/]+).*desc: COMMIT ([^;]*).*/LOST: xid=\1 lsn=\2 at=\3/' || true
 fi
-if ! as_pg "$PGBIN/pg_rewind" --target-pgdata="$PGDATA" --source-server="$SOURCE_CONNINFO" --progress 2>&1; then
+if ! as_pg env PGPASSFILE="$PGPASSFILE" "$PGBIN/pg_rewind" --target-pgdata="$PGDATA" --source-server="$SOURCE_CONNINFO" --progress 2>&1; then
   echo "pg_rewind failed" >&2
   exit 3
 fi

@@ -4,6 +4,7 @@
 # new primary has replayed). Version 1.
 . "$(dirname "$0")/common.sh"
 : "${PRIMARY_CONNINFO:?}" "${SLOT_NAME:?}"
+write_passfile
 if running; then eval "$STOP_FAST_CMD"; fi
 configure_standby "$PRIMARY_CONNINFO" "$SLOT_NAME"
 eval "$START_CMD"

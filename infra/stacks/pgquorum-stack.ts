@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Annotations, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { Annotations, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Validations } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -37,7 +37,10 @@ const SCRIPT_PARAMS = [
   'SOURCE_HOST',
   'SOURCE_PORT',
   'REPL_USER',
-  'REPL_PASSWORD',
+  'DB_USER',
+  // The secret's id, never a password: parameters are visible in SSM command history, so the script reads the
+  // passwords on the host with the instance role (see the host policy below) into a passfile.
+  'SECRET_ID',
 ];
 
 /** The construct id of a task's function (`fence` -> `TaskFence`); the lab deployer maps functions back with it. */
@@ -63,6 +66,8 @@ export class PgQuorumStack extends Stack {
   readonly functions: Record<TaskName, NodejsFunction>;
   readonly probes: NodejsFunction[];
   readonly quorumAlarm: cloudwatch.Alarm;
+  /** Attach to the PostgreSQL instances' role: the host scripts read the database secret with it. */
+  readonly hostPolicy: iam.ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: PgQuorumStackProps) {
     super(scope, id, props);
@@ -111,6 +116,23 @@ export class PgQuorumStack extends Stack {
               excludePunctuation: true,
             },
           });
+
+    // For the PostgreSQL instances' role: host scripts read the passwords themselves (SECRET_ID), because SSM keeps
+    // every command parameter in its history. The stack does not own the instances, so it exports the policy.
+    this.hostPolicy = new iam.ManagedPolicy(this, 'HostPolicy', {
+      description: `pgquorum ${c.cluster}: attach to the PostgreSQL instances' role (host scripts read the database secret)`,
+      statements: [
+        new iam.PolicyStatement({
+          actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+        }),
+      ],
+    });
+    new CfnOutput(this, 'HostPolicyArn', {
+      value: this.hostPolicy.managedPolicyArn,
+      description:
+        "Attach to the PostgreSQL instances' IAM role: lets pgquorum's host scripts read the database secret",
+    });
 
     const topicKey = kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns');
     const topic = new sns.Topic(this, 'Alerts', {

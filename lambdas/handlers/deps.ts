@@ -93,8 +93,12 @@ export async function buildDeps(
           dataDirs: config.PGQ_LAB_DATA_DIRS!,
           controlUrl: config.PGQ_LAB_CONTROL_URL!,
           pgBin: config.PGQ_PGBIN,
+          passwords: {
+            DB_PASSWORD: creds.password,
+            REPL_PASSWORD: creds.replicationPassword ?? creds.password,
+          },
         })
-      : new SsmHostCommands(clients.ssm, config.PGQ_SSM_DOCUMENT_PREFIX);
+      : new SsmHostCommands(clients.ssm, config.PGQ_SSM_DOCUMENT_PREFIX, config.PGQ_DB_SECRET_ARN);
   const sns = config.PGQ_TOPIC_ARN ? new SNSClient({}) : undefined;
   return {
     config,

@@ -8,16 +8,25 @@ import { record } from './task';
 /** A node did not come back as a streaming replica in time. */
 export class NotStreamingError extends RetriableError {}
 
-/** libpq conninfo a replica streams with. */
+/**
+ * libpq conninfo a replica streams with. Never carries a password: host-script
+ * parameters are visible in SSM command history, so the script writes the
+ * passwords into a passfile on the host and adds `passfile=` itself.
+ */
 export function followConninfo(d: Deps, primary: RegisteredNode, applicationName: string): string {
   const up = replicationEndpointOf(primary);
-  return `host=${up.host} port=${up.port} user=${d.repl.user} password=${d.repl.password} application_name=${applicationName} connect_timeout=2`;
+  return `host=${up.host} port=${up.port} user=${d.repl.user} application_name=${applicationName} connect_timeout=2`;
 }
 
-/** libpq conninfo pg_rewind uses to read the new primary (needs the controller's privileged role). */
+/** libpq conninfo pg_rewind uses to read the new primary (the controller's privileged role); no password, as above. */
 export function rewindSourceConninfo(d: Deps, primary: RegisteredNode): string {
   const up = replicationEndpointOf(primary);
-  return `host=${up.host} port=${up.port} user=${d.db.user} password=${d.db.password} dbname=${d.config.PGQ_DB_NAME} connect_timeout=5`;
+  return `host=${up.host} port=${up.port} user=${d.db.user} dbname=${d.config.PGQ_DB_NAME} connect_timeout=5`;
+}
+
+/** The non-secret host-script parameters naming the roles whose passwords the passfile must hold. */
+export function hostRoles(d: Deps): { DB_USER: string; REPL_USER: string } {
+  return { DB_USER: d.db.user, REPL_USER: d.repl.user };
 }
 
 /** Waits until `node` is a replica streaming on at least `timeline`. */

@@ -1,5 +1,5 @@
 import { endpointOf } from './cluster-view';
-import { afterCommit, followConninfo, rewindSourceConninfo, waitStreaming } from './follow';
+import { afterCommit, followConninfo, hostRoles, rewindSourceConninfo, waitStreaming } from './follow';
 import { record, task } from './task';
 
 /**
@@ -22,6 +22,7 @@ export const handler = task(
         SLOT_NAME: old.name,
         DIVERGE_LSN: diverge,
         OLD_TIMELINE: String(timeline - 1),
+        ...hostRoles(d),
       };
       let how = 'pg_rewind';
       let out: string;
@@ -32,8 +33,6 @@ export const handler = task(
         const up = {
           SOURCE_HOST: /host=(\S+)/.exec(params.SOURCE_CONNINFO)![1]!,
           SOURCE_PORT: /port=(\d+)/.exec(params.SOURCE_CONNINFO)![1]!,
-          REPL_USER: d.repl.user,
-          REPL_PASSWORD: d.repl.password,
         };
         out = (await d.host.run(old, 'reclone', { ...params, ...up }, { timeoutMs: 600000 })).stdout;
       }

@@ -1,5 +1,5 @@
 import { endpointOf } from './cluster-view';
-import { afterCommit, followConninfo, waitStreaming } from './follow';
+import { afterCommit, followConninfo, hostRoles, waitStreaming } from './follow';
 import { task } from './task';
 
 /**
@@ -14,7 +14,7 @@ export const handler = task(
       await d.host.run(
         old,
         'start-as-replica',
-        { PRIMARY_CONNINFO: followConninfo(d, primary, old.name), SLOT_NAME: old.name },
+        { PRIMARY_CONNINFO: followConninfo(d, primary, old.name), SLOT_NAME: old.name, ...hostRoles(d) },
         { timeoutMs: 60000 },
       );
       await waitStreaming(d, old, state.newTimeline ?? 1);

@@ -446,6 +446,27 @@ describe('placement, endpoints, topic, documents, secret', () => {
     }
   });
 
+  it('never takes a password as a document parameter (SSM keeps parameters in its history): the secret id instead', () => {
+    for (const [, d] of resourcesOf('AWS::SSM::Document')) {
+      const params = Object.keys(d.Properties.Content.parameters);
+      expect(params.filter((p) => /PASSW/i.test(p))).toEqual([]);
+      expect(params).toContain('SECRET_ID');
+    }
+  });
+
+  it('exports a host policy that reads the database secret and nothing else', () => {
+    const [[id, policy]] = resourcesOf('AWS::IAM::ManagedPolicy') as [[string, Json]];
+    const [secretId] = resourcesOf('AWS::SecretsManager::Secret')[0]!;
+    expect(policy.Properties.PolicyDocument.Statement).toEqual([
+      {
+        Effect: 'Allow',
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        Resource: { Ref: secretId },
+      },
+    ]);
+    expect(t.Outputs.HostPolicyArn.Value).toEqual({ Ref: id });
+  });
+
   it('creates a database secret when none is configured', () => {
     expect(resourcesOf('AWS::SecretsManager::Secret')).toHaveLength(1);
   });

@@ -21,9 +21,14 @@ const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Cancell
  * script a run used is pinned by document version.
  */
 export class SsmHostCommands implements HostCommandPort {
+  /**
+   * @param secretId the database secret; sent as SECRET_ID so the host reads the
+   * passwords itself. Passwords are never parameters: those show in command history.
+   */
   constructor(
     private readonly ssm: SSMClient,
     private readonly documentPrefix: string,
+    private readonly secretId?: string,
   ) {}
 
   async run(
@@ -39,7 +44,12 @@ export class SsmHostCommands implements HostCommandPort {
         new SendCommandCommand({
           DocumentName: `${this.documentPrefix}-${script}`,
           InstanceIds: [node.instanceId],
-          Parameters: Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [v]])),
+          Parameters: Object.fromEntries(
+            Object.entries({ ...params, ...(this.secretId ? { SECRET_ID: this.secretId } : {}) }).map(([k, v]) => [
+              k,
+              [v],
+            ]),
+          ),
           TimeoutSeconds: Math.max(30, Math.ceil(timeoutMs / 1000)),
           Comment: `pgquorum ${script} on ${node.name}`,
         }),

@@ -17,6 +17,8 @@ export interface LocalHostLayout {
   /** The lab supervisor's control URL (it owns the postmasters, so it starts and stops them). */
   controlUrl: string;
   pgBin: string;
+  /** Passwords the scripts write into the host's passfile (SSM hosts read them from Secrets Manager instead). */
+  passwords?: { DB_PASSWORD: string; REPL_PASSWORD: string };
 }
 
 /**
@@ -42,6 +44,7 @@ export class LocalHostCommands implements HostCommandPort {
     const env = {
       ...process.env,
       ...params,
+      ...this.layout.passwords,
       PGDATA: pgdata,
       PGBIN: this.layout.pgBin,
       START_CMD: this.ctl('/pg-start', { node: node.name }),

@@ -4,6 +4,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   CreateVpcCommand,
+  RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
@@ -14,7 +15,9 @@ import { DynamoStore, LeaseConflictError } from '../../../lambdas/adapters/aws/d
 import { Ec2Fence } from '../../../lambdas/adapters/aws/ec2-fence';
 import { Route53Dns } from '../../../lambdas/adapters/aws/route53-dns';
 import { SfnStarter } from '../../../lambdas/adapters/aws/sfn-starter';
+import { HostCommandTimeoutError, SsmHostCommands } from '../../../lambdas/adapters/aws/ssm-host-commands';
 import { acquireLease, initialLease } from '../../../lambdas/core';
+import { isRetriable } from '../../../lambdas/core/errors';
 import type { StoredVote } from '../../../lambdas/ports/store-port';
 
 const aws = makeClients();
@@ -196,5 +199,19 @@ describe('CloudWatch metrics', () => {
     );
     const dims = (r.Metrics ?? []).map((x) => Object.fromEntries((x.Dimensions ?? []).map((d) => [d.Name, d.Value])));
     expect(dims).toContainEqual({ Cluster: `c-${run}`, Az: 'az-a' });
+  });
+});
+
+describe('SSM host commands (emulator)', () => {
+  it('an instance Run Command cannot reach (agent down, stopped) is a retriable error naming the node', async () => {
+    // Lab instances have no agent behind them, as an instance whose SSM agent died: SendCommand is refused.
+    const vm = await aws.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12345678', MinCount: 1, MaxCount: 1 }));
+    const instanceId = vm.Instances![0]!.InstanceId!;
+    const err = await new SsmHostCommands(aws.ssm, `pgquorum-${run}`, 'arn:secret')
+      .run({ name: 'pgx', instanceId }, 'stop-postgres-fast', {}, { timeoutMs: 5000 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(HostCommandTimeoutError);
+    expect(isRetriable(err)).toBe(true);
+    expect(err.message).toMatch(new RegExp(`SendCommand stop-postgres-fast to pgx: .*${instanceId}`));
   });
 });

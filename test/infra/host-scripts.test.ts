@@ -1,0 +1,76 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const COMMON = path.join(__dirname, '../../infra/host-scripts/common.sh');
+const SCRIPTS = path.join(__dirname, '../../infra/host-scripts');
+
+/** Runs a snippet after sourcing common.sh, with PGDATA under a scratch directory the server's user can write. */
+function runCommon(snippet: string, env: Record<string, string>): { dir: string; out: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-host-'));
+  fs.chmodSync(dir, 0o777);
+  const out = execFileSync('bash', ['-c', `. "${COMMON}"; ${snippet}`], {
+    env: { PATH: process.env.PATH!, PGDATA: path.join(dir, 'data'), ...env },
+    encoding: 'utf8',
+  });
+  return { dir, out };
+}
+
+describe('host scripts: passwords never travel as parameters', () => {
+  it('writes a 0600 passfile next to PGDATA, escaping pgpass metacharacters, from environment-only passwords', () => {
+    const { dir } = runCommon('write_passfile; echo "$PGPASSFILE"', {
+      DB_USER: 'pgquorum',
+      REPL_USER: 'replicator',
+      DB_PASSWORD: 'a:b\\c',
+      REPL_PASSWORD: 'r:1',
+    });
+    const file = path.join(dir, '.pgpass-pgquorum');
+    expect(fs.readFileSync(file, 'utf8')).toBe('*:*:*:replicator:r\\:1\n*:*:*:pgquorum:a\\:b\\\\c\n');
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+  });
+
+  it('falls back to the controller password for replication when the secret has no replication password', () => {
+    const { dir } = runCommon('write_passfile', { DB_USER: 'u', REPL_USER: 'u', DB_PASSWORD: 'p' });
+    expect(fs.readFileSync(path.join(dir, '.pgpass-pgquorum'), 'utf8')).toBe('*:*:*:u:p\n*:*:*:u:p\n');
+  });
+
+  it('on EC2 reads the passwords from the secret named by SECRET_ID (with the instance role)', () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-bin-'));
+    // A stand-in for the AWS CLI: prints the secret string for exactly this call, fails otherwise.
+    fs.writeFileSync(
+      path.join(bin, 'aws'),
+      `#!/bin/sh\n[ "$*" = "secretsmanager get-secret-value --secret-id arn:secret:db --query SecretString --output text" ] || exit 9\necho '{"username":"pgquorum","password":"p'"'"'q","replicationUsername":"replicator","replicationPassword":"r$x"}'\n`,
+      { mode: 0o755 },
+    );
+    const { dir } = runCommon('write_passfile', {
+      PATH: `${bin}:${process.env.PATH}`,
+      SECRET_ID: 'arn:secret:db',
+      DB_USER: 'pgquorum',
+      REPL_USER: 'replicator',
+    });
+    expect(fs.readFileSync(path.join(dir, '.pgpass-pgquorum'), 'utf8')).toBe(
+      "*:*:*:replicator:r$x\n*:*:*:pgquorum:p'q\n",
+    );
+  });
+
+  it('refuses to run without a password source rather than configuring a replica that cannot authenticate', () => {
+    expect(() => runCommon('write_passfile', { DB_USER: 'u', REPL_USER: 'u' })).toThrow(
+      /no DB_PASSWORD and no SECRET_ID/,
+    );
+  });
+
+  it('puts the passfile, not a password, into primary_conninfo', () => {
+    const { dir } = runCommon('as_pg mkdir -p "$PGDATA"; configure_standby "host=10.0.0.2 user=replicator" pg1', {});
+    const auto = fs.readFileSync(path.join(dir, 'data', 'postgresql.auto.conf'), 'utf8');
+    expect(auto).toContain(`primary_conninfo = 'host=10.0.0.2 user=replicator passfile=${dir}/.pgpass-pgquorum'`);
+    expect(auto).not.toMatch(/password=/);
+  });
+
+  it('no host script reads a password parameter other than through the passfile', () => {
+    for (const f of fs.readdirSync(SCRIPTS).filter((n) => n.endsWith('.sh') && n !== 'common.sh')) {
+      const src = fs.readFileSync(path.join(SCRIPTS, f), 'utf8');
+      expect({ f, mentionsPassword: /PASSWORD/.test(src) }).toEqual({ f, mentionsPassword: false });
+    }
+  });
+});
