@@ -1,6 +1,11 @@
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { Client } from 'pg';
 import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
 import { kill9Trial, labStore, pauseShortTrial, switchoverTrial } from '../../lab/scenarios';
+import { LAB_CLUSTER } from '../../lab/topology';
+import { pauseLease, resumeLease } from '../../lambdas/core/lease';
+import type { Lease } from '../../lambdas/core/types';
 
 /**
  * The product end to end on the lab: the synthesized state machine and the
@@ -89,4 +94,106 @@ describe('planned switchover', () => {
     expect(st.nodes.find((n) => n.name === 'pg2')).toMatchObject({ role: 'replica', upstream: 'pg3' });
     expect([...st.reader].sort()).toEqual(['pg1', 'pg2']);
   }, 120000);
+});
+
+describe('the state machine refuses bad input itself, with nothing changed', () => {
+  beforeAll(async () => {
+    await lab.reset();
+    await new Promise((r) => setTimeout(r, 4000));
+  }, 60000);
+
+  /** Starts the deployed state machine directly (as the console would), returns how it ended and the lease after. */
+  async function startRaw(input: object): Promise<{ status: string; error?: string; cause?: string; lease: Lease }> {
+    const sfn = new SFNClient({});
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: d.stateMachineArn,
+        name: `e2e-refusal-${Date.now()}`,
+        input: JSON.stringify({ cluster: LAB_CLUSTER, reason: 'e2e refusal', ...input }),
+      }),
+    );
+    for (const by = Date.now() + 60000; Date.now() < by; await new Promise((r) => setTimeout(r, 100))) {
+      const x = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+      if (x.status !== 'RUNNING') {
+        return { status: x.status!, error: x.error, cause: x.cause, lease: await labStore().getLease() };
+      }
+    }
+    throw new Error(`${executionArn} still running after 60 s`);
+  }
+
+  it.each([
+    [{ mode: 'switchover', target: 'pg9' }, /unknown target 'pg9' \(nodes: pg1, pg2, pg3\)/],
+    [{ mode: 'switchover', target: 'pg1' }, /target pg1 is already the primary/],
+    [{ mode: 'failover', target: 'pg2' }, /failover --to NODE needs --force/],
+    [{ mode: 'switchover', cluster: 'other' }, /this controller manages cluster 'lab', not 'other'/],
+  ])(
+    '%j is rejected (%s)',
+    async (input, cause) => {
+      const before = await labStore().getLease();
+      const r = await startRaw(input);
+      expect(r).toMatchObject({ status: 'FAILED', error: 'PgQuorum.InputRejected' });
+      expect(r.cause).toMatch(cause);
+      expect(r.lease).toEqual(before);
+    },
+    90000,
+  );
+
+  it('refuses a failover of a paused cluster', async () => {
+    const store = labStore();
+    const lease = await store.getLease();
+    const paused = pauseLease(lease, { now: Date.now(), reason: 'e2e: maintenance' });
+    if (!paused.ok) throw new Error(paused.reason);
+    await store.putLease(paused.lease, { epoch: lease.epoch, state: lease.state });
+    try {
+      const r = await startRaw({ mode: 'failover', target: 'pg2', force: true });
+      expect(r).toMatchObject({ status: 'FAILED', error: 'PgQuorum.InputRejected' });
+      expect(r.cause).toMatch(/failover refused: .*paused/);
+      expect(r.lease).toEqual(paused.lease);
+    } finally {
+      const now = await store.getLease();
+      const resumed = resumeLease(now, { now: Date.now(), reason: 'e2e: done' });
+      if (resumed.ok) await store.putLease(resumed.lease, { epoch: now.epoch, state: now.state });
+    }
+  }, 90000);
+
+  it('refuses any run while another holds the lease', async () => {
+    const store = labStore();
+    const lease = await store.getLease();
+    const held: Lease = { ...lease, state: 'switching-over', holder: 'another-run', leaseUntil: Date.now() + 60000 };
+    await store.putLease(held, { epoch: lease.epoch, state: lease.state });
+    try {
+      const r = await startRaw({ mode: 'switchover', target: 'pg2' });
+      expect(r).toMatchObject({ status: 'FAILED', error: 'PgQuorum.InputRejected' });
+      expect(r.cause).toMatch(/lease held by another-run \(switching-over, epoch \d+\)/);
+      expect(r.lease).toEqual(held);
+    } finally {
+      await store.putLease(lease, { epoch: held.epoch, state: held.state });
+    }
+  }, 90000);
+
+  it('refuses a switchover to a replica that is not streaming and lags', async () => {
+    const pg2 = new Client(lab.nodeConnection('pg2'));
+    const primary = new Client(lab.nodeConnection('pg1'));
+    await pg2.connect();
+    await primary.connect();
+    try {
+      // pg2's WAL receiver stops (no upstream), then the primary writes past maxLagBytes (16 MiB) without it.
+      await pg2.query(`ALTER SYSTEM SET primary_conninfo = ''`);
+      await pg2.query('SELECT pg_reload_conf()');
+      await primary.query('CREATE TABLE IF NOT EXISTS e2e_lag (x text)');
+      await primary.query(`INSERT INTO e2e_lag SELECT repeat('x', 2000) FROM generate_series(1, 12000)`);
+      // A few probe rounds, so the votes show pg2 behind.
+      await new Promise((r) => setTimeout(r, 4000));
+      const before = await labStore().getLease();
+      const r = await startRaw({ mode: 'switchover', target: 'pg2' });
+      expect(r).toMatchObject({ status: 'FAILED', error: 'PgQuorum.InputRejected' });
+      expect(r.cause).toMatch(
+        /switchover refused: target pg2 is not eligible: not streaming.*lags \d+ bytes, more than maxLagBytes 16777216/,
+      );
+      expect(r.lease).toEqual(before);
+    } finally {
+      await pg2.end();
+      await primary.end();
+    }
+  }, 90000);
 });
