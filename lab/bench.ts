@@ -96,6 +96,7 @@ function fromFailover(scenario: Scenario, trial: number, t: FailoverTrial, extra
       rejoin: t.event?.rejoin,
       lostTransactions: t.event?.lostTransactions?.length ?? 0,
       unacknowledgedLocalCommits: t.load.unacknowledgedLocalCommits.length,
+      ...(t.noStart ? { noStart: t.noStart } : {}),
     },
   };
 }
@@ -304,6 +305,7 @@ async function main(opts: { scenario: string; trials: string; json?: boolean }):
         log(
           `${s} trial ${i}: ${row.ok ? 'ok' : 'NOT OK'} ${row.outcome}${row.rtoMs !== null ? `, ${(row.rtoMs / 1000).toFixed(2)} s` : ''}`,
         );
+        if (row.detail.noStart) log(`no run started: ${JSON.stringify(row.detail.noStart)}`);
         rows.push(row);
       }
     }

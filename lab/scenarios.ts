@@ -88,6 +88,21 @@ export interface FailoverTrial {
   newPrimary: string | null;
   event?: EventRecord;
   load: Omit<LoadReport, 'acked'>;
+  /** When no run started: what each AZ's vote and the lease said at the end, to tell why. */
+  noStart?: { lease: string; votes: string[] };
+}
+
+/** One line per AZ vote (sequence, verdict, failure count, age) and the lease: why a run did or did not start. */
+export async function quorumSnapshot(store: DynamoStore): Promise<{ lease: string; votes: string[] }> {
+  const [lease, votes] = await Promise.all([store.getLease(), store.getVotes()]);
+  const now = Date.now();
+  return {
+    lease: `epoch ${lease.epoch} ${lease.state} primary ${lease.primary} holder ${lease.holder ?? '-'} updated ${now - lease.updatedAt} ms ago`,
+    votes: votes.map(
+      (v) =>
+        `${v.az} seq ${v.seq} about ${v.primary} ${v.primaryOk ? 'up' : 'DOWN'} x${v.consecutiveFailures}, ${now - v.observedAt} ms old`,
+    ),
+  };
 }
 
 async function primaryConnOf(lab: Lab, store: DynamoStore) {
@@ -143,6 +158,7 @@ export async function kill9Trial(
     newPrimary,
     ...(event ? { event } : {}),
     load: rest,
+    ...(run ? {} : { noStart: await quorumSnapshot(store) }),
   };
 }
 

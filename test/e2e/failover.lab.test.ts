@@ -1,7 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Client } from 'pg';
 import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
+import { nodeDataDir } from '../../lab/paths';
 import { kill9Trial, labStore, pauseShortTrial, switchoverTrial } from '../../lab/scenarios';
 import { LAB_CLUSTER } from '../../lab/topology';
 import { pauseLease, resumeLease } from '../../lambdas/core/lease';
@@ -196,4 +200,43 @@ describe('the state machine refuses bad input itself, with nothing changed', () 
       await primary.end();
     }
   }, 90000);
+});
+
+describe('rejoin falls back to a re-clone when pg_rewind cannot work', () => {
+  beforeAll(async () => {
+    await lab.reset();
+    await new Promise((r) => setTimeout(r, 3000));
+  }, 60000);
+
+  it('a node whose WAL is gone is re-cloned with pg_basebackup, its old data kept aside, and streams again', async () => {
+    // pg3 crashes and loses its WAL (recycled, or a broken volume): neither crash recovery nor pg_rewind can run.
+    await lab.kill('pg3');
+    const data = nodeDataDir('pg3');
+    const wal = path.join(data, 'pg_wal');
+    for (const f of fs.readdirSync(wal)) if (/^[0-9A-F]{24}$/.test(f)) fs.rmSync(path.join(wal, f));
+    const lease = await labStore().getLease();
+    const state = {
+      input: { mode: 'failover', cluster: LAB_CLUSTER, reason: 'e2e: rejoin after WAL loss' },
+      epoch: lease.epoch,
+      oldPrimary: 'pg3',
+      candidate: lease.primary,
+      newTimeline: 1,
+    };
+    const r = await new LambdaClient({}).send(
+      new InvokeCommand({
+        FunctionName: d.functionNames['rejoin-old-primary'],
+        Payload: Buffer.from(JSON.stringify({ state })),
+      }),
+    );
+    const out = JSON.parse(Buffer.from(r.Payload!).toString('utf8')) as { rejoin?: string };
+    expect(r.FunctionError).toBeUndefined();
+    expect(out.rejoin).toMatch(/^pg3 streams from pg1 again \(re-clone \(pg_rewind failed/);
+    const st = await lab.status();
+    expect(st.nodes.find((n) => n.name === 'pg3')).toMatchObject({ role: 'replica', upstream: 'pg1' });
+    // The damaged data directory is kept for forensics, never deleted by the script.
+    const aside = fs.readdirSync(path.dirname(data)).filter((f) => f.startsWith('data.pre-reclone.'));
+    expect(aside).toHaveLength(1);
+    fs.rmSync(path.join(path.dirname(data), aside[0]!), { recursive: true, force: true });
+    expect((await labStore().listNodes()).find((n) => n.name === 'pg3')?.status).toBe('healthy');
+  }, 180000);
 });
