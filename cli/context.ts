@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import {
   type FunctionConfiguration,
   GetFunctionConfigurationCommand,
@@ -26,6 +27,7 @@ import { Route53Dns } from '../lambdas/adapters/aws/route53-dns';
 import { PgNodeAdapter, parsePgConfig } from '../lambdas/adapters/postgres/pg-node-adapter';
 import { type ControllerSettings, DEFAULT_SETTINGS, settingsSchema } from '../lambdas/core/settings';
 import { EnvironmentError, UsageError } from './errors';
+import { type DescribeStacksClient, readStackOutputs } from './stack-outputs';
 
 /** Options every command accepts (commander's global options). */
 export interface GlobalOptions {
@@ -37,6 +39,8 @@ export interface GlobalOptions {
   readerRecord?: string;
   profile?: string;
   region?: string;
+  /** A deployed pgquorum stack: everything else is read from its outputs. */
+  stack?: string;
   lab?: boolean;
 }
 
@@ -56,6 +60,8 @@ export interface Target {
   readonly discovery: readonly string[];
   /** Lab only: the lab's data folder (drills). */
   readonly labDir?: string;
+  /** The controller's database secret, when known (stack output). */
+  readonly dbSecretArn?: string;
 }
 
 /** Everything a command acts through: the product's own adapters, never re-implemented here. */
@@ -140,13 +146,14 @@ async function labTarget(opts: GlobalOptions): Promise<Target> {
 const TASK_CONSTRUCT: Readonly<Record<string, RegExp>> = {
   'validate-input': /ValidateInput/i,
   'rejoin-old-primary': /RejoinOldPrimary/i,
+  'settle-rejoin': /SettleRejoin/i,
 };
 
 /**
- * On AWS the stack has no outputs (yet), and the CloudFormation client is not a
- * dependency: every controller function carries the cluster's configuration in
- * its environment (PGQ_CLUSTER, PGQ_TABLE, PGQ_ZONE_ID, records, settings, and
- * the probes' PGQ_STATE_MACHINE_ARN), so the functions are the discovery source.
+ * Without `--stack` (an older stack, or no cloudformation:DescribeStacks):
+ * every controller function carries the cluster's configuration in its
+ * environment (PGQ_CLUSTER, PGQ_TABLE, PGQ_ZONE_ID, records, settings, and the
+ * probes' PGQ_STATE_MACHINE_ARN), so the functions are the fallback source.
  */
 async function discoverFromFunctions(lambda: LambdaClient, cluster: string): Promise<FunctionConfiguration[]> {
   const out: FunctionConfiguration[] = [];
@@ -158,10 +165,49 @@ async function discoverFromFunctions(lambda: LambdaClient, cluster: string): Pro
   return out;
 }
 
+/**
+ * The target from a stack's outputs (`--stack` or PGQ_STACK): one
+ * DescribeStacks call. Explicit flags still win over each output.
+ */
+export async function stackTarget(
+  opts: GlobalOptions,
+  stackName: string,
+  cfn: DescribeStacksClient,
+  env: NodeJS.ProcessEnv,
+): Promise<Target> {
+  const o = await readStackOutputs(cfn, stackName, env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  if (opts.cluster && opts.cluster !== o.ClusterName) {
+    throw new UsageError(
+      `--cluster ${opts.cluster} does not match stack '${stackName}', which manages '${o.ClusterName}'`,
+    );
+  }
+  const functions: Record<string, string> = {};
+  if (o.ValidateInputFunction) functions['validate-input'] = o.ValidateInputFunction;
+  if (o.RejoinFunction) functions['rejoin-old-primary'] = o.RejoinFunction;
+  if (o.SettleRejoinFunction) functions['settle-rejoin'] = o.SettleRejoinFunction;
+  return {
+    kind: 'aws',
+    cluster: o.ClusterName!,
+    table: opts.table ?? o.TableName!,
+    zoneId: opts.zoneId ?? o.HostedZoneId,
+    writerRecord: opts.writerRecord ?? o.WriterRecord,
+    readerRecord: opts.readerRecord ?? o.ReaderRecord,
+    stateMachineArn: opts.stateMachineArn ?? o.StateMachineArn,
+    functions,
+    settings: parseSettings(o.Settings, DEFAULT_SETTINGS),
+    discovery: [`stack ${stackName} outputs`],
+    ...(o.DbSecretArn ? { dbSecretArn: o.DbSecretArn } : {}),
+  };
+}
+
 async function awsTarget(opts: GlobalOptions, lambda: LambdaClient, env: NodeJS.ProcessEnv): Promise<Target> {
+  const stackName = opts.stack ?? env.PGQ_STACK;
+  if (stackName) return stackTarget(opts, stackName, new CloudFormationClient({}), env);
   const cluster = opts.cluster ?? env.PGQ_CLUSTER;
   if (!cluster) {
-    throw new UsageError('--cluster is required on AWS (or set PGQ_CLUSTER; use --lab for the local lab)');
+    throw new UsageError(
+      '--stack (or --cluster) is required on AWS (or set PGQ_STACK / PGQ_CLUSTER; use --lab for the local lab)',
+    );
   }
   const discovery: string[] = [];
   let fns: FunctionConfiguration[] = [];
@@ -289,8 +335,11 @@ async function dbAccess(target: Target, lambda: LambdaClient, env: NodeJS.Proces
     return { user: env.PGQ_DB_USER, password: env.PGQ_DB_PASSWORD, database: env.PGQ_DB_NAME ?? 'postgres', ssl };
   }
   try {
-    const fns = await discoverFromFunctions(lambda, target.cluster);
-    const secretArn = fns.map((f) => f.Environment?.Variables?.PGQ_DB_SECRET_ARN).find((v): v is string => !!v);
+    const secretArn =
+      target.dbSecretArn ??
+      (await discoverFromFunctions(lambda, target.cluster))
+        .map((f) => f.Environment?.Variables?.PGQ_DB_SECRET_ARN)
+        .find((v): v is string => !!v);
     if (!secretArn) return undefined;
     const r = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
     const s = JSON.parse(r.SecretString ?? '{}') as { username?: string; password?: string };

@@ -57,6 +57,7 @@ export function buildProgram(
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showSuggestionAfterError()
+    .option('--stack <name>', 'deployed pgquorum stack: everything else is read from its outputs (or PGQ_STACK)')
     .option('--cluster <name>', 'cluster name (default: the lab, or PGQ_CLUSTER)')
     .option('--table <name>', 'DynamoDB table (default: discovered from the controller functions, or the lab)')
     .option('--state-machine-arn <arn>', 'failover state machine (default: discovered)')

@@ -586,6 +586,23 @@ export class PgQuorumStack extends Stack {
       ],
     });
 
+    // What the CLI (`pgquorum --stack <name>`) reads with one DescribeStacks call: no lambda:ListFunctions needed.
+    const outputs: Record<string, [string, string]> = {
+      ClusterName: [c.cluster, 'Cluster this controller manages'],
+      TableName: [this.table.tableName, 'DynamoDB table: lease, votes, node registry, history'],
+      StateMachineArn: [this.stateMachine.stateMachine.stateMachineArn, 'Failover and switchover state machine'],
+      HostedZoneId: [c.hostedZoneId, 'Private hosted zone of the writer and reader records'],
+      WriterRecord: [records.writer, 'Record that always names the primary'],
+      ReaderRecord: [records.reader, 'Record that names the healthy replicas'],
+      TopicArn: [topic.topicArn, 'Notifications (committed runs, needs-attention, alarms)'],
+      DbSecretArn: [secret.secretArn, "The controller's database credentials"],
+      Settings: [settings, 'Controller thresholds as deployed (JSON)'],
+      ValidateInputFunction: [this.functions['validate-input'].functionName, 'ValidateInput step (operator pre-checks)'],
+      RejoinFunction: [this.functions['rejoin-old-primary'].functionName, 'Rejoin step (`pgquorum rejoin`)'],
+      SettleRejoinFunction: [this.functions['settle-rejoin'].functionName, 'Settle step after a rejoin (reader record)'],
+    };
+    for (const [id, [value, description]] of Object.entries(outputs)) new CfnOutput(this, id, { value, description });
+
     this.suppressFindings();
   }
 

@@ -5,6 +5,7 @@ import { App, Stack, Validations } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import { STACK_OUTPUTS } from '../../cli/stack-outputs';
 import { buildApp } from '../../infra/app';
 import { RETRY_ERRORS } from '../../infra/constructs/failover-state-machine';
 import { TASKS } from '../../infra/constructs/tasks';
@@ -465,6 +466,17 @@ describe('placement, endpoints, topic, documents, secret', () => {
       },
     ]);
     expect(t.Outputs.HostPolicyArn.Value).toEqual({ Ref: id });
+  });
+
+  it('declares every output the CLI discovers the cluster from, each pointing at its resource', () => {
+    for (const k of STACK_OUTPUTS) expect({ k, declared: k in t.Outputs }).toEqual({ k, declared: true });
+    const ref = (k: string) => JSON.stringify(t.Outputs[k].Value);
+    expect(ref('TableName')).toContain(logicalIdOf(stack.table));
+    expect(ref('StateMachineArn')).toContain(logicalIdOf(stack.stateMachine.stateMachine));
+    expect(ref('RejoinFunction')).toContain(logicalIdOf(stack.functions['rejoin-old-primary']));
+    expect(ref('SettleRejoinFunction')).toContain(logicalIdOf(stack.functions['settle-rejoin']));
+    expect(t.Outputs.ClusterName.Value).toBe(stack.config.cluster);
+    expect(JSON.parse(t.Outputs.Settings.Value)).toEqual(JSON.parse(JSON.stringify(stack.config.thresholds)));
   });
 
   it('creates a database secret when none is configured', () => {
