@@ -597,9 +597,15 @@ export class PgQuorumStack extends Stack {
       TopicArn: [topic.topicArn, 'Notifications (committed runs, needs-attention, alarms)'],
       DbSecretArn: [secret.secretArn, "The controller's database credentials"],
       Settings: [settings, 'Controller thresholds as deployed (JSON)'],
-      ValidateInputFunction: [this.functions['validate-input'].functionName, 'ValidateInput step (operator pre-checks)'],
+      ValidateInputFunction: [
+        this.functions['validate-input'].functionName,
+        'ValidateInput step (operator pre-checks)',
+      ],
       RejoinFunction: [this.functions['rejoin-old-primary'].functionName, 'Rejoin step (`pgquorum rejoin`)'],
-      SettleRejoinFunction: [this.functions['settle-rejoin'].functionName, 'Settle step after a rejoin (reader record)'],
+      SettleRejoinFunction: [
+        this.functions['settle-rejoin'].functionName,
+        'Settle step after a rejoin (reader record)',
+      ],
     };
     for (const [id, [value, description]] of Object.entries(outputs)) new CfnOutput(this, id, { value, description });
 
