@@ -8,9 +8,10 @@ import {
   table,
 } from '../../cli/format';
 import { toJson } from '../../cli/output';
-import { replicaLag, type StatusSnapshot, voteVerdict } from '../../cli/status';
+import { replicaLag, voteVerdict } from '../../cli/status';
 import type { EventRecord } from '../../lambdas/ports/store-port';
-import { lease, NOW } from '../core/builders';
+import { NOW } from '../core/builders';
+import { snapshot } from './fixtures';
 
 describe('units', () => {
   it.each([
@@ -57,103 +58,6 @@ describe('votes', () => {
     expect(r).toMatchObject({ verdict, stale, ageMs: NOW - over.observedAt });
   });
 });
-
-const snapshot: StatusSnapshot = {
-  cluster: 'lab',
-  source: 'lab',
-  at: NOW,
-  lease: lease({ epoch: 3, primary: 'pg1', reason: 'switchover to pg1 committed', updatedAt: NOW - 12_000 }),
-  replicationMode: 'sync',
-  nodes: [
-    {
-      name: 'pg1',
-      az: 'us-east-1a',
-      role: 'primary',
-      seenBy: 'cli',
-      timeline: 2,
-      lsn: '0/5000100',
-      receiveLsn: null,
-      lagBytes: null,
-      lagSeconds: null,
-      syncState: null,
-      streaming: null,
-      upstream: null,
-      securityGroup: 'open',
-      fenceEpoch: null,
-      registryStatus: 'healthy',
-      noFailover: false,
-    },
-    {
-      name: 'pg2',
-      az: 'us-east-1b',
-      role: 'replica',
-      seenBy: 'probe us-east-1b',
-      timeline: 2,
-      lsn: '0/5000000',
-      receiveLsn: '0/5000100',
-      lagBytes: '256',
-      lagSeconds: 0.0021,
-      syncState: 'quorum',
-      streaming: true,
-      upstream: '127.0.0.1:26451',
-      securityGroup: 'open',
-      fenceEpoch: null,
-      registryStatus: 'healthy',
-      noFailover: false,
-    },
-    {
-      name: 'pg3',
-      az: 'us-east-1c',
-      role: 'down',
-      seenBy: 'none',
-      timeline: null,
-      lsn: null,
-      receiveLsn: null,
-      lagBytes: null,
-      lagSeconds: null,
-      syncState: null,
-      streaming: null,
-      upstream: null,
-      securityGroup: 'fenced',
-      fenceEpoch: 3,
-      registryStatus: 'needs-rejoin',
-      noFailover: true,
-    },
-  ],
-  votes: [
-    voteVerdict(
-      {
-        az: 'us-east-1a',
-        seq: 5,
-        primary: 'pg1',
-        primaryOk: true,
-        consecutiveFailures: 0,
-        observedAt: NOW - 300,
-        nodes: {},
-      },
-      NOW,
-      5000,
-      3,
-    ),
-    voteVerdict(
-      {
-        az: 'us-east-1b',
-        seq: 5,
-        primary: 'pg1',
-        primaryOk: false,
-        consecutiveFailures: 4,
-        observedAt: NOW - 9000,
-        nodes: {},
-      },
-      NOW,
-      5000,
-      3,
-    ),
-  ],
-  writer: { name: 'writer.lab.pgquorum.internal', ips: ['10.42.1.10'], nodes: ['pg1'] },
-  reader: null,
-  warnings: ['every vote is stale: the probes are silent'],
-};
 
 describe('formatStatus', () => {
   const text = formatStatus(snapshot);
