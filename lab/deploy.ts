@@ -24,6 +24,8 @@ import {
   GetFunctionCommand,
   InvokeCommand,
   LambdaClient,
+  PutFunctionEventInvokeConfigCommand,
+  type PutFunctionEventInvokeConfigCommandInput,
   ResourceNotFoundException,
 } from '@aws-sdk/client-lambda';
 import {
@@ -33,7 +35,7 @@ import {
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
-import { App } from 'aws-cdk-lib';
+import { App, AssetStaging } from 'aws-cdk-lib';
 import { buildApp } from '../infra/app';
 import { TASKS, type TaskName } from '../infra/constructs/tasks';
 import { taskConstructId } from '../infra/stacks/pgquorum-stack';
@@ -67,6 +69,8 @@ export interface DeployOptions {
 export interface LabDeployment {
   /** How each probe function was created, so drills can restart the probe loops from scratch. */
   probeSpecs: CreateFunctionCommandInput[];
+  /** The probes' asynchronous-invocation settings, as synthesized (no retries: see the stack). */
+  probeInvokeConfig: Omit<PutFunctionEventInvokeConfigCommandInput, 'FunctionName'>;
   stateMachineArn: string;
   functionNames: Record<string, string>;
   probeNames: string[];
@@ -115,6 +119,9 @@ export function labDeployConfig(lab: Lab, settings: Partial<ControllerSettings> 
 export function synthForLab(lab: Lab, settings: Partial<ControllerSettings> = {}): { template: Cfn; outdir: string } {
   const outdir = path.join(LAB_DIR, 'cdk.out');
   fs.rmSync(outdir, { recursive: true, force: true });
+  // CDK caches staged assets per process by source hash: a second synth (the bench restarting the lab in async
+  // mode) would otherwise point at bundles inside the cdk.out just removed.
+  AssetStaging.clearAssetHashCache();
   const app = new App({ outdir, context: { pgquorum: labDeployConfig(lab, settings) } });
   const { stack } = buildApp(app);
   const assembly = app.synth();
@@ -263,8 +270,20 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
   say('creating the probes, one per AZ, each through its own gate path');
   const probeNames: string[] = [];
   const probeSpecs: CreateFunctionCommandInput[] = [];
+  let probeInvokeConfig: LabDeployment['probeInvokeConfig'] | undefined;
   for (const [i, az] of LAB_AZS.entries()) {
     const f = fnFromTemplate(`Probe${i + 1}`);
+    const eic = Object.values(resources).find(
+      (r) =>
+        r.Type === 'AWS::Lambda::EventInvokeConfig' &&
+        (r.Properties.FunctionName as { Ref?: string } | undefined)?.Ref === f.logicalId,
+    );
+    if (!eic) throw new Error(`the synthesized Probe${i + 1} has no EventInvokeConfig (asynchronous retries)`);
+    probeInvokeConfig = {
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: Number(eic.Properties.MaximumRetryAttempts),
+      MaximumEventAgeInSeconds: Number(eic.Properties.MaximumEventAgeInSeconds),
+    };
     const pathName = (['az-a', 'az-b', 'az-c'] as const)[i]!;
     const overrides = Object.fromEntries(
       lab.state.ports.nodes.map((n) => [n.name, `127.0.0.1:${n.gatePorts[pathName]}`]),
@@ -282,7 +301,7 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
       },
       Math.max(f.timeout, Math.ceil(runMs / 1000) + 10),
     );
-    await lambda.send(new CreateFunctionCommand(spec));
+    await createProbe(spec, probeInvokeConfig);
     probeSpecs.push(spec);
     probeNames.push(name);
   }
@@ -321,15 +340,24 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
     path.join(LAB_DIR, 'deployment.json'),
     JSON.stringify({ stateMachineArn, functionNames, probeNames }, null, 2),
   );
-  return { stateMachineArn, functionNames, probeNames, probeSpecs, definition };
+  return { stateMachineArn, functionNames, probeNames, probeSpecs, probeInvokeConfig: probeInvokeConfig!, definition };
+}
+
+/** Creates a probe function with its asynchronous-invocation settings, before anything can invoke it. */
+async function createProbe(
+  spec: CreateFunctionCommandInput,
+  invokeConfig: LabDeployment['probeInvokeConfig'],
+): Promise<void> {
+  const { lambda } = clients();
+  await lambda.send(new CreateFunctionCommand(spec));
+  await lambda.send(new PutFunctionEventInvokeConfigCommand({ FunctionName: spec.FunctionName, ...invokeConfig }));
 }
 
 /** Ends every running probe loop (deleting the function ends its worker) and starts fresh ones. */
 export async function restartProbes(d: LabDeployment, opts: { start?: boolean } = {}): Promise<void> {
-  const { lambda } = clients();
   for (const spec of d.probeSpecs) {
     await deleteIfExists(spec.FunctionName!);
-    await lambda.send(new CreateFunctionCommand(spec));
+    await createProbe(spec, d.probeInvokeConfig);
   }
   if (opts.start !== false) await startProbes(d);
 }

@@ -314,6 +314,9 @@ export class PgQuorumStack extends Stack {
         subnets[i],
       );
       this.stateMachine.stateMachine.grantStartExecution(f);
+      // Lambda retries a failed asynchronous invocation twice by default: a crashed probe loop would come back next
+      // to the one the schedule starts a minute later, two loops voting for one AZ. The schedule is the retry.
+      f.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
       new events.Rule(this, `ProbeSchedule${i + 1}`, {
         description: `pgquorum ${c.cluster} probe in ${s.az}`,
         schedule: events.Schedule.rate(Duration.minutes(1)),

@@ -3,7 +3,14 @@ import path from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Client } from 'pg';
-import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../../lab/deploy';
+import {
+  deployToLab,
+  type LabDeployment,
+  restartProbes,
+  startProbes,
+  stopProbes,
+  undeployFromLab,
+} from '../../lab/deploy';
 import { Lab } from '../../lab/index';
 import { nodeDataDir } from '../../lab/paths';
 import { kill9Trial, labStore, pauseShortTrial, switchoverTrial } from '../../lab/scenarios';
@@ -239,4 +246,21 @@ describe('rejoin falls back to a re-clone when pg_rewind cannot work', () => {
     fs.rmSync(path.join(path.dirname(data), aside[0]!), { recursive: true, force: true });
     expect((await labStore().listNodes()).find((n) => n.name === 'pg3')?.status).toBe('healthy');
   }, 180000);
+});
+
+describe('probe loops', () => {
+  it('a stopped probe loop stays stopped: no asynchronous retry brings it back beside the next one', async () => {
+    const seqs = async () => Object.fromEntries((await labStore().getVotes()).map((v) => [v.az, v.seq]));
+    await restartProbes(d);
+    await new Promise((r) => setTimeout(r, 3000));
+    const running = await seqs();
+    await stopProbes(d);
+    // Lambda retries a failed asynchronous invocation after 1 s, then 2 s (ministack's scaled-down backoff).
+    await new Promise((r) => setTimeout(r, 5000));
+    const stopped = await seqs();
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await seqs()).toEqual(stopped);
+    expect(Object.keys(running)).toHaveLength(3);
+    await restartProbes(d);
+  }, 60000);
 });

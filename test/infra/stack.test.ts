@@ -479,6 +479,14 @@ describe('placement, endpoints, topic, documents, secret', () => {
     expect(JSON.parse(t.Outputs.Settings.Value)).toEqual(JSON.parse(JSON.stringify(stack.config.thresholds)));
   });
 
+  it('never retries a probe invocation asynchronously (the schedule starts the next one; two loops would vote for one AZ)', () => {
+    const configs = resourcesOf('AWS::Lambda::EventInvokeConfig');
+    for (const p of stack.probes) {
+      const c = configs.find(([, r]) => r.Properties.FunctionName.Ref === logicalIdOf(p));
+      expect(c?.[1].Properties).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+    }
+  });
+
   it('creates a database secret when none is configured', () => {
     expect(resourcesOf('AWS::SecretsManager::Secret')).toHaveLength(1);
   });
