@@ -106,7 +106,7 @@ export const deployConfigSchema = z
       .boolean()
       .default(true)
       .describe(
-        'Create the interface endpoints the in-VPC functions need (DynamoDB, SSM, Step Functions, CloudWatch, Secrets Manager, EC2, SNS). Set false when the VPC already has them with private DNS (a second one conflicts).',
+        'Create the endpoints the in-VPC functions need (a DynamoDB gateway; interface endpoints for SSM, Step Functions, Secrets Manager, EC2, SNS). Set false when the VPC already has them with private DNS (a second one conflicts).',
       ),
     pgdata: z.string().default('/var/lib/postgresql/15/main').describe('Data directory on the nodes (host scripts).'),
   })

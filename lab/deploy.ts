@@ -179,6 +179,8 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
     PGQ_REPL_PASSWORD: LAB_REPL_PASSWORD,
     PGQ_DB_SSL: 'off',
     PGQ_HOST_EXECUTOR: 'local',
+    // ministack does not turn EMF log lines into metrics: the lab publishes with PutMetricData (one call per round).
+    PGQ_METRICS_SINK: 'api',
     PGQ_LAB_CONTROL_URL: `http://127.0.0.1:${lab.state.controlPort}`,
     PGQ_LAB_SCRIPTS_DIR: path.join(REPO_ROOT, 'infra', 'host-scripts'),
     PGQ_LAB_DATA_DIRS: JSON.stringify(Object.fromEntries(lab.nodeNames.map((n) => [n, nodeDataDir(n)]))),

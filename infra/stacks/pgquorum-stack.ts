@@ -165,7 +165,7 @@ export class PgQuorumStack extends Stack {
     else
       Annotations.of(this).addInfoV2(
         'pgquorum:endpoints',
-        'createVpcEndpoints is false: the VPC must already reach DynamoDB, SSM, Step Functions, CloudWatch, Secrets Manager, EC2 and SNS privately.',
+        'createVpcEndpoints is false: the VPC must already reach DynamoDB, SSM, Step Functions, Secrets Manager, EC2 and SNS privately.',
       );
 
     const settings = JSON.stringify(c.thresholds);
@@ -640,10 +640,10 @@ export class PgQuorumStack extends Stack {
       allowAllOutbound: false,
     });
     endpointSg.addIngressRule(fnSg, ec2.Port.tcp(443), 'controller functions');
+    // No CloudWatch endpoint: metrics leave as EMF log lines through Lambda's own log pipe, not the API.
     for (const [id, svc] of [
       ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],
       ['States', ec2.InterfaceVpcEndpointAwsService.STEP_FUNCTIONS],
-      ['Monitoring', ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_MONITORING],
       ['Secrets', ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
       ['Ec2', ec2.InterfaceVpcEndpointAwsService.EC2],
       ['Sns', ec2.InterfaceVpcEndpointAwsService.SNS],

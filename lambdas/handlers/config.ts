@@ -39,6 +39,8 @@ export const runtimeConfigSchema = z.object({
   PGQ_REPL_PASSWORD: z.string().optional(),
   PGQ_DB_NAME: z.string().default('postgres'),
   PGQ_DB_SSL: z.enum(['off', 'require', 'verify']).default('off'),
+  /** `emf` (log lines CloudWatch turns into metrics, no API call) on AWS; `api` (PutMetricData) where logs are not mined (the lab). */
+  PGQ_METRICS_SINK: z.enum(['emf', 'api']).default('emf'),
   /** `ssm` on AWS; `local` runs the host scripts on this machine (the lab). */
   PGQ_HOST_EXECUTOR: z.enum(['ssm', 'local']).default('ssm'),
   PGQ_SSM_DOCUMENT_PREFIX: z.string().default('pgquorum'),

@@ -2,7 +2,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { type AwsClients, makeClients } from '../adapters/aws/clients';
-import { CloudWatchMetrics } from '../adapters/aws/cloudwatch-metrics';
+import { CloudWatchMetrics, EmfMetrics } from '../adapters/aws/cloudwatch-metrics';
 import { DynamoStore } from '../adapters/aws/dynamo-store';
 import { Ec2Fence } from '../adapters/aws/ec2-fence';
 import { Route53Dns } from '../adapters/aws/route53-dns';
@@ -107,7 +107,10 @@ export async function buildDeps(
     pg,
     fence: new Ec2Fence(clients.ec2, store),
     dns: new Route53Dns(clients.r53, config.PGQ_ZONE_ID, config.PGQ_RECORD_TTL),
-    metrics: new CloudWatchMetrics(clients.cw, config.PGQ_CLUSTER),
+    metrics:
+      config.PGQ_METRICS_SINK === 'api'
+        ? new CloudWatchMetrics(clients.cw, config.PGQ_CLUSTER)
+        : new EmfMetrics(config.PGQ_CLUSTER),
     host,
     starter: config.PGQ_STATE_MACHINE_ARN ? new SfnStarter(clients.sfn, config.PGQ_STATE_MACHINE_ARN) : undefined,
     repl: { user: creds.replicationUsername ?? creds.username, password: creds.replicationPassword ?? creds.password },

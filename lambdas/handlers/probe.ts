@@ -159,6 +159,7 @@ export async function runProbe(
     const t0 = Date.now();
     if (!probeAzs.length) probeAzs = probeAzsOf(d, await d.store.listNodes().catch(() => []));
     const out = await probeRound(d, az, prev, probeAzs);
+    await d.metrics.flush();
     prev = out.vote ?? prev;
     rounds++;
     // One line per change of decision, not per second: the decision and its reason are what an operator reads.

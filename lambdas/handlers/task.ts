@@ -86,6 +86,9 @@ export function task<R = RunState>(
           .catch(() => undefined);
       }
       throw e;
+    } finally {
+      // EMF lines must be written before the handler returns: a frozen container loses them.
+      if (d?.metrics) await d.metrics.flush().catch(() => undefined);
     }
   };
 }

@@ -8,4 +8,6 @@ export interface MetricsPort {
   bytesAtRisk(bytes: number): Promise<void>;
   /** 1 per failed or aborted run (the needs-attention alarm). */
   needsAttention(): Promise<void>;
+  /** Sends what was recorded since the last flush (once per probe round, once per step); never throws. */
+  flush(): Promise<void>;
 }

@@ -11,6 +11,7 @@ import { RETRY_ERRORS } from '../../infra/constructs/failover-state-machine';
 import { TASKS } from '../../infra/constructs/tasks';
 import type { PgQuorumStack } from '../../infra/stacks/pgquorum-stack';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
+import { emfOf, recordEverything } from '../adapters/aws/emf-fixtures';
 import { type Json, sampleConfig } from './fixtures';
 
 // One synth for the whole file. Bundling is skipped here (the template is the same either way);
@@ -416,7 +417,8 @@ describe('placement, endpoints, topic, documents, secret', () => {
       .filter(([, r]) => r.Properties.VpcEndpointType === 'Interface')
       .map(([, r]) => JSON.stringify(r.Properties.ServiceName).match(/\.(\w+)"?\]?\]?\}?"?$/)?.[1] ?? '')
       .sort();
-    expect(services).toEqual(['ec2', 'monitoring', 'secretsmanager', 'sns', 'ssm', 'states'].sort());
+    // No monitoring endpoint: metrics are EMF log lines (see the EMF cross-check below).
+    expect(services).toEqual(['ec2', 'secretsmanager', 'sns', 'ssm', 'states'].sort());
     // The functions' group must let HTTPS out to the gateway endpoint (DynamoDB's public addresses).
     const egress = resourcesOf('AWS::EC2::SecurityGroup').flatMap(([, g]) => g.Properties.SecurityGroupEgress ?? []);
     expect(egress).toContainEqual(expect.objectContaining({ CidrIp: '0.0.0.0/0', FromPort: 443, ToPort: 443 }));
@@ -485,6 +487,31 @@ describe('placement, endpoints, topic, documents, secret', () => {
       const c = configs.find(([, r]) => r.Properties.FunctionName.Ref === logicalIdOf(p));
       expect(c?.[1].Properties).toMatchObject({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
     }
+  });
+
+  it('alarms only on metrics the EMF sink emits, with exactly the dimension names it emits them with', async () => {
+    // A metric alarmed on with other dimensions than the emitted ones never has data: the alarm would be dead.
+    const emitted = new Set(
+      (await emfOf(recordEverything)).flatMap((d) =>
+        d._aws.CloudWatchMetrics.flatMap((c) =>
+          c.Dimensions.flatMap((set) => c.Metrics.map((m) => `${c.Namespace}/${m.Name}{${[...set].sort()}}`)),
+        ),
+      ),
+    );
+    const queried: string[] = [];
+    const walk = (x: Json): void => {
+      if (Array.isArray(x)) x.forEach(walk);
+      else if (x && typeof x === 'object') {
+        if (x.Namespace === 'PgQuorum' && x.MetricName) {
+          const dims = ((x.Dimensions ?? []) as Json[]).map((d) => d.Name).sort();
+          queried.push(`PgQuorum/${x.MetricName}{${dims}}`);
+        }
+        Object.values(x).forEach(walk);
+      }
+    };
+    for (const [, a] of resourcesOf('AWS::CloudWatch::Alarm')) walk(a.Properties);
+    expect(queried.length).toBeGreaterThanOrEqual(5);
+    for (const q of queried) expect({ q, emitted: emitted.has(q) }).toEqual({ q, emitted: true });
   });
 
   it('creates a database secret when none is configured', () => {

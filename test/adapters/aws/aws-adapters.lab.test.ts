@@ -193,12 +193,30 @@ describe('CloudWatch metrics', () => {
   it('publishes per-AZ reachability with the cluster dimension', async () => {
     const m = new CloudWatchMetrics(aws.cw, `c-${run}`);
     await m.primaryReachable('az-a', true);
+    await m.flush();
     expect(m.failures).toBe(0);
     const r = await aws.cw.send(
       new ListMetricsCommand({ Namespace: METRIC_NAMESPACE, MetricName: 'PrimaryReachable' }),
     );
     const dims = (r.Metrics ?? []).map((x) => Object.fromEntries((x.Dimensions ?? []).map((d) => [d.Name, d.Value])));
     expect(dims).toContainEqual({ Cluster: `c-${run}`, Az: 'az-a' });
+  });
+
+  it('publishes replica lag per node and cluster-wide (the series the lag alarm watches), in one call per flush', async () => {
+    const m = new CloudWatchMetrics(aws.cw, `c-${run}`);
+    await m.replicaLag('pg2', 10);
+    await m.replicaLag('pg3', 20);
+    await m.flush();
+    expect(m.failures).toBe(0);
+    const r = await aws.cw.send(new ListMetricsCommand({ Namespace: METRIC_NAMESPACE, MetricName: 'ReplicaLagBytes' }));
+    const dims = (r.Metrics ?? []).map((x) => Object.fromEntries((x.Dimensions ?? []).map((d) => [d.Name, d.Value])));
+    expect(dims).toEqual(
+      expect.arrayContaining([
+        { Cluster: `c-${run}` },
+        { Cluster: `c-${run}`, Node: 'pg2' },
+        { Cluster: `c-${run}`, Node: 'pg3' },
+      ]),
+    );
   });
 });
 
