@@ -176,3 +176,55 @@ export function selectSwitchoverTarget(
   }
   return selectCandidate(ctx);
 }
+
+/** The previous run, when it aborted after choosing a candidate (from the history). */
+export interface InterruptedRun {
+  readonly epoch: number;
+  readonly candidate: string;
+}
+
+/**
+ * Invariant 1 (one writer) before invariant 4 (the most advanced replica): when
+ * a node other than the old primary is already a primary, a failover must not
+ * promote a second one. The one case it may finish is the previous run's own
+ * promotion: a run that aborted after pg_promote was sent (the call timed out
+ * and completed later, or a later step failed) leaves its candidate writing on
+ * the new timeline with the old primary fenced; the rerun adopts it (promote
+ * is idempotent). Any other primary needs an operator. Null when no node but
+ * the old primary is primary: the ordinary rules decide.
+ */
+export function existingPrimaryDecision(
+  view: ClusterView,
+  oldPrimary: string,
+  interrupted: InterruptedRun | undefined,
+): CandidateDecision | null {
+  const primaries = view.nodes.filter((n) => n.name !== oldPrimary && n.role === 'primary');
+  if (!primaries.length) return null;
+  const names = primaries.map((n) => n.name).join(', ');
+  if (primaries.length > 1) {
+    return {
+      action: 'no-candidate',
+      reason: `refusing to choose: ${names} are all primaries besides ${oldPrimary}; an operator must decide which history to keep`,
+      rejected: {},
+    };
+  }
+  const p = primaries[0]!;
+  if (!interrupted || interrupted.candidate !== p.name) {
+    return {
+      action: 'no-candidate',
+      reason: `refusing to promote a second primary: ${p.name} is already primary (timeline ${p.timeline ?? '?'})${
+        interrupted ? `, but the run at epoch ${interrupted.epoch} chose ${interrupted.candidate}` : ''
+      }; an operator must decide`,
+      rejected: {},
+    };
+  }
+  return {
+    action: 'promote',
+    candidate: p.name,
+    receiveLsn: p.currentLsn ?? '0/0',
+    reason: `adopting ${p.name}: the run at epoch ${interrupted.epoch} promoted it before it aborted (timeline ${
+      p.timeline ?? '?'
+    }); promoting another node would fork the history`,
+    rejected: {},
+  };
+}

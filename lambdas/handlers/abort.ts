@@ -18,7 +18,11 @@ export const handler = task(
       const lease = await d.store.getLease();
       const r = abortLease(lease, { epoch: state.epoch, reason, now: d.now() });
       if (r.ok && r.lease !== lease) await d.store.putLease(r.lease, { epoch: lease.epoch, state: lease.state });
-      await d.store.updateEvent(state.epoch, { outcome: 'aborted', reason });
+      await d.store.updateEvent(state.epoch, {
+        outcome: 'aborted',
+        reason,
+        ...(state.candidate ? { candidate: state.candidate } : {}),
+      });
       await d.store.appendTimeline(state.epoch, { step: 'abort', at: d.now(), detail: reason });
     }
     await d.metrics.needsAttention();

@@ -1,4 +1,4 @@
-import { selectCandidate, selectSwitchoverTarget } from '../core/candidate';
+import { existingPrimaryDecision, selectCandidate, selectSwitchoverTarget } from '../core/candidate';
 import { FatalError } from '../core/errors';
 import { buildClusterView } from './cluster-view';
 import { record, task } from './task';
@@ -18,8 +18,23 @@ export const handler = task('select-candidate', async (state, d) => {
           settings: d.config.settings,
           force: Boolean(state.input.force),
         });
+  if (state.input.mode === 'failover') {
+    // Never a second primary; finish the previous run's promotion if that is what left one.
+    const prev = state.epoch && state.epoch > 1 ? await d.store.getEvent(state.epoch - 1) : undefined;
+    const interrupted =
+      prev?.outcome === 'aborted' && prev.candidate ? { epoch: prev.epoch, candidate: prev.candidate } : undefined;
+    const existing = existingPrimaryDecision(viewWithLsn, state.oldPrimary!, interrupted);
+    if (existing) {
+      const mismatch = existing.action === 'promote' && state.input.target && state.input.target !== existing.candidate;
+      pick = mismatch
+        ? { action: 'no-candidate', reason: `${existing.reason}; not ${state.input.target} as asked`, rejected: {} }
+        : existing;
+    }
+  }
   if (
     state.input.mode === 'failover' &&
+    pick.action === 'promote' &&
+    !pick.reason.startsWith('adopting') &&
     state.input.target &&
     pick.action === 'promote' &&
     pick.candidate !== state.input.target

@@ -64,6 +64,8 @@ export interface EventRecord {
   readonly outcome: 'running' | 'committed' | 'aborted';
   readonly oldPrimary: string;
   readonly newPrimary?: string;
+  /** The node the run chose (kept when it aborts: a rerun may have to finish that promotion). */
+  readonly candidate?: string;
   readonly reason: string;
   readonly timeline: readonly TimelineStep[];
   readonly oldPrimaryLastSeenLsn?: string | null;

@@ -2,6 +2,8 @@ import {
   type CandidateDecision,
   type ClusterView,
   type ControllerSettings,
+  existingPrimaryDecision,
+  type NodeView,
   selectCandidate,
   selectSwitchoverTarget,
 } from '../../lambdas/core';
@@ -181,5 +183,58 @@ describe('switchover target', () => {
     expect(d.reason).toMatch(reason);
     expect(d.action).toBe(expected ? 'promote' : 'no-candidate');
     if (d.action === 'promote') expect(d.candidate).toBe(expected);
+  });
+});
+
+describe('existing primary (one writer before the most advanced replica)', () => {
+  const promoted = (over: Partial<NodeView> = {}) =>
+    node('pg2', { role: 'primary', timeline: 2, currentLsn: '0/3000200', receiveLsn: null, streaming: false, ...over });
+  const dead = clusterWithDeadPrimary();
+  const withNodes = (...nodes: NodeView[]) => ({ ...dead, nodes: [dead.nodes[0]!, ...nodes] });
+
+  it.each([
+    {
+      name: 'no other primary: the ordinary rules decide',
+      view: dead,
+      interrupted: { epoch: 2, candidate: 'pg2' },
+      action: null,
+      reason: null,
+    },
+    {
+      name: "the aborted run's own candidate finished promoting: adopt it",
+      view: withNodes(promoted(), node('pg3')),
+      interrupted: { epoch: 2, candidate: 'pg2' },
+      action: 'promote',
+      reason:
+        'adopting pg2: the run at epoch 2 promoted it before it aborted (timeline 2); promoting another node would fork the history',
+    },
+    {
+      name: 'a primary nobody chose: refuse',
+      view: withNodes(promoted(), node('pg3')),
+      interrupted: undefined,
+      action: 'no-candidate',
+      reason: 'refusing to promote a second primary: pg2 is already primary (timeline 2); an operator must decide',
+    },
+    {
+      name: 'a primary other than the one the aborted run chose: refuse',
+      view: withNodes(promoted(), node('pg3')),
+      interrupted: { epoch: 2, candidate: 'pg3' },
+      action: 'no-candidate',
+      reason:
+        'refusing to promote a second primary: pg2 is already primary (timeline 2), but the run at epoch 2 chose pg3; an operator must decide',
+    },
+    {
+      name: 'two primaries besides the old one: refuse',
+      view: withNodes(promoted(), promoted({ name: 'pg3' })),
+      interrupted: { epoch: 2, candidate: 'pg2' },
+      action: 'no-candidate',
+      reason:
+        'refusing to choose: pg2, pg3 are all primaries besides pg1; an operator must decide which history to keep',
+    },
+  ])('$name', ({ view, interrupted, action, reason }) => {
+    const d = existingPrimaryDecision(view, 'pg1', interrupted);
+    expect(d?.action ?? null).toBe(action);
+    expect(d?.reason ?? null).toBe(reason);
+    if (d?.action === 'promote') expect(d).toMatchObject({ candidate: 'pg2', receiveLsn: '0/3000200' });
   });
 });

@@ -13,7 +13,7 @@ import {
 } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
 import { nodeDataDir } from '../../lab/paths';
-import { kill9Trial, labStore, pauseShortTrial, switchoverTrial } from '../../lab/scenarios';
+import { kill9Trial, labStore, pauseShortTrial, switchoverTrial, waitForRun } from '../../lab/scenarios';
 import { LAB_CLUSTER } from '../../lab/topology';
 import { pauseLease, resumeLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
@@ -34,6 +34,12 @@ beforeAll(async () => {
   // A few probe rounds so every AZ has voted "up" before the first fault.
   await new Promise((r) => setTimeout(r, 3000));
 }, 180000);
+
+/** The baseline cluster again (pg1 primary, all healthy), then a few probe rounds so every AZ votes "up". */
+async function freshCluster(settleMs: number): Promise<void> {
+  await lab.reset();
+  await new Promise((r) => setTimeout(r, settleMs));
+}
 
 afterAll(async () => {
   await undeployFromLab();
@@ -80,10 +86,7 @@ describe('unplanned failover', () => {
 });
 
 describe('no false failover', () => {
-  beforeAll(async () => {
-    await lab.reset();
-    await new Promise((r) => setTimeout(r, 4000));
-  }, 60000);
+  beforeAll(() => freshCluster(4000), 60000);
 
   it('a primary paused for less than the detection window is not failed over', async () => {
     const r = await pauseShortTrial(lab, d, 1500);
@@ -108,10 +111,7 @@ describe('planned switchover', () => {
 });
 
 describe('the state machine refuses bad input itself, with nothing changed', () => {
-  beforeAll(async () => {
-    await lab.reset();
-    await new Promise((r) => setTimeout(r, 4000));
-  }, 60000);
+  beforeAll(() => freshCluster(4000), 60000);
 
   /** Starts the deployed state machine directly (as the console would), returns how it ended and the lease after. */
   async function startRaw(input: object): Promise<{ status: string; error?: string; cause?: string; lease: Lease }> {
@@ -210,10 +210,7 @@ describe('the state machine refuses bad input itself, with nothing changed', () 
 });
 
 describe('rejoin falls back to a re-clone when pg_rewind cannot work', () => {
-  beforeAll(async () => {
-    await lab.reset();
-    await new Promise((r) => setTimeout(r, 3000));
-  }, 60000);
+  beforeAll(() => freshCluster(3000), 60000);
 
   it('a node whose WAL is gone is re-cloned with pg_basebackup, its old data kept aside, and streams again', async () => {
     // pg3 crashes and loses its WAL (recycled, or a broken volume): neither crash recovery nor pg_rewind can run.
@@ -263,4 +260,69 @@ describe('probe loops', () => {
     expect(Object.keys(running)).toHaveLength(3);
     await restartProbes(d);
   }, 60000);
+});
+
+describe('a promotion left behind by an aborted run', () => {
+  /** pg1 dies while the cluster is paused and pg2 ends up promoted, as when a run's pg_promote completes after its abort. */
+  async function leftBehindPromotion(abortedRunChose: string | undefined): Promise<number> {
+    await freshCluster(3000);
+    const store = labStore();
+    const lease = await store.getLease();
+    const paused = pauseLease(lease, { now: Date.now(), reason: 'e2e: the aborted run' });
+    if (!paused.ok) throw new Error(paused.reason);
+    await store.putLease(paused.lease, { epoch: lease.epoch, state: lease.state });
+    await lab.kill('pg1');
+    const pg2 = new Client(lab.nodeConnection('pg2'));
+    await pg2.connect();
+    await pg2.query('SELECT pg_promote(true, 30)');
+    await pg2.end();
+    if (abortedRunChose) {
+      await store.startEvent({
+        epoch: lease.epoch,
+        kind: 'failover',
+        startedAt: Date.now(),
+        outcome: 'aborted',
+        oldPrimary: 'pg1',
+        candidate: abortedRunChose,
+        reason: 'e2e: promote timed out, run aborted',
+        timeline: [],
+      });
+    }
+    // Probe rounds that see pg2 as a primary, then the operator resumes and the probes fail over on their own.
+    await new Promise((r) => setTimeout(r, 2500));
+    const now = await store.getLease();
+    const resumed = resumeLease(now, { now: Date.now(), reason: 'e2e: resume after the abort' });
+    if (!resumed.ok) throw new Error(resumed.reason);
+    const t0 = Date.now();
+    await store.putLease(resumed.lease, { epoch: now.epoch, state: now.state });
+    return t0;
+  }
+
+  it('the next failover adopts it instead of promoting a second primary', async () => {
+    const t0 = await leftBehindPromotion('pg2');
+    const run = await waitForRun(d, t0, { startTimeoutMs: 20000, runTimeoutMs: 90000 });
+    expect(run?.status).toBe('SUCCEEDED');
+    const store = labStore();
+    const lease = await store.getLease();
+    expect(lease).toMatchObject({ state: 'steady', primary: 'pg2' });
+    const ev = await store.getEvent(lease.epoch);
+    expect(ev?.timeline.find((s) => s.step === 'select-candidate')?.detail).toMatch(
+      /^adopting pg2: the run at epoch \d+ promoted it/,
+    );
+    const st = await lab.status();
+    expect(st.writer).toEqual(['pg2']);
+    expect(st.nodes.find((n) => n.name === 'pg3')).toMatchObject({ role: 'replica', upstream: 'pg2' });
+  }, 120000);
+
+  it('a primary no run chose stops the failover: nothing promoted, nothing flipped, an operator decides', async () => {
+    const t0 = await leftBehindPromotion(undefined);
+    const run = await waitForRun(d, t0, { startTimeoutMs: 20000, runTimeoutMs: 90000 });
+    expect(run?.status).toBe('FAILED');
+    const lease = await labStore().getLease();
+    expect(lease.state).toBe('needs-attention');
+    expect(lease.reason).toMatch(/refusing to promote a second primary: pg2 is already primary/);
+    const st = await lab.status();
+    expect(st.writer).toEqual(['pg1']);
+    expect(st.nodes.find((n) => n.name === 'pg3')?.role).toBe('replica');
+  }, 120000);
 });
