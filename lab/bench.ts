@@ -160,12 +160,20 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
     }
     case 'controller-crash': {
       const t = await controllerCrashTrial(lab, d);
-      const clean = t.leaseAfterFirstRun.startsWith('needs-attention') && t.primariesAfterFirstRun.length === 0;
+      // A pg_promote sent before the injected hang can complete after the abort: that one promotion may be left
+      // behind, and the rerun must finish it (adopt that node), never promote a second one.
+      const leftBehind = t.primariesAfterFirstRun[0];
+      const clean =
+        t.leaseAfterFirstRun.startsWith('needs-attention') &&
+        t.primariesAfterFirstRun.length <= 1 &&
+        (!leftBehind || t.newPrimary === leftBehind);
       return {
         scenario: s,
         trial: i,
         ok: clean && t.rerun === 'SUCCEEDED' && t.lostAcknowledged.length === 0,
-        outcome: `first run ${t.firstRun.split(':')[0]}, lease ${t.leaseAfterFirstRun.split(' ')[0]}, rerun ${t.rerun}`,
+        outcome: `first run ${t.firstRun.split(':')[0]}, lease ${t.leaseAfterFirstRun.split(' ')[0]}, ${
+          leftBehind ? `promotion of ${leftBehind} left behind, ` : ''
+        }rerun ${t.rerun}${leftBehind && t.newPrimary === leftBehind ? ' (adopted it)' : ''}`,
         rtoMs: null,
         writesLost: t.lostAcknowledged.length,
         falseFailover: false,
