@@ -118,7 +118,13 @@ async function primaryConnOf(lab: Lab, store: DynamoStore) {
 export async function kill9Trial(
   lab: Lab,
   d: LabDeployment,
-  opts: { warmupMs?: number; fault?: 'kill' | 'stop'; onProgress?: (m: string) => void } = {},
+  opts: {
+    warmupMs?: number;
+    fault?: 'kill' | 'stop';
+    onProgress?: (m: string) => void;
+    /** Black-hole the old primary's replication path this long before the kill, so async replicas fall behind. */
+    replicationCutMs?: number;
+  } = {},
 ): Promise<FailoverTrial> {
   const store = labStore();
   const say = opts.onProgress ?? (() => undefined);
@@ -127,6 +133,10 @@ export async function kill9Trial(
   await load.prepare();
   load.start();
   await sleep(opts.warmupMs ?? 2500);
+  if (opts.replicationCutMs) {
+    await lab.cut(oldPrimary, 'repl', 'blackhole');
+    await sleep(opts.replicationCutMs);
+  }
   const faultAt = Date.now();
   if (opts.fault === 'stop') await lab.stop(oldPrimary);
   else await lab.kill(oldPrimary);
@@ -137,6 +147,7 @@ export async function kill9Trial(
   while (!load.firstAckAfter(run?.started ?? faultAt) && Date.now() < ackBy) await sleep(50);
   await sleep(500);
   const report = await load.stop();
+  if (opts.replicationCutMs) await lab.heal(oldPrimary, 'repl');
   // A write in flight at the fault can still be acknowledged by the old primary: the first write of the new
   // primary cannot come before the run that promotes it has started.
   const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));

@@ -68,7 +68,7 @@ beforeAll(async () => {
   lab = await Lab.attach();
   // Whatever an earlier file left behind, start from the baseline.
   await lab.reset();
-});
+}, 60000);
 
 describe('baseline cluster', () => {
   it('replicates a write through the writer endpoint to both replicas', async () => {
@@ -124,7 +124,7 @@ describe('baseline cluster', () => {
 describe('gates follow the security group like EC2', () => {
   afterEach(async () => {
     await lab.setSecurityGroup('pg2', true);
-  });
+  }, 60000);
 
   it('refuses new connections within 1 s of a revoke, keeps established ones until severed', async () => {
     const held = await connect(lab.nodeConnection('pg2'));
@@ -180,7 +180,7 @@ describe('gates follow the security group like EC2', () => {
 describe('writer endpoint follows Route 53', () => {
   afterAll(async () => {
     await lab.reset();
-  });
+  }, 60000);
 
   it('sends new connections to the node the record names after the TTL', async () => {
     const before = await one<{ n: string }>(
@@ -220,7 +220,7 @@ describe('writer endpoint follows Route 53', () => {
 describe('node process control', () => {
   afterAll(async () => {
     await lab.reset();
-  });
+  }, 60000);
 
   it('stop freezes the node (new and open sessions) and cont brings it back', async () => {
     const held = await connect(lab.nodeConnection('pg3'));
@@ -268,7 +268,7 @@ describe('node process control', () => {
 describe('partitions per gate path', () => {
   afterAll(async () => {
     await lab.reset();
-  });
+  }, 60000);
 
   it('cut refuses one path and leaves the others; heal restores it', async () => {
     const held = await connect(lab.nodeConnection('pg2', 'az-b'));

@@ -47,7 +47,7 @@ beforeAll(async () => {
       Item: marshall({ pk: 'CLUSTER#c1', sk: 'LEASE', ...initialLease('pg1', 1) }),
     }),
   );
-});
+}, 60000);
 
 describe('DynamoDB store: lease', () => {
   it('lets exactly one of two racing acquirers win', async () => {

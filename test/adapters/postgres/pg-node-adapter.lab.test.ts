@@ -11,7 +11,7 @@ const ep = (name: string): NodeEndpoint => ({ name, host: '127.0.0.1', port: lab
 
 beforeAll(async () => {
   lab = await Lab.attach();
-});
+}, 60000);
 
 describe('config', () => {
   it('names a missing field', () => {
@@ -43,7 +43,7 @@ describe('probe of a healthy cluster', () => {
 describe('failure detection never hangs', () => {
   afterAll(async () => {
     await lab.reset();
-  });
+  }, 60000);
 
   it('fails a SIGSTOPped node within 1.5 s', async () => {
     await lab.stop('pg3');
@@ -80,7 +80,7 @@ describe('terminateSessions', () => {
 describe('promote and repoint', () => {
   afterAll(async () => {
     await lab.reset();
-  });
+  }, 60000);
 
   it('promotes a replica that then accepts writes, and a second promote is harmless', async () => {
     await lab.kill('pg1');
