@@ -592,6 +592,8 @@ export class PgQuorumStack extends Stack {
     // What the CLI (`pgquorum --stack <name>`) reads with one DescribeStacks call: no lambda:ListFunctions needed.
     const outputs: Record<string, [string, string]> = {
       ClusterName: [c.cluster, 'Cluster this controller manages'],
+      // Informational: DescribeStacks is regional, so the CLI already knows it; kept for scripts and runbooks.
+      Region: [this.region, 'Region of the controller and of every resource named here'],
       TableName: [this.table.tableName, 'DynamoDB table: lease, votes, node registry, history'],
       StateMachineArn: [this.stateMachine.stateMachine.stateMachineArn, 'Failover and switchover state machine'],
       HostedZoneId: [c.hostedZoneId, 'Private hosted zone of the writer and reader records'],

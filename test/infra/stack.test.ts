@@ -7,6 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { STACK_OUTPUTS } from '../../cli/stack-outputs';
 import { buildApp } from '../../infra/app';
+import { recordNames } from '../../infra/config';
 import { RETRY_ERRORS } from '../../infra/constructs/failover-state-machine';
 import { TASKS } from '../../infra/constructs/tasks';
 import type { PgQuorumStack } from '../../infra/stacks/pgquorum-stack';
@@ -472,12 +473,30 @@ describe('placement, endpoints, topic, documents, secret', () => {
 
   it('declares every output the CLI discovers the cluster from, each pointing at its resource', () => {
     for (const k of STACK_OUTPUTS) expect({ k, declared: k in t.Outputs }).toEqual({ k, declared: true });
-    const ref = (k: string) => JSON.stringify(t.Outputs[k].Value);
-    expect(ref('TableName')).toContain(logicalIdOf(stack.table));
-    expect(ref('StateMachineArn')).toContain(logicalIdOf(stack.stateMachine.stateMachine));
-    expect(ref('RejoinFunction')).toContain(logicalIdOf(stack.functions['rejoin-old-primary']));
-    expect(ref('SettleRejoinFunction')).toContain(logicalIdOf(stack.functions['settle-rejoin']));
-    expect(t.Outputs.ClusterName.Value).toBe(stack.config.cluster);
+    const [[topicId]] = resourcesOf('AWS::SNS::Topic') as [[string, Json]];
+    const [[secretId]] = resourcesOf('AWS::SecretsManager::Secret') as [[string, Json]];
+    const records = recordNames(stack.config);
+    const expected: Record<string, unknown> = {
+      ClusterName: stack.config.cluster,
+      Region: stack.config.region,
+      TableName: { Ref: logicalIdOf(stack.table) },
+      StateMachineArn: { Ref: logicalIdOf(stack.stateMachine.stateMachine) },
+      TopicArn: { Ref: topicId },
+      DbSecretArn: { Ref: secretId },
+      HostedZoneId: stack.config.hostedZoneId,
+      WriterRecord: records.writer,
+      ReaderRecord: records.reader,
+      ValidateInputFunction: { Ref: logicalIdOf(stack.functions['validate-input']) },
+      RejoinFunction: { Ref: logicalIdOf(stack.functions['rejoin-old-primary']) },
+      SettleRejoinFunction: { Ref: logicalIdOf(stack.functions['settle-rejoin']) },
+    };
+    for (const [k, value] of Object.entries(expected)) {
+      // Compared one by one so a failure names the output.
+      expect({ k, value: t.Outputs[k]?.Value }).toEqual({ k, value });
+      expect({ k, described: Boolean(t.Outputs[k].Description) }).toEqual({ k, described: true });
+      // No exports: another stack importing them would pin this one (no rename, no replace of the table).
+      expect({ k, exported: 'Export' in t.Outputs[k] }).toEqual({ k, exported: false });
+    }
     expect(JSON.parse(t.Outputs.Settings.Value)).toEqual(JSON.parse(JSON.stringify(stack.config.thresholds)));
   });
 
