@@ -27,7 +27,7 @@ import { Route53Dns } from '../lambdas/adapters/aws/route53-dns';
 import { PgNodeAdapter, parsePgConfig } from '../lambdas/adapters/postgres/pg-node-adapter';
 import { type ControllerSettings, DEFAULT_SETTINGS, settingsSchema } from '../lambdas/core/settings';
 import { EnvironmentError, UsageError } from './errors';
-import { type DescribeStacksClient, readStackOutputs } from './stack-outputs';
+import { type DescribeStacksClient, readStackOutputs, STACK_OUTPUTS, type StackOutputKey } from './stack-outputs';
 
 /** Options every command accepts (commander's global options). */
 export interface GlobalOptions {
@@ -165,6 +165,15 @@ async function discoverFromFunctions(lambda: LambdaClient, cluster: string): Pro
   return out;
 }
 
+/** Each flag that can stand in for a stack output, with that output. */
+const FLAG_OUTPUTS = [
+  ['table', '--table', 'TableName'],
+  ['zoneId', '--zone-id', 'HostedZoneId'],
+  ['writerRecord', '--writer-record', 'WriterRecord'],
+  ['readerRecord', '--reader-record', 'ReaderRecord'],
+  ['stateMachineArn', '--state-machine-arn', 'StateMachineArn'],
+] as const satisfies readonly (readonly [keyof GlobalOptions, string, StackOutputKey])[];
+
 /**
  * The target from a stack's outputs (`--stack` or PGQ_STACK): one
  * DescribeStacks call. Explicit flags still win over each output.
@@ -185,6 +194,15 @@ export async function stackTarget(
   if (o.ValidateInputFunction) functions['validate-input'] = o.ValidateInputFunction;
   if (o.RejoinFunction) functions['rejoin-old-primary'] = o.RejoinFunction;
   if (o.SettleRejoinFunction) functions['settle-rejoin'] = o.SettleRejoinFunction;
+  // Written down so `status --json` explains a target that is not what the stack says, or is incomplete.
+  const discovery = [`stack ${stackName} outputs`];
+  for (const [opt, flag, key] of FLAG_OUTPUTS) {
+    if (opts[opt] && opts[opt] !== o[key]) discovery.push(`${flag} overrides the stack output ${key}`);
+  }
+  const absent = STACK_OUTPUTS.filter((k) => !o[k]);
+  if (absent.length) {
+    discovery.push(`stack ${stackName} has no output ${absent.join(', ')} (deployed by an older version?)`);
+  }
   return {
     kind: 'aws',
     cluster: o.ClusterName!,
@@ -195,14 +213,24 @@ export async function stackTarget(
     stateMachineArn: opts.stateMachineArn ?? o.StateMachineArn,
     functions,
     settings: parseSettings(o.Settings, DEFAULT_SETTINGS),
-    discovery: [`stack ${stackName} outputs`],
+    discovery,
     ...(o.DbSecretArn ? { dbSecretArn: o.DbSecretArn } : {}),
   };
 }
 
-async function awsTarget(opts: GlobalOptions, lambda: LambdaClient, env: NodeJS.ProcessEnv): Promise<Target> {
+/**
+ * The AWS target: from the stack's outputs when a stack is named (flag first,
+ * then PGQ_STACK), else from the controller functions' environment. `cfn`
+ * makes the CloudFormation client only when a stack is named (tests inject one).
+ */
+export async function awsTarget(
+  opts: GlobalOptions,
+  lambda: LambdaClient,
+  env: NodeJS.ProcessEnv,
+  cfn: () => DescribeStacksClient = () => new CloudFormationClient({}),
+): Promise<Target> {
   const stackName = opts.stack ?? env.PGQ_STACK;
-  if (stackName) return stackTarget(opts, stackName, new CloudFormationClient({}), env);
+  if (stackName) return stackTarget(opts, stackName, cfn(), env);
   const cluster = opts.cluster ?? env.PGQ_CLUSTER;
   if (!cluster) {
     throw new UsageError(
@@ -261,6 +289,9 @@ async function requireCredentials(lambda: LambdaClient): Promise<void> {
 
 /** Builds the context: lab or AWS, discovery, adapters. */
 export async function makeContext(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
+  if (opts.lab && opts.stack) {
+    throw new UsageError('--stack names a stack on AWS and --lab the local lab: pass one of them');
+  }
   if (opts.profile) env.AWS_PROFILE = opts.profile;
   if (opts.region) {
     env.AWS_REGION = opts.region;

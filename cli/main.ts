@@ -57,9 +57,15 @@ export function buildProgram(
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showSuggestionAfterError()
-    .option('--stack <name>', 'deployed pgquorum stack: everything else is read from its outputs (or PGQ_STACK)')
+    .option(
+      '--stack <name>',
+      'deployed pgquorum stack (or PGQ_STACK): the rest is read from its outputs; the flags below override them',
+    )
     .option('--cluster <name>', 'cluster name (default: the lab, or PGQ_CLUSTER)')
-    .option('--table <name>', 'DynamoDB table (default: discovered from the controller functions, or the lab)')
+    .option(
+      '--table <name>',
+      'DynamoDB table (default: the stack output, else discovered from the controller functions, or the lab)',
+    )
     .option('--state-machine-arn <arn>', 'failover state machine (default: discovered)')
     .option('--zone-id <id>', 'Route 53 private hosted zone (default: discovered)')
     .option('--writer-record <name>', 'writer record name (default: discovered)')

@@ -31,6 +31,10 @@ describe('argument validation (no AWS, nothing read or changed)', () => {
     [['status', '--interval', 'soon'], /must be a positive number/],
     [['statsu'], /^error: unknown command 'statsu'/],
     [['status', '--bogus'], /^error: unknown option '--bogus'/],
+    [
+      ['--lab', '--stack', 'PgQuorum-orders', 'status'],
+      /^pgquorum: --stack names a stack on AWS and --lab the local lab/,
+    ],
   ])('%j exits 2 with one clear line', async (args, msg) => {
     const r = await cli(...args);
     expect(r.code).toBe(EXIT.usage);
@@ -64,13 +68,20 @@ describe('the launcher (a real process, real exit codes)', () => {
       timeout: 30000,
     });
 
-  it('no credentials: one line, exit 4', () => {
-    const r = run(['status', '--cluster', 'prod', '--region', 'eu-west-1'], bare);
-    expect(r.status).toBe(EXIT.environment);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^pgquorum: no AWS credentials \(.*\): use --profile, AWS_PROFILE or AWS_ACCESS_KEY_ID/);
-    expect(r.stdout).toBe('');
-  }, 30000);
+  it.each([
+    ['--cluster', 'prod'],
+    ['--stack', 'PgQuorum-prod'],
+  ])(
+    'no credentials (%s): one line, exit 4',
+    (flag, value) => {
+      const r = run(['status', flag, value, '--region', 'eu-west-1'], bare);
+      expect(r.status).toBe(EXIT.environment);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/^pgquorum: no AWS credentials \(.*\): use --profile, AWS_PROFILE or AWS_ACCESS_KEY_ID/);
+      expect(r.stdout).toBe('');
+    },
+    30000,
+  );
 
   it('no region: one line, exit 2', () => {
     const r = run(['history', '--cluster', 'prod'], bare);

@@ -1,7 +1,11 @@
 import type { DescribeStacksCommand, DescribeStacksCommandOutput } from '@aws-sdk/client-cloudformation';
-import { stackTarget } from '../../cli/context';
+import { type FunctionConfiguration, LambdaClient } from '@aws-sdk/client-lambda';
+import { awsTarget, type CliContext, stackTarget } from '../../cli/context';
 import { EXIT, exitCodeOf } from '../../cli/errors';
+import { toJson } from '../../cli/output';
 import { type DescribeStacksClient, readStackOutputs } from '../../cli/stack-outputs';
+import { gatherStatus } from '../../cli/status';
+import { lease, NOW } from '../core/builders';
 
 const named = (name: string, message: string) => Object.assign(new Error(message), { name });
 
@@ -62,7 +66,11 @@ describe('stack discovery (--stack)', () => {
         'rejoin-old-primary': outputs.RejoinFunction,
         'settle-rejoin': outputs.SettleRejoinFunction,
       },
-      discovery: ['stack PgQuorum-orders outputs'],
+      discovery: [
+        'stack PgQuorum-orders outputs',
+        '--table overrides the stack output TableName',
+        'stack PgQuorum-orders has no output TopicArn (deployed by an older version?)',
+      ],
     });
     expect(t.settings.failuresToDown).toBe(4);
   });
@@ -87,6 +95,16 @@ describe('stack discovery (--stack)', () => {
       message: /^no AWS credentials \(Could not load credentials from any providers\)/,
     },
     {
+      name: 'DescribeStacks answers with no stack',
+      answer: { Stacks: [] },
+      message: "stack 'PgQuorum-orders' not found: DescribeStacks returned nothing",
+    },
+    {
+      name: 'any other failure (throttled)',
+      answer: named('Throttling', 'Rate exceeded\n  at the SDK'),
+      message: 'DescribeStacks PgQuorum-orders in eu-west-1: Throttling: Rate exceeded',
+    },
+    {
       name: 'not a pgquorum stack (outputs missing)',
       answer: stack({ ClusterName: 'orders' }),
       message:
@@ -107,5 +125,108 @@ describe('stack discovery (--stack)', () => {
     const err = await stackTarget({ cluster: 'payments' }, 'PgQuorum-orders', cfn(stack(outputs)), {}).catch((e) => e);
     expect(exitCodeOf(err)).toBe(EXIT.usage);
     expect(err.message).toBe("--cluster payments does not match stack 'PgQuorum-orders', which manages 'orders'");
+  });
+});
+
+describe('precedence: flags > stack outputs > function discovery', () => {
+  it.each([
+    ['table', 'TableName', '--table'],
+    ['zoneId', 'HostedZoneId', '--zone-id'],
+    ['writerRecord', 'WriterRecord', '--writer-record'],
+    ['readerRecord', 'ReaderRecord', '--reader-record'],
+    ['stateMachineArn', 'StateMachineArn', '--state-machine-arn'],
+  ] as const)('%s: the flag wins over the output %s, and the override is recorded', async (opt, key, flag) => {
+    const from = await stackTarget({}, 'PgQuorum-orders', cfn(stack(outputs)), {});
+    expect(from[opt]).toBe((outputs as Record<string, string>)[key]);
+    const over = await stackTarget({ [opt]: 'from-flag' }, 'PgQuorum-orders', cfn(stack(outputs)), {});
+    expect(over[opt]).toBe('from-flag');
+    expect(over.discovery).toContain(`${flag} overrides the stack output ${key}`);
+    expect(from.discovery.join('\n')).not.toContain('overrides');
+  });
+
+  /** A Lambda client that records every call (the stack path must never list functions) and never leaves the process. */
+  const lambdaSpy = (functions: FunctionConfiguration[] = []) => {
+    const calls: string[] = [];
+    // A real client (the SDK's paginator insists on one) whose send is replaced.
+    const client = Object.assign(new LambdaClient({ region: 'eu-west-1' }), { calls });
+    client.send = (async (cmd: { constructor: { name: string } }) => {
+      calls.push(cmd.constructor.name);
+      return { Functions: functions };
+    }) as unknown as LambdaClient['send'];
+    return client;
+  };
+
+  it.each([
+    { name: '--stack', opts: { stack: 'PgQuorum-orders' }, env: {}, asked: 'PgQuorum-orders' },
+    { name: 'PGQ_STACK', opts: {}, env: { PGQ_STACK: 'PgQuorum-orders' }, asked: 'PgQuorum-orders' },
+    {
+      name: '--stack over PGQ_STACK',
+      opts: { stack: 'PgQuorum-orders' },
+      env: { PGQ_STACK: 'PgQuorum-other' },
+      asked: 'PgQuorum-orders',
+    },
+    {
+      name: 'a stack over PGQ_CLUSTER',
+      opts: {},
+      env: { PGQ_STACK: 'PgQuorum-orders', PGQ_CLUSTER: 'orders' },
+      asked: 'PgQuorum-orders',
+    },
+  ])('$name: reads that stack with one DescribeStacks call and never lists functions', async (row) => {
+    const c = cfn(stack(outputs));
+    const lambda = lambdaSpy();
+    const t = await awsTarget(row.opts, lambda, row.env, () => c);
+    expect(c.asked).toEqual([row.asked]);
+    expect(lambda.calls).toEqual([]);
+    expect(t.discovery[0]).toBe(`stack ${row.asked} outputs`);
+  });
+
+  it('without a stack, falls back to the functions’ environment and records that source', async () => {
+    let made = 0;
+    const lambda = lambdaSpy([
+      {
+        FunctionName: 'PgQuorum-orders-TaskRejoinOldPrimary-1',
+        Environment: { Variables: { PGQ_CLUSTER: 'orders', PGQ_TABLE: 'T-from-env', PGQ_ZONE_ID: 'Z1' } },
+      },
+    ]);
+    const t = await awsTarget({ cluster: 'orders' }, lambda, {}, () => {
+      made++;
+      return cfn(stack(outputs));
+    });
+    expect(made).toBe(0);
+    expect(lambda.calls).toEqual(['ListFunctionsCommand']);
+    expect(t).toMatchObject({
+      table: 'T-from-env',
+      zoneId: 'Z1',
+      functions: { 'rejoin-old-primary': 'PgQuorum-orders-TaskRejoinOldPrimary-1' },
+      discovery: ['1 controller function(s) with PGQ_CLUSTER=orders'],
+    });
+  });
+
+  it('a stack error ends the discovery: no silent fall back to listing functions', async () => {
+    const lambda = lambdaSpy();
+    const err = await awsTarget({ stack: 'PgQuorum-orders' }, lambda, {}, () =>
+      cfn(named('ValidationError', 'Stack with id PgQuorum-orders does not exist')),
+    ).catch((e) => e);
+    expect(exitCodeOf(err)).toBe(EXIT.environment);
+    expect(lambda.calls).toEqual([]);
+  });
+});
+
+describe('status --json', () => {
+  it('carries how the target was found, so a wrong table or an overridden output can be traced', async () => {
+    const target = await stackTarget({ table: 'override' }, 'PgQuorum-orders', cfn(stack(outputs)), {});
+    // Just enough of a context for a cluster with no nodes and no votes: nothing leaves the process.
+    const ctx = {
+      target,
+      store: { getLease: async () => lease(), listNodes: async () => [], getVotes: async () => [] },
+      pg: async () => undefined,
+      db: async () => undefined,
+      dns: undefined,
+      now: () => NOW,
+    } as unknown as CliContext;
+    const s = await gatherStatus(ctx);
+    expect(s.discovery).toEqual(target.discovery);
+    expect(s.discovery).toContain('--table overrides the stack output TableName');
+    expect(JSON.parse(toJson(s)).discovery).toEqual(target.discovery);
   });
 });
