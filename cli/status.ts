@@ -71,6 +71,8 @@ export interface StatusSnapshot {
   readonly reader: RecordRow | null;
   readonly replicationMode: string;
   readonly warnings: readonly string[];
+  /** Where the target came from (stack outputs, functions, flags, lab state): a wrong table is found here. */
+  readonly discovery: readonly string[];
 }
 
 /** How a vote reads, given the failure threshold and its age. */
@@ -236,5 +238,6 @@ export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
     reader,
     replicationMode: target.settings.replicationMode,
     warnings,
+    discovery: target.discovery,
   };
 }

@@ -97,4 +97,5 @@ export const snapshot: StatusSnapshot = {
   writer: { name: 'writer.lab.pgquorum.internal', ips: ['10.42.1.10'], nodes: ['pg1'] },
   reader: null,
   warnings: ['every vote is stale: the probes are silent'],
+  discovery: ['lab state .lab/state.json'],
 };
