@@ -22,6 +22,12 @@ export function findNode(nodes: readonly RegisteredNode[], name: string): Regist
 }
 
 /** The old primary's LSN as last seen by any probe AZ (RPO accounting and the async lag rule). */
+/** The highest WAL rate any AZ measured on the primary (bytes/s), or null. */
+export function primaryLsnRate(votes: readonly StoredVote[], primary: string): number | null {
+  const rates = votes.map((v) => v.nodes?.[primary]?.lsnRate ?? null).filter((x): x is number => x !== null);
+  return rates.length ? Math.max(...rates) : null;
+}
+
 export function lastSeenPrimaryLsn(votes: readonly StoredVote[], primary: string): string | null {
   const seen = votes.map((v) => v.nodes?.[primary]?.lastSeenLsn ?? null).filter((x): x is string => !!x);
   return maxLsn(seen) ?? null;

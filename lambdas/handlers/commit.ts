@@ -3,6 +3,9 @@ import { commitLease } from '../core/lease';
 import { accountRpo } from '../core/rpo';
 import { record, task } from './task';
 
+/** The probe's hard deadline with the default PostgreSQL timeouts (connect 500 ms + 2 statements of 500 ms). */
+const PROBE_DEADLINE_MS = 1500;
+
 /** Records the new primary in the lease (conditional on the epoch), the registry and the history, with the RPO account. */
 export const handler = task('commit', async (state, d) => {
   const lease = await d.store.getLease();
@@ -14,7 +17,17 @@ export const handler = task('commit', async (state, d) => {
           bytesAtRisk: 0n,
           reason: `none: planned switchover, ${state.candidate} replayed past the final checkpoint ${state.finalLsn}`,
         }
-      : accountRpo(state.oldPrimaryLastSeenLsn ?? null, state.promotedLsn ?? null);
+      : accountRpo(
+          state.oldPrimaryLastSeenLsn ?? null,
+          state.promotedLsn ?? null,
+          d.config.settings.replicationMode === 'async'
+            ? {
+                rateBytesPerSec: state.oldPrimaryLsnRate ?? null,
+                // Its last good probe, then at most one interval until the next, which may take the probe deadline.
+                windowMs: d.config.settings.probeIntervalMs + PROBE_DEADLINE_MS,
+              }
+            : undefined,
+        );
   const nodes = await d.store.listNodes();
   for (const n of nodes) {
     if (n.name === state.candidate) await d.store.putNode({ ...n, role: 'primary', status: 'healthy' });

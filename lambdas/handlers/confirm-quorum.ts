@@ -1,7 +1,7 @@
 import { FatalError } from '../core/errors';
 import { releaseLease } from '../core/lease';
 import { quorumVerdict } from '../core/quorum';
-import { lastSeenPrimaryLsn } from './cluster-view';
+import { lastSeenPrimaryLsn, primaryLsnRate } from './cluster-view';
 import { record, task } from './task';
 
 /**
@@ -12,9 +12,16 @@ import { record, task } from './task';
 export const handler = task('confirm-quorum', async (state, d) => {
   const votes = await d.store.getVotes();
   const lastSeen = lastSeenPrimaryLsn(votes, state.oldPrimary!);
+  const rate = primaryLsnRate(votes, state.oldPrimary!);
   if (state.input.force) {
     await record(d, state, 'confirm-quorum', `skipped: operator forced the failover (${state.input.reason})`);
-    return { ...state, quorumConfirmed: true, quorumReason: 'forced by operator', oldPrimaryLastSeenLsn: lastSeen };
+    return {
+      ...state,
+      quorumConfirmed: true,
+      quorumReason: 'forced by operator',
+      oldPrimaryLastSeenLsn: lastSeen,
+      oldPrimaryLsnRate: rate,
+    };
   }
   const probeAzs = [...new Set(votes.map((v) => v.az))];
   // Fewer than three voters must never shrink the majority: require the full fleet's majority.
@@ -27,7 +34,13 @@ export const handler = task('confirm-quorum', async (state, d) => {
   });
   await record(d, state, 'confirm-quorum', `${q.verdict}: ${q.reason}`);
   if (q.verdict === 'primary-down') {
-    return { ...state, quorumConfirmed: true, quorumReason: q.reason, oldPrimaryLastSeenLsn: lastSeen };
+    return {
+      ...state,
+      quorumConfirmed: true,
+      quorumReason: q.reason,
+      oldPrimaryLastSeenLsn: lastSeen,
+      oldPrimaryLsnRate: rate,
+    };
   }
   const lease = await d.store.getLease();
   const r = releaseLease(lease, { epoch: state.epoch!, reason: `no failover: ${q.reason}`, now: d.now() });

@@ -28,6 +28,8 @@ export const runStateSchema = z.object({
   candidateReason: z.string().optional(),
   candidateLsn: z.string().optional(),
   oldPrimaryLastSeenLsn: z.string().nullable().optional(),
+  /** The old primary's WAL rate as the probes measured it (bytes/s). */
+  oldPrimaryLsnRate: z.number().nullable().optional(),
   replicas: z.array(z.string()).optional(),
   finalLsn: z.string().optional(),
   promotedLsn: z.string().optional(),

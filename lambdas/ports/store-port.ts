@@ -37,6 +37,8 @@ export interface NodeSeen {
   /** The primary's LSN the last time this AZ reached it (carried forward while it is down: RPO accounting). */
   readonly lastSeenLsn?: string | null;
   readonly lastSeenAt?: number | null;
+  /** The primary's WAL rate (bytes/s, a slowly decaying maximum), carried forward: bounds what it wrote unseen. */
+  readonly lsnRate?: number | null;
 }
 
 /** The ingress rules a fence removed, kept to restore them at rejoin. */

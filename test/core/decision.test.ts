@@ -82,6 +82,26 @@ describe('RPO accounting', () => {
   });
 });
 
+describe('RPO accounting in async mode: an upper bound', () => {
+  it.each([
+    [
+      '0/3000100',
+      '0/3000000',
+      { rateBytesPerSec: 1000, windowMs: 2500 },
+      2756n,
+      /^at most 2756 bytes: 256 between promoted 0\/3000000 and the old primary's last seen 0\/3000100, plus up to 2500 written unseen \(1000 B\/s for 2500 ms\)$/,
+    ],
+    // Promoted past the last seen LSN: only the unseen window remains at risk.
+    ['0/3000000', '0/3000100', { rateBytesPerSec: 400, windowMs: 2500 }, 1000n, /^at most 1000 bytes: 0 between/],
+    // A rate never measured is unknown, never zero.
+    ['0/3000100', '0/3000000', { rateBytesPerSec: null, windowMs: 2500 }, null, /never measured/],
+  ])('old %s, promoted %s, %j', (old, promoted, unseen, bytes, reason) => {
+    const r = accountRpo(old, promoted, unseen);
+    expect(r.bytesAtRisk).toBe(bytes);
+    expect(r.reason).toMatch(reason);
+  });
+});
+
 describe('settings', () => {
   it('has defaults that fit the 5 s RTO budget', () => {
     expect(S.failuresToDown * S.probeIntervalMs).toBeLessThan(5000);
