@@ -106,28 +106,20 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
   switch (s) {
     case 'kill9':
       return fromFailover(s, i, await kill9Trial(lab, d));
-    case 'pause-long': {
-      const t = await pauseLongTrial(lab, d);
-      return {
-        ...fromFailover(s, i, t, t.splitBrainWrites === 0),
-        splitBrainWrites: t.splitBrainWrites,
-        detail: { ...fromFailover(s, i, t).detail, heldSessionAttempts: t.heldSessionAttempts },
-      };
-    }
+    case 'pause-long':
     case 'live-partition': {
-      const t = await livePartitionTrial(lab, d);
+      const t = s === 'pause-long' ? await pauseLongTrial(lab, d) : await livePartitionTrial(lab, d);
+      const row = fromFailover(s, i, t, t.splitBrainWrites === 0);
       return {
-        ...fromFailover(s, i, t, t.splitBrainWrites === 0),
+        ...row,
         splitBrainWrites: t.splitBrainWrites,
-        detail: { ...fromFailover(s, i, t).detail, heldSessionAttempts: t.heldSessionAttempts },
+        detail: { ...row.detail, heldSessionAttempts: t.heldSessionAttempts },
       };
     }
     case 'double-trigger': {
       const t = await doubleTriggerTrial(lab, d);
-      return {
-        ...fromFailover(s, i, t, t.committedFailovers === 1),
-        detail: { ...fromFailover(s, i, t).detail, executions: t.executions, committedFailovers: t.committedFailovers },
-      };
+      const row = fromFailover(s, i, t, t.committedFailovers === 1);
+      return { ...row, detail: { ...row.detail, executions: t.executions, committedFailovers: t.committedFailovers } };
     }
     case 'pause-short': {
       const t = await pauseShortTrial(lab, d, 1500);
@@ -210,11 +202,12 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
       const realLossBytes = lastLost && promoted ? lsnDiff(lastLost, promoted) : 0n;
       const reported = BigInt(t.bytesAtRisk ?? '0');
       const covered = t.lostAcknowledged.length === 0 || (reported > 0n && reported >= realLossBytes);
+      const row = fromFailover(s, i, t);
       return {
-        ...fromFailover(s, i, t),
+        ...row,
         ok: t.outcome === 'failover' && covered,
         detail: {
-          ...fromFailover(s, i, t).detail,
+          ...row.detail,
           lostAcknowledgedIds: t.lostAcknowledged.slice(0, 20),
           realLossBytes: realLossBytes.toString(),
           bytesAtRiskCoversLoss: covered,

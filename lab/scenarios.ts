@@ -35,15 +35,46 @@ export async function executionsSince(d: LabDeployment, since: number): Promise<
   return (r.executions ?? []).filter((e) => (e.startDate?.getTime() ?? 0) >= since - 1000);
 }
 
+/** How an execution ended, or where it stood when the wait ran out. */
+export interface RunResult {
+  name: string;
+  status: string;
+  started: number;
+  stopped: number;
+  error?: string;
+  cause?: string;
+}
+
+/** Waits for one execution to leave RUNNING (or for `runTimeoutMs`, returning it as it stands). */
+export async function waitForExecution(
+  executionArn: string,
+  opts: { runTimeoutMs?: number; onTick?: () => Promise<void> } = {},
+): Promise<RunResult> {
+  const sfn = new SFNClient({});
+  const runBy = Date.now() + (opts.runTimeoutMs ?? 120000);
+  for (;;) {
+    await opts.onTick?.();
+    const x = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    if (x.status !== 'RUNNING' || Date.now() > runBy) {
+      return {
+        name: x.name!,
+        status: x.status ?? 'UNKNOWN',
+        started: x.startDate!.getTime(),
+        stopped: x.stopDate?.getTime() ?? Date.now(),
+        ...(x.error ? { error: x.error } : {}),
+        ...(x.cause ? { cause: x.cause } : {}),
+      };
+    }
+    await sleep(100);
+  }
+}
+
 /** Waits for the first execution started after `since` to finish; undefined when none started in time. */
 export async function waitForRun(
   d: LabDeployment,
   since: number,
   opts: { startTimeoutMs?: number; runTimeoutMs?: number; onTick?: () => Promise<void> } = {},
-): Promise<
-  { name: string; status: string; started: number; stopped: number; error?: string; cause?: string } | undefined
-> {
-  const sfn = new SFNClient({});
+): Promise<RunResult | undefined> {
   const startBy = Date.now() + (opts.startTimeoutMs ?? 20000);
   let exec: ExecutionListItem | undefined;
   while (!exec) {
@@ -54,22 +85,7 @@ export async function waitForRun(
       await sleep(100);
     }
   }
-  const runBy = Date.now() + (opts.runTimeoutMs ?? 120000);
-  for (;;) {
-    await opts.onTick?.();
-    const x = await sfn.send(new DescribeExecutionCommand({ executionArn: exec.executionArn }));
-    if (x.status !== 'RUNNING' || Date.now() > runBy) {
-      return {
-        name: exec.name!,
-        status: x.status ?? 'UNKNOWN',
-        started: x.startDate!.getTime(),
-        stopped: x.stopDate?.getTime() ?? Date.now(),
-        ...(x.error ? { error: x.error } : {}),
-        ...(x.cause ? { cause: x.cause } : {}),
-      };
-    }
-    await sleep(100);
-  }
+  return waitForExecution(exec.executionArn!, opts);
 }
 
 /** Result of one unplanned-failover trial. */
@@ -105,9 +121,42 @@ export async function quorumSnapshot(store: DynamoStore): Promise<{ lease: strin
   };
 }
 
-async function primaryConnOf(lab: Lab, store: DynamoStore) {
+/**
+ * What a fault trial ended with: the lease and run outcome, every acknowledged
+ * write read back from the new primary, and the run's event. `firstWriteAt` is
+ * the new primary's first acknowledged write (the end of the RTO).
+ */
+async function failoverOutcome(
+  lab: Lab,
+  store: DynamoStore,
+  t: {
+    scenario: string;
+    oldPrimary: string;
+    run: RunResult | undefined;
+    faultAt: number;
+    firstWriteAt: number | null;
+    report: LoadReport;
+    table: string;
+  },
+): Promise<FailoverTrial> {
   const lease = await store.getLease();
-  return { name: lease.primary, conn: lab.nodeConnection(lease.primary) };
+  const newPrimary = lease.primary !== t.oldPrimary ? lease.primary : null;
+  const event = t.run ? await store.getEvent(lease.epoch) : undefined;
+  const lost = newPrimary ? await lostAcknowledged(lab.nodeConnection(lease.primary), t.table, t.report.acked) : [];
+  const { acked, ...rest } = t.report;
+  return {
+    scenario: t.scenario,
+    outcome: t.run?.status === 'SUCCEEDED' && newPrimary ? 'failover' : t.run ? 'failed' : 'no-failover',
+    ...(t.run ? { execution: t.run.name, executionStatus: t.run.status } : {}),
+    rtoMs: t.firstWriteAt !== null && newPrimary ? t.firstWriteAt - t.faultAt : null,
+    detectMs: t.run ? t.run.started - t.faultAt : null,
+    ackedWrites: acked.length,
+    lostAcknowledged: lost,
+    bytesAtRisk: event?.bytesAtRisk ?? null,
+    newPrimary,
+    ...(event ? { event } : {}),
+    load: rest,
+  };
 }
 
 /**
@@ -151,24 +200,17 @@ export async function kill9Trial(
   // A write in flight at the fault can still be acknowledged by the old primary: the first write of the new
   // primary cannot come before the run that promotes it has started.
   const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));
-  const lease = await store.getLease();
-  const event = run ? await store.getEvent(lease.epoch) : undefined;
-  const newPrimary = lease.primary !== oldPrimary ? lease.primary : null;
-  const { conn } = await primaryConnOf(lab, store);
-  const lost = newPrimary ? await lostAcknowledged(conn, load.table, report.acked) : [];
-  const { acked, ...rest } = report;
-  return {
+  const outcome = await failoverOutcome(lab, store, {
     scenario: opts.fault === 'stop' ? 'pause-long' : 'kill9',
-    outcome: run?.status === 'SUCCEEDED' && newPrimary ? 'failover' : run ? 'failed' : 'no-failover',
-    ...(run ? { execution: run.name, executionStatus: run.status } : {}),
-    rtoMs: firstAck && newPrimary ? firstAck.at - faultAt : null,
-    detectMs: run ? run.started - faultAt : null,
-    ackedWrites: acked.length,
-    lostAcknowledged: lost,
-    bytesAtRisk: event?.bytesAtRisk ?? null,
-    newPrimary,
-    ...(event ? { event } : {}),
-    load: rest,
+    oldPrimary,
+    run,
+    faultAt,
+    firstWriteAt: firstAck?.at ?? null,
+    report,
+    table: load.table,
+  });
+  return {
+    ...outcome,
     ...(run ? {} : { noStart: await quorumSnapshot(store) }),
   };
 }
@@ -214,7 +256,7 @@ export async function switchoverTrial(lab: Lab, d: LabDeployment, target?: strin
   load.start();
   await sleep(1500);
   const t0 = Date.now();
-  await new SFNClient({}).send(
+  const { executionArn } = await new SFNClient({}).send(
     new StartExecutionCommand({
       stateMachineArn: d.stateMachineArn,
       name: `lab-switchover-${t0}`,
@@ -226,7 +268,7 @@ export async function switchoverTrial(lab: Lab, d: LabDeployment, target?: strin
       }),
     }),
   );
-  const run = await waitForRun(d, t0, { runTimeoutMs: 120000 });
+  const run = await waitForExecution(executionArn!, { runTimeoutMs: 120000 });
   const ackBy = Date.now() + 15000;
   while (!load.firstAckAfter(run?.stopped ?? Date.now()) && Date.now() < ackBy) await sleep(50);
   await sleep(300);
@@ -411,7 +453,6 @@ async function splitBrain(
   const oldPrimary = (await store.getLease()).primary;
   const load = new LoadGenerator(lab.endpointConnection('writer'));
   await load.prepare();
-  let newPrimaryFirstWrite: number | null = null;
   let done = false;
   const held = hammerHeldSession(lab, oldPrimary, () => done);
   load.start();
@@ -423,32 +464,25 @@ async function splitBrain(
   const ackBy = Date.now() + 20000;
   const after = run?.started ?? faultAt;
   while (!load.firstAckAfter(after) && Date.now() < ackBy) await sleep(50);
-  newPrimaryFirstWrite = run ? (load.firstAckAfter(after)?.at ?? null) : null;
+  const newPrimaryFirstWrite = run ? (load.firstAckAfter(after)?.at ?? null) : null;
   await sleep(2000);
   done = true;
   const h = await held;
   const report = await load.stop();
-  const lease = await store.getLease();
-  const newPrimary = lease.primary !== oldPrimary ? lease.primary : null;
-  const event = run ? await store.getEvent(lease.epoch) : undefined;
-  const lost = newPrimary ? await lostAcknowledged(lab.nodeConnection(lease.primary), load.table, report.acked) : [];
-  const { acked, ...rest } = report;
   return {
-    scenario,
-    outcome: run?.status === 'SUCCEEDED' && newPrimary ? 'failover' : run ? 'failed' : 'no-failover',
-    ...(run ? { execution: run.name, executionStatus: run.status } : {}),
-    rtoMs: newPrimaryFirstWrite && newPrimary ? newPrimaryFirstWrite - faultAt : null,
-    detectMs: run ? run.started - faultAt : null,
-    ackedWrites: acked.length,
-    lostAcknowledged: lost,
-    bytesAtRisk: event?.bytesAtRisk ?? null,
-    newPrimary,
-    ...(event ? { event } : {}),
-    load: rest,
+    ...(await failoverOutcome(lab, store, {
+      scenario,
+      oldPrimary,
+      run,
+      faultAt,
+      firstWriteAt: newPrimaryFirstWrite,
+      report,
+      table: load.table,
+    })),
     splitBrainWrites:
       newPrimaryFirstWrite === null
         ? h.acks.filter((t) => t > faultAt).length
-        : h.acks.filter((t) => t >= newPrimaryFirstWrite!).length,
+        : h.acks.filter((t) => t >= newPrimaryFirstWrite).length,
     heldSessionAttempts: h.attempts,
   };
 }
@@ -566,7 +600,7 @@ export async function controllerCrashTrial(
   });
   if (r.ok) await store.putLease(r.lease, { epoch: cur.epoch, state: cur.state });
   const t1 = Date.now();
-  await new SFNClient({}).send(
+  const { executionArn } = await new SFNClient({}).send(
     new StartExecutionCommand({
       stateMachineArn: d.stateMachineArn,
       name: `lab-rerun-${t1}`,
@@ -578,7 +612,7 @@ export async function controllerCrashTrial(
       }),
     }),
   );
-  const rerun = await waitForRun(d, t1, { runTimeoutMs: 120000 });
+  const rerun = await waitForExecution(executionArn!, { runTimeoutMs: 120000 });
   const ackBy = Date.now() + 15000;
   while (!load.firstAckAfter(rerun?.stopped ?? Date.now()) && Date.now() < ackBy) await sleep(50);
   const report = await load.stop();

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Client } from 'pg';
 import {
   deployToLab,
@@ -13,7 +13,14 @@ import {
 } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
 import { nodeDataDir } from '../../lab/paths';
-import { kill9Trial, labStore, pauseShortTrial, switchoverTrial, waitForRun } from '../../lab/scenarios';
+import {
+  kill9Trial,
+  labStore,
+  pauseShortTrial,
+  switchoverTrial,
+  waitForExecution,
+  waitForRun,
+} from '../../lab/scenarios';
 import { LAB_CLUSTER } from '../../lab/topology';
 import { pauseLease, resumeLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
@@ -123,13 +130,8 @@ describe('the state machine refuses bad input itself, with nothing changed', () 
         input: JSON.stringify({ cluster: LAB_CLUSTER, reason: 'e2e refusal', ...input }),
       }),
     );
-    for (const by = Date.now() + 60000; Date.now() < by; await new Promise((r) => setTimeout(r, 100))) {
-      const x = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-      if (x.status !== 'RUNNING') {
-        return { status: x.status!, error: x.error, cause: x.cause, lease: await labStore().getLease() };
-      }
-    }
-    throw new Error(`${executionArn} still running after 60 s`);
+    const x = await waitForExecution(executionArn!, { runTimeoutMs: 60000 });
+    return { status: x.status, error: x.error, cause: x.cause, lease: await labStore().getLease() };
   }
 
   it.each([
