@@ -3,9 +3,6 @@ import { commitLease } from '../core/lease';
 import { accountRpo } from '../core/rpo';
 import { record, task } from './task';
 
-/** The probe's hard deadline with the default PostgreSQL timeouts (connect 500 ms + 2 statements of 500 ms). */
-const PROBE_DEADLINE_MS = 1500;
-
 /** Records the new primary in the lease (conditional on the epoch), the registry and the history, with the RPO account. */
 export const handler = task('commit', async (state, d) => {
   const lease = await d.store.getLease();
@@ -24,7 +21,7 @@ export const handler = task('commit', async (state, d) => {
             ? {
                 rateBytesPerSec: state.oldPrimaryLsnRate ?? null,
                 // Its last good probe, then at most one interval until the next, which may take the probe deadline.
-                windowMs: d.config.settings.probeIntervalMs + PROBE_DEADLINE_MS,
+                windowMs: d.config.settings.probeIntervalMs + d.pg.probeDeadlineMs,
               }
             : undefined,
         );

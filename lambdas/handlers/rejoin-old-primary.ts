@@ -1,4 +1,4 @@
-import { endpointOf } from './cluster-view';
+import { endpointOf, replicationEndpointOf } from './cluster-view';
 import { afterCommit, followConninfo, hostRoles, rewindSourceConninfo, waitStreaming } from './follow';
 import { record, task } from './task';
 
@@ -30,10 +30,8 @@ export const handler = task(
         out = (await d.host.run(old, 'rewind-and-follow', params, { timeoutMs: 120000 })).stdout;
       } catch (err) {
         how = `re-clone (pg_rewind failed: ${(err as Error).message.slice(0, 200)})`;
-        const up = {
-          SOURCE_HOST: /host=(\S+)/.exec(params.SOURCE_CONNINFO)![1]!,
-          SOURCE_PORT: /port=(\d+)/.exec(params.SOURCE_CONNINFO)![1]!,
-        };
+        const src = replicationEndpointOf(primary);
+        const up = { SOURCE_HOST: src.host, SOURCE_PORT: String(src.port) };
         out = (await d.host.run(old, 'reclone', { ...params, ...up }, { timeoutMs: 600000 })).stdout;
       }
       const lost = out

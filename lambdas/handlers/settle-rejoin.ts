@@ -24,10 +24,11 @@ export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> 
     const detail = `rejoin of ${old.name} crashed: ${state.rejoinError.Error ?? 'error'}: ${(state.rejoinError.Cause ?? '').slice(0, 300)}`;
     // A crash after afterCommit marked the node healthy leaves it healthy: only a node not proven back is flagged.
     if (old.status !== 'healthy') {
-      await d.store.putNode({ ...old, role: 'replica', status: 'needs-rejoin' });
+      const flagged = { ...old, role: 'replica' as const, status: 'needs-rejoin' };
+      await d.store.putNode(flagged);
       await d.store.updateEvent(state.epoch!, { rejoin: detail });
       await record(d, state, 'rejoin-failed', detail);
-      nodes = await d.store.listNodes();
+      nodes = nodes.map((n) => (n.name === old.name ? flagged : n));
     }
   }
   const readers = nodes

@@ -56,6 +56,8 @@ export interface PromoteResult {
 
 /** Everything the controller does to PostgreSQL itself. */
 export interface PostgresNodePort {
+  /** The hard client-side bound on one probe (ms): how long a probe may take to call a node down. */
+  readonly probeDeadlineMs: number;
   /** Never hangs: a dead or stopped node yields ok=false within the probe deadline. */
   probe(node: NodeEndpoint, opts?: { heartbeatId?: number; writer?: string }): Promise<ProbeResult>;
   /** Idempotent: an existing primary is success. Resolves once the node accepts writes. */

@@ -140,6 +140,8 @@ export class EmfMetrics extends BufferedMetrics {
 /** EMF documents for a batch: greedy packing of metrics whose dimension values agree. */
 export function emfDocuments(metrics: readonly RecordedMetric[]): Record<string, unknown>[] {
   const docs: { keys: Record<string, string>; values: Record<string, number>; groups: RecordedMetric[][] }[] = [];
+  // Metrics share a directive when they have the same dimension names and rollups.
+  const shape = (x: RecordedMetric) => JSON.stringify([Object.keys(x.dims).sort(), x.rollups]);
   for (const m of metrics) {
     const fits = (d: (typeof docs)[number]) =>
       !(m.name in d.values) && Object.entries(m.dims).every(([k, v]) => d.keys[k] === undefined || d.keys[k] === v);
@@ -150,7 +152,6 @@ export function emfDocuments(metrics: readonly RecordedMetric[]): Record<string,
     }
     Object.assign(doc.keys, m.dims);
     doc.values[m.name] = m.value;
-    const shape = (x: RecordedMetric) => JSON.stringify([Object.keys(x.dims).sort(), x.rollups]);
     const group = doc.groups.find((g) => shape(g[0]!) === shape(m));
     if (group) group.push(m);
     else doc.groups.push([m]);

@@ -109,7 +109,7 @@ export class PgNodeAdapter implements PostgresNodePort {
   }
 
   /** Probe deadline: connect plus two statements, bounded well under 1.5 s with the defaults. */
-  private get probeDeadlineMs(): number {
+  get probeDeadlineMs(): number {
     return this.cfg.connectTimeoutMs + 2 * this.cfg.statementTimeoutMs;
   }
 
