@@ -16,6 +16,7 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { Client, type ClientConfig } from 'pg';
+import { type CloudProfile, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { ensureEmulatorInstalled } from './emulator';
 import { LabError } from './errors';
 import type { CutMode } from './gate';
@@ -47,6 +48,8 @@ export * from './topology';
 export interface LabUpOptions {
   /** Asynchronous replication instead of quorum sync. */
   async?: boolean;
+  /** The cloud-behaviour profile (default ideal): a name, or a whole profile with shortened delays. */
+  cloud?: CloudProfileName | CloudProfile;
   /** Shifts every lab port (default LAB_DEFAULT_PORT_BASE = 21400, or PGQ_LAB_PORT_BASE). */
   portBase?: number;
   /** Receives one line per bring-up phase. */
@@ -165,6 +168,12 @@ export class Lab {
           `a lab is already running with ${running.state.mode} replication, not ${mode}: run \`npm run lab -- down\` first`,
         );
       }
+      const wantCloud = typeof opts.cloud === 'object' ? opts.cloud.name : opts.cloud;
+      if (wantCloud !== undefined && running.cloud.name !== wantCloud) {
+        throw new LabError(
+          `a lab is already running with the ${running.cloud.name} cloud profile, not ${wantCloud}: run \`npm run lab -- down\` first`,
+        );
+      }
       opts.onProgress?.(`lab already running (supervisor ${running.state.supervisorPid}), attached`);
       return running;
     }
@@ -182,7 +191,8 @@ export class Lab {
     // Installing is the only slow step that can fail for reasons outside the lab: do it
     // in the foreground, where pip's error reaches the caller.
     ensureEmulatorInstalled(opts.onProgress);
-    const supervisorOpts = { portBase, controlPort, mode, origin: opts.origin ?? 'cli' };
+    const cloud = typeof opts.cloud === 'object' ? opts.cloud : cloudProfile(opts.cloud ?? 'ideal');
+    const supervisorOpts = { portBase, controlPort, mode, cloud, origin: opts.origin ?? 'cli' };
     const logStart = fs.existsSync(SUPERVISOR_LOG) ? fs.statSync(SUPERVISOR_LOG).size : 0;
     const out = fs.openSync(path.join(LAB_DIR, 'supervisor.out'), 'w');
     const child = spawn(
@@ -331,6 +341,11 @@ export class Lab {
   /** A node's data directory (owned by postgres). */
   dataDir(node: string): string {
     return nodeDataDir(this.spec(node).name);
+  }
+
+  /** The cloud-behaviour profile the lab models. */
+  get cloud(): CloudProfile {
+    return this.state.cloud ?? cloudProfile('ideal');
   }
 
   /** Replication mode the lab was started with. */

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { CloudProfile } from './cloud-profile';
 import { STATE_FILE } from './paths';
 import type { ReplicationMode } from './postgres-node';
 import type { SeededIds } from './seed';
@@ -14,6 +15,8 @@ export interface LabState {
   controlPort: number;
   portBase: number;
   mode: ReplicationMode;
+  /** The cloud-behaviour profile the lab models (see lab/cloud-profile.ts). */
+  cloud: CloudProfile;
   ports: LabPorts;
   /** AWS_* variables that point the SDK at the lab's emulator. */
   aws: Record<string, string>;

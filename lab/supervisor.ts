@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { type CloudProfile, IDEAL_PROFILE } from './cloud-profile';
 import { Emulator } from './emulator';
 import { RecordEndpoint } from './endpoint';
 import { type CutMode, Gate } from './gate';
@@ -32,6 +33,8 @@ interface SupervisorOptions {
   portBase: number;
   controlPort: number;
   mode: ReplicationMode;
+  /** The cloud-behaviour profile to model (default ideal). */
+  cloud?: CloudProfile;
   /** Who started the lab: the jest global teardown only takes down a lab a test run started. */
   origin: string;
 }
@@ -230,6 +233,7 @@ function state(): LabState {
     controlPort: opts.controlPort,
     portBase: opts.portBase,
     mode: opts.mode,
+    cloud: opts.cloud ?? IDEAL_PROFILE,
     ports,
     aws: labAwsEnv(ports.emulator),
     ids: ids!,
