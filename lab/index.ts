@@ -111,6 +111,12 @@ async function control<T>(port: number, route: string, body: object = {}, timeou
 }
 
 const alive = isAlive;
+
+/**
+ * How long attaching keeps asking a live supervisor before it gives up.
+ * @default 30000
+ */
+export const ATTACH_DEADLINE_MS = Number(process.env.PGQ_LAB_ATTACH_MS ?? 30000);
 const UP_LOCK = path.join(LAB_DIR, 'up.lock');
 
 /**
@@ -243,14 +249,38 @@ export class Lab {
     return lab;
   }
 
-  private static async tryAttach(): Promise<Lab | undefined> {
+  /**
+   * The running lab, or undefined when there is none (no state file, or its
+   * supervisor is dead). A supervisor that is alive but slow to answer (a
+   * loaded 2-core machine took more than 2 s while the CDK tests ran) is asked
+   * again with growing timeouts until ATTACH_DEADLINE_MS, and then this throws
+   * what it tried: treating a busy lab as absent would make `up` sweep it away.
+   */
+  private static async tryAttach(deadlineMs = ATTACH_DEADLINE_MS): Promise<Lab | undefined> {
     const st = readLabState();
     if (!st?.ready || !alive(st.supervisorPid)) return undefined;
-    try {
-      const h = await control<{ ready: boolean }>(st.controlPort, '/health', {}, 2000);
-      return h.ready ? new Lab(st) : undefined;
-    } catch {
-      return undefined;
+    const t0 = Date.now();
+    const tries: string[] = [];
+    for (let i = 0; ; i++) {
+      const timeoutMs = Math.min(2000 * (i + 1), 8000);
+      try {
+        const h = await control<{ ready: boolean }>(st.controlPort, '/health', {}, timeoutMs);
+        if (h.ready) return new Lab(st);
+        tries.push('answered, not ready');
+      } catch (err) {
+        tries.push(`no answer within ${timeoutMs} ms`);
+        if (!(err instanceof LabError)) throw err;
+      }
+      if (!alive(st.supervisorPid)) return undefined;
+      const elapsed = Date.now() - t0;
+      if (elapsed >= deadlineMs) {
+        throw new LabError(
+          `the lab supervisor (pid ${st.supervisorPid}) is running but its control API on port ${st.controlPort} ` +
+            `did not answer /health: ${tries.length} tries over ${(elapsed / 1000).toFixed(1)} s (${tries.join('; ')}). ` +
+            'Is the machine overloaded? `npm run lab -- down` stops the lab.',
+        );
+      }
+      await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** i, 2000, Math.max(0, deadlineMs - elapsed))));
     }
   }
 
