@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { App, type CfnResource, Stack } from 'aws-cdk-lib';
 import { buildApp } from './app';
+import { withCapturedOutput } from './captured-output';
 import type { TaskName } from './constructs/tasks';
 
 /** One synthesized Lambda function. */
@@ -151,9 +152,10 @@ export function synthArtifacts(config: unknown, opts: SynthArtifactsOptions = {}
   const outdir = opts.outdir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-synth-'));
   fs.rmSync(outdir, { recursive: true, force: true });
   fs.mkdirSync(outdir, { recursive: true });
-  const app = new App({ outdir, context: { ...opts.context, pgquorum: config } });
-  const { stack } = buildApp(app);
-  const assembly = app.synth();
+  const { stack, assembly } = withCapturedOutput(() => {
+    const app = new App({ outdir, context: { ...opts.context, pgquorum: config } });
+    return { stack: buildApp(app).stack, assembly: app.synth() };
+  });
   const template = assembly.getStackByName(stack.stackName).template as Cfn;
   const resources = template.Resources as Record<string, CfnResourceJson>;
 

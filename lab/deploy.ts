@@ -37,6 +37,7 @@ import {
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { App, AssetStaging } from 'aws-cdk-lib';
 import { buildApp } from '../infra/app';
+import { withCapturedOutput } from '../infra/captured-output';
 import { TASKS, type TaskName } from '../infra/constructs/tasks';
 import { taskConstructId } from '../infra/stacks/pgquorum-stack';
 import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
@@ -122,9 +123,10 @@ export function synthForLab(lab: Lab, settings: Partial<ControllerSettings> = {}
   // CDK caches staged assets per process by source hash: a second synth (the bench restarting the lab in async
   // mode) would otherwise point at bundles inside the cdk.out just removed.
   AssetStaging.clearAssetHashCache();
-  const app = new App({ outdir, context: { pgquorum: labDeployConfig(lab, settings) } });
-  const { stack } = buildApp(app);
-  const assembly = app.synth();
+  const { stack, assembly } = withCapturedOutput(() => {
+    const app = new App({ outdir, context: { pgquorum: labDeployConfig(lab, settings) } });
+    return { stack: buildApp(app).stack, assembly: app.synth() };
+  });
   const template = assembly.getStackByName(stack.stackName).template as Cfn;
   return { template, outdir };
 }
@@ -193,7 +195,7 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
 export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<LabDeployment> {
   Object.assign(process.env, lab.awsEnv);
   const say = opts.onProgress ?? (() => undefined);
-  say('synthesizing the CDK app with the lab as configuration (bundling every function with esbuild)');
+  say('synthesizing the CDK app with the lab as configuration (bundling every function with esbuild: about 15 s)');
   const { template, outdir } = synthForLab(lab, opts.settings);
   const resources = template.Resources as Record<string, { Type: string; Properties: Cfn }>;
   const { lambda, sfn, eb, sns } = clients();
