@@ -119,7 +119,8 @@ export interface EventSummary {
   readonly newPrimary: string | null;
   /** From the first to the last timeline step (the run itself; detection happens before it starts). */
   readonly durationMs: number | null;
-  readonly bytesAtRisk: string | null;
+  /** Bytes the run reported at risk (a JSON number; the event stores a decimal string). */
+  readonly bytesAtRisk: number | null;
   readonly lostTransactions: number | null;
   readonly rejoin: string | null;
 }
@@ -137,7 +138,7 @@ export function summarizeEvent(e: EventRecord): EventSummary {
     oldPrimary: e.oldPrimary,
     newPrimary: e.newPrimary ?? null,
     durationMs: end !== null ? end - e.startedAt : null,
-    bytesAtRisk: e.bytesAtRisk ?? null,
+    bytesAtRisk: e.bytesAtRisk === undefined || e.bytesAtRisk === null ? null : Number(e.bytesAtRisk),
     lostTransactions: e.lostTransactions ? e.lostTransactions.length : null,
     rejoin: e.rejoin ?? null,
   };

@@ -7,13 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { quietNode20Warning } from '../lab/quiet';
 import { checkFailoverFlags } from './checks';
-import { drillCommand } from './commands/drill';
-import { historyCommand } from './commands/history';
-import { pauseCommand, resumeCommand } from './commands/lease';
-import { rejoinCommand } from './commands/rejoin';
-import { runCommand } from './commands/run';
-import { statusCommand } from './commands/status';
-import { type CliContext, type GlobalOptions, makeContext } from './context';
+import type { CliContext, GlobalOptions } from './context';
 import { EXIT, exitCodeOf } from './errors';
 import { makeOutput, type Output } from './output';
 
@@ -52,7 +46,7 @@ export function buildProgram(
 ): Command {
   const program = new Command('pgquorum')
     .description(
-      'operate a pgquorum PostgreSQL HA cluster (status, history, switchover, failover, pause, resume, rejoin, drill)',
+      'operate a pgquorum PostgreSQL HA cluster (status, history, switchover, failover, pause, resume, rejoin; lab drills: `npm run lab -- drill`)',
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -83,7 +77,9 @@ export function buildProgram(
     .option('--interval <seconds>', 'refresh period with --watch', positiveNumber, 2)
     .addOption(json())
     .action((_o, cmd: Command) =>
-      act(cmd, (ctx, out) => statusCommand(ctx, cmd.opts<{ watch?: boolean; interval: number }>(), out)),
+      act(cmd, async (ctx, out) =>
+        (await import('./commands/status')).statusCommand(ctx, cmd.opts<{ watch?: boolean; interval: number }>(), out),
+      ),
     );
 
   program
@@ -92,7 +88,9 @@ export function buildProgram(
     .option('--limit <n>', 'how many', positiveInt, 20)
     .addOption(json())
     .action((id: string | undefined, _o, cmd: Command) =>
-      act(cmd, (ctx, out) => historyCommand(ctx, id, cmd.opts<{ limit: number }>(), out)),
+      act(cmd, async (ctx, out) =>
+        (await import('./commands/history')).historyCommand(ctx, id, cmd.opts<{ limit: number }>(), out),
+      ),
     );
 
   program
@@ -104,9 +102,9 @@ export function buildProgram(
     .option('--timeout <seconds>', 'stop following the run after this long', positiveInt, 300)
     .addOption(json())
     .action((_o, cmd: Command) =>
-      act(cmd, (ctx, out) => {
+      act(cmd, async (ctx, out) => {
         const o = cmd.opts<{ to?: string; reason?: string; yes?: boolean; timeout: number }>();
-        return runCommand(ctx, 'switchover', { ...o, timeoutSec: o.timeout }, out);
+        return (await import('./commands/run')).runCommand(ctx, 'switchover', { ...o, timeoutSec: o.timeout }, out);
       }),
     );
 
@@ -122,9 +120,9 @@ export function buildProgram(
     .action((_o, cmd: Command) =>
       act(
         cmd,
-        (ctx, out) => {
+        async (ctx, out) => {
           const o = cmd.opts<{ to?: string; force?: boolean; reason?: string; yes?: boolean; timeout: number }>();
-          return runCommand(ctx, 'failover', { ...o, timeoutSec: o.timeout }, out);
+          return (await import('./commands/run')).runCommand(ctx, 'failover', { ...o, timeoutSec: o.timeout }, out);
         },
         () => checkFailoverFlags(cmd.opts()),
       ),
@@ -136,7 +134,9 @@ export function buildProgram(
     .option('--reason <text>', 'recorded in the lease')
     .option('-y, --yes', 'do not ask for confirmation')
     .addOption(json())
-    .action((_o, cmd: Command) => act(cmd, (ctx, out) => pauseCommand(ctx, cmd.opts(), out)));
+    .action((_o, cmd: Command) =>
+      act(cmd, async (ctx, out) => (await import('./commands/lease')).pauseCommand(ctx, cmd.opts(), out)),
+    );
 
   program
     .command('resume')
@@ -145,23 +145,17 @@ export function buildProgram(
     .option('--reason <text>', 'recorded in the lease')
     .option('-y, --yes', 'do not ask for confirmation')
     .addOption(json())
-    .action((_o, cmd: Command) => act(cmd, (ctx, out) => resumeCommand(ctx, cmd.opts(), out)));
+    .action((_o, cmd: Command) =>
+      act(cmd, async (ctx, out) => (await import('./commands/lease')).resumeCommand(ctx, cmd.opts(), out)),
+    );
 
   program
     .command('rejoin <node>')
     .description('re-run the rejoin of a node a failover left behind (pg_rewind or re-clone, then follow)')
     .option('-y, --yes', 'do not ask for confirmation')
     .addOption(json())
-    .action((node: string, _o, cmd: Command) => act(cmd, (ctx, out) => rejoinCommand(ctx, node, cmd.opts(), out)));
-
-  program
-    .command('drill <scenario>')
-    .description('run a bench scenario on the lab (kill9, pause-long, pause-short, switchover, or the bench’s own)')
-    .option('--trials <n>', 'how many trials', positiveInt, 1)
-    .option('--to <node>', 'switchover: the target')
-    .addOption(json())
-    .action((scenario: string, _o, cmd: Command) =>
-      act(cmd, (ctx, out) => drillCommand(ctx, scenario, cmd.opts(), out)),
+    .action((node: string, _o, cmd: Command) =>
+      act(cmd, async (ctx, out) => (await import('./commands/rejoin')).rejoinCommand(ctx, node, cmd.opts(), out)),
     );
 
   return program;
@@ -179,6 +173,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     const all = cmd.optsWithGlobals<GlobalOptions & { json?: boolean }>();
     try {
       pre?.();
+      // Loaded on use: the SDK clients behind the context take most of a second to load, and `--help` needs none.
+      const { makeContext } = await import('./context');
       const ctx = await makeContext(all);
       await body(ctx, makeOutput(Boolean(all.json), io.stdout, io.stderr));
     } catch (err) {

@@ -19,7 +19,8 @@ export interface NodeRow {
   readonly lsn: string | null;
   readonly receiveLsn: string | null;
   /** Bytes the replica's replay is behind the primary's current LSN (decimal string). */
-  readonly lagBytes: string | null;
+  /** Bytes behind the primary (a JSON number: lag never nears 2^53 bytes). */
+  readonly lagBytes: number | null;
   /** The primary's view of the standby's replay lag (pg_stat_replication.replay_lag), seconds. */
   readonly lagSeconds: number | null;
   /** sync / quorum / async / potential, from the primary's pg_stat_replication; `-` when not a standby of it. */
@@ -205,7 +206,7 @@ export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
       timeline: seen?.timeline ?? null,
       lsn,
       receiveLsn: seen?.receiveLsn ?? null,
-      lagBytes: lag,
+      lagBytes: lag === null ? null : Number(lag),
       lagSeconds: lagSec[n.name] ?? null,
       syncState: standby?.syncState ?? null,
       streaming: role === 'replica' ? Boolean(seen?.streaming) : null,

@@ -4,6 +4,8 @@
  * 1 = the operation failed, 2 = bad usage (unknown command, node, path or state),
  * 3 = no lab is running.
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { GATE_PATHS, type GatePath, Lab, LabError, type LabStatus, labPorts } from './index';
 import { quietNode20Warning } from './quiet';
@@ -195,6 +197,59 @@ program
       if (state !== 'pause' && state !== 'resume')
         throw new UsageError(`state must be 'pause' or 'resume', not '${state}'`);
       await (await Lab.attach()).emulatorPause(state === 'pause');
+    }),
+  );
+
+program
+  .command('deploy')
+  .description('deploy the controller into the lab (probes restart every minute until `undeploy` or `down`)')
+  .action(
+    run(async () => {
+      const lab = await Lab.attach();
+      Object.assign(process.env, lab.awsEnv);
+      const t0 = Date.now();
+      // Loaded on use: the CDK synth behind it takes seconds to load and no other command needs it.
+      const { deployToLab, startProbes } = await import('./deploy');
+      const d = await deployToLab(lab, { schedules: true, onProgress: (m) => process.stdout.write(`  ${m}\n`) });
+      await startProbes(d);
+      process.stdout.write(
+        `controller deployed in ${((Date.now() - t0) / 1000).toFixed(1)} s: state machine ${d.stateMachineArn}, ` +
+          `probes in ${d.probeNames.length} AZs.\nTry: npx pgquorum --lab status | history | switchover --to pg2\n`,
+      );
+    }),
+  );
+
+program
+  .command('undeploy')
+  .description('remove the controller from the lab (ends the probe loops); the cluster keeps running')
+  .action(
+    run(async () => {
+      const lab = await Lab.attach();
+      Object.assign(process.env, lab.awsEnv);
+      const { undeployFromLab } = await import('./deploy');
+      await undeployFromLab();
+      process.stdout.write('controller removed from the lab\n');
+    }),
+  );
+
+program
+  .command('drill <scenario>')
+  .description('run one bench scenario on the lab (same as `npm run bench -- --scenario <scenario>`)')
+  .option('--trials <n>', 'trials', '1')
+  .option('--json', 'print every trial as JSON')
+  .action(
+    run(async (...a: unknown[]) => {
+      const [scenario, o] = a as [string, { trials: string; json?: boolean }];
+      const args = ['--scenario', scenario, '--trials', o.trials, ...(o.json ? ['--json'] : [])];
+      const code = await new Promise<number>((resolve, reject) => {
+        const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench.ts'), ...args], {
+          stdio: 'inherit',
+        });
+        p.on('error', reject);
+        p.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
+      });
+      if (code === 2) throw new UsageError(`drill ${scenario}: the bench refused the arguments`);
+      if (code !== 0) throw new LabError(`drill ${scenario}: the bench exited with code ${code}`);
     }),
   );
 

@@ -46,6 +46,49 @@ function table(st: LabStatus): string {
   ].join('\n');
 }
 
+/** The demo\'s result, as `--json` prints it: stable camelCase keys, numbers in base units (ms, bytes). */
+export interface DemoSummary {
+  outcome: 'committed' | 'failed';
+  newPrimary: string | null;
+  epoch: number;
+  /** Why the run failed (null when it committed). */
+  failure: string | null;
+  /** kill -9 to the first write acknowledged through the writer endpoint. */
+  rtoMs: number | null;
+  /** kill -9 to the state machine's start. */
+  detectionMs: number | null;
+  writesAcknowledged: number;
+  /** Acknowledged writes missing on the new primary (read back id by id). */
+  writesLost: number;
+  /** Commits whose synchronous wait was cancelled: committed locally, never acknowledged. */
+  commitsNotAcknowledged: number;
+  /** What the controller reported as possibly lost. */
+  bytesAtRisk: number | null;
+  transactionsOnlyOnOldPrimary: number;
+  rejoin: unknown;
+  candidateChoice: string | null;
+}
+
+/** The human view of the summary: prose labels with units, for the terminal and the HTML report. */
+export function summaryRows(s: DemoSummary): [string, string][] {
+  const sec = (v: number | null) => (v === null ? 'n/a' : `${(v / 1000).toFixed(2)} s`);
+  return [
+    [
+      'outcome',
+      s.outcome === 'committed' ? `failover to ${s.newPrimary} committed (epoch ${s.epoch})` : `FAILED: ${s.failure}`,
+    ],
+    ['RTO (kill -9 to first acknowledged write)', sec(s.rtoMs)],
+    ['detection (kill to state machine start)', sec(s.detectionMs)],
+    ['acknowledged writes', String(s.writesAcknowledged)],
+    ['acknowledged writes lost (read back from the new primary)', String(s.writesLost)],
+    ['commits that were not acknowledged (sync wait cancelled)', String(s.commitsNotAcknowledged)],
+    ['bytes at risk (reported)', s.bytesAtRisk === null ? 'n/a' : `${s.bytesAtRisk} bytes`],
+    ['transactions only on the old primary', String(s.transactionsOnlyOnOldPrimary)],
+    ['rejoin', s.rejoin === null ? 'n/a' : typeof s.rejoin === 'string' ? s.rejoin : JSON.stringify(s.rejoin)],
+    ['candidate choice', s.candidateChoice ?? 'n/a'],
+  ];
+}
+
 async function main(opts: Options): Promise<number> {
   const out = (s: string) => {
     if (!opts.json) process.stdout.write(`${s}\n`);
@@ -61,7 +104,8 @@ async function main(opts: Options): Promise<number> {
     if (cleaning) return;
     cleaning = true;
     await load?.stop().catch(() => undefined);
-    if (d) await undeployFromLab().catch(() => undefined);
+    // --keep leaves the controller too, so `npx pgquorum --lab ...` has something to talk to.
+    if (d && !opts.keep) await undeployFromLab().catch(() => undefined);
     if (lab && startedLab && !opts.keep) await Lab.down().catch(() => undefined);
   };
   process.once('SIGINT', () => {
@@ -80,7 +124,11 @@ async function main(opts: Options): Promise<number> {
     Object.assign(process.env, lab.awsEnv);
     await lab.reset();
     out('\n2. Deploying the controller into the emulator (the same bundles and state machine `cdk deploy` ships)');
-    d = await deployToLab(lab, { probeRunMs: 170000, onProgress: (m) => out(`   ${m}`) });
+    // With --keep the probes run as on AWS (55 s loops restarted every minute), so they outlive the demo.
+    d = await deployToLab(lab, {
+      ...(opts.keep ? { schedules: true } : { probeRunMs: 170000 }),
+      onProgress: (m) => out(`   ${m}`),
+    });
     await startProbes(d);
     const store = labStore();
     out('\n3. Probes running in three AZs, one vote per second each:');
@@ -168,37 +216,44 @@ async function main(opts: Options): Promise<number> {
     const lost = await lostAcknowledged(lab.nodeConnection(lease.primary), 'pgq_load', report.acked);
     const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));
     out(`\n6. The cluster after the failover and the rejoin of pg1:\n${table(await lab.status())}`);
-    const summary = {
-      outcome:
-        run?.status === 'SUCCEEDED'
-          ? `failover to ${lease.primary} committed (epoch ${lease.epoch})`
-          : `FAILED: ${run?.cause ?? 'no run'}`,
-      'RTO (kill -9 to first acknowledged write)': firstAck ? `${((firstAck.at - faultAt) / 1000).toFixed(2)} s` : null,
-      'detection (kill to state machine start)': run ? `${((run.started - faultAt) / 1000).toFixed(2)} s` : null,
-      'acknowledged writes': report.acked.length,
-      'acknowledged writes lost (read back from the new primary)': lost.length,
-      'commits that were not acknowledged (sync wait cancelled)': report.unacknowledgedLocalCommits.length,
-      'bytes at risk (reported)': event?.bytesAtRisk ?? null,
-      'transactions only on the old primary': event?.lostTransactions?.length ?? 0,
+    const summary: DemoSummary = {
+      outcome: run?.status === 'SUCCEEDED' ? 'committed' : 'failed',
+      newPrimary: run?.status === 'SUCCEEDED' ? lease.primary : null,
+      epoch: lease.epoch,
+      failure: run?.status === 'SUCCEEDED' ? null : (run?.cause ?? 'no run started'),
+      rtoMs: firstAck ? firstAck.at - faultAt : null,
+      detectionMs: run ? run.started - faultAt : null,
+      writesAcknowledged: report.acked.length,
+      writesLost: lost.length,
+      commitsNotAcknowledged: report.unacknowledgedLocalCommits.length,
+      bytesAtRisk: event?.bytesAtRisk === undefined ? null : Number(event.bytesAtRisk),
+      transactionsOnlyOnOldPrimary: event?.lostTransactions?.length ?? 0,
       rejoin: event?.rejoin ?? null,
-      'candidate choice': event?.timeline.find((s) => s.step === 'select-candidate')?.detail ?? null,
+      candidateChoice: event?.timeline.find((s) => s.step === 'select-candidate')?.detail ?? null,
     };
     const file = writeReport({
       title: 'pgquorum lab failover (kill -9 of the primary)',
       faultAt,
       marks,
-      summary,
+      summary: Object.fromEntries(summaryRows(summary)),
       ...(event ? { event } : {}),
     });
     if (opts.json) {
       process.stdout.write(
-        `${JSON.stringify({ ...summary, lostIds: lost, report: file, totalDemoSeconds: (Date.now() - t0) / 1000 }, null, 2)}\n`,
+        `${JSON.stringify({ ...summary, lostIds: lost, report: file, totalMs: Date.now() - t0 }, null, 2)}\n`,
       );
     } else {
       out('\n7. Summary');
-      for (const [k, v] of Object.entries(summary)) out(`   ${k}: ${v ?? 'n/a'}`);
+      for (const [k, v] of summaryRows(summary)) out(`   ${k}: ${v}`);
       out(`\n   HTML report with the timeline chart: ${file}`);
       out(`   demo took ${ms(Date.now()).trim()}`);
+      if (opts.keep) {
+        out('\n   The lab and the controller are still running (probes restart every minute). Try:');
+        out('     npx pgquorum --lab status');
+        out('     npx pgquorum --lab history');
+        out(`     npx pgquorum --lab switchover --to ${lab.nodeNames.find((n) => n !== lease.primary) ?? 'pg1'}`);
+        out('   and `npm run lab -- down` when done.');
+      }
     }
     const ok = run?.status === 'SUCCEEDED' && lost.length === 0;
     return ok ? 0 : 1;
@@ -210,7 +265,7 @@ async function main(opts: Options): Promise<number> {
 const program = new Command('demo')
   .description('the pgquorum failover demo on the local lab')
   .option('--json', 'print the summary as JSON')
-  .option('--keep', 'leave the lab running afterwards')
+  .option('--keep', 'leave the lab and the controller running afterwards (try `npx pgquorum --lab status`)')
   .option('--async', 'asynchronous replication (shows bytes at risk)')
   .action(async (opts: Options) => {
     process.exitCode = await main(opts).catch((err: Error) => {

@@ -42,7 +42,7 @@ import { TASKS, type TaskName } from '../infra/constructs/tasks';
 import { taskConstructId } from '../infra/stacks/pgquorum-stack';
 import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
 import type { Lab } from './index';
-import { LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT } from './paths';
+import { DEPLOYMENT_FILE, LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT } from './paths';
 import {
   LAB_AZS,
   LAB_CLUSTER,
@@ -340,10 +340,7 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
       await eb.send(new PutTargetsCommand({ Rule: `${name}-schedule`, Targets: [{ Id: 'probe', Arn: fnArn }] }));
     }
   }
-  fs.writeFileSync(
-    path.join(LAB_DIR, 'deployment.json'),
-    JSON.stringify({ stateMachineArn, functionNames, probeNames }, null, 2),
-  );
+  fs.writeFileSync(DEPLOYMENT_FILE, JSON.stringify({ stateMachineArn, functionNames, probeNames }, null, 2));
   return { stateMachineArn, functionNames, probeNames, probeSpecs, probeInvokeConfig: probeInvokeConfig!, definition };
 }
 
@@ -399,4 +396,6 @@ export async function undeployFromLab(): Promise<void> {
     if (m.name === `${FN_PREFIX}-failover`)
       await sfn.send(new DeleteStateMachineCommand({ stateMachineArn: m.stateMachineArn }));
   }
+  // The CLI's --lab reads this file: a stale one would send it to a state machine that is gone.
+  fs.rmSync(DEPLOYMENT_FILE, { force: true });
 }

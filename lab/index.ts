@@ -20,7 +20,7 @@ import { type CloudProfile, type CloudProfileName, cloudProfile } from './cloud-
 import { ensureEmulatorInstalled } from './emulator';
 import { LabError } from './errors';
 import type { CutMode } from './gate';
-import { LAB_DIR, nodeDataDir, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
+import { DEPLOYMENT_FILE, LAB_DIR, nodeDataDir, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
 import type { ReplicationMode } from './postgres-node';
 import { acquireLock, preflight } from './preflight';
 import { childPids, groupMembers, isAlive, pssKiB, rssKiB, signalQuietly, waitGone } from './procs';
@@ -301,6 +301,8 @@ export class Lab {
       await waitGone(rest, 5000);
     }
     fs.rmSync(STATE_FILE, { force: true });
+    // The emulator held the deployment: it is gone with the lab.
+    fs.rmSync(DEPLOYMENT_FILE, { force: true });
   }
 
   /**

@@ -1,11 +1,26 @@
+import fs from 'node:fs';
 import path from 'node:path';
 
-/** Repository root (lab/ lives directly under it). */
-export const REPO_ROOT = path.resolve(__dirname, '..');
+/**
+ * The nearest folder at or above `from` holding package.json. The lab's files
+ * run from lab/ under tsx and from dist/cli/ inside the CLI's bundle, so a
+ * fixed `..` would point the bundled CLI at dist/.lab instead of the lab.
+ */
+function packageRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..');
+  }
+}
+
+/** Repository root (the folder of package.json). */
+export const REPO_ROOT = packageRoot(__dirname);
 /** Everything the lab writes lives here (git-ignored). */
 export const LAB_DIR = process.env.PGQ_LAB_DIR ?? path.join(REPO_ROOT, '.lab');
 /** Describes the running lab: PIDs, ports, seeded AWS ids. Written by the supervisor once ready. */
 export const STATE_FILE = path.join(LAB_DIR, 'state.json');
+/** What the deployed controller is (state machine, functions): written by lab/deploy.ts, read by the CLI's --lab. */
+export const DEPLOYMENT_FILE = path.join(LAB_DIR, 'deployment.json');
 /** The supervisor's own log: progress lines, child exits, gate decisions. */
 export const SUPERVISOR_LOG = path.join(LAB_DIR, 'supervisor.log');
 export const PG_BIN = process.env.PGQ_PG_BIN ?? '/usr/lib/postgresql/15/bin';

@@ -72,7 +72,7 @@ export async function preflight(ports: LabPorts, controlPort: number): Promise<v
   for (const bin of PG_PROGRAMS) {
     if (!fs.existsSync(`${PG_BIN}/${bin}`)) {
       throw new LabError(
-        `missing PostgreSQL binary ${PG_BIN}/${bin}: install postgresql-15 (see .ci/run) or set PGQ_PG_BIN`,
+        `missing PostgreSQL binary ${PG_BIN}/${bin}: on Debian 12 run \`mkdir -p /etc/postgresql-common; echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.conf; apt-get update && apt-get install -y postgresql-15\` as root (what .ci/run does), or point PGQ_PG_BIN at PostgreSQL 15's bin folder`,
       );
     }
   }

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { type StatusSnapshot, voteVerdict } from '../../cli/status';
 import { lease, NOW } from '../core/builders';
 
@@ -35,7 +37,7 @@ export const snapshot: StatusSnapshot = {
       timeline: 2,
       lsn: '0/5000000',
       receiveLsn: '0/5000100',
-      lagBytes: '256',
+      lagBytes: 256,
       lagSeconds: 0.0021,
       syncState: 'quorum',
       streaming: true,
@@ -99,3 +101,11 @@ export const snapshot: StatusSnapshot = {
   warnings: ['every vote is stale: the probes are silent'],
   discovery: ['lab state .lab/state.json'],
 };
+
+/**
+ * Builds dist/cli/main.js from the working tree (scripts/build-cli.mjs), so a
+ * test that spawns bin/pgquorum.js runs the code under test, never a stale build.
+ */
+export function buildCli(): void {
+  execFileSync(process.execPath, [path.join(__dirname, '..', '..', 'scripts', 'build-cli.mjs')], { stdio: 'pipe' });
+}

@@ -146,7 +146,7 @@ const event: EventRecord = {
 
 describe('history', () => {
   it('summarizes duration up to commit (the rejoin after it is not the outage)', () => {
-    expect(summarizeEvent(event)).toMatchObject({ durationMs: 1200, lostTransactions: 1, bytesAtRisk: '0' });
+    expect(summarizeEvent(event)).toMatchObject({ durationMs: 1200, lostTransactions: 1, bytesAtRisk: 0 });
     expect(summarizeEvent({ ...event, timeline: [] }).durationMs).toBeNull();
   });
   it('lists runs newest first, one line each', () => {

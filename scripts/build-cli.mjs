@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Builds the operator CLI into one CommonJS file, dist/cli/main.js, which
+// bin/pgquorum.js loads. Packages stay external (they resolve from
+// node_modules at run time), so the bundle holds only our own code and a
+// production install (`npm ci --omit=dev`, or the packed tarball) runs it
+// without tsx or TypeScript. `--if-available` (the `prepare` hook) skips,
+// with one line, where esbuild is not installed: a production install gets
+// the CLI prebuilt from the tarball instead.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch {
+  if (process.argv.includes('--if-available')) {
+    console.log('build-cli: esbuild not installed (production install): dist/cli not rebuilt');
+    process.exit(0);
+  }
+  console.error('build-cli: esbuild is not installed: run `npm ci` (with dev dependencies) first');
+  process.exit(1);
+}
+const outfile = path.join(root, 'dist', 'cli', 'main.js');
+fs.mkdirSync(path.dirname(outfile), { recursive: true });
+await esbuild.build({
+  entryPoints: [path.join(root, 'cli', 'main.ts')],
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  // Node 20 locally; nothing newer.
+  target: 'node20',
+  packages: 'external',
+  keepNames: true,
+  logLevel: 'warning',
+});
