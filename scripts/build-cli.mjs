@@ -22,6 +22,8 @@ try {
   process.exit(1);
 }
 const outfile = path.join(root, 'dist', 'cli', 'main.js');
+// A clean folder: the tarball ships dist/cli whole, and files left by an older build would ride along.
+fs.rmSync(path.dirname(outfile), { recursive: true, force: true });
 fs.mkdirSync(path.dirname(outfile), { recursive: true });
 await esbuild.build({
   entryPoints: [path.join(root, 'cli', 'main.ts')],
