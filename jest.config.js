@@ -11,6 +11,9 @@ const swc = [
 module.exports = {
   // Lab-backed tests share one lab (one primary): they must never run concurrently.
   maxWorkers: 1,
+  // Global, not per project: jest ignores testTimeout inside a project entry, so the lab project's own 60 s never
+  // applied and a lab reset that took over 5 s on a loaded 2-core machine failed its test (seen on a fresh clone).
+  testTimeout: 60000,
   projects: [
     {
       displayName: 'unit',
@@ -26,7 +29,6 @@ module.exports = {
       testMatch: ['<rootDir>/test/**/*.lab.test.ts'],
       globalSetup: '<rootDir>/test/lab-global-setup.ts',
       globalTeardown: '<rootDir>/test/lab-global-teardown.ts',
-      testTimeout: 60000,
     },
   ],
 };
