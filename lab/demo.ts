@@ -7,6 +7,7 @@
  * also on Ctrl-C (`--keep` leaves the lab running).
  */
 import { Command } from 'commander';
+import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from './deploy';
 import { Lab, type LabStatus } from './index';
 import { LoadGenerator, lostAcknowledged } from './load';
@@ -21,6 +22,8 @@ interface Options {
   json?: boolean;
   keep?: boolean;
   async?: boolean;
+  /** The cloud-behaviour profile (default ideal). */
+  cloud?: string;
 }
 
 function table(st: LabStatus): string {
@@ -72,11 +75,16 @@ async function main(opts: Options): Promise<number> {
   try {
     out('pgquorum failover demo\n');
     out('1. Bringing up the lab: three PostgreSQL 15 nodes (quorum sync), the AWS emulator, gates and endpoints');
-    startedLab = !(await Lab.attach().then(
-      () => true,
-      () => false,
-    ));
-    lab = await Lab.up({ async: opts.async, onProgress: (m) => out(`   ${m}`) });
+    const cloud = (opts.cloud ?? 'ideal') as CloudProfileName;
+    if (!CLOUD_PROFILES.includes(cloud)) throw new Error(`--cloud must be one of ${CLOUD_PROFILES.join(', ')}`);
+    const running = await Lab.attach().catch(() => undefined);
+    startedLab = !running;
+    if (running && JSON.stringify(running.cloud) !== JSON.stringify(cloudProfile(cloud))) {
+      // Left running afterwards with the new profile, as the running lab was.
+      out(`   the running lab models the ${running.cloud.name} profile as configured: restarting it with ${cloud}`);
+      await Lab.down();
+    }
+    lab = await Lab.up({ async: opts.async, cloud, onProgress: (m) => out(`   ${m}`) });
     Object.assign(process.env, lab.awsEnv);
     await lab.reset();
     out('\n2. Deploying the controller into the emulator (the same bundles and state machine `cdk deploy` ships)');
@@ -212,6 +220,7 @@ const program = new Command('demo')
   .option('--json', 'print the summary as JSON')
   .option('--keep', 'leave the lab running afterwards')
   .option('--async', 'asynchronous replication (shows bytes at risk)')
+  .option('--cloud <profile>', `cloud-behaviour profile: ${CLOUD_PROFILES.join(' or ')}`, 'ideal')
   .action(async (opts: Options) => {
     process.exitCode = await main(opts).catch((err: Error) => {
       process.stderr.write(`demo: ${err.message}\n`);
