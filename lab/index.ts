@@ -191,9 +191,12 @@ export class Lab {
         );
       }
       const wantCloud = typeof opts.cloud === 'object' ? opts.cloud.name : opts.cloud;
-      if (wantCloud !== undefined && running.cloud.name !== wantCloud) {
+      // A whole profile (the tests' shortened aws) must match whole: the same name with other delays is another lab.
+      const sameFigures =
+        typeof opts.cloud !== 'object' || JSON.stringify(opts.cloud) === JSON.stringify(running.cloud);
+      if (wantCloud !== undefined && (running.cloud.name !== wantCloud || !sameFigures)) {
         throw new LabError(
-          `a lab is already running with the ${running.cloud.name} cloud profile, not ${wantCloud}: run \`npm run lab -- down\` first`,
+          `a lab is already running with the ${running.cloud.name} cloud profile${sameFigures ? '' : ' (other figures)'}, not ${wantCloud}: run \`npm run lab -- down\` first`,
         );
       }
       opts.onProgress?.(`lab already running (supervisor ${running.state.supervisorPid}), attached`);
