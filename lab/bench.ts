@@ -207,9 +207,11 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
     case 'retry-repoint-replicas': {
       const t = await retryTrial(lab, d, RETRY_DRILLS[s]);
       // Two writable primaries would be split brain whatever the outcome.
-      const row = fromFailover(s, i, t, t.faultFired && t.writablePrimaries.length <= 1);
+      const row = fromFailover(s, i, t, t.faultFired && t.writablePrimaries.length <= 1 && !t.lostOnSurvivor.length);
       return {
         ...row,
+        // Counted on the node holding the data whatever the outcome (an aborted run has no committed new primary).
+        writesLost: t.lostOnSurvivor.length,
         outcome: `${t.outcome}, ${t.task} ${t.faultFired ? `retried (${t.taskCompletions} completions)` : 'fault NOT fired'}, lease ${t.lease.split(' ')[0]}`,
         detail: {
           ...row.detail,
@@ -218,6 +220,7 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
           taskCompletions: t.taskCompletions,
           lease: t.lease,
           writablePrimaries: t.writablePrimaries,
+          survivor: t.survivor,
           executionStatus: t.executionStatus,
         },
       };

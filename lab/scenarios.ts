@@ -14,6 +14,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
+import { compareLsn } from '../lambdas/core/lsn';
 import type { EventRecord } from '../lambdas/ports/store-port';
 import type { LabDeployment } from './deploy';
 import type { Lab } from './index';
@@ -104,6 +105,8 @@ export interface FailoverTrial {
   newPrimary: string | null;
   event?: EventRecord;
   load: Omit<LoadReport, 'acked'>;
+  /** Every acknowledged write (id, time), for checks beyond the new primary's (the retry drills read them back). */
+  acked?: LoadReport['acked'];
   /** When no run started: what each AZ's vote and the lease said at the end, to tell why. */
   noStart?: { lease: string; votes: string[] };
 }
@@ -156,6 +159,7 @@ async function failoverOutcome(
     newPrimary,
     ...(event ? { event } : {}),
     load: rest,
+    acked,
   };
 }
 
@@ -686,6 +690,27 @@ export interface RetryTrial extends FailoverTrial {
   lease: string;
   /** Primaries that accept writes after the run (never more than one). */
   writablePrimaries: string[];
+  /**
+   * Acknowledged writes missing from the node that holds the data after the run, whatever the run's outcome:
+   * the primary of record if it is up, else the node that is no longer in recovery (promoted), else the most
+   * advanced replica. (`lostAcknowledged` only checks a committed new primary.)
+   */
+  lostOnSurvivor: number[];
+  survivor: string | null;
+}
+
+/** The node that holds the cluster's data after a run, as RetryTrial.lostOnSurvivor defines it. */
+async function survivorOf(lab: Lab, primaryOfRecord: string): Promise<string | null> {
+  const st = await lab.status();
+  const up = st.nodes.filter((n) => n.up && (n.role === 'primary' || n.role === 'replica'));
+  const pick =
+    up.find((n) => n.name === primaryOfRecord && n.role === 'primary') ??
+    up.find((n) => n.role === 'primary') ??
+    up
+      .filter((n) => n.lsn)
+      .sort((a, b) => compareLsn(b.lsn!, a.lsn!))
+      .at(0);
+  return pick?.name ?? null;
 }
 
 /**
@@ -706,8 +731,14 @@ export async function retryTrial(
   // Disarm: a fault not taken (the run never reached the task) must not leak into the next drill.
   await lab.armFault(task, { times: 0 });
   const lease = await labStore().getLease();
+  const survivor = await survivorOf(lab, lease.primary);
+  const lostOnSurvivor = survivor
+    ? await lostAcknowledged(lab.directConnection(survivor), 'pgq_load', t.acked ?? [])
+    : (t.acked ?? []).map((a) => a.id);
   return {
     ...t,
+    survivor,
+    lostOnSurvivor,
     scenario: `retry-${task}`,
     task,
     faultFired: f.log.some((x) => x.task === task && x.failed),
