@@ -212,7 +212,8 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
         ...row,
         // Counted on the node holding the data whatever the outcome (an aborted run has no committed new primary).
         writesLost: t.lostOnSurvivor.length,
-        outcome: `${t.outcome}, ${t.task} ${t.faultFired ? `retried (${t.taskCompletions} completions)` : 'fault NOT fired'}, lease ${t.lease.split(' ')[0]}`,
+        // Completions count invocations that finished their work (the faulted one included): 1 means the retry failed.
+        outcome: `${t.outcome}, ${t.task} ${t.faultFired ? `faulted, ${t.taskCompletions} completed invocation(s)` : 'fault NOT fired'}, lease ${t.lease.split(' ')[0]}`,
         detail: {
           ...row.detail,
           task: t.task,

@@ -684,7 +684,10 @@ export interface RetryTrial extends FailoverTrial {
   task: string;
   /** The fault switch fired (the task completed its work, then failed with Pgq.Retriable). */
   faultFired: boolean;
-  /** Completed invocations of the task in the run (2 or more: the state machine retried it). */
+  /**
+   * Invocations of the task that finished their work, the faulted one included (the shim reports only those):
+   * 2 or more means the retry succeeded; 1 means the retry itself failed (the product refused to redo the step).
+   */
   taskCompletions: number;
   /** The lease after the run: `steady` when the retried step was safe, `needs-attention` when it aborted. */
   lease: string;
