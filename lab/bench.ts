@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- --scenario <name|all> --trials N [--json]`: failure drills on
+ * `npm run bench -- --scenario <name|all> --trials N [--cloud ideal|aws] [--json]`: failure drills on
  * the lab, measured against DESIGN section 6. Prints a table per scenario and
  * writes every trial as JSON under .bench/. Figures, not assertions: the
  * end-to-end tests assert outcomes; this measures them, several times.
@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { compareLsn, lsnDiff } from '../lambdas/core/lsn';
+import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from './deploy';
 import { Lab } from './index';
 import { REPO_ROOT } from './paths';
@@ -22,6 +23,9 @@ import {
   livePartitionTrial,
   pauseLongTrial,
   pauseShortTrial,
+  RETRY_DRILLS,
+  retryTrial,
+  slowEmulatorTrial,
   switchoverTrial,
   waitForHealthyVotes,
 } from './scenarios';
@@ -40,12 +44,20 @@ export const SCENARIOS = [
   'double-trigger',
   'switchover',
   'async-kill9',
+  'retry-commit',
+  'retry-confirm-quorum',
+  'retry-fence',
+  'retry-promote',
+  'retry-repoint-replicas',
+  'slow-emulator',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 /** One trial's outcome, flattened for the table. */
 interface Row {
   scenario: Scenario;
+  /** The cloud-behaviour profile the trial ran under. */
+  cloud?: CloudProfileName;
   trial: number;
   ok: boolean;
   outcome: string;
@@ -188,6 +200,37 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
         detail: { writePauseMs: t.writePauseMs, ackedWrites: t.ackedWrites, rejoin: t.event?.rejoin },
       };
     }
+    case 'retry-commit':
+    case 'retry-confirm-quorum':
+    case 'retry-fence':
+    case 'retry-promote':
+    case 'retry-repoint-replicas': {
+      const t = await retryTrial(lab, d, RETRY_DRILLS[s]);
+      // Two writable primaries would be split brain whatever the outcome.
+      const row = fromFailover(s, i, t, t.faultFired && t.writablePrimaries.length <= 1 && !t.lostOnSurvivor.length);
+      return {
+        ...row,
+        // Counted on the node holding the data whatever the outcome (an aborted run has no committed new primary).
+        writesLost: t.lostOnSurvivor.length,
+        // Completions count invocations that finished their work (the faulted one included): 1 means the retry failed.
+        outcome: `${t.outcome}, ${t.task} ${t.faultFired ? `faulted, ${t.taskCompletions} completed invocation(s)` : 'fault NOT fired'}, lease ${t.lease.split(' ')[0]}`,
+        detail: {
+          ...row.detail,
+          task: t.task,
+          faultFired: t.faultFired,
+          taskCompletions: t.taskCompletions,
+          lease: t.lease,
+          writablePrimaries: t.writablePrimaries,
+          survivor: t.survivor,
+          executionStatus: t.executionStatus,
+        },
+      };
+    }
+    case 'slow-emulator': {
+      const t = await slowEmulatorTrial(lab, d);
+      const row = fromFailover(s, i, t);
+      return { ...row, detail: { ...row.detail, slowMs: t.slowMs } };
+    }
     case 'async-kill9': {
       // The replicas keep up on loopback: cut replication for 1.5 s first, so the kill loses acknowledged writes.
       const t = await kill9Trial(lab, d, { replicationCutMs: 1500 });
@@ -257,7 +300,7 @@ function summarize(rows: Row[]): string {
   return out.join('\n');
 }
 
-async function main(opts: { scenario: string; trials: string; json?: boolean }): Promise<number> {
+async function main(opts: { scenario: string; trials: string; cloud?: string; json?: boolean }): Promise<number> {
   const wanted: Scenario[] =
     opts.scenario === 'all' ? [...SCENARIOS] : opts.scenario.split(',').map((x) => x.trim() as Scenario);
   const bad = wanted.filter((s) => !SCENARIOS.includes(s));
@@ -270,13 +313,27 @@ async function main(opts: { scenario: string; trials: string; json?: boolean }):
     process.stderr.write(`bench: --trials must be a whole number from 1 to 200, not '${opts.trials}'\n`);
     return 2;
   }
-  const startedLab = !(await Lab.attach().then(
-    () => true,
-    () => false,
-  ));
+  const cloud = (opts.cloud ?? 'ideal') as CloudProfileName;
+  if (!CLOUD_PROFILES.includes(cloud)) {
+    process.stderr.write(`bench: --cloud must be one of ${CLOUD_PROFILES.join(', ')}, not '${opts.cloud}'\n`);
+    return 2;
+  }
+  const running = await Lab.attach().catch(() => undefined);
+  const startedLab = !running;
+  // A running lab with another profile is restarted with this one, and given back as it was at the end.
+  // Compared whole: a lab the tests started runs `aws` with shortened delays, which are not the bench's figures.
+  const restoreCloud =
+    running && JSON.stringify(running.cloud) !== JSON.stringify(cloudProfile(cloud)) ? running.cloud : undefined;
+  if (running && restoreCloud) {
+    log(
+      `restarting the lab with the ${cloud} cloud profile as documented (it runs ${restoreCloud.name} as configured)`,
+    );
+    await Lab.down();
+    await waitPortFree(running.state.controlPort);
+  }
   const rows: Row[] = [];
   const started = new Date().toISOString();
-  let lab = await Lab.up({ onProgress: (m) => log(m) });
+  let lab = await Lab.up({ cloud, onProgress: (m) => log(m) });
   let mode: 'sync' | 'async' = lab.state.mode;
   let d: LabDeployment | undefined;
   try {
@@ -288,7 +345,7 @@ async function main(opts: { scenario: string; trials: string; json?: boolean }):
           await undeployFromLab().catch(() => undefined);
           await Lab.down();
           await waitPortFree(lab.state.controlPort);
-          lab = await Lab.up({ async: wantMode === 'async', onProgress: (m) => log(m) });
+          lab = await Lab.up({ async: wantMode === 'async', cloud, onProgress: (m) => log(m) });
           mode = wantMode;
         }
         await lab.reset();
@@ -319,15 +376,15 @@ async function main(opts: { scenario: string; trials: string; json?: boolean }):
           `${s} trial ${i}: ${row.ok ? 'ok' : 'NOT OK'} ${row.outcome}${row.rtoMs !== null ? `, ${(row.rtoMs / 1000).toFixed(2)} s` : ''}`,
         );
         if (row.detail.noStart) log(`no run started: ${JSON.stringify(row.detail.noStart)}`);
-        rows.push(row);
+        rows.push({ ...row, cloud });
       }
     }
   } finally {
     if (d) await undeployFromLab().catch(() => undefined);
-    if (mode !== 'sync' && !startedLab) {
+    if ((mode !== 'sync' || restoreCloud) && !startedLab) {
       await Lab.down();
       await waitPortFree(lab.state.controlPort);
-      await Lab.up();
+      await Lab.up({ cloud: restoreCloud ?? cloud });
     } else if (startedLab) {
       await Lab.down();
     }
@@ -337,6 +394,7 @@ async function main(opts: { scenario: string; trials: string; json?: boolean }):
     finished: new Date().toISOString(),
     machine: `${require('node:os').cpus().length} cores, ${Math.round(require('node:os').totalmem() / 2 ** 30)} GiB`,
     trials,
+    cloud,
     rows,
   };
   const dir = path.join(REPO_ROOT, '.bench');
@@ -352,8 +410,9 @@ const program = new Command('bench')
   .description('failure drills on the lab')
   .option('--scenario <name>', `all, or one or more (comma-separated) of: ${SCENARIOS.join(', ')}`, 'kill9')
   .option('--trials <n>', 'trials per scenario', '5')
+  .option('--cloud <profile>', `cloud-behaviour profile: ${CLOUD_PROFILES.join(' or ')}`, 'ideal')
   .option('--json', 'print every trial as JSON')
-  .action(async (opts: { scenario: string; trials: string; json?: boolean }) => {
+  .action(async (opts: { scenario: string; trials: string; cloud?: string; json?: boolean }) => {
     process.exitCode = await main(opts).catch((err: Error) => {
       process.stderr.write(`bench: ${err.message}\n`);
       return 1;

@@ -7,6 +7,8 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
+import { TASKS } from '../infra/constructs/tasks';
+import { CLOUD_PROFILES, type CloudProfileName } from './cloud-profile';
 import { GATE_PATHS, type GatePath, Lab, LabError, type LabStatus, labPorts } from './index';
 import { quietNode20Warning } from './quiet';
 
@@ -36,7 +38,7 @@ function table(st: LabStatus): string {
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   lines.push(
     '',
-    `replication: ${st.mode}   writer -> ${st.writer.join(', ') || '?'}   reader -> ${st.reader.join(', ') || '?'}   emulator :${st.emulator.port} ${st.emulator.healthy ? 'healthy' : 'DOWN'}   memory ${st.pssMiB} MiB PSS (${st.rssMiB} MiB RSS)`,
+    `replication: ${st.mode}   cloud: ${st.cloud}   writer -> ${st.writer.join(', ') || '?'}   reader -> ${st.reader.join(', ') || '?'}   emulator :${st.emulator.port} ${st.emulator.healthy ? 'healthy' : 'DOWN'}   memory ${st.pssMiB} MiB PSS (${st.rssMiB} MiB RSS)`,
   );
   return lines.join('\n');
 }
@@ -69,6 +71,12 @@ function checkNode(node: string): string {
   return node;
 }
 
+function checkCloud(c: string): CloudProfileName {
+  if (!CLOUD_PROFILES.includes(c as CloudProfileName))
+    throw new UsageError(`unknown cloud profile '${c}' (expected one of ${CLOUD_PROFILES.join(', ')})`);
+  return c as CloudProfileName;
+}
+
 function checkPath(p: string): GatePath {
   if (!GATE_PATHS.includes(p as GatePath))
     throw new UsageError(`unknown path '${p}' (expected one of ${GATE_PATHS.join(', ')})`);
@@ -87,12 +95,14 @@ program
   .command('up')
   .description('start PostgreSQL x3, the AWS emulator, gates and endpoints (idempotent)')
   .option('--async', 'asynchronous replication instead of quorum sync')
+  .option('--cloud <profile>', `cloud-behaviour profile: ${CLOUD_PROFILES.join(' or ')} (default ideal)`)
   .action(
     run(async (...a: unknown[]) => {
-      const o = a[0] as { async?: boolean };
+      const o = a[0] as { async?: boolean; cloud?: string };
       const t0 = Date.now();
       const lab = await Lab.up({
         async: o.async ? true : undefined,
+        cloud: o.cloud === undefined ? undefined : checkCloud(o.cloud),
         onProgress: (m) => process.stdout.write(`  ${m}\n`),
       });
       process.stdout.write(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s\n\n${table(await lab.status())}\n`);
@@ -190,12 +200,21 @@ program
   );
 
 program
-  .command('emulator <state>')
-  .description('pause (SIGSTOP: AWS calls time out, state kept) or resume the emulator')
+  .command('emulator <state> [ms]')
+  .description(
+    'pause (SIGSTOP: AWS calls time out, state kept) or resume the emulator; slow <ms> adds latency to every AWS call, normal removes it',
+  )
   .action(
-    run(async (state: string) => {
+    run(async (state: string, ms?: string) => {
+      if (state === 'slow' || state === 'normal') {
+        const n = state === 'normal' ? 0 : Number(ms);
+        if (!Number.isInteger(n) || n < 0 || n > 600000)
+          throw new UsageError(`slow takes a delay in ms (0-600000), not '${ms ?? ''}'`);
+        await (await Lab.attach()).emulatorSlow(n);
+        return;
+      }
       if (state !== 'pause' && state !== 'resume')
-        throw new UsageError(`state must be 'pause' or 'resume', not '${state}'`);
+        throw new UsageError(`state must be 'pause', 'resume', 'slow <ms>' or 'normal', not '${state}'`);
       await (await Lab.attach()).emulatorPause(state === 'pause');
     }),
   );
@@ -250,6 +269,34 @@ program
       });
       if (code === 2) throw new UsageError(`drill ${scenario}: the bench refused the arguments`);
       if (code !== 0) throw new LabError(`drill ${scenario}: the bench exited with code ${code}`);
+    }),
+  );
+
+program
+  .command('fault <task>')
+  .description(
+    `make a task fail with Pgq.Retriable right after its side effect, once (or --times n); the state machine retries it (${Object.keys(TASKS).join(', ')})`,
+  )
+  .option('--times <n>', 'how many completed invocations fail', '1')
+  .action(
+    run(async (...a: unknown[]) => {
+      const [task, o] = a as [string, { times: string }];
+      if (!(task in TASKS))
+        throw new UsageError(`unknown task '${task}' (expected one of ${Object.keys(TASKS).join(', ')})`);
+      const times = Number(o.times);
+      if (!Number.isInteger(times) || times < 0)
+        throw new UsageError(`--times must be a whole number, not '${o.times}'`);
+      await (await Lab.attach()).armFault(task, { times });
+      process.stdout.write(`armed: ${task} fails after its side effect ${times} time(s) (reset disarms)\n`);
+    }),
+  );
+
+program
+  .command('faults')
+  .description('faults still armed, and the task completions the fault switch saw since the last reset')
+  .action(
+    run(async () => {
+      process.stdout.write(`${JSON.stringify(await (await Lab.attach()).faults(), null, 2)}\n`);
     }),
   );
 

@@ -47,17 +47,22 @@ export const IDEAL_PROFILE: CloudProfile = {
 };
 
 /**
- * AWS as documented. Route 53: "changes generally propagate to all Route 53
- * name servers within 60 seconds" (ChangeResourceRecordSets / GetChange API
- * reference); the issue's default draws 10-60 s. The other figures are
- * refined, with their sources, in docs/emulator-notes.md.
+ * AWS as documented, each figure with its source in docs/emulator-notes.md
+ * ("Cloud profiles"). Sourced: Route 53 is "designed to propagate updates ...
+ * within 60 seconds under normal conditions" and reports INSYNC once it has
+ * (Route 53 FAQ; GetChange API reference): the issue's default draws 10-60 s.
+ * DynamoDB item operations average single-digit milliseconds server-side
+ * (AWS knowledge center, "DynamoDB high latency"), plus the in-region network.
+ * Not published by AWS, marked as estimates there and never tuned to results:
+ * SSM delivery and completion (the issue's 0.5-2 s), the other APIs' latency,
+ * and the state transition + warm invoke cost per task.
  */
 export const AWS_PROFILE: CloudProfile = {
   name: 'aws',
   route53Propagation: { minMs: 10_000, maxMs: 60_000 },
   ssmDelivery: { minMs: 500, maxMs: 2_000 },
   ssmCompletion: { minMs: 200, maxMs: 1_000 },
-  apiLatency: { default: { minMs: 5, maxMs: 30 } },
+  apiLatency: { default: { minMs: 5, maxMs: 30 }, dynamodb: { minMs: 3, maxMs: 12 } },
   taskInvokeLatency: { minMs: 20, maxMs: 80 },
 };
 

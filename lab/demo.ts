@@ -7,6 +7,7 @@
  * also on Ctrl-C (`--keep` leaves the lab running).
  */
 import { Command } from 'commander';
+import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from './deploy';
 import { Lab, type LabStatus } from './index';
 import { LoadGenerator, lostAcknowledged } from './load';
@@ -21,6 +22,8 @@ interface Options {
   json?: boolean;
   keep?: boolean;
   async?: boolean;
+  /** The cloud-behaviour profile (default ideal). */
+  cloud?: string;
 }
 
 function table(st: LabStatus): string {
@@ -89,6 +92,21 @@ export function summaryRows(s: DemoSummary): [string, string][] {
   ];
 }
 
+/** A stopped supervisor's port can stay bound for a moment after it is gone: wait before the next `up`. */
+async function controlPortFree(port: number, timeoutMs = 20000): Promise<void> {
+  const net = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free || Date.now() > deadline) return;
+    await sleep(250);
+  }
+}
+
 async function main(opts: Options): Promise<number> {
   const out = (s: string) => {
     if (!opts.json) process.stdout.write(`${s}\n`);
@@ -116,11 +134,17 @@ async function main(opts: Options): Promise<number> {
   try {
     out('pgquorum failover demo\n');
     out('1. Bringing up the lab: three PostgreSQL 15 nodes (quorum sync), the AWS emulator, gates and endpoints');
-    startedLab = !(await Lab.attach().then(
-      () => true,
-      () => false,
-    ));
-    lab = await Lab.up({ async: opts.async, onProgress: (m) => out(`   ${m}`) });
+    const cloud = (opts.cloud ?? 'ideal') as CloudProfileName;
+    if (!CLOUD_PROFILES.includes(cloud)) throw new Error(`--cloud must be one of ${CLOUD_PROFILES.join(', ')}`);
+    const running = await Lab.attach().catch(() => undefined);
+    startedLab = !running;
+    if (running && JSON.stringify(running.cloud) !== JSON.stringify(cloudProfile(cloud))) {
+      // Left running afterwards with the new profile, as the running lab was.
+      out(`   the running lab models the ${running.cloud.name} profile as configured: restarting it with ${cloud}`);
+      await Lab.down();
+      await controlPortFree(running.state.controlPort);
+    }
+    lab = await Lab.up({ async: opts.async, cloud, onProgress: (m) => out(`   ${m}`) });
     Object.assign(process.env, lab.awsEnv);
     await lab.reset();
     out('\n2. Deploying the controller into the emulator (the same bundles and state machine `cdk deploy` ships)');
@@ -267,6 +291,7 @@ const program = new Command('demo')
   .option('--json', 'print the summary as JSON')
   .option('--keep', 'leave the lab and the controller running afterwards (try `npx pgquorum --lab status`)')
   .option('--async', 'asynchronous replication (shows bytes at risk)')
+  .option('--cloud <profile>', `cloud-behaviour profile: ${CLOUD_PROFILES.join(' or ')}`, 'ideal')
   .action(async (opts: Options) => {
     process.exitCode = await main(opts).catch((err: Error) => {
       process.stderr.write(`demo: ${err.message}\n`);

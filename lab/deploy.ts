@@ -31,6 +31,7 @@ import {
 import {
   CreateStateMachineCommand,
   DeleteStateMachineCommand,
+  DescribeStateMachineCommand,
   ListStateMachinesCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
@@ -151,14 +152,22 @@ export function resolveCfn(value: unknown, arns: Record<string, string>): string
   throw new Error(`cannot resolve ${JSON.stringify(value).slice(0, 120)} for the lab`);
 }
 
-function zipDir(dir: string): Buffer {
-  const out = path.join(LAB_DIR, `bundle-${path.basename(dir)}.zip`);
+/** Zips a bundle folder; `extra` files (absolute paths) go in at the zip's top level under their own names. */
+function zipDir(dir: string, extra: string[] = []): Buffer {
+  const out = path.join(LAB_DIR, `bundle-${path.basename(dir)}${extra.length ? '-shim' : ''}.zip`);
   fs.rmSync(out, { force: true });
   const files = fs.readdirSync(dir);
   // Python's zipfile is on every machine the lab runs on; no zip binary needed.
-  execFileSync('python3', ['-m', 'zipfile', '-c', out, ...files], { cwd: dir });
+  execFileSync('python3', ['-m', 'zipfile', '-c', out, ...files, ...extra], { cwd: dir });
   return fs.readFileSync(out);
 }
+
+/**
+ * The lab-only wrapper every task function runs (lab/task-shim.js): the profile's invoke latency before the
+ * handler, and the fault switch after it. Added to the zip beside the bundle; the definition is untouched.
+ */
+export const TASK_SHIM = path.join(REPO_ROOT, 'lab', 'task-shim.js');
+const TASK_SHIM_HANDLER = `${path.basename(TASK_SHIM, '.js')}.handler`;
 
 async function deleteIfExists(name: string): Promise<void> {
   const { lambda } = clients();
@@ -184,6 +193,8 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
     // ministack does not turn EMF log lines into metrics: the lab publishes with PutMetricData (one call per round).
     PGQ_METRICS_SINK: 'api',
     PGQ_LAB_CONTROL_URL: `http://127.0.0.1:${lab.state.controlPort}`,
+    // Every AWS call a function makes goes through the lab's AWS endpoint (the proxy that models the profile).
+    AWS_ENDPOINT_URL: lab.awsEnv.AWS_ENDPOINT_URL!,
     PGQ_LAB_SCRIPTS_DIR: path.join(REPO_ROOT, 'infra', 'host-scripts'),
     PGQ_LAB_DATA_DIRS: JSON.stringify(Object.fromEntries(lab.nodeNames.map((n) => [n, nodeDataDir(n)]))),
     PGQ_PGBIN: PG_BIN,
@@ -232,18 +243,31 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
     f: ReturnType<typeof fnFromTemplate>,
     extra: Record<string, string>,
     timeout = f.timeout,
+    shim = false,
   ) => ({
     FunctionName: name,
     Runtime: 'nodejs22.x' as const,
     Role: ROLE,
-    Handler: 'index.handler',
-    Code: { ZipFile: zipDir(f.assetDir) },
+    Handler: shim ? TASK_SHIM_HANDLER : 'index.handler',
+    Code: { ZipFile: zipDir(f.assetDir, shim ? [TASK_SHIM] : []) },
     Timeout: timeout,
     MemorySize: f.memory,
     Environment: { Variables: { ...f.env, ...baseEnv, ...extra } },
   });
-  const create = async (name: string, f: ReturnType<typeof fnFromTemplate>, extra: Record<string, string>) =>
-    (await lambda.send(new CreateFunctionCommand(specOf(name, f, extra)))).FunctionArn!;
+  const createTask = async (name: string, f: ReturnType<typeof fnFromTemplate>, task: TaskName) =>
+    (
+      await lambda.send(
+        new CreateFunctionCommand(
+          specOf(
+            name,
+            f,
+            { PGQ_LAB_TASK: task, PGQ_LAB_TASK_LATENCY: JSON.stringify(lab.cloud.taskInvokeLatency) },
+            f.timeout,
+            true,
+          ),
+        ),
+      )
+    ).FunctionArn!;
 
   say('creating the task functions in the emulator');
   const arns: Record<string, string> = {};
@@ -251,7 +275,7 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
   for (const name of Object.keys(TASKS) as TaskName[]) {
     const f = fnFromTemplate(taskConstructId(name));
     functionNames[name] = `${FN_PREFIX}-${name}`;
-    arns[f.logicalId] = await create(functionNames[name], f, {});
+    arns[f.logicalId] = await createTask(functionNames[name], f, name);
   }
 
   say('warming the task functions (the stack keeps them warm with a 5-minute ping)');
@@ -270,6 +294,11 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
     )
   ).stateMachineArn!;
   arns[smId] = stateMachineArn;
+  // The lab changes how tasks run (the shim), never what the workflow is: the definition must be the synthesized one.
+  const deployed = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
+  if (JSON.stringify(JSON.parse(deployed.definition ?? '{}')) !== JSON.stringify(JSON.parse(definition))) {
+    throw new Error('the deployed state-machine definition differs from the synthesized one');
+  }
 
   say('creating the probes, one per AZ, each through its own gate path');
   const probeNames: string[] = [];

@@ -11,8 +11,35 @@ export const EMULATOR_VERSION = fs.readFileSync(path.join(__dirname, 'emulator-v
 /** Path of the emulator's entry point inside the project virtualenv. */
 export const EMULATOR_BIN = path.join(VENV_DIR, 'bin', 'ministack');
 
-/** True when the pinned version (not just any ministack) is installed in the project virtualenv. */
+const PATCH_SCRIPT = path.join(REPO_ROOT, 'scripts', 'patch-emulator.py');
+const PATCH_MARKER_FILE = path.join(VENV_DIR, 'pgq-emulator-patches');
+
+/**
+ * The line scripts/patch-emulator.py writes to its marker once the lab's patches are applied to the pinned
+ * emulator. Read from the script itself (its PATCH_SET), so the two can never disagree on "installed".
+ */
+export const EMULATOR_PATCH_MARKER = `ministack==${EMULATOR_VERSION} ${
+  /^PATCH_SET = "([^"]+)"$/m.exec(fs.readFileSync(PATCH_SCRIPT, 'utf8'))?.[1] ?? 'unknown'
+}\n`;
+
+/** True when the lab's patches are applied to the installed emulator (same check as scripts/install-emulator.sh). */
+export function emulatorPatched(): boolean {
+  try {
+    return fs.readFileSync(PATCH_MARKER_FILE, 'utf8') === EMULATOR_PATCH_MARKER;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * True when the pinned version (not just any ministack) is installed in the project virtualenv, with the lab's
+ * patches applied.
+ */
 export function emulatorInstalled(): boolean {
+  return emulatorPackageInstalled() && emulatorPatched();
+}
+
+function emulatorPackageInstalled(): boolean {
   if (!fs.existsSync(EMULATOR_BIN)) return false;
   const lib = path.join(VENV_DIR, 'lib');
   // Checking the dist-info directory avoids spawning pip (about 1 s) on every `lab up`.
@@ -26,7 +53,8 @@ export function emulatorInstalled(): boolean {
 
 /**
  * Installs the pinned ministack into the project-local virtualenv when missing
- * (idempotent): `python3 -m venv` + pip, the registry's ordinary client.
+ * (idempotent): `python3 -m venv` + pip, the registry's ordinary client; then
+ * applies the lab's patches (scripts/patch-emulator.py) when their marker is missing.
  * Throws a LabError naming the failing step when python3 or pip fails.
  */
 export function ensureEmulatorInstalled(log: (msg: string) => void = () => undefined): void {
@@ -43,13 +71,17 @@ export function ensureEmulatorInstalled(log: (msg: string) => void = () => undef
       );
     }
   };
-  if (!fs.existsSync(path.join(VENV_DIR, 'bin', 'pip'))) step('python3', ['-m', 'venv', VENV_DIR]);
-  step(path.join(VENV_DIR, 'bin', 'pip'), [
-    'install',
-    '--quiet',
-    '--disable-pip-version-check',
-    `ministack==${EMULATOR_VERSION}`,
-  ]);
+  if (!emulatorPackageInstalled()) {
+    if (!fs.existsSync(path.join(VENV_DIR, 'bin', 'pip'))) step('python3', ['-m', 'venv', VENV_DIR]);
+    step(path.join(VENV_DIR, 'bin', 'pip'), [
+      'install',
+      '--quiet',
+      '--disable-pip-version-check',
+      `ministack==${EMULATOR_VERSION}`,
+    ]);
+  }
+  // The Node runtime's error name must reach Step Functions, or no Retry on Pgq.Retriable ever matches.
+  if (!emulatorPatched()) step('python3', [PATCH_SCRIPT, VENV_DIR, EMULATOR_VERSION]);
   if (!emulatorInstalled()) throw new LabError(`ministack ${EMULATOR_VERSION} did not install into ${VENV_DIR}`);
 }
 

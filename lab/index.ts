@@ -5,7 +5,8 @@
  * (lab/supervisor.ts) with a JSON control API on 127.0.0.1:<portBase + 1>:
  * POST /health, /gates, /endpoints, /kill, /stop, /cont, /pg-start, /pg-stop
  * {node, mode}, /pg-wait-exit, /sever {node, path?}, /cut {node, path, mode?},
- * /heal, /flush-dns, /set-writer, /emulator-stop|start|pause|resume, /reset, /down.
+ * /heal, /flush-dns, /set-writer, /emulator-stop|start|pause|resume, /reset, /down;
+ * the cloud profile's: /emulator-slow {ms}, /aws-proxy, /fault-arm {task, times}, /fault-take {task}, /faults.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +17,8 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { Client, type ClientConfig } from 'pg';
+import { TASKS } from '../infra/constructs/tasks';
+import type { TrackedChange } from './aws-proxy';
 import { type CloudProfile, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { ensureEmulatorInstalled } from './emulator';
 import { LabError } from './errors';
@@ -60,6 +63,23 @@ export interface LabUpOptions {
   origin?: string;
 }
 
+/** The fault switch's state: faults still armed per task, and every completed task invocation the shim reported. */
+export interface LabFaults {
+  armed: Record<string, number>;
+  /** In order; `failed` marks the invocations the switch failed after their work was done. */
+  log: { task: string; at: number; failed: boolean }[];
+}
+
+/** What the lab's AWS endpoint (the proxy in front of the emulator) has seen and is doing. */
+export interface AwsProxyStatus {
+  cloud: CloudProfileName;
+  slowMs: number;
+  /** Calls forwarded per service (from the SigV4 credential scope). */
+  calls: Record<string, number>;
+  /** Route 53 changes that went through it, with when each propagates. */
+  route53Changes: TrackedChange[];
+}
+
 /** One node's row in `lab status`. */
 export interface NodeStatus {
   name: string;
@@ -83,6 +103,8 @@ export interface NodeStatus {
 /** The whole lab's status. */
 export interface LabStatus {
   mode: ReplicationMode;
+  /** The cloud-behaviour profile the lab models. */
+  cloud: CloudProfileName;
   nodes: NodeStatus[];
   writer: string[];
   reader: string[];
@@ -175,9 +197,12 @@ export class Lab {
         );
       }
       const wantCloud = typeof opts.cloud === 'object' ? opts.cloud.name : opts.cloud;
-      if (wantCloud !== undefined && running.cloud.name !== wantCloud) {
+      // A whole profile (the tests' shortened aws) must match whole: the same name with other delays is another lab.
+      const sameFigures =
+        typeof opts.cloud !== 'object' || JSON.stringify(opts.cloud) === JSON.stringify(running.cloud);
+      if (wantCloud !== undefined && (running.cloud.name !== wantCloud || !sameFigures)) {
         throw new LabError(
-          `a lab is already running with the ${running.cloud.name} cloud profile, not ${wantCloud}: run \`npm run lab -- down\` first`,
+          `a lab is already running with the ${running.cloud.name} cloud profile${sameFigures ? '' : ' (other figures)'}, not ${wantCloud}: run \`npm run lab -- down\` first`,
         );
       }
       opts.onProgress?.(`lab already running (supervisor ${running.state.supervisorPid}), attached`);
@@ -532,10 +557,41 @@ export class Lab {
   }
 
   /**
+   * Slows every AWS call through the lab's endpoint by `ms` on top of the profile's latency (0: normal speed).
+   * Unlike emulatorPause, calls still answer, late. reset() restores normal speed.
+   */
+  async emulatorSlow(ms: number): Promise<void> {
+    await this.call('/emulator-slow', { ms: String(ms) });
+  }
+
+  /** Calls, slowdown and Route 53 changes (with their propagation) as the lab's AWS endpoint sees them. */
+  async awsProxy(): Promise<AwsProxyStatus> {
+    return this.call('/aws-proxy');
+  }
+
+  /**
+   * Arms the fault switch: the named task function (a TASKS key: commit, promote, repoint-replica...) does
+   * its work and then fails with Pgq.Retriable, `times` times (default 1), so the state machine's Retry runs
+   * it again. Works on a lab deployment (lab/deploy.ts wraps every task with lab/task-shim.js). reset() disarms.
+   */
+  async armFault(task: string, opts: { times?: number } = {}): Promise<void> {
+    if (!(task in TASKS)) {
+      throw new LabError(`unknown task '${task}' (expected one of ${Object.keys(TASKS).join(', ')})`);
+    }
+    await this.call('/fault-arm', { task, times: String(opts.times ?? 1) });
+  }
+
+  /** Faults still armed and every task completion the shim reported since the last reset. */
+  async faults(): Promise<LabFaults> {
+    return this.call('/faults');
+  }
+
+  /**
    * Back to baseline: pg1 primary, pg2/pg3 streaming from it through its repl
    * gate (quorum in sync mode), all SGs open, paths healed, client sessions
    * severed, stray slots on pg1 dropped, writer -> pg1, reader -> pg2+pg3,
-   * votes/fences/events deleted, node registry rewritten, lease steady at epoch 1.
+   * votes/fences/events deleted, node registry rewritten, lease steady at epoch 1,
+   * faults disarmed, the AWS endpoint at normal speed, Route 53 changes forgotten.
    * Keeps whatever is already at baseline (about 0.1 s), re-clones only a
    * drifted replica (about 1 s), rebuilds from initdb when pg1 is no longer a
    * clean primary (about 3 s). Returns what it had to do.
@@ -625,6 +681,7 @@ export class Lab {
     });
     return {
       mode: this.state.mode,
+      cloud: this.cloud.name,
       nodes,
       writer: endpoints.writer ?? [],
       reader: endpoints.reader ?? [],

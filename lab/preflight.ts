@@ -23,6 +23,7 @@ export const PG_PROGRAMS = [
 export function labPortList(ports: LabPorts, controlPort: number): [number, string][] {
   const wanted: [number, string][] = [
     [ports.emulator, 'emulator'],
+    [ports.awsProxy, 'AWS endpoint (proxy in front of the emulator)'],
     [ports.writer, 'writer endpoint'],
     [ports.reader, 'reader endpoint'],
     [controlPort, 'lab control API'],

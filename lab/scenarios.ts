@@ -14,6 +14,7 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
+import { compareLsn } from '../lambdas/core/lsn';
 import type { EventRecord } from '../lambdas/ports/store-port';
 import type { LabDeployment } from './deploy';
 import type { Lab } from './index';
@@ -104,6 +105,8 @@ export interface FailoverTrial {
   newPrimary: string | null;
   event?: EventRecord;
   load: Omit<LoadReport, 'acked'>;
+  /** Every acknowledged write (id, time), for checks beyond the new primary's (the retry drills read them back). */
+  acked?: LoadReport['acked'];
   /** When no run started: what each AZ's vote and the lease said at the end, to tell why. */
   noStart?: { lease: string; votes: string[] };
 }
@@ -156,6 +159,7 @@ async function failoverOutcome(
     newPrimary,
     ...(event ? { event } : {}),
     load: rest,
+    acked,
   };
 }
 
@@ -628,4 +632,135 @@ export async function controllerCrashTrial(
       ? await lostAcknowledged(lab.nodeConnection(lease.primary), load.table, report.acked)
       : [],
   };
+}
+
+/** The retry drills: bench scenario -> the task (a TASKS key) that fails once after its side effect. */
+export const RETRY_DRILLS = {
+  'retry-commit': 'commit',
+  'retry-confirm-quorum': 'confirm-quorum',
+  'retry-fence': 'fence',
+  'retry-promote': 'promote',
+  'retry-repoint-replicas': 'repoint-replica',
+} as const;
+
+/**
+ * Nodes that are primaries AND acknowledge a write from a client through
+ * their client path right now (an old primary that is fenced, frozen or has
+ * no synchronous standby acknowledges nothing). More than one means split
+ * brain. A write that does not come back within `timeoutMs` is not accepted;
+ * the connection is dropped rather than cancelled, since a cancelled
+ * synchronous-commit wait would report success with a warning.
+ */
+export async function writablePrimaries(lab: Lab, timeoutMs = 2000): Promise<string[]> {
+  const { Client } = await import('pg');
+  const out: string[] = [];
+  await Promise.all(
+    lab.nodeNames.map(async (node) => {
+      const c = new Client({ ...lab.nodeConnection(node), connectionTimeoutMillis: timeoutMs });
+      c.on('error', () => undefined);
+      let warned = false;
+      c.on('notice', (n: { message?: string }) => {
+        if (/synchronous replication|committed locally/i.test(n.message ?? '')) warned = true;
+      });
+      const attempt = (async () => {
+        await c.connect();
+        const r = await c.query('SELECT pg_is_in_recovery() AS rec');
+        if (r.rows[0].rec) return false;
+        await c.query('CREATE TABLE IF NOT EXISTS pgq_writable (at timestamptz)');
+        await c.query('INSERT INTO pgq_writable VALUES (now())');
+        return !warned;
+      })().catch(() => false);
+      const accepted = await Promise.race([attempt, sleep(timeoutMs).then(() => false)]);
+      (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      await c.end().catch(() => undefined);
+      if (accepted) out.push(node);
+    }),
+  );
+  return out.sort();
+}
+
+/** Result of a retry drill: the kill -9 failover with one task failing once after its side effect. */
+export interface RetryTrial extends FailoverTrial {
+  task: string;
+  /** The fault switch fired (the task completed its work, then failed with Pgq.Retriable). */
+  faultFired: boolean;
+  /**
+   * Invocations of the task that finished their work, the faulted one included (the shim reports only those):
+   * 2 or more means the retry succeeded; 1 means the retry itself failed (the product refused to redo the step).
+   */
+  taskCompletions: number;
+  /** The lease after the run: `steady` when the retried step was safe, `needs-attention` when it aborted. */
+  lease: string;
+  /** Primaries that accept writes after the run (never more than one). */
+  writablePrimaries: string[];
+  /**
+   * Acknowledged writes missing from the node that holds the data after the run, whatever the run's outcome:
+   * the primary of record if it is up, else the node that is no longer in recovery (promoted), else the most
+   * advanced replica. (`lostAcknowledged` only checks a committed new primary.)
+   */
+  lostOnSurvivor: number[];
+  survivor: string | null;
+}
+
+/** The node that holds the cluster's data after a run, as RetryTrial.lostOnSurvivor defines it. */
+async function survivorOf(lab: Lab, primaryOfRecord: string): Promise<string | null> {
+  const st = await lab.status();
+  const up = st.nodes.filter((n) => n.up && (n.role === 'primary' || n.role === 'replica'));
+  const pick =
+    up.find((n) => n.name === primaryOfRecord && n.role === 'primary') ??
+    up.find((n) => n.role === 'primary') ??
+    up
+      .filter((n) => n.lsn)
+      .sort((a, b) => compareLsn(b.lsn!, a.lsn!))
+      .at(0);
+  return pick?.name ?? null;
+}
+
+/**
+ * kill -9 of the primary while `task` is armed to fail once after its side
+ * effect, so the state machine's Retry runs it a second time. Reports what
+ * the product did (a retried step may end the run in needs-attention: that
+ * is a finding about the product, not the drill).
+ */
+export async function retryTrial(
+  lab: Lab,
+  d: LabDeployment,
+  task: string,
+  opts: { onProgress?: (m: string) => void } = {},
+): Promise<RetryTrial> {
+  await lab.armFault(task);
+  const t = await kill9Trial(lab, d, opts);
+  const f = await lab.faults();
+  // Disarm: a fault not taken (the run never reached the task) must not leak into the next drill.
+  await lab.armFault(task, { times: 0 });
+  const lease = await labStore().getLease();
+  const survivor = await survivorOf(lab, lease.primary);
+  const lostOnSurvivor = survivor
+    ? await lostAcknowledged(lab.directConnection(survivor), 'pgq_load', t.acked ?? [])
+    : (t.acked ?? []).map((a) => a.id);
+  return {
+    ...t,
+    survivor,
+    lostOnSurvivor,
+    scenario: `retry-${task}`,
+    task,
+    faultFired: f.log.some((x) => x.task === task && x.failed),
+    taskCompletions: f.log.filter((x) => x.task === task).length,
+    lease: `${lease.state} (epoch ${lease.epoch}): ${lease.reason.slice(0, 160)}`,
+    writablePrimaries: await writablePrimaries(lab),
+  };
+}
+
+/** kill -9 of the primary with every AWS call the product makes slowed by `slowMs` (a degraded AWS endpoint). */
+export async function slowEmulatorTrial(
+  lab: Lab,
+  d: LabDeployment,
+  slowMs = 300,
+): Promise<FailoverTrial & { slowMs: number }> {
+  await lab.emulatorSlow(slowMs);
+  try {
+    return { ...(await kill9Trial(lab, d)), scenario: 'slow-emulator', slowMs };
+  } finally {
+    await lab.emulatorSlow(0);
+  }
 }

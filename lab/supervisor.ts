@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import { AwsProxy } from './aws-proxy';
 import { type CloudProfile, IDEAL_PROFILE } from './cloud-profile';
 import { Emulator } from './emulator';
 import { RecordEndpoint } from './endpoint';
@@ -67,10 +68,31 @@ function ipToGatePort(ip: string): number | undefined {
   return ports.nodes.find((n) => n.privateIp === ip)?.gatePorts.client;
 }
 
+/**
+ * The lab's AWS endpoint. Housekeeping here (seed, reset, the SG poll, the resolver's reads) talks to the
+ * emulator directly: only the product's calls pay the profile's delays.
+ */
+const proxy = new AwsProxy(
+  ports.awsProxy,
+  ports.emulator,
+  opts.cloud ?? IDEAL_PROFILE,
+  async (name) => (ids ? await getRecord(ports.emulator, ids.hostedZoneId, name) : undefined),
+  log,
+);
+
+/** Faults armed with /fault-arm: task name -> failures left. The task shim takes one per completed invocation. */
+const faults = new Map<string, number>();
+/** Every fault fired and every completed task invocation the shim reported, in order (tests and the bench read it). */
+const faultLog: { task: string; at: number; failed: boolean }[] = [];
+
 function recordResolver(name: string) {
   return async () => {
     if (!ids) throw new Error('not seeded');
-    const r = await getRecord(ports.emulator, ids.hostedZoneId, name);
+    // The endpoints stand for the VPC resolver: a change that went through the lab's AWS endpoint is seen only
+    // once it has propagated (then the endpoint's cache honours the TTL, as a stub resolver would).
+    const seen = proxy.visibleRecord(name);
+    if (seen === 'none') throw new Error(`record ${name} not visible yet`);
+    const r = seen ?? (await getRecord(ports.emulator, ids.hostedZoneId, name));
     const ps = r.ips.map(ipToGatePort).filter((p): p is number => p !== undefined);
     return {
       ports: ps,
@@ -235,7 +257,8 @@ function state(): LabState {
     mode: opts.mode,
     cloud: opts.cloud ?? IDEAL_PROFILE,
     ports,
-    aws: labAwsEnv(ports.emulator),
+    // What the product gets: the proxy, which models the cloud profile in front of the emulator.
+    aws: labAwsEnv(ports.awsProxy),
     ids: ids!,
     pids: {
       emulator: emulator.pid,
@@ -270,12 +293,17 @@ async function reset(): Promise<string> {
     g.sever(clientPaths);
   }
   if (emulator.paused) emulator.pause(false);
+  proxy.slowMs = 0;
+  faults.clear();
+  faultLog.length = 0;
   if (!emulator.pid) {
     await emulator.start();
     writeState();
     ids = await seedAws(ports.emulator, ports.nodes);
   }
   await resetAwsState(ports.emulator, ports.nodes, ids!);
+  // The baseline records were written directly: resolvers see them at once.
+  proxy.forgetChanges();
   // Gates must see the SGs open before replicas clone or stream through them.
   for (const g of gates.values()) g.sg = { open: true, stale: false };
   const replicas = [...nodes.values()].slice(1);
@@ -302,6 +330,7 @@ async function shutdown(): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
   log('shutting down');
+  await proxy.close();
   await writer.close();
   await reader.close();
   for (const g of gates.values()) await g.close();
@@ -406,8 +435,42 @@ const routes: Record<string, Handler> = {
   '/set-writer': async (b) => {
     const spec = nodeOf(b).spec;
     await setRecord(ports.emulator, ids!.hostedZoneId, LAB_WRITER_RECORD, [spec.privateIp]);
+    proxy.forgetChanges([LAB_WRITER_RECORD]);
     return { writer: spec.name };
   },
+  '/emulator-slow': async (b) => {
+    const ms = Number(b.ms ?? 0);
+    if (!Number.isFinite(ms) || ms < 0 || ms > 600_000) throw new Error(`ms must be 0..600000, not '${b.ms}'`);
+    proxy.slowMs = ms;
+    log(`aws endpoint: ${ms ? `every call slowed by ${ms} ms` : 'normal speed'}`);
+    return { slowMs: ms };
+  },
+  '/aws-proxy': async () => ({
+    cloud: proxy.cloud.name,
+    slowMs: proxy.slowMs,
+    calls: proxy.calls,
+    route53Changes: proxy.trackedChanges(),
+  }),
+  '/fault-arm': async (b) => {
+    const times = Number(b.times ?? 1);
+    if (!b.task) throw new Error('task is required');
+    if (!Number.isInteger(times) || times < 0) throw new Error(`times must be a whole number, not '${b.times}'`);
+    if (times === 0) faults.delete(b.task);
+    else faults.set(b.task, times);
+    log(`fault: ${b.task} fails after its side effect ${times} time(s)`);
+    return { task: b.task, times };
+  },
+  // Asked by the task shim after the real handler succeeded: should this invocation fail anyway?
+  '/fault-take': async (b) => {
+    const left = faults.get(b.task ?? '') ?? 0;
+    const failed = left > 0;
+    if (left > 1) faults.set(b.task!, left - 1);
+    else faults.delete(b.task ?? '');
+    faultLog.push({ task: b.task ?? '', at: Date.now(), failed });
+    if (failed) log(`fault: ${b.task} completed its work and now fails (Pgq.Retriable)`);
+    return { fail: failed };
+  },
+  '/faults': async () => ({ armed: Object.fromEntries(faults), log: faultLog }),
   '/emulator-stop': async () => {
     await emulator.stop();
     writeState();
@@ -461,12 +524,15 @@ function serveControl(): Promise<void> {
 
 async function main(): Promise<void> {
   fs.mkdirSync(LAB_DIR, { recursive: true });
-  log(`supervisor ${process.pid} starting (${opts.mode} replication, port base ${opts.portBase})`);
+  log(
+    `supervisor ${process.pid} starting (${opts.mode} replication, port base ${opts.portBase}, ${(opts.cloud ?? IDEAL_PROFILE).name} cloud profile)`,
+  );
   // Checked again here (the CLI checked too): a port can be taken between the two.
   await preflight(ports, opts.controlPort);
   await serveControl();
   writeState();
   for (const g of gates.values()) await g.listen();
+  await proxy.listen();
   await writer.listen();
   await reader.listen();
   log('progress: starting the AWS emulator and PostgreSQL pg1');
@@ -503,6 +569,7 @@ main().catch(async (err: Error) => {
   log(`fatal: ${err.message}`);
   // Leave nothing half-started.
   shuttingDown = true;
+  await proxy.close().catch(() => undefined);
   await writer.close().catch(() => undefined);
   await reader.close().catch(() => undefined);
   for (const g of gates.values()) await g.close().catch(() => undefined);

@@ -44,6 +44,8 @@ export interface LabNodeSpec {
 
 export interface LabPorts {
   emulator: number;
+  /** The lab's AWS endpoint: a proxy in front of the emulator that models the cloud profile (lab/aws-proxy.ts). */
+  awsProxy: number;
   writer: number;
   reader: number;
   nodes: LabNodeSpec[];
@@ -74,6 +76,7 @@ export function labPorts(base = Number(process.env.PGQ_LAB_PORT_BASE ?? LAB_DEFA
   });
   return {
     emulator: Number(process.env.PGQ_EMULATOR_PORT ?? 4566),
+    awsProxy: base + 2,
     writer: base + 10,
     reader: base + 11,
     nodes,
