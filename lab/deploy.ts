@@ -3,9 +3,10 @@
  * state-machine definition `cdk deploy` would ship, synthesized in-process from
  * the CDK app with the lab's ids as configuration. Only what differs between a
  * real account and one machine is overridden: credentials come from the
- * environment instead of Secrets Manager, host scripts run through the local
- * executor instead of SSM, and each probe reaches the nodes through its own AZ's
- * gate path.
+ * environment instead of Secrets Manager, SSM is the lab's own Run Command
+ * service (lab/ssm-service.ts, through AWS_ENDPOINT_URL_SSM: the product's SSM
+ * adapter runs unchanged), and each probe reaches the nodes through its own
+ * AZ's gate path.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -41,7 +42,7 @@ import { TASKS, type TaskName } from '../infra/constructs/tasks';
 import { taskConstructId } from '../infra/stacks/pgquorum-stack';
 import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
 import type { Lab } from './index';
-import { LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT } from './paths';
+import { LAB_DIR, PG_BIN } from './paths';
 import {
   LAB_AZS,
   LAB_CLUSTER,
@@ -178,12 +179,11 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
     PGQ_REPL_USER: LAB_REPL_USER,
     PGQ_REPL_PASSWORD: LAB_REPL_PASSWORD,
     PGQ_DB_SSL: 'off',
-    PGQ_HOST_EXECUTOR: 'local',
+    // ministack runs Run Command only on Docker-backed instances: SSM calls go to the lab's service, which runs
+    // each document's script as the node's host would (the SDK v3 honours service-specific endpoint variables).
+    AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${lab.state.ports.ssm}`,
     // ministack does not turn EMF log lines into metrics: the lab publishes with PutMetricData (one call per round).
     PGQ_METRICS_SINK: 'api',
-    PGQ_LAB_CONTROL_URL: `http://127.0.0.1:${lab.state.controlPort}`,
-    PGQ_LAB_SCRIPTS_DIR: path.join(REPO_ROOT, 'infra', 'host-scripts'),
-    PGQ_LAB_DATA_DIRS: JSON.stringify(Object.fromEntries(lab.nodeNames.map((n) => [n, nodeDataDir(n)]))),
     PGQ_PGBIN: PG_BIN,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };

@@ -25,6 +25,7 @@ export function labPortList(ports: LabPorts, controlPort: number): [number, stri
     [ports.emulator, 'emulator'],
     [ports.writer, 'writer endpoint'],
     [ports.reader, 'reader endpoint'],
+    [ports.ssm, 'SSM service'],
     [controlPort, 'lab control API'],
   ];
   for (const n of ports.nodes) {

@@ -46,6 +46,8 @@ export interface LabPorts {
   emulator: number;
   writer: number;
   reader: number;
+  /** The lab's SSM Run Command service (lab/ssm-service.ts), reached through AWS_ENDPOINT_URL_SSM. */
+  ssm: number;
   nodes: LabNodeSpec[];
 }
 
@@ -76,6 +78,7 @@ export function labPorts(base = Number(process.env.PGQ_LAB_PORT_BASE ?? LAB_DEFA
     emulator: Number(process.env.PGQ_EMULATOR_PORT ?? 4566),
     writer: base + 10,
     reader: base + 11,
+    ssm: base + 18,
     nodes,
   };
 }
