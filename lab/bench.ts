@@ -18,6 +18,8 @@ import {
   doubleTriggerTrial,
   emulatorDownTrial,
   type FailoverTrial,
+  HOST_FAULTS,
+  hostFaultTrial,
   kill9Trial,
   livePartitionTrial,
   pauseLongTrial,
@@ -40,7 +42,10 @@ export const SCENARIOS = [
   'double-trigger',
   'switchover',
   'async-kill9',
+  ...HOST_FAULTS,
 ] as const;
+/** Names that stand for several scenarios. */
+const ALIASES: Record<string, readonly Scenario[]> = { 'host-loss': ['host-loss-running', 'host-loss-stopped'] };
 type Scenario = (typeof SCENARIOS)[number];
 
 /** One trial's outcome, flattened for the table. */
@@ -188,6 +193,26 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
         detail: { writePauseMs: t.writePauseMs, ackedWrites: t.ackedWrites, rejoin: t.event?.rejoin },
       };
     }
+    case 'host-loss-running':
+    case 'host-loss-stopped':
+    case 'az-outage':
+    case 'hung-host': {
+      const t = await hostFaultTrial(lab, d, s, { onProgress: log });
+      const row = fromFailover(s, i, t, t.splitBrainWrites === 0 && t.writableAtEnd.length <= 1);
+      return {
+        ...row,
+        outcome: t.outcome === 'failover' ? 'failover' : `${t.outcome} (lease ${t.leaseAfter.split(' ')[0]})`,
+        splitBrainWrites: t.splitBrainWrites,
+        detail: {
+          ...row.detail,
+          heldSessionAttempts: t.heldSessionAttempts,
+          leaseAfter: t.leaseAfter,
+          writableAtEnd: t.writableAtEnd,
+          ssm: t.ssm,
+          executionStatus: t.executionStatus,
+        },
+      };
+    }
     case 'async-kill9': {
       // The replicas keep up on loopback: cut replication for 1.5 s first, so the kill loses acknowledged writes.
       const t = await kill9Trial(lab, d, { replicationCutMs: 1500 });
@@ -259,7 +284,12 @@ function summarize(rows: Row[]): string {
 
 async function main(opts: { scenario: string; trials: string; json?: boolean }): Promise<number> {
   const wanted: Scenario[] =
-    opts.scenario === 'all' ? [...SCENARIOS] : opts.scenario.split(',').map((x) => x.trim() as Scenario);
+    opts.scenario === 'all'
+      ? [...SCENARIOS]
+      : opts.scenario
+          .split(',')
+          .map((x) => x.trim())
+          .flatMap((x) => ALIASES[x] ?? [x as Scenario]);
   const bad = wanted.filter((s) => !SCENARIOS.includes(s));
   if (bad.length) {
     process.stderr.write(`bench: unknown scenario ${bad.join(', ')} (choose from: all, ${SCENARIOS.join(', ')})\n`);
@@ -350,7 +380,11 @@ async function main(opts: { scenario: string; trials: string; json?: boolean }):
 
 const program = new Command('bench')
   .description('failure drills on the lab')
-  .option('--scenario <name>', `all, or one or more (comma-separated) of: ${SCENARIOS.join(', ')}`, 'kill9')
+  .option(
+    '--scenario <name>',
+    `all, or one or more (comma-separated) of: ${SCENARIOS.join(', ')} (host-loss: both host-loss variants)`,
+    'kill9',
+  )
   .option('--trials <n>', 'trials per scenario', '5')
   .option('--json', 'print every trial as JSON')
   .action(async (opts: { scenario: string; trials: string; json?: boolean }) => {

@@ -369,6 +369,11 @@ export async function stopProbes(d: LabDeployment): Promise<void> {
   for (const spec of d.probeSpecs) await deleteIfExists(spec.FunctionName!);
 }
 
+/** Ends the probe loop of one AZ (an AZ outage takes its probe with it); restartProbes() brings it back. */
+export async function stopProbeInAz(az: string): Promise<void> {
+  await deleteIfExists(`${FN_PREFIX}-probe-${az}`);
+}
+
 /** Starts every probe loop now (asynchronous invocations), instead of waiting for the schedule. */
 export async function startProbes(d: LabDeployment): Promise<void> {
   const { lambda } = clients();
