@@ -63,7 +63,7 @@ describe('lab SSM service', () => {
     expect(await pid('pg3')).toBeNull();
     const inv = (await lab.ssmInvocations()).filter((i) => i.node === 'pg3');
     expect(inv.map((i) => [i.script, i.status])).toEqual([['stop-postgres-immediate', 'Success']]);
-  });
+  }, 60000);
 
   it("never delivers a lost host's command: accepted, Pending after the adapter gives up, PostgreSQL untouched", async () => {
     const before = await pid('pg2');
@@ -78,7 +78,7 @@ describe('lab SSM service', () => {
     expect((await lab.hosts()).pg2).toMatchObject({ agent: 'lost', instance: 'running' });
     // Nothing in the lab's own stop path reaches it either.
     await expect(lab.pgStop('pg2', 'immediate')).rejects.toThrow(/host pg2 is unreachable \(host-loss\)/);
-  });
+  }, 60000);
 
   it('refuses a stopped instance with InvalidInstanceId and leaves it out of DescribeInstanceInformation', async () => {
     await lab.hostLoss('pg3', { instance: 'stopped' });
@@ -103,7 +103,7 @@ describe('lab SSM service', () => {
     expect(info.InstanceInformationList?.map((i) => i.InstanceId).sort()).toEqual(
       [lab.instanceId('pg1'), lab.instanceId('pg2')].sort(),
     );
-  });
+  }, 60000);
 });
 
 describe('host faults', () => {
@@ -119,7 +119,7 @@ describe('host faults', () => {
     expect(await pid('pg1')).toBeNull();
     expect(g.perPath.client).toBeGreaterThanOrEqual(1);
     c.end().catch(() => undefined);
-  });
+  }, 60000);
 
   it('a hung host stays frozen: the lab stop path refuses it; cont wakes it', async () => {
     await lab.hungHost('pg2');
@@ -129,7 +129,7 @@ describe('host faults', () => {
     await lab.cont('pg2');
     expect((await lab.hosts()).pg2).toMatchObject({ agent: 'online', fault: null });
     await until('pg2 to answer again', async () => (await lab.status()).nodes.find((n) => n.name === 'pg2')!.up);
-  });
+  }, 60000);
 
   it("STONITH: the product's StopInstances (Force) stops the host for real; StartInstances boots it again", async () => {
     await ec2.send(new StopInstancesCommand({ InstanceIds: [lab.instanceId('pg3')], Force: true }));
@@ -138,13 +138,13 @@ describe('host faults', () => {
     await ec2.send(new StartInstancesCommand({ InstanceIds: [lab.instanceId('pg3')] }));
     await until('pg3 to boot and answer', async () => (await lab.status()).nodes.find((n) => n.name === 'pg3')!.up);
     expect((await lab.hosts()).pg3).toMatchObject({ agent: 'online', instance: 'running', fault: null });
-  });
+  }, 60000);
 
   it('an AZ outage loses the node(s) in that AZ', async () => {
     expect(await lab.azOutage('us-east-1b')).toEqual(['pg2']);
     expect((await lab.hosts()).pg2).toMatchObject({ agent: 'lost', fault: { kind: 'host-loss' } });
     expect((await lab.hosts()).pg1!.fault).toBeNull();
-  });
+  }, 60000);
 
   it('reset heals every host fault and starts stopped instances', async () => {
     await lab.hostLoss('pg2', { instance: 'stopped' });
@@ -155,5 +155,5 @@ describe('host faults', () => {
       expect(h[n]).toMatchObject({ agent: 'online', instance: 'running', fault: null });
     expect(await instanceState('pg2')).toBe('running');
     expect((await lab.status()).nodes.map((n) => n.role)).toEqual(['primary', 'replica', 'replica']);
-  });
+  }, 60000);
 });
