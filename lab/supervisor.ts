@@ -267,14 +267,18 @@ async function pollInstances(): Promise<void> {
             else if (st === 'running' || st === 'pending') await hostStarted(name);
           }
         }
+        if (!instancePollOk) log('instance poll recovered');
+        instancePollOk = true;
       } catch (err) {
-        log(`instance poll failed, hosts keep their state: ${(err as Error).message}`);
+        if (instancePollOk) log(`instance poll failed, hosts keep their state: ${(err as Error).message}`);
+        instancePollOk = false;
       }
     }
     await sleep(300);
   }
 }
 let resetting = false;
+let instancePollOk = true;
 
 /** Polls every node's security group; gates keep their last state when the emulator does not answer (fail static). */
 async function pollSecurityGroups(): Promise<void> {
