@@ -19,6 +19,8 @@ import {
   doubleTriggerTrial,
   emulatorDownTrial,
   type FailoverTrial,
+  HOST_FAULTS,
+  hostFaultTrial,
   kill9Trial,
   livePartitionTrial,
   pauseLongTrial,
@@ -50,7 +52,10 @@ export const SCENARIOS = [
   'retry-promote',
   'retry-repoint-replicas',
   'slow-emulator',
+  ...HOST_FAULTS,
 ] as const;
+/** Names that stand for several scenarios. */
+const ALIASES: Record<string, readonly Scenario[]> = { 'host-loss': ['host-loss-running', 'host-loss-stopped'] };
 type Scenario = (typeof SCENARIOS)[number];
 
 /** One trial's outcome, flattened for the table. */
@@ -226,6 +231,26 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
         },
       };
     }
+    case 'host-loss-running':
+    case 'host-loss-stopped':
+    case 'az-outage':
+    case 'hung-host': {
+      const t = await hostFaultTrial(lab, d, s, { onProgress: log });
+      const row = fromFailover(s, i, t, t.splitBrainWrites === 0 && t.writableAtEnd.length <= 1);
+      return {
+        ...row,
+        outcome: t.outcome === 'failover' ? 'failover' : `${t.outcome} (lease ${t.leaseAfter.split(' ')[0]})`,
+        splitBrainWrites: t.splitBrainWrites,
+        detail: {
+          ...row.detail,
+          heldSessionAttempts: t.heldSessionAttempts,
+          leaseAfter: t.leaseAfter,
+          writableAtEnd: t.writableAtEnd,
+          ssm: t.ssm,
+          executionStatus: t.executionStatus,
+        },
+      };
+    }
     case 'slow-emulator': {
       const t = await slowEmulatorTrial(lab, d);
       const row = fromFailover(s, i, t);
@@ -302,7 +327,12 @@ function summarize(rows: Row[]): string {
 
 async function main(opts: { scenario: string; trials: string; cloud?: string; json?: boolean }): Promise<number> {
   const wanted: Scenario[] =
-    opts.scenario === 'all' ? [...SCENARIOS] : opts.scenario.split(',').map((x) => x.trim() as Scenario);
+    opts.scenario === 'all'
+      ? [...SCENARIOS]
+      : opts.scenario
+          .split(',')
+          .map((x) => x.trim())
+          .flatMap((x) => ALIASES[x] ?? [x as Scenario]);
   const bad = wanted.filter((s) => !SCENARIOS.includes(s));
   if (bad.length) {
     process.stderr.write(`bench: unknown scenario ${bad.join(', ')} (choose from: all, ${SCENARIOS.join(', ')})\n`);
@@ -408,7 +438,11 @@ async function main(opts: { scenario: string; trials: string; cloud?: string; js
 
 const program = new Command('bench')
   .description('failure drills on the lab')
-  .option('--scenario <name>', `all, or one or more (comma-separated) of: ${SCENARIOS.join(', ')}`, 'kill9')
+  .option(
+    '--scenario <name>',
+    `all, or one or more (comma-separated) of: ${SCENARIOS.join(', ')} (host-loss: both host-loss variants)`,
+    'kill9',
+  )
   .option('--trials <n>', 'trials per scenario', '5')
   .option('--cloud <profile>', `cloud-behaviour profile: ${CLOUD_PROFILES.join(' or ')}`, 'ideal')
   .option('--json', 'print every trial as JSON')

@@ -189,6 +189,61 @@ program
   );
 
 program
+  .command('host-loss <node>')
+  .description("the node's whole host is gone: postmaster frozen, every path black-holed, SSM never delivers")
+  .option('--stopped', "also stop the node's EC2 instance (postmaster killed; SendCommand: InvalidInstanceId)")
+  .action(
+    run(async (...a: unknown[]) => {
+      const [node, o] = a as [string, { stopped?: boolean }];
+      checkNode(node);
+      await (await Lab.attach()).hostLoss(node, { instance: o.stopped ? 'stopped' : 'running' });
+    }),
+  );
+
+program
+  .command('az-outage <az>')
+  .description('host loss of every node in the AZ, and the probe in that AZ stops running')
+  .option('--stopped', 'the lost instances show as stopped')
+  .action(
+    run(async (...a: unknown[]) => {
+      const [az, o] = a as [string, { stopped?: boolean }];
+      const zones = labPorts().nodes.map((n) => n.az as string);
+      if (!zones.includes(az)) throw new UsageError(`unknown AZ '${az}' (expected one of ${zones.join(', ')})`);
+      const lost = await (await Lab.attach()).azOutage(az, { instance: o.stopped ? 'stopped' : 'running' });
+      process.stdout.write(`lost ${lost.join(', ') || 'no node'} and the ${az} probe\n`);
+    }),
+  );
+
+program
+  .command('hung-host <node>')
+  .description('SIGSTOP the fence cannot undo: SSM never delivers, only cont, heal-host or reset wake it')
+  .action(
+    run(async (node: string) => {
+      checkNode(node);
+      await (await Lab.attach()).hungHost(node);
+    }),
+  );
+
+program
+  .command('heal-host <node>')
+  .description('end a host fault (a stopped instance is started and boots)')
+  .action(
+    run(async (node: string) => {
+      checkNode(node);
+      await (await Lab.attach()).healHost(node);
+    }),
+  );
+
+program
+  .command('hosts')
+  .description("each node's host: SSM agent, instance state, fault")
+  .action(
+    run(async () => {
+      process.stdout.write(`${JSON.stringify(await (await Lab.attach()).hosts(), null, 2)}\n`);
+    }),
+  );
+
+program
   .command('reset')
   .description('back to baseline: pg1 primary, replicas streaming, SGs open, writer -> pg1')
   .action(

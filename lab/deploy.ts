@@ -3,9 +3,10 @@
  * state-machine definition `cdk deploy` would ship, synthesized in-process from
  * the CDK app with the lab's ids as configuration. Only what differs between a
  * real account and one machine is overridden: credentials come from the
- * environment instead of Secrets Manager, host scripts run through the local
- * executor instead of SSM, and each probe reaches the nodes through its own AZ's
- * gate path.
+ * environment instead of Secrets Manager, SSM is the lab's own Run Command
+ * service (lab/ssm-service.ts, through AWS_ENDPOINT_URL_SSM: the product's SSM
+ * adapter runs unchanged), and each probe reaches the nodes through its own
+ * AZ's gate path.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -43,7 +44,7 @@ import { TASKS, type TaskName } from '../infra/constructs/tasks';
 import { taskConstructId } from '../infra/stacks/pgquorum-stack';
 import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
 import type { Lab } from './index';
-import { DEPLOYMENT_FILE, LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT } from './paths';
+import { DEPLOYMENT_FILE, LAB_DIR, PG_BIN, REPO_ROOT } from './paths';
 import {
   LAB_AZS,
   LAB_CLUSTER,
@@ -189,14 +190,15 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
     PGQ_REPL_USER: LAB_REPL_USER,
     PGQ_REPL_PASSWORD: LAB_REPL_PASSWORD,
     PGQ_DB_SSL: 'off',
-    PGQ_HOST_EXECUTOR: 'local',
+    // ministack runs Run Command only on Docker-backed instances: SSM calls go to the lab's service, which runs
+    // each document's script as the node's host would (the SDK v3 honours service-specific endpoint variables).
+    AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${lab.state.ports.ssm}`,
     // ministack does not turn EMF log lines into metrics: the lab publishes with PutMetricData (one call per round).
     PGQ_METRICS_SINK: 'api',
+    // The lab-only task shim asks the supervisor whether a fault is armed for its task.
     PGQ_LAB_CONTROL_URL: `http://127.0.0.1:${lab.state.controlPort}`,
     // Every AWS call a function makes goes through the lab's AWS endpoint (the proxy that models the profile).
     AWS_ENDPOINT_URL: lab.awsEnv.AWS_ENDPOINT_URL!,
-    PGQ_LAB_SCRIPTS_DIR: path.join(REPO_ROOT, 'infra', 'host-scripts'),
-    PGQ_LAB_DATA_DIRS: JSON.stringify(Object.fromEntries(lab.nodeNames.map((n) => [n, nodeDataDir(n)]))),
     PGQ_PGBIN: PG_BIN,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
@@ -395,6 +397,11 @@ export async function restartProbes(d: LabDeployment, opts: { start?: boolean } 
 /** Ends every running probe loop without starting new ones. */
 export async function stopProbes(d: LabDeployment): Promise<void> {
   for (const spec of d.probeSpecs) await deleteIfExists(spec.FunctionName!);
+}
+
+/** Ends the probe loop of one AZ (an AZ outage takes its probe with it); restartProbes() brings it back. */
+export async function stopProbeInAz(az: string): Promise<void> {
+  await deleteIfExists(`${FN_PREFIX}-probe-${az}`);
 }
 
 /** Starts every probe loop now (asynchronous invocations), instead of waiting for the schedule. */

@@ -25,6 +25,8 @@ interface Conn {
   upstream?: net.Socket;
   /** True while bytes are deliberately not forwarded (blackhole). */
   held: boolean;
+  /** The server side died while the connection was held: a lost host sends no FIN, so the client still hangs. */
+  upstreamLost?: boolean;
 }
 
 /**
@@ -161,6 +163,12 @@ export class Gate {
   /** Starts (or resumes) moving bytes both ways. */
   private forward(p: GatePath, c: Conn): void {
     c.held = false;
+    if (c.upstreamLost) {
+      // The host came back without this connection's state: its next segment is answered with a reset.
+      this.conns.get(p)?.delete(c);
+      c.client.resetAndDestroy();
+      return;
+    }
     if (!c.upstream) {
       // A SYN held by a blackhole: the SG is checked when it finally gets through.
       if (!this.sg.open) {
@@ -172,6 +180,10 @@ export class Gate {
       const upstream = net.connect(this.spec.pgPort, '127.0.0.1');
       c.upstream = upstream;
       const done = () => {
+        if (c.held) {
+          c.upstreamLost = true;
+          return;
+        }
         this.conns.get(p)?.delete(c);
         this.destroy(c);
       };

@@ -6,7 +6,8 @@
  * POST /health, /gates, /endpoints, /kill, /stop, /cont, /pg-start, /pg-stop
  * {node, mode}, /pg-wait-exit, /sever {node, path?}, /cut {node, path, mode?},
  * /heal, /flush-dns, /set-writer, /emulator-stop|start|pause|resume, /reset, /down;
- * the cloud profile's: /emulator-slow {ms}, /aws-proxy, /fault-arm {task, times}, /fault-take {task}, /faults.
+ * the cloud profile's: /emulator-slow {ms}, /aws-proxy, /fault-arm {task, times}, /fault-take {task}, /faults;
+ * host faults: /host-loss {node, instance}, /hung-host {node}, /heal-host {node}, /hosts, /ssm-invocations.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -98,6 +99,15 @@ export interface NodeStatus {
   cutPaths: string[];
   /** Postmaster PID (null when not running). */
   pid: number | null;
+}
+
+/** A host fault's kind, as `hosts()` reports it. */
+export interface HostStatus {
+  /** What the node's SSM agent can do: `lost` never picks a command up; `stopped`: InvalidInstanceId. */
+  agent: 'online' | 'lost' | 'stopped';
+  /** The emulator's EC2 instance state as the lab last followed it. */
+  instance: 'running' | 'stopped';
+  fault: { kind: 'host-loss' | 'hung-host'; instance?: 'running' | 'stopped'; since: string } | null;
 }
 
 /** The whole lab's status. */
@@ -531,6 +541,69 @@ export class Lab {
   async heal(node: string, gatePath: GatePath): Promise<void> {
     this.spec(node);
     await this.call('/heal', { node, path: gatePath });
+  }
+
+  /**
+   * The node's whole host is gone, as when an instance or its hardware is lost:
+   * its postmaster is frozen (`running`) or killed (`stopped`), every path
+   * through its gate is black-holed (clients, replication, every probe AZ: a
+   * lost host answers nothing and closes nothing), and the lab's SSM service
+   * never delivers to it: with the instance `running` a command is accepted and
+   * stays Pending until it times out; `stopped` also stops the emulator's EC2
+   * instance, so SendCommand fails with InvalidInstanceId. Healed by
+   * healHost() or reset().
+   */
+  async hostLoss(node: string, opts: { instance?: 'running' | 'stopped' } = {}): Promise<void> {
+    this.spec(node);
+    await this.call('/host-loss', { node, instance: opts.instance ?? 'running' });
+  }
+
+  /**
+   * An AZ is lost: host loss of every node in it (instances left `running`
+   * unless told otherwise: an AZ in trouble usually cannot stop them either),
+   * and the probe in that AZ stops running (its function is deleted, which
+   * ends its loop; restartProbes() brings it back).
+   */
+  async azOutage(az: string, opts: { instance?: 'running' | 'stopped' } = {}): Promise<string[]> {
+    const inAz = this.state.ports.nodes.filter((n) => n.az === az).map((n) => n.name);
+    if (!this.state.ports.nodes.some((n) => n.az === az)) {
+      throw new LabError(`unknown AZ '${az}' (expected one of ${this.state.ports.nodes.map((n) => n.az).join(', ')})`);
+    }
+    for (const n of inAz) await this.hostLoss(n, opts);
+    const { stopProbeInAz } = await import('./deploy');
+    Object.assign(process.env, this.awsEnv);
+    await stopProbeInAz(az);
+    return inAz;
+  }
+
+  /**
+   * The node's host hangs (a kernel stuck, a host frozen): SIGSTOP that the
+   * fence cannot undo. TCP still connects (the kernel accepts), nothing
+   * answers, sessions held to it stay held; its SSM agent never picks a
+   * command up, and the lab's stop path refuses it instead of thawing it.
+   * Only cont(), healHost() or reset() wake it.
+   */
+  async hungHost(node: string): Promise<void> {
+    this.spec(node);
+    await this.call('/hung-host', { node });
+  }
+
+  /** Ends a host fault: a frozen host thaws, a stopped instance is started and boots (PostgreSQL starts). */
+  async healHost(node: string): Promise<void> {
+    this.spec(node);
+    await this.call('/heal-host', { node });
+  }
+
+  /** Each node's host as the lab models it: agent, instance state, fault. */
+  async hosts(): Promise<Record<string, HostStatus>> {
+    return this.call('/hosts');
+  }
+
+  /** Every SSM invocation the lab's service holds, with its status (what the product sent and how it went). */
+  async ssmInvocations(): Promise<
+    { commandId: string; node: string; script: string; status: string; details: string }[]
+  > {
+    return this.call('/ssm-invocations');
   }
 
   /** Makes the endpoints forget their cached record answers (skips the TTL wait). */

@@ -26,6 +26,7 @@ export function labPortList(ports: LabPorts, controlPort: number): [number, stri
     [ports.awsProxy, 'AWS endpoint (proxy in front of the emulator)'],
     [ports.writer, 'writer endpoint'],
     [ports.reader, 'reader endpoint'],
+    [ports.ssm, 'SSM service'],
     [controlPort, 'lab control API'],
   ];
   for (const n of ports.nodes) {

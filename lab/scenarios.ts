@@ -764,3 +764,85 @@ export async function slowEmulatorTrial(
     await lab.emulatorSlow(0);
   }
 }
+
+/** The host faults the bench and the drills deal out (see Lab.hostLoss, azOutage, hungHost). */
+export const HOST_FAULTS = ['host-loss-running', 'host-loss-stopped', 'az-outage', 'hung-host'] as const;
+export type HostFault = (typeof HOST_FAULTS)[number];
+
+/** Result of a host-fault drill. */
+export interface HostFaultTrial extends SplitBrainTrial {
+  /** The lease after the run: `steady` after a failover, `needs-attention` when the run gave up (with its reason). */
+  leaseAfter: string;
+  /** Nodes that accepted a write from a fresh client after the host came back (never more than one may). */
+  writableAtEnd: string[];
+  /** What the product asked the lost host through SSM and how each invocation stood at the end. */
+  ssm: { script: string; node: string; status: string; details: string }[];
+}
+
+/**
+ * The primary's host is lost (or hung, or its whole AZ) under write load, with
+ * a client holding a session to it. Measures the run's outcome as it is today
+ * (the fence's SSM command is never delivered, so the run may well end in
+ * needs-attention: a finding, not a lab failure), then brings the host back
+ * and checks what must always hold: no acknowledged write lost, and no commit
+ * acknowledged by the old primary once another node has been promoted.
+ */
+export async function hostFaultTrial(
+  lab: Lab,
+  d: LabDeployment,
+  fault: HostFault,
+  opts: { onProgress?: (m: string) => void; runTimeoutMs?: number } = {},
+): Promise<HostFaultTrial> {
+  const say = opts.onProgress ?? (() => undefined);
+  const store = labStore();
+  const oldPrimary = (await store.getLease()).primary;
+  const az = lab.state.ports.nodes.find((n) => n.name === oldPrimary)!.az;
+  const load = new LoadGenerator(lab.endpointConnection('writer'));
+  await load.prepare();
+  let done = false;
+  const held = hammerHeldSession(lab, oldPrimary, () => done);
+  load.start();
+  await sleep(2000);
+  const faultAt = Date.now();
+  if (fault === 'host-loss-running') await lab.hostLoss(oldPrimary, { instance: 'running' });
+  else if (fault === 'host-loss-stopped') await lab.hostLoss(oldPrimary, { instance: 'stopped' });
+  else if (fault === 'az-outage') await lab.azOutage(az);
+  else await lab.hungHost(oldPrimary);
+  say(`${fault} of ${oldPrimary} (${az}) at ${new Date(faultAt).toISOString()}`);
+  const run = await waitForRun(d, faultAt, { startTimeoutMs: 25000, runTimeoutMs: opts.runTimeoutMs ?? 240000 });
+  const after = run?.started ?? faultAt;
+  const ackBy = Date.now() + 20000;
+  while (run?.status === 'SUCCEEDED' && !load.firstAckAfter(after) && Date.now() < ackBy) await sleep(50);
+  const newPrimaryFirstWrite = run ? (load.firstAckAfter(after)?.at ?? null) : null;
+  const lease = await store.getLease();
+  const ssm = (await lab.ssmInvocations()).filter((i) => i.node === oldPrimary);
+  // The host comes back (a hung host thaws; a lost one is reachable again, a stopped instance boots): the held
+  // session and fresh clients find out whether the old primary still acknowledges anything.
+  await lab.healHost(oldPrimary);
+  await sleep(3000);
+  const writableAtEnd = await writablePrimaries(lab);
+  done = true;
+  const h = await held;
+  const report = await load.stop();
+  const promoted = lease.primary !== oldPrimary;
+  const outcome = await failoverOutcome(lab, store, {
+    scenario: fault,
+    oldPrimary,
+    run,
+    faultAt,
+    firstWriteAt: newPrimaryFirstWrite,
+    report,
+    table: load.table,
+  });
+  // Split brain needs two primaries: only commits the old primary acknowledged after another node took writes count.
+  const splitFrom = newPrimaryFirstWrite ?? (promoted ? (run?.stopped ?? null) : null);
+  return {
+    ...outcome,
+    splitBrainWrites: splitFrom === null ? 0 : h.acks.filter((t) => t >= splitFrom).length,
+    heldSessionAttempts: h.attempts,
+    leaseAfter: `${lease.state} epoch ${lease.epoch} primary ${lease.primary}${lease.reason ? `: ${lease.reason}` : ''}`,
+    writableAtEnd,
+    ssm: ssm.map(({ script, node, status, details }) => ({ script, node, status, details })),
+    ...(run ? {} : { noStart: await quorumSnapshot(store) }),
+  };
+}

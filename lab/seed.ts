@@ -39,10 +39,15 @@ import {
   type LabNodeSpec,
 } from './topology';
 
-/** Credentials and endpoint every lab client (and every Lambda the emulator runs) uses. */
-export function labAwsEnv(emulatorPort: number): Record<string, string> {
+/**
+ * Credentials and endpoints every lab client (and every Lambda the emulator runs) uses. SSM goes to the lab's
+ * own Run Command service when its port is given (the SDK v3 reads AWS_ENDPOINT_URL_<SERVICE> before
+ * AWS_ENDPOINT_URL).
+ */
+export function labAwsEnv(emulatorPort: number, ssmPort?: number): Record<string, string> {
   return {
     AWS_ENDPOINT_URL: `http://127.0.0.1:${emulatorPort}`,
+    ...(ssmPort ? { AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${ssmPort}` } : {}),
     AWS_REGION: LAB_REGION,
     AWS_DEFAULT_REGION: LAB_REGION,
     AWS_ACCESS_KEY_ID: 'test',

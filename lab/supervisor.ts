@@ -8,13 +8,19 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import { DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
+import path from 'node:path';
+import {
+  DescribeInstancesCommand,
+  DescribeSecurityGroupsCommand,
+  StartInstancesCommand,
+  StopInstancesCommand,
+} from '@aws-sdk/client-ec2';
 import { AwsProxy } from './aws-proxy';
 import { type CloudProfile, IDEAL_PROFILE } from './cloud-profile';
 import { Emulator } from './emulator';
 import { RecordEndpoint } from './endpoint';
 import { type CutMode, Gate } from './gate';
-import { LAB_DIR, STATE_FILE, SUPERVISOR_LOG } from './paths';
+import { LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
 import { PostgresNode, type ReplicationMode, sleep } from './postgres-node';
 import { preflight } from './preflight';
 import {
@@ -27,8 +33,18 @@ import {
   seedAws,
   setRecord,
 } from './seed';
+import { type AgentState, LabSsmService } from './ssm-service';
 import type { LabState } from './state';
-import { GATE_PATHS, type GatePath, LAB_READER_RECORD, LAB_WRITER_RECORD, labPorts } from './topology';
+import {
+  GATE_PATHS,
+  type GatePath,
+  LAB_CLUSTER,
+  LAB_DB_PASSWORD,
+  LAB_READER_RECORD,
+  LAB_REPL_PASSWORD,
+  LAB_WRITER_RECORD,
+  labPorts,
+} from './topology';
 
 interface SupervisorOptions {
   portBase: number;
@@ -104,6 +120,187 @@ function recordResolver(name: string) {
 
 const writer = new RecordEndpoint('writer', ports.writer, recordResolver(LAB_WRITER_RECORD), log);
 const reader = new RecordEndpoint('reader', ports.reader, recordResolver(LAB_READER_RECORD), log);
+
+/**
+ * A host fault in force (lab.hostLoss / azOutage / hungHost): the node's host
+ * is unreachable, its SSM agent delivers nothing, and nothing the lab's own
+ * stop path does thaws or stops it until the fault is healed.
+ */
+interface HostFault {
+  kind: 'host-loss' | 'hung-host';
+  /** host-loss only: whether the emulator's EC2 instance stays running or was stopped. */
+  instance?: 'running' | 'stopped';
+  since: string;
+}
+const hostFaults = new Map<string, HostFault>();
+/** Nodes whose EC2 instance the emulator reports stopped (by a host fault, or by the product's STONITH). */
+const instancesStopped = new Set<string>();
+/** Bumped whenever the lab changes instance state itself: an instance poll begun before that is discarded. */
+let instanceEpoch = 0;
+
+function agentState(node: string): AgentState {
+  if (instancesStopped.has(node)) return 'stopped';
+  return hostFaults.has(node) ? 'lost' : 'online';
+}
+
+function ctl(route: string, body: object): string {
+  return `curl -sf -m 60 -X POST http://127.0.0.1:${opts.controlPort}${route} -d '${JSON.stringify(body)}' >/dev/null`;
+}
+
+/**
+ * What a node's host gives a script besides its SSM parameters: its data
+ * directory, how its service starts and stops (the supervisor owns each
+ * postmaster, so a killed one is reaped at once), and the passwords the host
+ * would read from Secrets Manager with SECRET_ID.
+ */
+function hostEnv(node: string): Record<string, string> {
+  return {
+    PGDATA: nodeDataDir(node),
+    PGBIN: PG_BIN,
+    START_CMD: ctl('/pg-start', { node }),
+    STOP_FAST_CMD: ctl('/pg-stop', { node, mode: 'fast' }),
+    STOP_IMMEDIATE_CMD: ctl('/pg-stop', { node, mode: 'immediate' }),
+    DB_PASSWORD: LAB_DB_PASSWORD,
+    REPL_PASSWORD: LAB_REPL_PASSWORD,
+  };
+}
+
+const ssm = new LabSsmService({
+  port: ports.ssm,
+  profile: opts.cloud ?? IDEAL_PROFILE,
+  hosts: () =>
+    ids
+      ? ports.nodes.map((n) => ({ name: n.name, instanceId: ids!.nodes[n.name]!.instanceId, privateIp: n.privateIp }))
+      : [],
+  agent: agentState,
+  hostEnv,
+  // The stack names its documents pgquorum-<cluster>-<script> (PGQ_SSM_DOCUMENT_PREFIX).
+  documentPrefix: `pgquorum-${LAB_CLUSTER}`,
+  scriptsDir: path.join(REPO_ROOT, 'infra', 'host-scripts'),
+  log,
+});
+
+/** Every path through the node's gate black-holed: a host that is gone answers nothing and closes nothing. */
+function isolate(node: string): void {
+  const g = gates.get(node)!;
+  for (const p of GATE_PATHS) g.cutPath(p, 'blackhole');
+}
+
+function reconnect(node: string): void {
+  const g = gates.get(node)!;
+  for (const p of GATE_PATHS) g.healPath(p);
+}
+
+/** The node's instance is stopped (a host fault, or the product's StopInstances): the host really stops. */
+async function hostStopped(node: string): Promise<void> {
+  if (instancesStopped.has(node)) return;
+  instancesStopped.add(node);
+  isolate(node);
+  log(`host ${node}: instance stopped: postmaster killed, every path black-holed`);
+  await nodes.get(node)!.crash();
+  writeState();
+}
+
+/** The node's instance runs again (StartInstances): the host boots, its network is back, PostgreSQL starts. */
+async function hostStarted(node: string): Promise<void> {
+  if (!instancesStopped.delete(node)) return;
+  if (hostFaults.get(node)?.instance === 'stopped') hostFaults.delete(node);
+  if (hostFaults.has(node)) return;
+  reconnect(node);
+  log(`host ${node}: instance running again: booting (PostgreSQL starts as the host's service would)`);
+  await nodes.get(node)!.start();
+  writeState();
+}
+
+/** Stops (or starts) the node's EC2 instance in the emulator, as the console or the product would. */
+async function setInstance(node: string, running: boolean): Promise<void> {
+  const { ec2 } = labClients(ports.emulator);
+  const InstanceIds = [ids!.nodes[node]!.instanceId];
+  instanceEpoch++;
+  await ec2.send(
+    running ? new StartInstancesCommand({ InstanceIds }) : new StopInstancesCommand({ InstanceIds, Force: true }),
+  );
+}
+
+/** The node's whole host is gone (see Lab.hostLoss). */
+async function hostLoss(node: string, instance: 'running' | 'stopped'): Promise<void> {
+  if (hostFaults.has(node) || instancesStopped.has(node))
+    throw new Error(`host ${node} already has a fault: heal or reset first`);
+  hostFaults.set(node, { kind: 'host-loss', instance, since: new Date().toISOString() });
+  isolate(node);
+  if (instance === 'stopped') {
+    await setInstance(node, false);
+    await hostStopped(node);
+  } else {
+    // Frozen, not killed: the kernel keeps every socket open, so nothing on the other side sees a FIN.
+    nodes.get(node)!.setFrozen(true);
+    log(`host ${node}: lost (instance running): postmaster frozen, every path black-holed, SSM agent unreachable`);
+  }
+}
+
+/** SIGSTOP that nothing but healHost/cont undoes; TCP still connects (the kernel answers), nothing else does. */
+function hungHost(node: string): void {
+  if (hostFaults.has(node) || instancesStopped.has(node))
+    throw new Error(`host ${node} already has a fault: heal or reset first`);
+  hostFaults.set(node, { kind: 'hung-host', since: new Date().toISOString() });
+  nodes.get(node)!.setFrozen(true);
+  log(`host ${node}: hung: postmaster frozen, SSM agent unreachable`);
+}
+
+/** Ends a host fault: the host answers again (a stopped instance is started and boots). */
+async function healHost(node: string): Promise<void> {
+  const f = hostFaults.get(node);
+  if (instancesStopped.has(node)) {
+    hostFaults.delete(node);
+    await setInstance(node, true);
+    await hostStarted(node);
+    return;
+  }
+  if (!f) return;
+  hostFaults.delete(node);
+  const n = nodes.get(node)!;
+  if (n.frozen) n.setFrozen(false);
+  reconnect(node);
+  log(`host ${node}: ${f.kind} healed`);
+}
+
+/**
+ * Follows the emulator's instance states, as the gates follow security groups:
+ * an instance the product stopped (STONITH) takes its host down, one started
+ * again boots it. Fail static: a failed poll changes nothing.
+ */
+async function pollInstances(): Promise<void> {
+  const { ec2 } = labClients(ports.emulator);
+  while (!shuttingDown) {
+    if (ids && ready) {
+      const epoch = instanceEpoch;
+      try {
+        const res = await ec2.send(
+          new DescribeInstancesCommand({ InstanceIds: Object.values(ids.nodes).map((n) => n.instanceId) }),
+          { abortSignal: AbortSignal.timeout(1000) },
+        );
+        const states = new Map<string, string>();
+        for (const r of res.Reservations ?? [])
+          for (const i of r.Instances ?? []) states.set(i.InstanceId!, i.State?.Name ?? '');
+        if (epoch === instanceEpoch && !resetting) {
+          for (const [name, n] of Object.entries(ids.nodes)) {
+            const st = states.get(n.instanceId);
+            if (st === 'stopping' || st === 'stopped') await hostStopped(name);
+            else if (st === 'running' || st === 'pending') await hostStarted(name);
+          }
+        }
+        if (!instancePollOk) log('instance poll recovered');
+        instancePollOk = true;
+      } catch (err) {
+        if (instancePollOk) log(`instance poll failed, hosts keep their state: ${(err as Error).message}`);
+        instancePollOk = false;
+      }
+    }
+    await sleep(300);
+  }
+}
+let resetting = false;
+let instancePollOk = true;
 
 /** Polls every node's security group; gates keep their last state when the emulator does not answer (fail static). */
 async function pollSecurityGroups(): Promise<void> {
@@ -257,8 +454,8 @@ function state(): LabState {
     mode: opts.mode,
     cloud: opts.cloud ?? IDEAL_PROFILE,
     ports,
-    // What the product gets: the proxy, which models the cloud profile in front of the emulator.
-    aws: labAwsEnv(ports.awsProxy),
+    // What the product gets: the proxy, which models the cloud profile in front of the emulator, and the lab's SSM.
+    aws: labAwsEnv(ports.awsProxy, ports.ssm),
     ids: ids!,
     pids: {
       emulator: emulator.pid,
@@ -285,6 +482,21 @@ function writeState(): void {
 async function reset(): Promise<string> {
   const t0 = Date.now();
   log('reset: start');
+  resetting = true;
+  try {
+    return await resetLocked(t0);
+  } finally {
+    resetting = false;
+  }
+}
+
+async function resetLocked(t0: number): Promise<string> {
+  // Every host fault ends: queued commands are forgotten (a lost host's pending stop must not run after the reset).
+  instanceEpoch++;
+  hostFaults.clear();
+  const wereStopped = [...instancesStopped];
+  instancesStopped.clear();
+  ssm.forget();
   for (const n of nodes.values()) if (n.frozen) n.setFrozen(false);
   const clientPaths = GATE_PATHS.filter((p) => p !== 'repl');
   for (const g of gates.values()) {
@@ -304,6 +516,12 @@ async function reset(): Promise<string> {
   await resetAwsState(ports.emulator, ports.nodes, ids!);
   // The baseline records were written directly: resolvers see them at once.
   proxy.forgetChanges();
+  if (wereStopped.length) {
+    instanceEpoch++;
+    await labClients(ports.emulator).ec2.send(
+      new StartInstancesCommand({ InstanceIds: wereStopped.map((n) => ids!.nodes[n]!.instanceId) }),
+    );
+  }
   // Gates must see the SGs open before replicas clone or stream through them.
   for (const g of gates.values()) g.sg = { open: true, stale: false };
   const replicas = [...nodes.values()].slice(1);
@@ -333,6 +551,7 @@ async function shutdown(): Promise<void> {
   await proxy.close();
   await writer.close();
   await reader.close();
+  await ssm.close();
   for (const g of gates.values()) await g.close();
   await Promise.all([...nodes.values()].map((n) => n.stop('fast', 10000)));
   await emulator.stop();
@@ -347,6 +566,14 @@ function nodeOf(body: Record<string, string>): PostgresNode {
   const n = nodes.get(body.node ?? '');
   if (!n) throw new Error(`unknown node '${body.node}' (expected one of ${[...nodes.keys()].join(', ')})`);
   return n;
+}
+
+/** Refuses to act on a node whose host has a fault: nothing reaches it until healHost, cont or reset. */
+function unreachable(body: Record<string, string>): void {
+  const name = nodeOf(body).name;
+  const f = hostFaults.get(name);
+  if (f || instancesStopped.has(name))
+    throw new Error(`host ${name} is unreachable (${f?.kind ?? 'instance stopped'}): heal it or reset the lab`);
 }
 
 function gateOf(body: Record<string, string>): Gate {
@@ -396,18 +623,52 @@ const routes: Record<string, Handler> = {
     return { signalled: killed };
   },
   '/stop': async (b) => ({ signalled: nodeOf(b).setFrozen(true) }),
-  '/cont': async (b) => ({ signalled: nodeOf(b).setFrozen(false) }),
+  '/cont': async (b) => {
+    // cont is how a hung host is woken by hand; a lost host needs healHost (its network is gone too).
+    if (hostFaults.get(nodeOf(b).name)?.kind === 'hung-host') hostFaults.delete(nodeOf(b).name);
+    return { signalled: nodeOf(b).setFrozen(false) };
+  },
+  '/host-loss': async (b) => {
+    const instance = b.instance ?? 'running';
+    if (instance !== 'running' && instance !== 'stopped')
+      throw new Error(`unknown instance state '${b.instance}' (running or stopped)`);
+    await hostLoss(nodeOf(b).name, instance);
+    return { lost: true, instance };
+  },
+  '/hung-host': async (b) => {
+    hungHost(nodeOf(b).name);
+    return { hung: true };
+  },
+  '/heal-host': async (b) => {
+    await healHost(nodeOf(b).name);
+    return { healed: true };
+  },
+  '/hosts': async () =>
+    Object.fromEntries(
+      [...nodes.keys()].map((k) => [
+        k,
+        {
+          agent: agentState(k),
+          instance: instancesStopped.has(k) ? 'stopped' : 'running',
+          fault: hostFaults.get(k) ?? null,
+        },
+      ]),
+    ),
+  '/ssm-invocations': async () => ssm.summary(),
   '/nodes': async () => Object.fromEntries([...nodes].map(([k, n]) => [k, { pid: n.pid ?? null, frozen: n.frozen }])),
   '/processes': async () => {
     const pids = state().pids;
     return { supervisor: process.pid, ...pids };
   },
   '/pg-start': async (b) => {
+    unreachable(b);
     await nodeOf(b).start();
     writeState();
     return { started: true };
   },
   '/pg-stop': async (b) => {
+    // A faulted host is out of reach: stopping must not thaw a hung node (its host cannot be told anything).
+    unreachable(b);
     await nodeOf(b).stop(b.mode === 'immediate' ? 'immediate' : 'fast');
     writeState();
     return { stopped: true };
@@ -535,6 +796,7 @@ async function main(): Promise<void> {
   await proxy.listen();
   await writer.listen();
   await reader.listen();
+  await ssm.listen();
   log('progress: starting the AWS emulator and PostgreSQL pg1');
   // The emulator (~2 s to boot) and initdb of pg1 (~1 s) overlap; replicas wait for the seed,
   // since they stream through pg1's gate, which admits nothing before it has seen the SG.
@@ -552,6 +814,7 @@ async function main(): Promise<void> {
   log('progress: seeding VPC, subnets, security groups, instances, private zone, DynamoDB table');
   ids = await seedAws(ports.emulator, ports.nodes);
   void pollSecurityGroups();
+  void pollInstances();
   log('progress: cloning pg2 and pg3 from pg1 (pg_basebackup, physical slots)');
   await Promise.all(replicas.map((r) => rebuildReplica(r)));
   await waitStreaming(replicas.map((r) => r.name));
@@ -572,6 +835,7 @@ main().catch(async (err: Error) => {
   await proxy.close().catch(() => undefined);
   await writer.close().catch(() => undefined);
   await reader.close().catch(() => undefined);
+  await ssm.close().catch(() => undefined);
   for (const g of gates.values()) await g.close().catch(() => undefined);
   await Promise.all([...nodes.values()].map((n) => n.stop('immediate').catch(() => undefined)));
   await emulator.stop().catch(() => undefined);

@@ -48,6 +48,8 @@ export interface LabPorts {
   awsProxy: number;
   writer: number;
   reader: number;
+  /** The lab's SSM Run Command service (lab/ssm-service.ts), reached through AWS_ENDPOINT_URL_SSM. */
+  ssm: number;
   nodes: LabNodeSpec[];
 }
 
@@ -79,6 +81,7 @@ export function labPorts(base = Number(process.env.PGQ_LAB_PORT_BASE ?? LAB_DEFA
     awsProxy: base + 2,
     writer: base + 10,
     reader: base + 11,
+    ssm: base + 18,
     nodes,
   };
 }

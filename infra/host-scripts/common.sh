@@ -1,11 +1,11 @@
 # Shared by every pgquorum host script (sourced). Parameters arrive as environment
-# variables, so SSM (on EC2) and the lab's local executor run the same text.
+# variables, so SSM (on EC2) and the lab's SSM service (lab/ssm-service.ts) run the same text.
 #   PGDATA, PGBIN           data directory and PostgreSQL binaries
 #   START_CMD               how this host starts PostgreSQL (default: Debian's pg_ctlcluster)
 #   STOP_FAST_CMD, STOP_IMMEDIATE_CMD
 #   DB_USER, REPL_USER      roles the passfile holds passwords for
 #   SECRET_ID               Secrets Manager secret with the passwords (read with the instance role), or
-#   DB_PASSWORD, REPL_PASSWORD  the passwords themselves, as environment only (the lab's executor)
+#   DB_PASSWORD, REPL_PASSWORD  the passwords themselves, as environment only (the lab's hosts)
 # Passwords never arrive as parameters: SSM keeps parameters in its command history.
 set -euo pipefail
 : "${PGDATA:?PGDATA is required}"

@@ -179,7 +179,6 @@ export class PgQuorumStack extends Stack {
       PGQ_SETTINGS: settings,
       PGQ_DB_SECRET_ARN: secret.secretArn,
       PGQ_DB_SSL: 'require',
-      PGQ_HOST_EXECUTOR: 'ssm',
       PGQ_SSM_DOCUMENT_PREFIX: `pgquorum-${c.cluster}`,
       PGQ_PGDATA: c.pgdata,
       PGQ_TOPIC_ARN: topic.topicArn,

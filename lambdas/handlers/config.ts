@@ -41,15 +41,9 @@ export const runtimeConfigSchema = z.object({
   PGQ_DB_SSL: z.enum(['off', 'require', 'verify']).default('off'),
   /** `emf` (log lines CloudWatch turns into metrics, no API call) on AWS; `api` (PutMetricData) where logs are not mined (the lab). */
   PGQ_METRICS_SINK: z.enum(['emf', 'api']).default('emf'),
-  /** `ssm` on AWS; `local` runs the host scripts on this machine (the lab). */
-  PGQ_HOST_EXECUTOR: z.enum(['ssm', 'local']).default('ssm'),
   PGQ_SSM_DOCUMENT_PREFIX: z.string().default('pgquorum'),
   PGQ_PGDATA: z.string().default('/var/lib/postgresql/15/main'),
   PGQ_PGBIN: z.string().default('/usr/lib/postgresql/15/bin'),
-  /** Lab only: the supervisor's control URL, the scripts folder, and each node's data directory. */
-  PGQ_LAB_CONTROL_URL: z.string().optional(),
-  PGQ_LAB_SCRIPTS_DIR: z.string().optional(),
-  PGQ_LAB_DATA_DIRS: json(z.record(z.string(), z.string())).optional(),
   /** Probe: its AZ, and per-AZ address overrides (the lab routes each AZ through its own gate path). */
   PGQ_AZ: z.string().optional(),
   PGQ_NODE_ADDRESS_OVERRIDES: json(z.record(z.string(), z.string().regex(/^[^:]+:\d+$/))).optional(),
@@ -74,11 +68,6 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
   if (!c.PGQ_DB_SECRET_ARN && !(c.PGQ_DB_USER && c.PGQ_DB_PASSWORD)) {
     throw new ValidationError(
       'invalid pgquorum configuration: set PGQ_DB_SECRET_ARN, or PGQ_DB_USER and PGQ_DB_PASSWORD',
-    );
-  }
-  if (c.PGQ_HOST_EXECUTOR === 'local' && !(c.PGQ_LAB_CONTROL_URL && c.PGQ_LAB_SCRIPTS_DIR && c.PGQ_LAB_DATA_DIRS)) {
-    throw new ValidationError(
-      'invalid pgquorum configuration: PGQ_HOST_EXECUTOR=local needs PGQ_LAB_CONTROL_URL, PGQ_LAB_SCRIPTS_DIR and PGQ_LAB_DATA_DIRS',
     );
   }
   return { ...c, settings: c.PGQ_SETTINGS ?? settingsSchema.parse({}) };

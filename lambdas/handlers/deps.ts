@@ -8,7 +8,6 @@ import { Ec2Fence } from '../adapters/aws/ec2-fence';
 import { Route53Dns } from '../adapters/aws/route53-dns';
 import { SfnStarter } from '../adapters/aws/sfn-starter';
 import { SsmHostCommands } from '../adapters/aws/ssm-host-commands';
-import { LocalHostCommands } from '../adapters/local/local-host-commands';
 import { PgNodeAdapter, parsePgConfig } from '../adapters/postgres/pg-node-adapter';
 import { ValidationError } from '../core/errors';
 import type { DnsPort } from '../ports/dns-port';
@@ -86,19 +85,11 @@ export async function buildDeps(
       ssl: config.PGQ_DB_SSL === 'off' ? false : { rejectUnauthorized: config.PGQ_DB_SSL === 'verify' },
     }),
   );
-  const host: HostCommandPort =
-    config.PGQ_HOST_EXECUTOR === 'local'
-      ? new LocalHostCommands({
-          scriptsDir: config.PGQ_LAB_SCRIPTS_DIR!,
-          dataDirs: config.PGQ_LAB_DATA_DIRS!,
-          controlUrl: config.PGQ_LAB_CONTROL_URL!,
-          pgBin: config.PGQ_PGBIN,
-          passwords: {
-            DB_PASSWORD: creds.password,
-            REPL_PASSWORD: creds.replicationPassword ?? creds.password,
-          },
-        })
-      : new SsmHostCommands(clients.ssm, config.PGQ_SSM_DOCUMENT_PREFIX, config.PGQ_DB_SECRET_ARN);
+  const host: HostCommandPort = new SsmHostCommands(
+    clients.ssm,
+    config.PGQ_SSM_DOCUMENT_PREFIX,
+    config.PGQ_DB_SECRET_ARN,
+  );
   const sns = config.PGQ_TOPIC_ARN ? new SNSClient({}) : undefined;
   return {
     config,

@@ -1,4 +1,4 @@
-/** The versioned host scripts (infra/host-scripts/<name>.sh), run by SSM on AWS and by the local executor in the lab. */
+/** The versioned host scripts (infra/host-scripts/<name>.sh), run by SSM (on AWS, and by the lab's SSM service). */
 export const HOST_SCRIPTS = [
   'stop-postgres-immediate',
   'stop-postgres-fast',

@@ -14,7 +14,7 @@ const base = {
 describe('runtime configuration', () => {
   it('applies defaults', () => {
     const c = loadRuntimeConfig(base);
-    expect(c).toMatchObject({ PGQ_HOST_EXECUTOR: 'ssm', PGQ_RECORD_TTL: 5, PGQ_PROBE_RUN_MS: 55000 });
+    expect(c).toMatchObject({ PGQ_SSM_DOCUMENT_PREFIX: 'pgquorum', PGQ_RECORD_TTL: 5, PGQ_PROBE_RUN_MS: 55000 });
     expect(c.settings.failuresToDown).toBe(3);
   });
 
@@ -23,7 +23,6 @@ describe('runtime configuration', () => {
     ['settings not JSON', { PGQ_SETTINGS: '{oops' }, /PGQ_SETTINGS: is not valid JSON/],
     ['bad threshold', { PGQ_SETTINGS: '{"failuresToDown": 0}' }, /PGQ_SETTINGS\.failuresToDown/],
     ['no credentials', { PGQ_DB_USER: undefined }, /set PGQ_DB_SECRET_ARN, or PGQ_DB_USER and PGQ_DB_PASSWORD/],
-    ['local executor without the lab', { PGQ_HOST_EXECUTOR: 'local' }, /PGQ_LAB_CONTROL_URL/],
     ['bad address override', { PGQ_NODE_ADDRESS_OVERRIDES: '{"pg1":"nowhere"}' }, /PGQ_NODE_ADDRESS_OVERRIDES/],
   ])('%s names the variable', (_n, patch, msg) => {
     const env = { ...base, ...patch };
