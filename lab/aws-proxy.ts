@@ -89,6 +89,12 @@ export class AwsProxy {
     private readonly random: () => number = Math.random,
   ) {}
 
+  /** The port it listens on (the one given, or the one the OS chose for port 0). */
+  get boundPort(): number {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : this.port;
+  }
+
   /** The profile being modelled. */
   get cloud(): CloudProfile {
     return this.profile;

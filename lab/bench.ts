@@ -432,7 +432,7 @@ async function main(opts: { scenario: string; trials: string; cloud?: string; js
   const file = path.join(dir, `${started.replace(/[:.]/g, '-')}.json`);
   fs.writeFileSync(file, JSON.stringify(result, null, 2));
   if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-  else process.stdout.write(`${summarize(rows)}\n\nresults: ${file}\n`);
+  else process.stdout.write(`${summarize(rows)}\n\ncloud profile: ${cloud}\nresults: ${file}\n`);
   return rows.every((r) => r.ok) ? 0 : 1;
 }
 

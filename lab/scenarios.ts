@@ -70,6 +70,14 @@ export async function waitForExecution(
   }
 }
 
+/**
+ * How long a drill waits for a run to finish: 2 minutes, plus room for the Route 53 waits a run makes under the
+ * lab's profile (FlipDns waits for the writer and the reader record, settle-rejoin for the reader again).
+ */
+export function runTimeoutFor(lab: Lab): number {
+  return 120000 + 4 * lab.cloud.route53Propagation.maxMs;
+}
+
 /** Waits for the first execution started after `since` to finish; undefined when none started in time. */
 export async function waitForRun(
   d: LabDeployment,
@@ -92,7 +100,8 @@ export async function waitForRun(
 /** Result of one unplanned-failover trial. */
 export interface FailoverTrial {
   scenario: string;
-  outcome: 'failover' | 'no-failover' | 'failed';
+  /** `unfinished`: the run was still RUNNING when the drill stopped waiting (runTimeoutFor). */
+  outcome: 'failover' | 'no-failover' | 'failed' | 'unfinished';
   execution?: string;
   executionStatus?: string;
   /** Fault to first acknowledged write through the writer endpoint (ms). */
@@ -149,7 +158,14 @@ async function failoverOutcome(
   const { acked, ...rest } = t.report;
   return {
     scenario: t.scenario,
-    outcome: t.run?.status === 'SUCCEEDED' && newPrimary ? 'failover' : t.run ? 'failed' : 'no-failover',
+    outcome:
+      t.run?.status === 'SUCCEEDED' && newPrimary
+        ? 'failover'
+        : t.run?.status === 'RUNNING'
+          ? 'unfinished'
+          : t.run
+            ? 'failed'
+            : 'no-failover',
     ...(t.run ? { execution: t.run.name, executionStatus: t.run.status } : {}),
     rtoMs: t.firstWriteAt !== null && newPrimary ? t.firstWriteAt - t.faultAt : null,
     detectMs: t.run ? t.run.started - t.faultAt : null,
@@ -194,7 +210,7 @@ export async function kill9Trial(
   if (opts.fault === 'stop') await lab.stop(oldPrimary);
   else await lab.kill(oldPrimary);
   say(`${opts.fault === 'stop' ? 'SIGSTOP' : 'kill -9'} ${oldPrimary} at ${new Date(faultAt).toISOString()}`);
-  const run = await waitForRun(d, faultAt, { startTimeoutMs: 20000, runTimeoutMs: 120000 });
+  const run = await waitForRun(d, faultAt, { startTimeoutMs: 20000, runTimeoutMs: runTimeoutFor(lab) });
   // Keep writing until the first acknowledged write after the fault (or give up).
   const ackBy = Date.now() + 20000;
   while (!load.firstAckAfter(run?.started ?? faultAt) && Date.now() < ackBy) await sleep(50);
@@ -272,7 +288,7 @@ export async function switchoverTrial(lab: Lab, d: LabDeployment, target?: strin
       }),
     }),
   );
-  const run = await waitForExecution(executionArn!, { runTimeoutMs: 120000 });
+  const run = await waitForExecution(executionArn!, { runTimeoutMs: runTimeoutFor(lab) });
   const ackBy = Date.now() + 15000;
   while (!load.firstAckAfter(run?.stopped ?? Date.now()) && Date.now() < ackBy) await sleep(50);
   await sleep(300);
@@ -463,7 +479,7 @@ async function splitBrain(
   await sleep(2000);
   const faultAt = Date.now();
   await fault(oldPrimary);
-  const run = await waitForRun(d, faultAt, { startTimeoutMs: 25000, runTimeoutMs: 120000 });
+  const run = await waitForRun(d, faultAt, { startTimeoutMs: 25000, runTimeoutMs: runTimeoutFor(lab) });
   if (afterFailover) await afterFailover(oldPrimary);
   const ackBy = Date.now() + 20000;
   const after = run?.started ?? faultAt;
