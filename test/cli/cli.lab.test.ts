@@ -43,7 +43,7 @@ beforeAll(async () => {
   // Every probe AZ votes before the status check.
   const store = labStore();
   for (let i = 0; i < 50 && (await store.getVotes()).length < 3; i++) await new Promise((r) => setTimeout(r, 200));
-}, 180000);
+}, 600000);
 
 afterAll(async () => {
   await undeployFromLab();

@@ -17,7 +17,7 @@ beforeAll(async () => {
   lab = await Lab.attach();
   await lab.reset();
   d = await deployToLab(lab, { probeRunMs: 400000 });
-}, 240000);
+}, 600000);
 
 afterAll(async () => {
   await undeployFromLab();

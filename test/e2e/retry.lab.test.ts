@@ -22,7 +22,7 @@ beforeAll(async () => {
   lab = await Lab.attach();
   await lab.reset();
   d = await deployToLab(lab, { probeRunMs: 170000 });
-}, 400000);
+}, 600000);
 
 afterAll(async () => {
   await undeployFromLab();
