@@ -16,10 +16,18 @@ export interface LeaseOptions {
   readonly primary?: string;
 }
 
-/** Writes a lease transition conditionally on the epoch and state it was decided on. */
+/**
+ * Writes a lease transition through the store's one compare-and-set, re-deciding on the lease it reads: the
+ * operator confirmed a change from `before`, so a lease that moved meanwhile refuses instead of being overwritten.
+ */
 async function write(ctx: CliContext, before: Lease, next: Lease, what: string): Promise<void> {
   try {
-    await ctx.store.putLease(next, { epoch: before.epoch, state: before.state });
+    const t = await ctx.store.transitionLease((l) =>
+      l.epoch === before.epoch && l.state === before.state && l.rev === before.rev
+        ? { ok: true, lease: { ...next, rev: l.rev } }
+        : { ok: false, reason: `the lease moved to epoch ${l.epoch} (${l.state}) since it was read` },
+    );
+    if (!t.ok) throw new RefusedError(`${what} refused: ${t.reason}; nothing changed`);
   } catch (err) {
     if (err instanceof LeaseConflictError) throw new RefusedError(`${what} refused: ${err.message}; nothing changed`);
     throw err;

@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { decideFailover, type FailoverDecision } from '../core/failover-decision';
-import { abortLease } from '../core/lease';
+import { escalateLease } from '../core/lease';
 import { lsnDiff } from '../core/lsn';
 import { nextVote } from '../core/vote';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
@@ -89,7 +89,17 @@ export async function probeRound(
     nodes: Object.fromEntries(results.map((r) => [r.node, seen(r, samePrimary?.nodes?.[r.node], now)])),
   };
   try {
-    await d.store.putVote(vote);
+    if (!(await d.store.putVote(vote))) {
+      // Another invocation of this AZ's probe (an overlapping schedule) stored a newer vote: it decides, not us.
+      const stored = (await d.store.getVotes()).find((v) => v.az === az);
+      return {
+        vote: stored ?? prev,
+        decision: {
+          action: 'impaired',
+          reason: `vote ${vote.seq} superseded by seq ${stored?.seq ?? '?'} from ${az}: no decision`,
+        },
+      };
+    }
   } catch (err) {
     return { vote, decision: { action: 'impaired', reason: `vote not stored: ${(err as Error).message}` } };
   }
@@ -128,9 +138,14 @@ export async function probeRound(
     };
   }
   if (decision.action === 'needs-attention') {
-    const r = abortLease(lease, { epoch: lease.epoch, reason: decision.reason, now: d.now() });
-    if (r.ok && r.lease !== lease) {
-      await d.store.putLease(r.lease, { epoch: lease.epoch, state: lease.state }).catch(() => undefined);
+    const t = await d.store
+      .transitionLease((l) =>
+        l.epoch === lease.epoch
+          ? escalateLease(l, { reason: decision.reason, now: d.now() })
+          : { ok: false, reason: 'lease moved' },
+      )
+      .catch(() => undefined);
+    if (t?.ok && t.changed) {
       await d.metrics.needsAttention();
       await d.notify(`pgquorum ${d.config.PGQ_CLUSTER}: needs attention`, decision.reason);
     }

@@ -44,6 +44,6 @@ export const handler = task(
       await waitStreaming(d, old, timeline);
       return `${old.name} streams from ${primary.name} again (${how})`;
     }),
-  // The run committed before this step, so the lease is steady: afterCommit checks the epoch itself.
-  { checkEpoch: false },
+  // The run committed before this step: the lease is steady and must name the candidate, never the old primary.
+  { policy: 'after-commit' },
 );

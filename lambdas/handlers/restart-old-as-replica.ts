@@ -20,5 +20,5 @@ export const handler = task(
       await waitStreaming(d, old, state.newTimeline ?? 1);
       return `${old.name} streams from ${primary.name} (no rewind needed)`;
     }),
-  { checkEpoch: false },
+  { policy: 'after-commit' },
 );
