@@ -13,6 +13,7 @@ export interface RunRequest {
   readonly mode: Mode;
   readonly target?: string;
   readonly force: boolean;
+  readonly reason?: string;
 }
 
 /** A node name the registry knows, or a usage error that lists the known ones. */

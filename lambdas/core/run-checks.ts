@@ -4,12 +4,24 @@ import { acquireLease } from './lease';
 import type { ControllerSettings } from './settings';
 import type { ClusterView, Lease, Mode } from './types';
 
+/** The longest reason a run accepts: it is stored in the lease and twice in the event (items stop at 400 KB). */
+export const REASON_MAX = 500;
+/** Printable text: no C0/C1 control characters (newlines, tabs, ESC, DEL), which would forge terminal output. */
+export const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+
+/** A reason the controller composed itself, made acceptable as run input (control characters to spaces, bounded). */
+export function asReason(text: string): string {
+  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim() || 'unspecified';
+  return clean.length <= REASON_MAX ? clean : `${clean.slice(0, REASON_MAX - 1)}…`;
+}
+
 /** What an operator (or a probe) asks the state machine to do. */
 export interface RunRequest {
   readonly mode: Mode;
   readonly cluster: string;
   readonly target?: string;
   readonly force?: boolean;
+  readonly reason?: string;
 }
 
 /**
@@ -40,6 +52,12 @@ export function checkRunRequest(
   },
 ): RunCheck {
   const { lease, nodes } = ctx;
+  if (req.reason !== undefined && req.reason.length > REASON_MAX) {
+    return usage(`reason: at most ${REASON_MAX} characters (got ${req.reason.length})`);
+  }
+  if (req.reason !== undefined && !PRINTABLE.test(req.reason)) {
+    return usage('reason: must be printable: no newlines, tabs or control characters');
+  }
   if (req.cluster !== ctx.cluster)
     return usage(`this controller manages cluster '${ctx.cluster}', not '${req.cluster}'`);
   // A forced run skips the probes' quorum: it must say which node it promotes.

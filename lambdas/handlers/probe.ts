@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import { decideFailover, type FailoverDecision } from '../core/failover-decision';
 import { escalateLease } from '../core/lease';
 import { lsnDiff } from '../core/lsn';
+import { asReason } from '../core/run-checks';
 import { nextVote } from '../core/vote';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
 import type { NodeSeen, RegisteredNode, StoredVote } from '../ports/store-port';
@@ -125,7 +126,8 @@ export async function probeRound(
   const decision = decideFailover({ votes, lease, probeAzs, now: d.now(), settings: d.config.settings });
   if (decision.action === 'start-failover' && d.starter) {
     const s = await d.starter.start(
-      { mode: 'failover', cluster: d.config.PGQ_CLUSTER, reason: decision.reason },
+      // ValidateInput refuses an unbounded reason: a long quorum explanation must never block the failover.
+      { mode: 'failover', cluster: d.config.PGQ_CLUSTER, reason: asReason(decision.reason) },
       decision.nextEpoch,
       lease.updatedAt,
     );
