@@ -7,11 +7,11 @@ import type { ClusterView, Lease, Mode } from './types';
 /** The longest reason a run accepts: it is stored in the lease and twice in the event (items stop at 400 KB). */
 export const REASON_MAX = 500;
 /** Printable text: no C0/C1 control characters (newlines, tabs, ESC, DEL), which would forge terminal output. */
-export const PRINTABLE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+export const PRINTABLE = /^\P{Cc}*$/u;
 
 /** A reason the controller composed itself, made acceptable as run input (control characters to spaces, bounded). */
 export function asReason(text: string): string {
-  const clean = text.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').trim() || 'unspecified';
+  const clean = text.replace(/\p{Cc}+/gu, ' ').trim() || 'unspecified';
   return clean.length <= REASON_MAX ? clean : `${clean.slice(0, REASON_MAX - 1)}…`;
 }
 
