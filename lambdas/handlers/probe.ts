@@ -135,7 +135,9 @@ export async function probeRound(
       vote,
       decision: {
         ...decision,
-        reason: `${decision.reason}; execution ${s.name} ${s.alreadyStarted ? 'already started' : 'started'}`,
+        reason: `${decision.reason}; execution ${s.name} ${s.alreadyStarted ? 'already started' : 'started'}${
+          s.replaced ? ` (after ${s.replaced.join(', ')} ended without taking the lease)` : ''
+        }`,
       },
     };
   }
