@@ -13,7 +13,7 @@ export interface StartResult {
   /** An execution under this name is running: the decision is already being carried out. */
   readonly alreadyStarted: boolean;
   readonly name: string;
-  /** Names tried first whose executions had ended without taking the lease (with their status). */
+  /** Names tried first whose executions had ended without taking the lease. */
   readonly replaced?: readonly string[];
 }
 

@@ -1,6 +1,6 @@
 import {
-  DescribeExecutionCommand,
   ExecutionAlreadyExists,
+  ListExecutionsCommand,
   type SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -68,16 +68,31 @@ export class SfnStarter implements StarterPort {
         }
       }
       const arn = executionArnOf(this.stateMachineArn, name);
-      const status = await this.sfn
-        .send(new DescribeExecutionCommand({ executionArn: arn }))
-        .then((r) => r.status ?? 'UNKNOWN')
-        .catch((err: Error) => {
-          throw new StartFailedError(`DescribeExecution ${name}: ${err.message}`);
-        });
-      if (status === 'RUNNING' || status === 'PENDING_REDRIVE')
-        return { executionArn: arn, alreadyStarted: true, name };
-      burnt.push(`${name} (${status})`);
+      if (await this.isRunning(name)) return { executionArn: arn, alreadyStarted: true, name };
+      burnt.push(name);
     }
     throw new StartFailedError(`no free execution name after ${burnt.join(', ')}`);
+  }
+
+  /**
+   * Whether the execution of that name still runs. The running executions are
+   * listed rather than the one described: ListExecutions is granted on the
+   * state machine itself, DescribeExecution only on a wildcard of execution ARNs.
+   * A run is normally alone, so one page answers.
+   */
+  private async isRunning(name: string): Promise<boolean> {
+    let nextToken: string | undefined;
+    try {
+      do {
+        const r = await this.sfn.send(
+          new ListExecutionsCommand({ stateMachineArn: this.stateMachineArn, statusFilter: 'RUNNING', nextToken }),
+        );
+        if ((r.executions ?? []).some((e) => e.name === name)) return true;
+        nextToken = r.nextToken;
+      } while (nextToken);
+      return false;
+    } catch (err) {
+      throw new StartFailedError(`ListExecutions (is ${name} running?): ${(err as Error).message}`);
+    }
   }
 }

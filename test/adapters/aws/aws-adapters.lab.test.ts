@@ -213,7 +213,7 @@ describe('Step Functions starter', () => {
     expect(b).toMatchObject({
       alreadyStarted: false,
       name: 'c2-failover-e3-vrs-r1',
-      replaced: ['c2-failover-e3-vrs (FAILED)'],
+      replaced: ['c2-failover-e3-vrs'],
     });
     expect(b.executionArn).toMatch(/c2-failover-e3-vrs-r1$/);
   });
