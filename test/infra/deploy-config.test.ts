@@ -138,35 +138,65 @@ describe('deployment config', () => {
   cases.push(
     [
       'a duplicate instance id',
-      (c) => void (c.nodes[2].instanceId = c.nodes[0].instanceId),
+      (c) => {
+        c.nodes[2].instanceId = c.nodes[0].instanceId;
+      },
       `pgquorum.nodes[2].instanceId: i-0a1a1a1a1a1a1a1a1 is already node`,
     ],
     [
       'a duplicate private IP',
-      (c) => void (c.nodes[1].privateIp = c.nodes[0].privateIp),
+      (c) => {
+        c.nodes[1].privateIp = c.nodes[0].privateIp;
+      },
       'pgquorum.nodes[1].privateIp: 10.20.1.10 is already node',
     ],
     [
       'a pgdata with a quote',
-      (c) => void (c.pgdata = "/var/lib/pg'; rm -rf /; '"),
+      (c) => {
+        c.pgdata = "/var/lib/pg'; rm -rf /; '";
+      },
       'pgquorum.pgdata: an absolute path of letters',
     ],
-    ['a pgdata with a $', (c) => void (c.pgdata = '/var/lib/$(id)'), 'pgquorum.pgdata: an absolute path'],
-    ['a relative pgdata', (c) => void (c.pgdata = 'data/main'), 'pgquorum.pgdata: an absolute path'],
-    ['a pgdata climbing out', (c) => void (c.pgdata = '/var/lib/../../etc'), 'pgquorum.pgdata: an absolute path'],
+    [
+      'a pgdata with a $',
+      (c) => {
+        c.pgdata = '/var/lib/$(id)';
+      },
+      'pgquorum.pgdata: an absolute path',
+    ],
+    [
+      'a relative pgdata',
+      (c) => {
+        c.pgdata = 'data/main';
+      },
+      'pgquorum.pgdata: an absolute path',
+    ],
+    [
+      'a pgdata climbing out',
+      (c) => {
+        c.pgdata = '/var/lib/../../etc';
+      },
+      'pgquorum.pgdata: an absolute path',
+    ],
     [
       'a node IP outside the VPC',
-      (c) => void (c.nodes[1].privateIp = '10.21.2.10'),
+      (c) => {
+        c.nodes[1].privateIp = '10.21.2.10';
+      },
       'pgquorum.nodes[1].privateIp: 10.21.2.10 is outside vpcCidr 10.20.0.0/16',
     ],
     [
       'a node AZ without a probe',
-      (c) => void (c.nodes[0].az = 'eu-west-1d'),
+      (c) => {
+        c.nodes[0].az = 'eu-west-1d';
+      },
       'pgquorum.nodes[0].az: eu-west-1d is not one of the probe AZs',
     ],
     [
       'a vote TTL shorter than the probe interval',
-      (c) => void (c.thresholds = { ...(c.thresholds ?? {}), probeIntervalMs: 2000, voteTtlMs: 1000 }),
+      (c) => {
+        c.thresholds = { ...(c.thresholds ?? {}), probeIntervalMs: 2000, voteTtlMs: 1000 };
+      },
       'pgquorum.thresholds.voteTtlMs: 1000 ms is shorter than probeIntervalMs 2000',
     ],
   );
