@@ -9,7 +9,7 @@ import { quietNode20Warning } from '../lab/quiet';
 import { checkFailoverFlags } from './checks';
 import { drillCommand } from './commands/drill';
 import { historyCommand } from './commands/history';
-import { pauseCommand, resumeCommand } from './commands/lease';
+import { leaseBreakCommand, pauseCommand, resumeCommand } from './commands/lease';
 import { rejoinCommand } from './commands/rejoin';
 import { runCommand } from './commands/run';
 import { statusCommand } from './commands/status';
@@ -146,6 +146,17 @@ export function buildProgram(
     .option('-y, --yes', 'do not ask for confirmation')
     .addOption(json())
     .action((_o, cmd: Command) => act(cmd, (ctx, out) => resumeCommand(ctx, cmd.opts(), out)));
+
+  program
+    .command('lease')
+    .description('operate on the lease itself')
+    .command('break')
+    .description('clear a stuck in-flight lease to needs-attention (refused while its holder execution still runs)')
+    .requiredOption('--epoch <n>', 'the epoch you mean to break (the lease must still be at it)', positiveInt)
+    .option('--reason <text>', 'recorded in the lease')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(json())
+    .action((_o, cmd: Command) => act(cmd, (ctx, out) => leaseBreakCommand(ctx, cmd.opts(), out)));
 
   program
     .command('rejoin <node>')
