@@ -11,6 +11,10 @@ import { SsmHostCommands } from '../adapters/aws/ssm-host-commands';
 import { LocalHostCommands } from '../adapters/local/local-host-commands';
 import { PgNodeAdapter, parsePgConfig } from '../adapters/postgres/pg-node-adapter';
 import { ValidationError } from '../core/errors';
+
+/** pg_controldata parsing for the switchover's stop step (re-exported: handlers reach adapters only through here). */
+export { parseControlData } from '../adapters/postgres/control-data';
+
 import type { DnsPort } from '../ports/dns-port';
 import type { FencePort } from '../ports/fence-port';
 import type { HostCommandPort } from '../ports/host-command-port';

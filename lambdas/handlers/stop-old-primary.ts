@@ -1,6 +1,6 @@
-import { parseControlData } from '../adapters/postgres/control-data';
 import { FatalError } from '../core/errors';
 import { findNode } from './cluster-view';
+import { parseControlData } from './deps';
 import { advance, record, task } from './task';
 
 /**
