@@ -22,6 +22,7 @@ import { handler as rejoin } from '../../lambdas/handlers/rejoin-old-primary';
 import { handler as restartOld } from '../../lambdas/handlers/restart-old-as-replica';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import { handler as selectCandidate } from '../../lambdas/handlers/select-candidate';
+import { handler as validateInput } from '../../lambdas/handlers/validate-input';
 import type { RegisteredNode } from '../../lambdas/ports/store-port';
 
 const aws = makeClients();
@@ -317,5 +318,31 @@ describe('finding 8: conditional writes', () => {
     const b = store.putLease({ ...l, reason: 'b' }, { epoch: 2, state: 'failing-over', rev: l.rev ?? null });
     const r = await Promise.allSettled([a, b]);
     expect(r.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
+  });
+});
+
+describe('finding 6: input is taken precisely', () => {
+  beforeEach(() => seed(base({ epoch: 2, primary: 'pg1' })));
+
+  it('carries only `input` on: extra keys of the start request are dropped', async () => {
+    const out = await validateInput.withDeps(withDeps)({
+      state: { input, epoch: 9, candidate: 'pg3', oldPrimaryLastSeenLsn: '0/0', newTimeline: 7 },
+    });
+    expect(out).toEqual({ input });
+  });
+
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['an unknown key inside the input', { ...input, candidate: 'pg3' }, /input: Unrecognized key: "candidate"/],
+    ['force without a target', { ...input, force: true }, /a forced failover needs a target/],
+    ['a 250 KB reason', { ...input, reason: 'x'.repeat(250_000) }, /input\.reason: at most 500 characters/],
+    [
+      'a reason with a terminal escape',
+      { ...input, reason: 'ok\u001b[2J\nforged line' },
+      /input\.reason: must be printable/,
+    ],
+  ])('refuses %s before anything changes', async (_n, bad, reason) => {
+    const before = await snapshot();
+    await expect(validateInput.withDeps(withDeps)({ state: { input: bad } })).rejects.toThrow(reason);
+    expect(await snapshot()).toEqual(before);
   });
 });
