@@ -9,49 +9,45 @@ import { task } from './task';
  * checked against. The lease-and-registry pre-checks run again under the same
  * read, so a direct invoke cannot skip ValidateInput (wrong cluster, anti-flap).
  */
-export const handler = task(
-  'acquire-lease',
-  async (state, d, ev) => {
-    const holder = ev.executionName!;
-    const nodes = await d.store.listNodes();
-    const now = d.now();
-    const t = await d.store.transitionLease((lease) => {
-      // A retried acquire that already won finds its own record at the next epoch: same outcome.
-      if (lease.run?.holder === holder && (lease.state === 'failing-over' || lease.state === 'switching-over')) {
-        return { ok: true, lease };
-      }
-      const pre = checkRunRequest(state.input, {
-        cluster: d.config.PGQ_CLUSTER,
-        lease,
-        nodes,
-        settings: d.config.settings,
-        now,
-      });
-      if (!pre.ok) return pre;
-      return acquireLease(lease, {
-        mode: state.input.mode,
-        holder,
-        now,
-        durationMs: d.config.settings.leaseDurationMs,
-        reason: state.input.reason,
-      });
+export const handler = task('acquire-lease', { policy: 'acquire' }, async (state, d, ev) => {
+  const holder = ev.executionName!;
+  const nodes = await d.store.listNodes();
+  const now = d.now();
+  const t = await d.store.transitionLease((lease) => {
+    // A retried acquire that already won finds its own record at the next epoch: same outcome.
+    if (lease.run?.holder === holder && (lease.state === 'failing-over' || lease.state === 'switching-over')) {
+      return { ok: true, lease };
+    }
+    const pre = checkRunRequest(state.input, {
+      cluster: d.config.PGQ_CLUSTER,
+      lease,
+      nodes,
+      settings: d.config.settings,
+      now,
     });
-    if (!t.ok) throw new FatalError(`lease not acquired: ${t.reason}`);
-    const { epoch, run } = t.lease;
-    const startedAt = t.lease.updatedAt;
-    // Idempotent: a retry whose first attempt wrote the lease but not the event creates it now.
-    await d.store.startEvent({
-      epoch,
-      kind: state.input.mode,
-      startedAt,
-      outcome: 'running',
-      oldPrimary: run!.oldPrimary,
+    if (!pre.ok) return pre;
+    return acquireLease(lease, {
+      mode: state.input.mode,
+      holder,
+      now,
+      durationMs: d.config.settings.leaseDurationMs,
       reason: state.input.reason,
-      timeline: [
-        { step: 'acquire-lease', at: startedAt, detail: `epoch ${epoch} taken by ${holder}: ${state.input.reason}` },
-      ],
     });
-    return { input: state.input, epoch, holder, oldPrimary: run!.oldPrimary, startedAt };
-  },
-  { policy: 'acquire' },
-);
+  });
+  if (!t.ok) throw new FatalError(`lease not acquired: ${t.reason}`);
+  const { epoch, run } = t.lease;
+  const startedAt = t.lease.updatedAt;
+  // Idempotent: a retry whose first attempt wrote the lease but not the event creates it now.
+  await d.store.startEvent({
+    epoch,
+    kind: state.input.mode,
+    startedAt,
+    outcome: 'running',
+    oldPrimary: run!.oldPrimary,
+    reason: state.input.reason,
+    timeline: [
+      { step: 'acquire-lease', at: startedAt, detail: `epoch ${epoch} taken by ${holder}: ${state.input.reason}` },
+    ],
+  });
+  return { input: state.input, epoch, holder, oldPrimary: run!.oldPrimary, startedAt };
+});

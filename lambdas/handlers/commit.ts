@@ -13,6 +13,7 @@ import { record, task } from './task';
  */
 export const handler = task(
   'commit',
+  { policy: 'holder', requires: ['candidate', 'promoted'], retryOf: 'committed' },
   async (state, d, ev) => {
     const epoch = state.epoch!;
     const candidate = state.candidate!;
@@ -70,5 +71,4 @@ export const handler = task(
     );
     return state;
   },
-  { policy: 'holder', requires: ['candidate', 'promoted'], retryOf: 'committed' },
 );

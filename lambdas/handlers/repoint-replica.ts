@@ -8,6 +8,7 @@ import { record, StepRefusedError, task } from './task';
  */
 export const handler = task(
   'repoint-replica',
+  { policy: 'holder', requires: ['candidate', 'promoted'] },
   async (state, d, ev) => {
     const name = ev.item!;
     // Only the run's own replicas: never the promoted node or the one it replaced.
@@ -34,5 +35,4 @@ export const handler = task(
     await record(d, state, 'repoint', `${name}: ${detail}`);
     return { replica: name, ok, detail };
   },
-  { policy: 'holder', requires: ['candidate', 'promoted'] },
 );

@@ -39,4 +39,4 @@ export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> 
 }
 
 /** The Lambda entry point. It runs after the commit, when the lease is steady: a stale epoch skips it, quietly. */
-export const handler = task('settle-rejoin', (state, d) => settleRejoin(state, d), { policy: 'after-commit' });
+export const handler = task('settle-rejoin', { policy: 'after-commit' }, (state, d) => settleRejoin(state, d));

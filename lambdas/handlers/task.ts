@@ -58,8 +58,8 @@ export interface TaskHandler<R> {
  */
 export function task<R = RunState>(
   name: string,
-  step: (state: RunState, d: Deps, ev: TaskEvent, ctx: StepContext) => Promise<R>,
   rule: StepRule,
+  step: (state: RunState, d: Deps, ev: TaskEvent, ctx: StepContext) => Promise<R>,
   getDeps: () => Promise<Deps> = defaultDeps,
 ): TaskHandler<R> {
   const handler = async (ev: TaskEvent): Promise<R> => {
@@ -124,7 +124,7 @@ export function task<R = RunState>(
       if (d?.metrics) await d.metrics.flush().catch(() => undefined);
     }
   };
-  return Object.assign(handler, { withDeps: (g: () => Promise<Deps>) => task(name, step, rule, g) });
+  return Object.assign(handler, { withDeps: (g: () => Promise<Deps>) => task(name, rule, step, g) });
 }
 
 /** Appends a step to the run's timeline (idempotent per step and detail). */

@@ -12,31 +12,27 @@ import { task } from './task';
  * nothing. Only `input` is taken from the start request: any other key
  * (`epoch`, `candidate`, ...) is dropped, since later steps would trust it.
  */
-export const handler = task(
-  'validate-input',
-  async (state, d) => {
-    const parsed = runInputSchema.safeParse(state.input);
-    if (!parsed.success) {
-      throw new ValidationError(
-        `bad input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-      );
-    }
-    const input = parsed.data;
-    const [lease, nodes] = await Promise.all([d.store.getLease(), d.store.listNodes()]);
-    const pre = checkRunRequest(input, {
-      cluster: d.config.PGQ_CLUSTER,
-      lease,
-      nodes,
-      settings: d.config.settings,
-      now: d.now(),
-    });
-    if (!pre.ok) throw new ValidationError(pre.reason);
-    if (input.mode === 'switchover' || input.target) {
-      const { view } = await buildClusterView(d, { primary: lease.primary, nodes, votes: await d.store.getVotes() });
-      const v = checkRunView(input, view, d.config.settings);
-      if (!v.ok) throw new ValidationError(v.reason);
-    }
-    return { input };
-  },
-  { policy: 'none' },
-);
+export const handler = task('validate-input', { policy: 'none' }, async (state, d) => {
+  const parsed = runInputSchema.safeParse(state.input);
+  if (!parsed.success) {
+    throw new ValidationError(
+      `bad input: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  const input = parsed.data;
+  const [lease, nodes] = await Promise.all([d.store.getLease(), d.store.listNodes()]);
+  const pre = checkRunRequest(input, {
+    cluster: d.config.PGQ_CLUSTER,
+    lease,
+    nodes,
+    settings: d.config.settings,
+    now: d.now(),
+  });
+  if (!pre.ok) throw new ValidationError(pre.reason);
+  if (input.mode === 'switchover' || input.target) {
+    const { view } = await buildClusterView(d, { primary: lease.primary, nodes, votes: await d.store.getVotes() });
+    const v = checkRunView(input, view, d.config.settings);
+    if (!v.ok) throw new ValidationError(v.reason);
+  }
+  return { input };
+});

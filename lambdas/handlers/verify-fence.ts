@@ -10,32 +10,28 @@ export class FenceNotHoldingError extends RetriableError {}
  * group admits nothing, a fresh connection fails, and no replica still streams
  * from the old node.
  */
-export const handler = task(
-  'verify-fence',
-  async (state, d, ev) => {
-    const nodes = await d.store.listNodes();
-    const old = findNode(nodes, state.oldPrimary!);
-    const problems: string[] = [];
-    if (!(await d.fence.ingressClosed(old.securityGroupId)))
-      problems.push(`${old.securityGroupId} still admits PostgreSQL`);
-    const fresh = await d.pg.probe(endpointOf(old));
-    if (fresh.ok) problems.push(`a fresh connection to ${old.name} still succeeds`);
-    const oldRepl = replicationEndpointOf(old);
-    const others = await Promise.all(nodes.filter((n) => n.name !== old.name).map((n) => d.pg.probe(endpointOf(n))));
-    for (const p of others) {
-      if (p.ok && p.streaming && p.upstream === `${oldRepl.host}:${oldRepl.port}`)
-        problems.push(`${p.node} still streams from ${old.name}`);
-    }
-    if (problems.length) throw new FenceNotHoldingError(`fence of ${old.name} does not hold: ${problems.join('; ')}`);
-    await record(
-      d,
-      state,
-      'verify-fence',
-      `${old.name}: ingress closed, fresh connection refused, no replica streaming from it`,
-    );
-    // Promote refuses until the record says the fence held.
-    await advance(d, state, ev, { fenceVerified: true });
-    return state;
-  },
-  { policy: 'holder', requires: ['candidate'] },
-);
+export const handler = task('verify-fence', { policy: 'holder', requires: ['candidate'] }, async (state, d, ev) => {
+  const nodes = await d.store.listNodes();
+  const old = findNode(nodes, state.oldPrimary!);
+  const problems: string[] = [];
+  if (!(await d.fence.ingressClosed(old.securityGroupId)))
+    problems.push(`${old.securityGroupId} still admits PostgreSQL`);
+  const fresh = await d.pg.probe(endpointOf(old));
+  if (fresh.ok) problems.push(`a fresh connection to ${old.name} still succeeds`);
+  const oldRepl = replicationEndpointOf(old);
+  const others = await Promise.all(nodes.filter((n) => n.name !== old.name).map((n) => d.pg.probe(endpointOf(n))));
+  for (const p of others) {
+    if (p.ok && p.streaming && p.upstream === `${oldRepl.host}:${oldRepl.port}`)
+      problems.push(`${p.node} still streams from ${old.name}`);
+  }
+  if (problems.length) throw new FenceNotHoldingError(`fence of ${old.name} does not hold: ${problems.join('; ')}`);
+  await record(
+    d,
+    state,
+    'verify-fence',
+    `${old.name}: ingress closed, fresh connection refused, no replica streaming from it`,
+  );
+  // Promote refuses until the record says the fence held.
+  await advance(d, state, ev, { fenceVerified: true });
+  return state;
+});

@@ -42,11 +42,11 @@ describe('task wrapper', () => {
     const seen: unknown[] = [];
     const h = task(
       't',
+      { policy: 'none' },
       async (s) => {
         seen.push(s);
         return s;
       },
-      { policy: 'none' },
       async () => fakeDeps(initialLease('pg1', 0)),
     );
     await h({ state: input });
@@ -78,7 +78,7 @@ describe('task wrapper', () => {
   ])('refuses to act for %s, leaving even the timeline untouched', async (_n, state, executionName, reason) => {
     const timeline: string[] = [];
     const step = jest.fn();
-    const h = task('fence', step, { policy: 'holder' }, async () => fakeDeps(held, timeline));
+    const h = task('fence', { policy: 'holder' }, step, async () => fakeDeps(held, timeline));
     await expect(h({ state, executionName })).rejects.toMatchObject({
       name: FATAL_ERROR,
       message: expect.stringMatching(reason),
@@ -90,8 +90,8 @@ describe('task wrapper', () => {
   it('runs the step for the holder whose input matches the record', async () => {
     const h = task(
       'fence',
-      async (s) => ({ ...s, candidate: 'pg2' }),
       { policy: 'holder' },
+      async (s) => ({ ...s, candidate: 'pg2' }),
       async () => fakeDeps(held),
     );
     await expect(h({ state: { input, epoch: 5, oldPrimary: 'pg1' }, executionName: 'exec-5' })).resolves.toMatchObject({
@@ -101,7 +101,7 @@ describe('task wrapper', () => {
   });
 
   it('withDeps builds the same handler over other dependencies', async () => {
-    const base = task('fence', async (s) => s, { policy: 'holder' });
+    const base = task('fence', { policy: 'holder' }, async (s) => s);
     await expect(
       base.withDeps(async () => fakeDeps(held))({ state: { input, epoch: 5, oldPrimary: 'pg1' } }),
     ).rejects.toThrow(/fence refused: no execution name/);
@@ -110,8 +110,8 @@ describe('task wrapper', () => {
   it('rejects a malformed state with the field named', async () => {
     const h = task(
       't',
-      async (s) => s,
       { policy: 'none' },
+      async (s) => s,
       async () => fakeDeps(initialLease('pg1', 0)),
     );
     await expect(h({ state: { input: { mode: 'sideways', cluster: 'c' } } })).rejects.toThrow(/input\.mode/);
@@ -119,7 +119,7 @@ describe('task wrapper', () => {
 
   it('answers a keep-warm ping without running the step', async () => {
     const step = jest.fn();
-    const h = task('t', step, { policy: 'holder' }, async () => fakeDeps(initialLease('pg1', 0)));
+    const h = task('t', { policy: 'holder' }, step, async () => fakeDeps(initialLease('pg1', 0)));
     await expect(h({ warmup: true, state: undefined })).resolves.toEqual({ warm: true });
     expect(step).not.toHaveBeenCalled();
   });
