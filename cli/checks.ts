@@ -1,12 +1,9 @@
 /**
- * The pre-checks of an operator run, mirroring the state machine's
- * ValidateInput (lambdas/handlers/validate-input.ts) with the same core rules,
- * so a refused command changes nothing and says why in one line. The state
- * machine checks again: these are a courtesy, not the guard.
+ * The pre-checks of an operator run: the core's own (lambdas/core/run-checks.ts,
+ * which ValidateInput runs too), so a refused command changes nothing and says
+ * why in one line. The state machine checks again: these are a courtesy, not the guard.
  */
-import { selectCandidate, selectSwitchoverTarget } from '../lambdas/core/candidate';
-import { automaticFailoverGuard } from '../lambdas/core/guards';
-import { acquireLease } from '../lambdas/core/lease';
+import { checkRunRequest as runPreChecks, checkRunView as runViewChecks } from '../lambdas/core/run-checks';
 import type { ControllerSettings } from '../lambdas/core/settings';
 import type { ClusterView, Lease, Mode } from '../lambdas/core/types';
 import { RefusedError, UsageError } from './errors';
@@ -16,6 +13,7 @@ export interface RunRequest {
   readonly mode: Mode;
   readonly target?: string;
   readonly force: boolean;
+  readonly reason?: string;
 }
 
 /** A node name the registry knows, or a usage error that lists the known ones. */
@@ -31,7 +29,7 @@ export function checkFailoverFlags(o: { to?: string; force?: boolean }): void {
   if (!o.force) throw new UsageError('failover --to NODE needs --force: it promotes without the probes’ quorum');
 }
 
-/** Rules that need only the lease and the registry (ValidateInput's first half). */
+/** Rules that need only the lease and the registry: the core's run pre-checks, as ValidateInput runs them. */
 export function checkRunRequest(
   req: RunRequest,
   lease: Lease,
@@ -40,48 +38,17 @@ export function checkRunRequest(
   now: number,
 ): void {
   if (req.mode === 'failover') checkFailoverFlags({ to: req.target, force: req.force });
-  if (req.target !== undefined) {
-    checkNode(req.target, nodes);
-    if (req.target === lease.primary) throw new UsageError(`${req.target} is already the primary`);
-  }
-  // acquireLease's refusal names the holder and whether its lease expired (then an operator must look).
-  const take = acquireLease(lease, { mode: req.mode, holder: 'cli', now, durationMs: 1, reason: 'pre-check' });
-  if (lease.state === 'failing-over' || lease.state === 'switching-over') {
-    throw new RefusedError(`${req.mode} refused: ${take.ok ? `${lease.state} in progress` : take.reason}`);
-  }
-  if (req.mode === 'failover') {
-    const g = automaticFailoverGuard(lease, now, settings);
-    // A forced failover may override anti-flap, never pause or needs-attention (as ValidateInput).
-    if (!g.allow && !(req.force && g.escalate)) throw new RefusedError(`failover refused: ${g.reason}`);
-  } else if (lease.state === 'needs-attention') {
-    throw new RefusedError(`switchover refused: cluster needs attention (${lease.reason}); resume it first`);
-  }
-  if (!take.ok) throw new RefusedError(`${req.mode} refused: ${take.reason}`);
+  // The CLI always names its own cluster: the cluster rule is ValidateInput's guard against a mis-addressed start.
+  const r = runPreChecks({ ...req, cluster: 'cli' }, { cluster: 'cli', lease, nodes, settings, now });
+  if (!r.ok) throw r.kind === 'usage' ? new UsageError(r.reason) : new RefusedError(r.reason);
 }
 
 /**
- * Rules that need a fresh view of the nodes (ValidateInput's second half for
- * switchover; SelectCandidate's forced pick for failover). Returns the node
- * that would be promoted.
+ * Rules that need a fresh view of the nodes (ValidateInput's second half).
+ * Returns the node that would be promoted.
  */
 export function checkRunView(req: RunRequest, view: ClusterView, settings: ControllerSettings): string {
-  if (req.mode === 'switchover') {
-    const primary = view.nodes.find((n) => n.name === view.primary);
-    if (primary?.role !== 'primary') {
-      throw new RefusedError(
-        `switchover refused: it needs a healthy primary, and ${view.primary} is ${primary?.role ?? 'unknown'}`,
-      );
-    }
-    const pick = selectSwitchoverTarget(view, settings, req.target);
-    if (pick.action !== 'promote') throw new RefusedError(`switchover refused: ${pick.reason}`);
-    return pick.candidate;
-  }
-  const pick = selectCandidate({
-    view: { ...view, nodes: view.nodes.filter((n) => n.name === req.target || n.name === view.primary) },
-    oldPrimary: view.primary,
-    settings,
-    force: true,
-  });
-  if (pick.action !== 'promote') throw new RefusedError(`failover refused: ${pick.reason}`);
-  return pick.candidate;
+  const r = runViewChecks({ ...req, cluster: view.cluster }, view, settings);
+  if (!r.ok) throw new RefusedError(r.reason);
+  return r.candidate ?? req.target ?? view.primary;
 }

@@ -150,6 +150,19 @@ export function buildProgram(
     );
 
   program
+    .command('lease')
+    .description('operate on the lease itself')
+    .command('break')
+    .description('clear a stuck in-flight lease to needs-attention (refused while its holder execution still runs)')
+    .requiredOption('--epoch <n>', 'the epoch you mean to break (the lease must still be at it)', positiveInt)
+    .option('--reason <text>', 'recorded in the lease')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .addOption(json())
+    .action((_o, cmd: Command) =>
+      act(cmd, async (ctx, out) => (await import('./commands/lease')).leaseBreakCommand(ctx, cmd.opts(), out)),
+    );
+
+  program
     .command('rejoin <node>')
     .description('re-run the rejoin of a node a failover left behind (pg_rewind or re-clone, then follow)')
     .option('-y, --yes', 'do not ask for confirmation')

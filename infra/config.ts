@@ -4,6 +4,27 @@ import { settingsSchema } from '../lambdas/core/settings';
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'Invalid IPv4 address');
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'Invalid CIDR');
 
+/**
+ * A data directory the host scripts may interpolate: absolute, only letters,
+ * digits and `. _ - /`, no `..` segment. It lands in every SSM document, so a
+ * quote or `$` would become shell code run as root on the nodes.
+ */
+export const SAFE_PATH = /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]{0,255}$/;
+
+/** An IPv4 address as a 32-bit unsigned integer. */
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
+}
+
+/** True when `ip` lies inside `cidr` (a.b.c.d/n). */
+export function inCidr(ip: string, cidr: string): boolean {
+  const [base, bits] = cidr.split('/');
+  const n = Number(bits);
+  if (!(n >= 0 && n <= 32)) return false;
+  const size = 2 ** (32 - n);
+  return Math.floor(ipToInt(ip) / size) === Math.floor(ipToInt(base!) / size);
+}
+
 /** One PostgreSQL node the controller manages. */
 export const nodeConfigSchema = z.object({
   name: z
@@ -108,7 +129,11 @@ export const deployConfigSchema = z
       .describe(
         'Create the endpoints the in-VPC functions need (a DynamoDB gateway; interface endpoints for SSM, Step Functions, Secrets Manager, EC2, SNS). Set false when the VPC already has them with private DNS (a second one conflicts).',
       ),
-    pgdata: z.string().default('/var/lib/postgresql/15/main').describe('Data directory on the nodes (host scripts).'),
+    pgdata: z
+      .string()
+      .regex(SAFE_PATH, 'an absolute path of letters, digits and . _ - / only (it is interpolated into host scripts)')
+      .default('/var/lib/postgresql/15/main')
+      .describe('Data directory on the nodes (host scripts).'),
   })
   .superRefine((c, ctx) => {
     const azs = new Set(c.probeSubnets.map((s) => s.az));
@@ -128,6 +153,44 @@ export const deployConfigSchema = z
     const sgs = c.nodes.map((n) => n.securityGroupId);
     if (new Set(sgs).size !== sgs.length)
       ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'each node needs its own security group' });
+    // Per node, so the error names the line: a duplicate instance id or IP would aim an SSM stop at the wrong host.
+    for (const field of ['instanceId', 'privateIp'] as const) {
+      const first = new Map<string, string>();
+      c.nodes.forEach((n, i) => {
+        const seen = first.get(n[field]);
+        if (seen !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['nodes', i, field],
+            message: `${n[field]} is already node ${seen}'s ${field}: each node needs its own`,
+          });
+        } else first.set(n[field], n.name);
+      });
+    }
+    const validCidr = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c.vpcCidr);
+    c.nodes.forEach((n, i) => {
+      if (validCidr && !inCidr(n.privateIp, c.vpcCidr)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['nodes', i, 'privateIp'],
+          message: `${n.privateIp} is outside vpcCidr ${c.vpcCidr}`,
+        });
+      }
+      if (!azs.has(n.az)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['nodes', i, 'az'],
+          message: `${n.az} is not one of the probe AZs (${[...azs].join(', ')}): no probe would see the node from its own AZ`,
+        });
+      }
+    });
+    if (c.thresholds.voteTtlMs < c.thresholds.probeIntervalMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['thresholds', 'voteTtlMs'],
+        message: `${c.thresholds.voteTtlMs} ms is shorter than probeIntervalMs ${c.thresholds.probeIntervalMs}: every vote would be stale before the next`,
+      });
+    }
   });
 
 /** Validated deployment configuration. */

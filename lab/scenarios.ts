@@ -619,6 +619,8 @@ export async function controllerCrashTrial(
     primary: oldPrimary,
   });
   if (r.ok) await store.putLease(r.lease, { epoch: cur.epoch, state: cur.state });
+  // A forced failover names its target (ValidateInput refuses `force` without one): the interrupted run's choice.
+  const target = (await store.getEvent(cur.epoch))?.candidate ?? replicas[0]!;
   const t1 = Date.now();
   const { executionArn } = await new SFNClient({}).send(
     new StartExecutionCommand({
@@ -628,6 +630,7 @@ export async function controllerCrashTrial(
         mode: 'failover',
         cluster: LAB_CLUSTER,
         force: true,
+        target,
         reason: 'drill: rerun after controller crash',
       }),
     }),

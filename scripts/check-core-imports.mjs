@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// lambdas/core must stay pure: decisions only, no AWS SDK, no `pg`, no I/O, and
+// Layer check. lambdas/core must stay pure: decisions only, no AWS SDK, no `pg`, no I/O, and
 // nothing from outside lambdas/core. This keeps every rule unit-testable from a
 // table and keeps side effects in adapters where the epoch guard lives.
 import fs from 'node:fs';
@@ -44,8 +44,32 @@ for (const file of files(coreDir)) {
     }
   }
 }
+// Handlers reach adapters only through deps.ts (the one place that builds them), so every side effect goes
+// through a port a test can substitute and the epoch/holder guard in task() sees it.
+const handlersDir = path.join(root, 'lambdas', 'handlers');
+const adaptersDir = path.join(root, 'lambdas', 'adapters');
+const handlerFiles = files(handlersDir);
+for (const file of handlerFiles) {
+  if (path.basename(file) === 'deps.ts') continue;
+  const text = fs.readFileSync(file, 'utf8');
+  for (const m of text.matchAll(importRe)) {
+    const spec = m[1] ?? m[2] ?? m[3];
+    if (!spec.startsWith('.')) {
+      if (/^@aws-sdk\//.test(spec) || /^pg($|\/)/.test(spec)) {
+        problems.push(`${path.relative(root, file)}: imports '${spec}': handlers act through ports (deps.ts)`);
+      }
+      continue;
+    }
+    const target = path.resolve(path.dirname(file), spec);
+    if (target === adaptersDir || target.startsWith(adaptersDir + path.sep)) {
+      problems.push(`${path.relative(root, file)}: imports '${spec}': handlers reach adapters only through deps.ts`);
+    }
+  }
+}
 if (problems.length) {
   console.error(problems.join('\n'));
   process.exit(1);
 }
-console.log(`core import check: ${files(coreDir).length} file(s) pure`);
+console.log(
+  `core import check: ${files(coreDir).length} file(s) pure; layer check: ${handlerFiles.length - 1} handler(s) reach adapters only through deps.ts`,
+);

@@ -1,11 +1,13 @@
+import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import { LeaseConflictError } from '../../lambdas/adapters/aws/dynamo-store';
-import { pauseLease, resumeLease } from '../../lambdas/core/lease';
+import { executionArnOf } from '../../lambdas/adapters/aws/sfn-starter';
+import { breakLease, pauseLease, resumeLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import { endpointOf } from '../../lambdas/handlers/cluster-view';
 import { checkNode } from '../checks';
 import { confirm } from '../confirm';
 import type { CliContext } from '../context';
-import { RefusedError } from '../errors';
+import { EnvironmentError, RefusedError } from '../errors';
 import type { Output } from '../output';
 
 /** Options of `pause` and `resume`. */
@@ -16,10 +18,18 @@ export interface LeaseOptions {
   readonly primary?: string;
 }
 
-/** Writes a lease transition conditionally on the epoch and state it was decided on. */
+/**
+ * Writes a lease transition through the store's one compare-and-set, re-deciding on the lease it reads: the
+ * operator confirmed a change from `before`, so a lease that moved meanwhile refuses instead of being overwritten.
+ */
 async function write(ctx: CliContext, before: Lease, next: Lease, what: string): Promise<void> {
   try {
-    await ctx.store.putLease(next, { epoch: before.epoch, state: before.state });
+    const t = await ctx.store.transitionLease((l) =>
+      l.epoch === before.epoch && l.state === before.state && l.rev === before.rev
+        ? { ok: true, lease: { ...next, rev: l.rev } }
+        : { ok: false, reason: `the lease moved to epoch ${l.epoch} (${l.state}) since it was read` },
+    );
+    if (!t.ok) throw new RefusedError(`${what} refused: ${t.reason}; nothing changed`);
   } catch (err) {
     if (err instanceof LeaseConflictError) throw new RefusedError(`${what} refused: ${err.message}; nothing changed`);
     throw err;
@@ -79,6 +89,53 @@ export async function resumeCommand(ctx: CliContext, o: LeaseOptions, out: Outpu
   out.result(
     r.lease,
     `cluster ${ctx.target.cluster} resumed: steady at epoch ${r.lease.epoch}, primary ${r.lease.primary}`,
+  );
+  return r.lease;
+}
+
+/** Options of `lease break`. */
+export interface LeaseBreakOptions {
+  readonly epoch: number;
+  readonly yes?: boolean;
+  readonly reason?: string;
+}
+
+/**
+ * `lease break --epoch N`: clears an in-flight lease whose execution can no
+ * longer end it (stopped, timed out, or failed where no Catch reaches Abort,
+ * such as States.DataLimitExceeded), to needs-attention as an abort would.
+ * Refused while the holder execution still runs: it may still be acting.
+ */
+export async function leaseBreakCommand(ctx: CliContext, o: LeaseBreakOptions, out: Output): Promise<Lease> {
+  const lease = await ctx.store.getLease();
+  const holder = lease.run?.holder ?? lease.holder;
+  let holderStatus = 'UNKNOWN';
+  if (holder && ctx.target.stateMachineArn) {
+    const arn = executionArnOf(ctx.target.stateMachineArn, holder);
+    holderStatus = await ctx.clients.sfn
+      .send(new DescribeExecutionCommand({ executionArn: arn }))
+      .then((r) => r.status ?? 'UNKNOWN')
+      .catch((err: Error) => {
+        if (err instanceof ExecutionDoesNotExist) return 'MISSING';
+        throw new EnvironmentError(`cannot tell whether ${holder} still runs (DescribeExecution: ${err.message})`);
+      });
+  } else if (holder) {
+    throw new EnvironmentError(
+      `cannot tell whether ${holder} still runs: no state machine known (--state-machine-arn)`,
+    );
+  }
+  const reason =
+    o.reason ?? `lease of epoch ${o.epoch} broken by operator (holder ${holder ?? 'unknown'}: ${holderStatus})`;
+  const r = breakLease(lease, { epoch: o.epoch, holderStatus, now: ctx.now(), reason });
+  if (!r.ok) throw new RefusedError(`lease break refused: ${r.reason}`);
+  await confirm(
+    `break the ${lease.state} lease of epoch ${o.epoch} (holder ${holder ?? 'unknown'}, ${holderStatus}) to needs-attention?`,
+    { yes: o.yes },
+  );
+  await write(ctx, lease, r.lease, 'lease break');
+  out.result(
+    r.lease,
+    `epoch ${o.epoch} broken: needs-attention (${reason}); check the nodes, then \`pgquorum resume --primary NODE\``,
   );
   return r.lease;
 }

@@ -73,7 +73,12 @@ export interface RunOutcome {
 export async function runCommand(ctx: CliContext, mode: Mode, o: RunOptions, out: Output): Promise<RunOutcome> {
   const { store, target } = ctx;
   const [lease, nodes] = await Promise.all([store.getLease(), store.listNodes()]);
-  const req = { mode, force: Boolean(o.force), ...(o.to ? { target: o.to } : {}) };
+  const req = {
+    mode,
+    force: Boolean(o.force),
+    ...(o.to ? { target: o.to } : {}),
+    ...(o.reason ? { reason: o.reason } : {}),
+  };
   checkRunRequest(req, lease, nodes, target.settings, ctx.now());
   const view = await viewFor(ctx, lease.primary);
   let planned = o.to;

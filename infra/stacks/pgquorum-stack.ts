@@ -317,6 +317,8 @@ export class PgQuorumStack extends Stack {
         subnets[i],
       );
       this.stateMachine.stateMachine.grantStartExecution(f);
+      // A name already taken is "already started" only while that execution runs: the starter lists running ones.
+      this.stateMachine.stateMachine.grant(f, 'states:ListExecutions');
       // Lambda retries a failed asynchronous invocation twice by default: a crashed probe loop would come back next
       // to the one the schedule starts a minute later, two loops voting for one AZ. The schedule is the retry.
       f.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });

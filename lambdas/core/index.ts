@@ -6,6 +6,8 @@ export * from './lease';
 export * from './lsn';
 export * from './quorum';
 export * from './rpo';
+export * from './run-checks';
 export * from './settings';
+export * from './step-policy';
 export * from './types';
 export * from './vote';

@@ -1,4 +1,4 @@
-import type { Lease, LeaseState, Mode } from './types';
+import type { Lease, LeaseState, Mode, RunOutcome, RunRecord } from './types';
 
 /** A lease transition either yields the next lease or refuses with the reason. */
 export type LeaseResult =
@@ -63,14 +63,99 @@ export function acquireLease(
       reason: req.reason,
       updatedAt: req.now,
       resumeState: lease.state === 'paused' ? 'paused' : 'steady',
+      run: { holder: req.holder, mode: req.mode, oldPrimary: lease.primary },
     },
   };
 }
 
-/** Ends a successful run: the new primary is recorded and the cluster returns to the state it started from. */
-export function commitLease(lease: Lease, req: { epoch: number; primary: string; now: number }): LeaseResult {
+/** Why `holder` may not end or advance the run at `epoch`, or null when it is that run's holder. */
+function notHolder(lease: Lease, epoch: number, holder: string | undefined): string | null {
+  if (lease.epoch !== epoch) return `stale epoch ${epoch}: the lease is at epoch ${lease.epoch} (${lease.state})`;
+  if (!lease.run) return `epoch ${epoch} carries no run record: no run holds it`;
+  if (!holder) return `no execution name: only the holder of epoch ${epoch} (${lease.run.holder}) may act`;
+  if (holder !== lease.run.holder) return `${holder} is not the holder of epoch ${epoch} (${lease.run.holder})`;
+  return null;
+}
+
+/** True when the run at `epoch` held by `holder` already ended with `outcome` (a retry after the write). */
+export function endedAs(lease: Lease, req: { epoch: number; holder?: string }, outcome: RunOutcome): boolean {
+  return notHolder(lease, req.epoch, req.holder) === null && lease.run?.outcome === outcome;
+}
+
+/** What a step adds to its run's record. */
+export type RunProgress = Partial<Pick<RunRecord, 'candidate' | 'fenceVerified' | 'finalLsn' | 'promotedLsn'>>;
+
+/**
+ * Advances the run's record: only its holder, only while in flight, only in
+ * order (a candidate before the fence is proven, the fence or the final
+ * checkpoint before a promotion), and never rewriting a decision: a field
+ * already recorded with the same value is a retry (the lease comes back
+ * unchanged); with another value the step refuses. The first promoted LSN
+ * recorded stands (a retried promote of a promoted node reads a later LSN).
+ */
+export function advanceRun(lease: Lease, req: { epoch: number; holder?: string; progress: RunProgress }): LeaseResult {
+  const who = notHolder(lease, req.epoch, req.holder);
+  if (who) return refuse(who);
   const stale = staleEpoch(lease, req.epoch);
   if (stale) return refuse(stale);
+  const run = lease.run!;
+  const p = req.progress;
+  if (p.candidate !== undefined && run.candidate !== undefined && p.candidate !== run.candidate) {
+    return refuse(`epoch ${req.epoch} already chose ${run.candidate}, not ${p.candidate}`);
+  }
+  const candidate = p.candidate ?? run.candidate;
+  if ((p.fenceVerified || p.finalLsn || p.promotedLsn) && !candidate) {
+    return refuse(`epoch ${req.epoch} has no candidate recorded yet`);
+  }
+  if (p.fenceVerified && run.mode !== 'failover') return refuse(`a ${run.mode} does not fence`);
+  if (p.finalLsn !== undefined) {
+    if (run.mode !== 'switchover') return refuse(`a ${run.mode} has no final checkpoint`);
+    if (run.finalLsn !== undefined && run.finalLsn !== p.finalLsn) {
+      return refuse(`epoch ${req.epoch} already recorded the final checkpoint ${run.finalLsn}, not ${p.finalLsn}`);
+    }
+  }
+  if (p.promotedLsn !== undefined) {
+    const ready = run.mode === 'failover' ? (p.fenceVerified ?? run.fenceVerified) : (p.finalLsn ?? run.finalLsn);
+    if (!ready) {
+      return refuse(
+        run.mode === 'failover'
+          ? `epoch ${req.epoch} has not verified the fence of ${run.oldPrimary}: nothing may be promoted`
+          : `epoch ${req.epoch} has not stopped ${run.oldPrimary} at a final checkpoint: nothing may be promoted`,
+      );
+    }
+  }
+  const next: RunRecord = {
+    ...run,
+    ...(candidate !== undefined ? { candidate } : {}),
+    ...(p.fenceVerified || run.fenceVerified ? { fenceVerified: true } : {}),
+    ...((p.finalLsn ?? run.finalLsn) !== undefined ? { finalLsn: p.finalLsn ?? run.finalLsn } : {}),
+    ...((run.promotedLsn ?? p.promotedLsn) !== undefined ? { promotedLsn: run.promotedLsn ?? p.promotedLsn } : {}),
+  };
+  const same = (Object.keys(next) as (keyof RunRecord)[]).every((k) => next[k] === run[k]);
+  if (same && Object.keys(next).length === Object.keys(run).length) return { ok: true, lease };
+  return { ok: true, lease: { ...lease, run: next } };
+}
+
+/**
+ * Ends a successful run: the new primary is recorded and the cluster returns
+ * to the state it started from. Only the holder commits, only the candidate it
+ * recorded and only once that candidate is promoted. A retry whose first
+ * attempt already committed gets the lease back unchanged.
+ */
+export function commitLease(
+  lease: Lease,
+  req: { epoch: number; holder?: string; primary: string; now: number },
+): LeaseResult {
+  if (endedAs(lease, req, 'committed') && lease.primary === req.primary) return { ok: true, lease };
+  const who = notHolder(lease, req.epoch, req.holder);
+  if (who) return refuse(who);
+  const stale = staleEpoch(lease, req.epoch);
+  if (stale) return refuse(stale);
+  const run = lease.run!;
+  if (run.candidate !== req.primary) {
+    return refuse(`epoch ${req.epoch} chose ${run.candidate ?? 'no candidate'}, not ${req.primary}`);
+  }
+  if (!run.promotedLsn) return refuse(`epoch ${req.epoch} has not promoted ${req.primary}`);
   return {
     ok: true,
     lease: {
@@ -83,14 +168,28 @@ export function commitLease(lease: Lease, req: { epoch: number; primary: string;
       updatedAt: req.now,
       lastFailoverAt: lease.state === 'failing-over' ? req.now : lease.lastFailoverAt,
       resumeState: undefined,
+      run: { ...run, outcome: 'committed' },
     },
   };
 }
 
-/** Ends a failed run: needs-attention with the reason, so nothing automatic happens until an operator looks. */
-export function abortLease(lease: Lease, req: { epoch: number; reason: string; now: number }): LeaseResult {
-  if (lease.epoch !== req.epoch) return refuse(`stale epoch ${req.epoch}: the lease is at epoch ${lease.epoch}`);
-  if (lease.state === 'needs-attention') return { ok: true, lease };
+/**
+ * Ends a failed run: needs-attention with the reason, so nothing automatic
+ * happens until an operator looks. Only the holder aborts its own run, and
+ * only while it is in flight: a run that committed or gave the lease back has
+ * nothing to undo (a stranger's abort must not put a steady cluster into
+ * needs-attention). A retried abort gets the lease back unchanged.
+ */
+export function abortLease(
+  lease: Lease,
+  req: { epoch: number; holder?: string; reason: string; now: number },
+): LeaseResult {
+  if (endedAs(lease, req, 'aborted')) return { ok: true, lease };
+  const who = notHolder(lease, req.epoch, req.holder);
+  if (who) return refuse(who);
+  if (lease.run?.outcome) return refuse(`epoch ${req.epoch} already ended (${lease.run.outcome}): nothing to abort`);
+  const stale = staleEpoch(lease, req.epoch);
+  if (stale) return refuse(stale);
   return {
     ok: true,
     lease: {
@@ -101,7 +200,22 @@ export function abortLease(lease: Lease, req: { epoch: number; reason: string; n
       reason: req.reason,
       updatedAt: req.now,
       resumeState: undefined,
+      run: { ...lease.run!, outcome: 'aborted' },
     },
+  };
+}
+
+/**
+ * The automatic path's own escalation (anti-flap, a candidate over the lag
+ * budget): a steady cluster goes to needs-attention. Never an in-flight one:
+ * only that run's holder may end it.
+ */
+export function escalateLease(lease: Lease, req: { reason: string; now: number }): LeaseResult {
+  if (lease.state === 'needs-attention') return { ok: true, lease };
+  if (lease.state !== 'steady') return refuse(`cannot escalate a ${lease.state} lease (epoch ${lease.epoch})`);
+  return {
+    ok: true,
+    lease: { ...lease, state: 'needs-attention', holder: null, leaseUntil: 0, reason: req.reason, updatedAt: req.now },
   };
 }
 
@@ -137,7 +251,13 @@ export function resumeLease(lease: Lease, req: { now: number; reason: string; pr
  * confirm the primary is down). The epoch stays advanced, so any step of the
  * released run that is still retrying is refused.
  */
-export function releaseLease(lease: Lease, req: { epoch: number; reason: string; now: number }): LeaseResult {
+export function releaseLease(
+  lease: Lease,
+  req: { epoch: number; holder?: string; reason: string; now: number },
+): LeaseResult {
+  if (endedAs(lease, req, 'released')) return { ok: true, lease };
+  const who = notHolder(lease, req.epoch, req.holder);
+  if (who) return refuse(who);
   const stale = staleEpoch(lease, req.epoch);
   if (stale) return refuse(stale);
   return {
@@ -150,6 +270,38 @@ export function releaseLease(lease: Lease, req: { epoch: number; reason: string;
       reason: req.reason,
       updatedAt: req.now,
       resumeState: undefined,
+      run: { ...lease.run!, outcome: 'released' },
+    },
+  };
+}
+
+/**
+ * Operator break of a stuck in-flight lease (an execution that was stopped,
+ * timed out or failed where no Catch reaches Abort): needs-attention, as an
+ * abort would have left it. Only the epoch the operator names, and never while
+ * the holder execution still runs: that run may still be acting.
+ */
+export function breakLease(
+  lease: Lease,
+  req: { epoch: number; holderStatus: string; now: number; reason: string },
+): LeaseResult {
+  if (lease.epoch !== req.epoch) return refuse(`stale epoch ${req.epoch}: the lease is at epoch ${lease.epoch}`);
+  if (!IN_FLIGHT.includes(lease.state))
+    return refuse(`epoch ${req.epoch} is not in flight: the lease is ${lease.state}`);
+  if (req.holderStatus === 'RUNNING') {
+    return refuse(`the holder execution ${lease.run?.holder ?? lease.holder ?? '?'} is still running: stop it first`);
+  }
+  return {
+    ok: true,
+    lease: {
+      ...lease,
+      state: 'needs-attention',
+      holder: null,
+      leaseUntil: 0,
+      reason: req.reason,
+      updatedAt: req.now,
+      resumeState: undefined,
+      ...(lease.run ? { run: { ...lease.run, outcome: 'aborted' as const } } : {}),
     },
   };
 }

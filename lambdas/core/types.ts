@@ -68,6 +68,41 @@ export interface Lease {
   readonly lastFailoverAt: number | null;
   /** The state an operation started from, restored on commit (a switchover of a paused cluster stays paused). */
   readonly resumeState?: 'steady' | 'paused';
+  /**
+   * The record of the run that took this epoch (kept after it ends, until the next run takes the lease): what
+   * the run decided and proved, advanced by conditional writes, so a step can tell its own retry from a
+   * stranger's call. Absent on a lease no run has taken yet.
+   */
+  readonly run?: RunRecord;
+  /**
+   * The store's write counter (compare-and-set token): bumped by every lease write, so two writes decided on
+   * the same lease never both land. Managed by the store, never by the core.
+   */
+  readonly rev?: number;
+}
+
+/** How a run ended, as its record says. */
+export type RunOutcome = 'committed' | 'released' | 'aborted';
+
+/**
+ * A run's own record in the lease (invariant 5). Each field is written once, in order, by the step that
+ * decided or proved it; a step whose input disagrees with the record, or whose caller is not the holder, refuses.
+ */
+export interface RunRecord {
+  /** The Step Functions execution name that took the epoch. */
+  readonly holder: string;
+  readonly mode: Mode;
+  /** The lease's primary when the run took it. */
+  readonly oldPrimary: string;
+  /** The node SelectCandidate chose (CheckTarget for a switchover). */
+  readonly candidate?: string;
+  /** VerifyFence proved the old primary cannot take writes (failover). */
+  readonly fenceVerified?: boolean;
+  /** StopOldPrimary's final checkpoint LSN (switchover): the old primary is down cleanly. */
+  readonly finalLsn?: string;
+  /** Promote's LSN: the candidate is promoted. */
+  readonly promotedLsn?: string;
+  readonly outcome?: RunOutcome;
 }
 
 /** What the state machine is asked to do. */

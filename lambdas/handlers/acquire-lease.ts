@@ -1,43 +1,53 @@
 import { FatalError } from '../core/errors';
 import { acquireLease } from '../core/lease';
+import { checkRunRequest } from '../core/run-checks';
 import { task } from './task';
 
-/** Takes the lease: the epoch it moves to is this run's fencing token. */
-export const handler = task(
-  'acquire-lease',
-  async (state, d, ev) => {
-    const lease = await d.store.getLease();
-    const holder = ev.executionName ?? `run-${d.now()}`;
-    // A retried acquire that already won finds its own holder at the next epoch: same outcome.
-    if (lease.holder === holder && (lease.state === 'failing-over' || lease.state === 'switching-over')) {
-      return { ...state, epoch: lease.epoch, holder, oldPrimary: lease.primary, startedAt: lease.updatedAt };
+/**
+ * Takes the lease: the epoch it moves to is this run's fencing token, and the
+ * lease records the run (holder execution, old primary) every later step is
+ * checked against. The lease-and-registry pre-checks run again under the same
+ * read, so a direct invoke cannot skip ValidateInput (wrong cluster, anti-flap).
+ */
+export const handler = task('acquire-lease', { policy: 'acquire' }, async (state, d, ev) => {
+  const holder = ev.executionName!;
+  const nodes = await d.store.listNodes();
+  const now = d.now();
+  const t = await d.store.transitionLease((lease) => {
+    // A retried acquire that already won finds its own record at the next epoch: same outcome.
+    if (lease.run?.holder === holder && (lease.state === 'failing-over' || lease.state === 'switching-over')) {
+      return { ok: true, lease };
     }
-    const r = acquireLease(lease, {
+    const pre = checkRunRequest(state.input, {
+      cluster: d.config.PGQ_CLUSTER,
+      lease,
+      nodes,
+      settings: d.config.settings,
+      now,
+    });
+    if (!pre.ok) return pre;
+    return acquireLease(lease, {
       mode: state.input.mode,
       holder,
-      now: d.now(),
+      now,
       durationMs: d.config.settings.leaseDurationMs,
       reason: state.input.reason,
     });
-    if (!r.ok) throw new FatalError(`lease not acquired: ${r.reason}`);
-    await d.store.putLease(r.lease, { epoch: lease.epoch, state: lease.state });
-    const startedAt = d.now();
-    await d.store.startEvent({
-      epoch: r.lease.epoch,
-      kind: state.input.mode,
-      startedAt,
-      outcome: 'running',
-      oldPrimary: lease.primary,
-      reason: state.input.reason,
-      timeline: [
-        {
-          step: 'acquire-lease',
-          at: startedAt,
-          detail: `epoch ${r.lease.epoch} taken by ${holder}: ${state.input.reason}`,
-        },
-      ],
-    });
-    return { ...state, epoch: r.lease.epoch, holder, oldPrimary: lease.primary, startedAt };
-  },
-  { checkEpoch: false },
-);
+  });
+  if (!t.ok) throw new FatalError(`lease not acquired: ${t.reason}`);
+  const { epoch, run } = t.lease;
+  const startedAt = t.lease.updatedAt;
+  // Idempotent: a retry whose first attempt wrote the lease but not the event creates it now.
+  await d.store.startEvent({
+    epoch,
+    kind: state.input.mode,
+    startedAt,
+    outcome: 'running',
+    oldPrimary: run!.oldPrimary,
+    reason: state.input.reason,
+    timeline: [
+      { step: 'acquire-lease', at: startedAt, detail: `epoch ${epoch} taken by ${holder}: ${state.input.reason}` },
+    ],
+  });
+  return { input: state.input, epoch, holder, oldPrimary: run!.oldPrimary, startedAt };
+});

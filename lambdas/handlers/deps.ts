@@ -10,6 +10,10 @@ import { SfnStarter } from '../adapters/aws/sfn-starter';
 import { SsmHostCommands } from '../adapters/aws/ssm-host-commands';
 import { PgNodeAdapter, parsePgConfig } from '../adapters/postgres/pg-node-adapter';
 import { ValidationError } from '../core/errors';
+
+/** pg_controldata parsing for the switchover's stop step (re-exported: handlers reach adapters only through here). */
+export { parseControlData } from '../adapters/postgres/control-data';
+
 import type { DnsPort } from '../ports/dns-port';
 import type { FencePort } from '../ports/fence-port';
 import type { HostCommandPort } from '../ports/host-command-port';

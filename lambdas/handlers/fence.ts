@@ -6,7 +6,7 @@ import { record, task } from './task';
  * ingress (rules saved for the rejoin), then sever what revocation leaves
  * alive, since EC2 connection tracking keeps established sessions open.
  */
-export const handler = task('fence', async (state, d) => {
+export const handler = task('fence', { policy: 'holder', requires: ['candidate'] }, async (state, d) => {
   const node = findNode(await d.store.listNodes(), state.oldPrimary!);
   const { revokedRules } = await d.fence.revokeIngress(node, state.epoch!);
   await record(d, state, 'fence-revoke', `revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`);

@@ -44,9 +44,12 @@ export async function waitStreaming(d: Deps, node: RegisteredNode, timeline: num
 }
 
 /**
- * Runs a step that comes after the commit (the old primary rejoining): only
- * while the run's epoch is still the lease's, and never failing the run: the
- * failover or switchover stands; a failure leaves the node `needs-rejoin`.
+ * Runs a step that comes after the commit (the old primary rejoining; the
+ * wrapper's after-commit rule has checked the epoch and that the node is not
+ * the lease's primary), never failing the run: the failover or switchover
+ * stands; a failure leaves the node `needs-rejoin`. The step may take
+ * minutes, so its records are written only if the lease still names the same
+ * epoch and primary (a newer run's registry is never overwritten).
  */
 export async function afterCommit(
   d: Deps,
@@ -57,22 +60,24 @@ export async function afterCommit(
   const nodes = await d.store.listNodes();
   const old = findNode(nodes, state.oldPrimary!);
   const primary = findNode(nodes, state.candidate!);
-  const lease = await d.store.getLease();
-  if (lease.epoch !== state.epoch) {
-    const detail = `${label} skipped: epoch ${state.epoch} is stale (lease at ${lease.epoch})`;
-    await record(d, state, `${label}-skipped`, detail);
-    return { ...state, rejoin: detail };
-  }
+  const epoch = state.epoch!;
+  const guard = { epoch, primary: primary.name };
   try {
     const detail = await fn(old, primary);
-    await d.store.putNode({ ...old, role: 'replica', status: 'healthy' });
-    await d.store.updateEvent(state.epoch!, { rejoin: detail });
+    await d.store.writeGuarded(guard, {
+      nodes: [{ ...old, role: 'replica', status: 'healthy' }],
+      event: { epoch, fields: { rejoin: detail } },
+    });
     await record(d, state, label, detail);
     return { ...state, rejoin: detail };
   } catch (err) {
     const detail = `${label} of ${old.name} failed: ${(err as Error).message}`;
-    await d.store.putNode({ ...old, role: 'replica', status: 'needs-rejoin' }).catch(() => undefined);
-    await d.store.updateEvent(state.epoch!, { rejoin: detail }).catch(() => undefined);
+    await d.store
+      .writeGuarded(guard, {
+        nodes: [{ ...old, role: 'replica', status: 'needs-rejoin' }],
+        event: { epoch, fields: { rejoin: detail } },
+      })
+      .catch(() => undefined);
     await record(d, state, `${label}-failed`, detail).catch(() => undefined);
     d.log.warn(`${label} failed`, { node: old.name, reason: detail });
     return { ...state, rejoin: detail };

@@ -1,7 +1,8 @@
 import type { Context } from 'aws-lambda';
 import { decideFailover, type FailoverDecision } from '../core/failover-decision';
-import { abortLease } from '../core/lease';
+import { escalateLease } from '../core/lease';
 import { lsnDiff } from '../core/lsn';
+import { asReason } from '../core/run-checks';
 import { nextVote } from '../core/vote';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
 import type { NodeSeen, RegisteredNode, StoredVote } from '../ports/store-port';
@@ -89,7 +90,17 @@ export async function probeRound(
     nodes: Object.fromEntries(results.map((r) => [r.node, seen(r, samePrimary?.nodes?.[r.node], now)])),
   };
   try {
-    await d.store.putVote(vote);
+    if (!(await d.store.putVote(vote))) {
+      // Another invocation of this AZ's probe (an overlapping schedule) stored a newer vote: it decides, not us.
+      const stored = (await d.store.getVotes()).find((v) => v.az === az);
+      return {
+        vote: stored ?? prev,
+        decision: {
+          action: 'impaired',
+          reason: `vote ${vote.seq} superseded by seq ${stored?.seq ?? '?'} from ${az}: no decision`,
+        },
+      };
+    }
   } catch (err) {
     return { vote, decision: { action: 'impaired', reason: `vote not stored: ${(err as Error).message}` } };
   }
@@ -115,7 +126,8 @@ export async function probeRound(
   const decision = decideFailover({ votes, lease, probeAzs, now: d.now(), settings: d.config.settings });
   if (decision.action === 'start-failover' && d.starter) {
     const s = await d.starter.start(
-      { mode: 'failover', cluster: d.config.PGQ_CLUSTER, reason: decision.reason },
+      // ValidateInput refuses an unbounded reason: a long quorum explanation must never block the failover.
+      { mode: 'failover', cluster: d.config.PGQ_CLUSTER, reason: asReason(decision.reason) },
       decision.nextEpoch,
       lease.updatedAt,
     );
@@ -123,14 +135,21 @@ export async function probeRound(
       vote,
       decision: {
         ...decision,
-        reason: `${decision.reason}; execution ${s.name} ${s.alreadyStarted ? 'already started' : 'started'}`,
+        reason: `${decision.reason}; execution ${s.name} ${s.alreadyStarted ? 'already started' : 'started'}${
+          s.replaced ? ` (after ${s.replaced.join(', ')} ended without taking the lease)` : ''
+        }`,
       },
     };
   }
   if (decision.action === 'needs-attention') {
-    const r = abortLease(lease, { epoch: lease.epoch, reason: decision.reason, now: d.now() });
-    if (r.ok && r.lease !== lease) {
-      await d.store.putLease(r.lease, { epoch: lease.epoch, state: lease.state }).catch(() => undefined);
+    const t = await d.store
+      .transitionLease((l) =>
+        l.epoch === lease.epoch
+          ? escalateLease(l, { reason: decision.reason, now: d.now() })
+          : { ok: false, reason: 'lease moved' },
+      )
+      .catch(() => undefined);
+    if (t?.ok && t.changed) {
       await d.metrics.needsAttention();
       await d.notify(`pgquorum ${d.config.PGQ_CLUSTER}: needs attention`, decision.reason);
     }

@@ -1,8 +1,12 @@
+import type { StepRule } from '../core/step-policy';
 import { endpointOf, findNode } from './cluster-view';
-import { record, task } from './task';
+import { advance, record, task } from './task';
 
 /** Promotes the chosen replica (idempotent: an already promoted node is success). */
-export const handler = task('promote', async (state, d) => {
+/** Only the holder, for its recorded candidate, once the old primary is fenced (switchover: stopped). */
+const rule: StepRule = { policy: 'holder', requires: ['candidate', 'old-primary-out'] };
+
+export const handler = task('promote', rule, async (state, d, ev) => {
   const node = findNode(await d.store.listNodes(), state.candidate!);
   const r = await d.pg.promote(endpointOf(node), { timeoutMs: 30000 });
   await record(
@@ -11,5 +15,7 @@ export const handler = task('promote', async (state, d) => {
     'promote',
     `${node.name} ${r.alreadyPrimary ? 'was already' : 'is now'} primary on timeline ${r.timeline} at ${r.lsn}`,
   );
-  return { ...state, promotedLsn: state.candidateLsn ?? r.lsn, newTimeline: r.timeline };
+  // The first promoted LSN recorded stands: a retry of a promoted node reads a later one.
+  const run = await advance(d, state, ev, { promotedLsn: state.candidateLsn ?? r.lsn });
+  return { ...state, promotedLsn: run.promotedLsn, newTimeline: r.timeline };
 });

@@ -8,7 +8,8 @@ import { record, task } from './task';
  * replica, re-opens its security group and checks it streams.
  */
 export const handler = task(
-  'rejoin-old-primary',
+  'rejoin-old-primary', // The run committed before this step: the lease is steady and must name the candidate, never the old primary.
+  { policy: 'after-commit' },
   (state, d) =>
     afterCommit(d, state, 'rejoin', async (old, primary) => {
       // pg_rewind reads the source's control file, which shows the new timeline only after a checkpoint.
@@ -44,6 +45,4 @@ export const handler = task(
       await waitStreaming(d, old, timeline);
       return `${old.name} streams from ${primary.name} again (${how})`;
     }),
-  // The run committed before this step, so the lease is steady: afterCommit checks the epoch itself.
-  { checkEpoch: false },
 );

@@ -1,12 +1,20 @@
 import { z } from 'zod';
+import { PRINTABLE, REASON_MAX } from '../core/run-checks';
 
-/** Input of the state machine: validated first, before anything changes. */
-export const runInputSchema = z.object({
+/** Input of the state machine: validated first, before anything changes. Unknown keys are refused. */
+export const runInputSchema = z.strictObject({
   mode: z.enum(['failover', 'switchover']),
-  cluster: z.string().min(1),
-  target: z.string().min(1).optional(),
+  cluster: z.string().min(1).max(100),
+  target: z.string().min(1).max(100).optional(),
   force: z.boolean().optional(),
-  reason: z.string().min(1).default('unspecified'),
+  // Bounded and printable: a reason is stored in the lease and twice in the event (DynamoDB items stop at 400 KB),
+  // and `pgquorum history` prints it to a terminal, where newlines and escapes would forge lines.
+  reason: z
+    .string()
+    .min(1)
+    .max(REASON_MAX, `at most ${REASON_MAX} characters`)
+    .regex(PRINTABLE, 'must be printable: no newlines, tabs or control characters')
+    .default('unspecified'),
 });
 
 /** A replica the Map state re-points. */

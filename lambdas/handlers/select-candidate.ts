@@ -1,10 +1,10 @@
 import { existingPrimaryDecision, selectCandidate, selectSwitchoverTarget } from '../core/candidate';
 import { FatalError } from '../core/errors';
 import { buildClusterView } from './cluster-view';
-import { record, task } from './task';
+import { advance, record, task } from './task';
 
 /** Invariant 4: the most advanced eligible replica (or the operator's checked target), with the reason. */
-export const handler = task('select-candidate', async (state, d) => {
+export const handler = task('select-candidate', { policy: 'holder' }, async (state, d, ev) => {
   const [nodes, votes] = await Promise.all([d.store.listNodes(), d.store.getVotes()]);
   const { view } = await buildClusterView(d, { primary: state.oldPrimary!, nodes, votes });
   const lastSeen = state.oldPrimaryLastSeenLsn ?? view.primaryLastSeenLsn;
@@ -55,6 +55,8 @@ export const handler = task('select-candidate', async (state, d) => {
   }
   await record(d, state, 'select-candidate', pick.reason);
   if (pick.action !== 'promote') throw new FatalError(pick.reason);
+  // Recorded before anything acts on it: a retry that picks another node refuses instead of fencing for it.
+  await advance(d, state, ev, { candidate: pick.candidate });
   const replicas = nodes.map((n) => n.name).filter((n) => n !== pick.candidate && n !== state.oldPrimary);
   return {
     ...state,

@@ -12,11 +12,6 @@ import { record, task } from './task';
  * the failure is visible instead of silently ending the run as Done.
  */
 export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> {
-  const lease = await d.store.getLease();
-  if (lease.epoch !== state.epoch) {
-    await record(d, state, 'settle-skipped', `epoch ${state.epoch} is stale (lease at ${lease.epoch})`);
-    return state;
-  }
   let nodes = await d.store.listNodes();
   const primary = findNode(nodes, state.candidate!);
   if (state.rejoinError && state.oldPrimary) {
@@ -25,8 +20,10 @@ export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> 
     // A crash after afterCommit marked the node healthy leaves it healthy: only a node not proven back is flagged.
     if (old.status !== 'healthy') {
       const flagged = { ...old, role: 'replica' as const, status: 'needs-rejoin' };
-      await d.store.putNode(flagged);
-      await d.store.updateEvent(state.epoch!, { rejoin: detail });
+      await d.store.writeGuarded(
+        { epoch: state.epoch!, primary: primary.name },
+        { nodes: [flagged], event: { epoch: state.epoch!, fields: { rejoin: detail } } },
+      );
       await record(d, state, 'rejoin-failed', detail);
       nodes = nodes.map((n) => (n.name === old.name ? flagged : n));
     }
@@ -41,5 +38,5 @@ export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> 
   return state;
 }
 
-/** The Lambda entry point. It runs after the commit, when the lease is steady: the epoch is checked inside, without refusing. */
-export const handler = task('settle-rejoin', settleRejoin, { checkEpoch: false });
+/** The Lambda entry point. It runs after the commit, when the lease is steady: a stale epoch skips it, quietly. */
+export const handler = task('settle-rejoin', { policy: 'after-commit' }, (state, d) => settleRejoin(state, d));

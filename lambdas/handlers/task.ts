@@ -1,5 +1,7 @@
 import { isRetriable, PgqError, ValidationError } from '../core/errors';
-import { staleEpoch } from '../core/lease';
+import { advanceRun, type RunProgress } from '../core/lease';
+import { authorizeStep, type StepRule, type StepVerdict } from '../core/step-policy';
+import type { Lease, RunRecord } from '../core/types';
 import { type Deps, deps as defaultDeps } from './deps';
 import { type RunState, runStateSchema } from './run-state';
 
@@ -30,24 +32,37 @@ export function toStepError(err: unknown): Error {
   return out;
 }
 
-/** Options of a task. */
-export interface TaskOptions {
-  /** Tasks before the lease is taken have no epoch to check. */
-  checkEpoch?: boolean;
+/** A step refused to act for the run it was called for (stale, not the holder, input disagrees): nothing changed. */
+export class StepRefusedError extends ValidationError {}
+
+/** What the wrapper learnt before the step runs: the lease it checked and its verdict. */
+export interface StepContext {
+  /** The lease as read for the check (undefined for `none`). */
+  readonly lease: Lease | undefined;
+  /** `act`, or `retried` when the run already ended as this step would end it (a retry after the write). */
+  readonly verdict: Extract<StepVerdict, { verdict: 'act' | 'retried' }>;
+}
+
+/** A task's Lambda handler; `withDeps` builds the same handler (same name and rule) over other dependencies. */
+export interface TaskHandler<R> {
+  (ev: TaskEvent): Promise<R>;
+  withDeps(getDeps: () => Promise<Deps>): TaskHandler<R>;
 }
 
 /**
- * Wraps a step: parse the state, re-check that the run's epoch is still the
- * lease's (a stale run refuses to act: invariant 5), run, log one structured
- * line with the outcome, and translate errors for Step Functions.
+ * Wraps a step: parse the state, check the step's declared rule against the
+ * lease (invariant 5: a stale run, a caller that is not the holder, or input
+ * that disagrees with the run's record refuses with nothing changed, not even
+ * the timeline), run, log one structured line with the outcome, and translate
+ * errors for Step Functions.
  */
 export function task<R = RunState>(
   name: string,
-  step: (state: RunState, d: Deps, ev: TaskEvent) => Promise<R>,
-  opts: TaskOptions = {},
+  rule: StepRule,
+  step: (state: RunState, d: Deps, ev: TaskEvent, ctx: StepContext) => Promise<R>,
   getDeps: () => Promise<Deps> = defaultDeps,
-) {
-  return async (ev: TaskEvent): Promise<R> => {
+): TaskHandler<R> {
+  const handler = async (ev: TaskEvent): Promise<R> => {
     const t0 = Date.now();
     let d: Deps | undefined;
     let state: RunState | undefined;
@@ -63,12 +78,30 @@ export function task<R = RunState>(
         );
       }
       state = parsed.data;
-      if (opts.checkEpoch !== false) {
-        if (state.epoch === undefined) throw new ValidationError(`${name}: the run holds no epoch`);
-        const stale = staleEpoch(await d.store.getLease(), state.epoch);
-        if (stale) throw new ValidationError(`${name} refused: ${stale}`);
+      const lease = rule.policy === 'none' ? undefined : await d.store.getLease();
+      const v: StepVerdict = lease
+        ? authorizeStep(
+            lease,
+            {
+              mode: state.input.mode,
+              epoch: state.epoch,
+              holder: ev.executionName,
+              oldPrimary: state.oldPrimary,
+              candidate: state.candidate,
+            },
+            rule,
+          )
+        : { verdict: 'act' };
+      if (v.verdict === 'refuse') throw new StepRefusedError(`${name} refused: ${v.reason}; nothing changed`);
+      if (v.verdict === 'skip') {
+        // A stale post-commit step says so on its run's timeline; a stranger's abort leaves no trace but the log.
+        d.log.warn(`${name} skipped`, { task: name, epoch: state.epoch, reason: v.reason });
+        if (rule.policy !== 'after-commit') return state as R;
+        const detail = `${name} skipped: ${v.reason}`;
+        await record(d, state, `${name}-skipped`, detail);
+        return { ...state, rejoin: detail } as R;
       }
-      const out = await step(state, d, ev);
+      const out = await step(state, d, ev, { lease, verdict: v });
       d.log.info(`${name} done`, { task: name, epoch: state.epoch, ms: Date.now() - t0, outcome: 'ok' });
       return out;
     } catch (err) {
@@ -80,7 +113,7 @@ export function task<R = RunState>(
         outcome: e.name,
         reason: e.message,
       });
-      if (d && state?.epoch !== undefined) {
+      if (d && state?.epoch !== undefined && !(err instanceof StepRefusedError)) {
         await d.store
           .appendTimeline(state.epoch, { step: `${name}-failed`, at: Date.now(), detail: e.message.slice(0, 500) })
           .catch(() => undefined);
@@ -91,10 +124,24 @@ export function task<R = RunState>(
       if (d?.metrics) await d.metrics.flush().catch(() => undefined);
     }
   };
+  return Object.assign(handler, { withDeps: (g: () => Promise<Deps>) => task(name, rule, step, g) });
 }
 
 /** Appends a step to the run's timeline (idempotent per step and detail). */
 export async function record(d: Deps, state: RunState, step: string, detail: string): Promise<void> {
   if (state.epoch === undefined) return;
   await d.store.appendTimeline(state.epoch, { step, at: d.now(), detail });
+}
+
+/**
+ * Records what a step decided or proved in its run's record (a conditional
+ * write through the one lease transition) and returns the record: a retry
+ * recording the same value changes nothing; a conflicting one refuses.
+ */
+export async function advance(d: Deps, state: RunState, ev: TaskEvent, progress: RunProgress): Promise<RunRecord> {
+  const t = await d.store.transitionLease((l) =>
+    advanceRun(l, { epoch: state.epoch!, holder: ev.executionName, progress }),
+  );
+  if (!t.ok) throw new StepRefusedError(`run record not advanced: ${t.reason}`);
+  return t.lease.run!;
 }

@@ -1,6 +1,6 @@
 import { RetriableError } from '../core/errors';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
-import { record, task } from './task';
+import { advance, record, task } from './task';
 
 /** The fence does not hold yet (retried with backoff, then the run aborts). */
 export class FenceNotHoldingError extends RetriableError {}
@@ -10,7 +10,7 @@ export class FenceNotHoldingError extends RetriableError {}
  * group admits nothing, a fresh connection fails, and no replica still streams
  * from the old node.
  */
-export const handler = task('verify-fence', async (state, d) => {
+export const handler = task('verify-fence', { policy: 'holder', requires: ['candidate'] }, async (state, d, ev) => {
   const nodes = await d.store.listNodes();
   const old = findNode(nodes, state.oldPrimary!);
   const problems: string[] = [];
@@ -31,5 +31,7 @@ export const handler = task('verify-fence', async (state, d) => {
     'verify-fence',
     `${old.name}: ingress closed, fresh connection refused, no replica streaming from it`,
   );
+  // Promote refuses until the record says the fence held.
+  await advance(d, state, ev, { fenceVerified: true });
   return state;
 });

@@ -1,3 +1,4 @@
+import type { LeaseResult } from '../core/lease';
 import type { Lease, LeaseState, Vote } from '../core/types';
 
 /** A node of the registry, as seeded by the operator (CDK config) or the lab. */
@@ -78,11 +79,50 @@ export interface EventRecord {
   readonly rejoin?: string;
 }
 
+/** What a lease write is conditional on: the epoch and state it was decided on, and the store's write counter. */
+export interface LeaseExpectation {
+  readonly epoch: number;
+  readonly state: LeaseState;
+  /** The write counter read (null: the item had none yet); undefined: not checked. @default undefined */
+  readonly rev?: number | null;
+}
+
+/** The outcome of a lease transition: the lease before and after, or the core's refusal with nothing written. */
+export type LeaseTransition =
+  | { readonly ok: true; readonly before: Lease; readonly lease: Lease; readonly changed: boolean }
+  | { readonly ok: false; readonly before: Lease; readonly reason: string };
+
+/** Registry and history writes that land only together with (or under) the lease condition. */
+export interface GuardedWrites {
+  readonly nodes?: readonly RegisteredNode[];
+  readonly event?: { readonly epoch: number; readonly fields: Partial<Omit<EventRecord, 'epoch' | 'timeline'>> };
+}
+
+/** What the lease must still say for a guarded write to land. */
+export interface LeaseGuard {
+  readonly epoch: number;
+  /** The primary the writer followed. @default not checked */
+  readonly primary?: string;
+}
+
 /** The quorum, lease, registry and history store (DynamoDB on AWS and in the lab). */
 export interface StorePort {
   getLease(): Promise<Lease>;
-  /** Conditional on the lease still being at `expected` (epoch and state); LeaseConflictError otherwise. */
-  putLease(next: Lease, expected: { epoch: number; state: LeaseState }): Promise<void>;
+  /**
+   * Conditional on the lease still being at `expected`; LeaseConflictError otherwise. Seeding and tests only:
+   * the product changes the lease through transitionLease.
+   */
+  putLease(next: Lease, expected: LeaseExpectation): Promise<void>;
+  /**
+   * The one lease compare-and-set: reads the lease, lets the core decide, writes conditionally (re-reading and
+   * re-deciding after a lost race), with `writes` in the same transaction. A refusal writes nothing.
+   */
+  transitionLease(
+    decide: (lease: Lease) => LeaseResult,
+    writes?: (after: Lease) => GuardedWrites,
+  ): Promise<LeaseTransition>;
+  /** Registry/history writes conditional on the lease still being at `guard`; LeaseConflictError otherwise. */
+  writeGuarded(guard: LeaseGuard, writes: GuardedWrites): Promise<void>;
   getVotes(): Promise<StoredVote[]>;
   /** Conditional: the AZ's sequence only moves forward; false when a newer vote is already stored. */
   putVote(vote: StoredVote): Promise<boolean>;
@@ -96,6 +136,7 @@ export interface StorePort {
   startEvent(e: EventRecord): Promise<EventRecord>;
   /** Appends a timeline step once (a retried step with the same name and detail is not duplicated). */
   appendTimeline(epoch: number, step: TimelineStep): Promise<void>;
+  /** Never rewrites a committed outcome (EventCommittedError). */
   updateEvent(epoch: number, fields: Partial<Omit<EventRecord, 'epoch' | 'timeline'>>): Promise<void>;
   getEvent(epoch: number): Promise<EventRecord | undefined>;
   listEvents(limit?: number): Promise<EventRecord[]>;

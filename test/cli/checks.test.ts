@@ -9,7 +9,7 @@ const fo = (target?: string, force = true): RunRequest => ({ mode: 'failover', f
 
 describe('checkRunRequest (ValidateInput rules that need only lease and registry)', () => {
   const refusals: [string, RunRequest, Partial<Lease>, typeof UsageError | typeof RefusedError, RegExp][] = [
-    ['unknown node', sw('pg9'), {}, UsageError, /^unknown node 'pg9' \(nodes: pg1, pg2, pg3\)$/],
+    ['unknown node', sw('pg9'), {}, UsageError, /^unknown target 'pg9' \(nodes: pg1, pg2, pg3\)$/],
     ['target already primary', sw('pg1'), {}, UsageError, /pg1 is already the primary/],
     ['failover without --to', fo(undefined), {}, UsageError, /failover needs --to NODE/],
     ['failover without --force', fo('pg2', false), {}, UsageError, /needs --force/],

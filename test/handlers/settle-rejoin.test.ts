@@ -2,7 +2,7 @@ import { initialLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import type { Deps } from '../../lambdas/handlers/deps';
 import type { RunState } from '../../lambdas/handlers/run-state';
-import { settleRejoin } from '../../lambdas/handlers/settle-rejoin';
+import { handler, settleRejoin } from '../../lambdas/handlers/settle-rejoin';
 import type { RegisteredNode } from '../../lambdas/ports/store-port';
 
 const node = (name: string, ip: string, role: 'primary' | 'replica', status: string): RegisteredNode => ({
@@ -26,10 +26,18 @@ function world(lease: Lease, nodes: RegisteredNode[]) {
   const events: Record<string, unknown>[] = [];
   const d = {
     config: { PGQ_READER_RECORD: 'reader.db', PGQ_RECORD_TTL: 5 },
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     store: {
       getLease: async () => lease,
       listNodes: async () => [...registry.values()],
       putNode: async (n: RegisteredNode) => void registry.set(n.name, n),
+      writeGuarded: async (
+        _g: unknown,
+        w: { nodes?: RegisteredNode[]; event?: { fields: Record<string, unknown> } },
+      ) => {
+        for (const n of w.nodes ?? []) registry.set(n.name, n);
+        if (w.event) events.push(w.event.fields);
+      },
       updateEvent: async (_e: number, patch: Record<string, unknown>) => void events.push(patch),
       appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
         void timeline.push(`${s.step}: ${s.detail}`),
@@ -114,9 +122,22 @@ describe('settle-rejoin (after the commit, outside the VPC)', () => {
       node('pg2', '10.0.0.2', 'replica', 'healthy'),
       node('pg3', '10.0.0.3', 'primary', 'healthy'),
     ]);
-    await settleRejoin({ ...run, rejoinError: { Error: 'Lambda.Unknown' } }, w.d);
+    await handler.withDeps(async () => w.d)({ state: { ...run, rejoinError: { Error: 'Lambda.Unknown' } } });
     expect(w.records).toEqual({});
     expect(w.registry.get('pg1')!.status).toBe('fenced');
-    expect(w.timeline).toEqual(['settle-skipped: epoch 7 is stale (lease at 9)']);
+    expect(w.timeline).toEqual(['settle-rejoin-skipped: settle-rejoin skipped: epoch 7 is stale (lease at 9)']);
+  });
+
+  it('refuses a call that names the lease primary as the old primary, changing nothing', async () => {
+    const w = world(steady, [
+      node('pg1', '10.0.0.1', 'replica', 'fenced'),
+      node('pg2', '10.0.0.2', 'primary', 'healthy'),
+      node('pg3', '10.0.0.3', 'replica', 'healthy'),
+    ]);
+    await expect(
+      handler.withDeps(async () => w.d)({ state: { ...run, oldPrimary: 'pg2', candidate: 'pg1' } }),
+    ).rejects.toThrow(/pg2 is the lease's primary at epoch 7: it is never rejoined; nothing changed/);
+    expect(w.records).toEqual({});
+    expect(w.timeline).toEqual([]);
   });
 });

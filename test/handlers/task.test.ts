@@ -42,49 +42,76 @@ describe('task wrapper', () => {
     const seen: unknown[] = [];
     const h = task(
       't',
+      { policy: 'none' },
       async (s) => {
         seen.push(s);
         return s;
       },
-      { checkEpoch: false },
       async () => fakeDeps(initialLease('pg1', 0)),
     );
     await h({ state: input });
     expect(seen[0]).toEqual({ input: { ...input } });
   });
 
-  it('refuses to act when the run epoch is stale, and records why on the timeline', async () => {
+  const held: Lease = {
+    ...initialLease('pg1', 0),
+    epoch: 5,
+    state: 'failing-over',
+    run: { holder: 'exec-5', mode: 'failover', oldPrimary: 'pg1' },
+  };
+
+  it.each([
+    [
+      'a stale epoch',
+      { input, epoch: 4, oldPrimary: 'pg1' },
+      'exec-5',
+      /fence refused: stale epoch 4: the lease is at epoch 5/,
+    ],
+    [
+      'no execution name',
+      { input, epoch: 5, oldPrimary: 'pg1' },
+      undefined,
+      /only the holder of epoch 5 \(exec-5\) may act/,
+    ],
+    ['another execution', { input, epoch: 5, oldPrimary: 'pg1' }, 'guess', /guess is not the holder of epoch 5/],
+    ['another old primary', { input, epoch: 5, oldPrimary: 'pg2' }, 'exec-5', /epoch 5 replaces pg1, not pg2/],
+  ])('refuses to act for %s, leaving even the timeline untouched', async (_n, state, executionName, reason) => {
     const timeline: string[] = [];
-    const lease: Lease = { ...initialLease('pg1', 0), epoch: 5, state: 'failing-over' };
-    const h = task(
-      'fence',
-      async (s) => s,
-      {},
-      async () => fakeDeps(lease, timeline),
-    );
-    await expect(h({ state: { input, epoch: 4 } })).rejects.toMatchObject({
+    const step = jest.fn();
+    const h = task('fence', { policy: 'holder' }, step, async () => fakeDeps(held, timeline));
+    await expect(h({ state, executionName })).rejects.toMatchObject({
       name: FATAL_ERROR,
-      message: expect.stringMatching(/fence refused: stale epoch 4: the lease is at epoch 5/),
+      message: expect.stringMatching(reason),
     });
-    expect(timeline[0]).toMatch(/^fence-failed: ValidationError: fence refused: stale epoch 4/);
+    expect(step).not.toHaveBeenCalled();
+    expect(timeline).toEqual([]);
   });
 
-  it('runs the step when the epoch is current', async () => {
-    const lease: Lease = { ...initialLease('pg1', 0), epoch: 5, state: 'failing-over' };
+  it('runs the step for the holder whose input matches the record', async () => {
     const h = task(
       'fence',
+      { policy: 'holder' },
       async (s) => ({ ...s, candidate: 'pg2' }),
-      {},
-      async () => fakeDeps(lease),
+      async () => fakeDeps(held),
     );
-    await expect(h({ state: { input, epoch: 5 } })).resolves.toMatchObject({ candidate: 'pg2', epoch: 5 });
+    await expect(h({ state: { input, epoch: 5, oldPrimary: 'pg1' }, executionName: 'exec-5' })).resolves.toMatchObject({
+      candidate: 'pg2',
+      epoch: 5,
+    });
+  });
+
+  it('withDeps builds the same handler over other dependencies', async () => {
+    const base = task('fence', { policy: 'holder' }, async (s) => s);
+    await expect(
+      base.withDeps(async () => fakeDeps(held))({ state: { input, epoch: 5, oldPrimary: 'pg1' } }),
+    ).rejects.toThrow(/fence refused: no execution name/);
   });
 
   it('rejects a malformed state with the field named', async () => {
     const h = task(
       't',
+      { policy: 'none' },
       async (s) => s,
-      { checkEpoch: false },
       async () => fakeDeps(initialLease('pg1', 0)),
     );
     await expect(h({ state: { input: { mode: 'sideways', cluster: 'c' } } })).rejects.toThrow(/input\.mode/);
@@ -92,7 +119,7 @@ describe('task wrapper', () => {
 
   it('answers a keep-warm ping without running the step', async () => {
     const step = jest.fn();
-    const h = task('t', step, {}, async () => fakeDeps(initialLease('pg1', 0)));
+    const h = task('t', { policy: 'holder' }, step, async () => fakeDeps(initialLease('pg1', 0)));
     await expect(h({ warmup: true, state: undefined })).resolves.toEqual({ warm: true });
     expect(step).not.toHaveBeenCalled();
   });

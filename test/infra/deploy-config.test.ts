@@ -135,6 +135,84 @@ describe('deployment config', () => {
       'pgquorum.alarmEmail:',
     ],
   ];
+  cases.push(
+    [
+      'a duplicate instance id',
+      (c) => {
+        c.nodes[2].instanceId = c.nodes[0].instanceId;
+      },
+      `pgquorum.nodes[2].instanceId: i-0a1a1a1a1a1a1a1a1 is already node`,
+    ],
+    [
+      'a duplicate private IP',
+      (c) => {
+        c.nodes[1].privateIp = c.nodes[0].privateIp;
+      },
+      'pgquorum.nodes[1].privateIp: 10.20.1.10 is already node',
+    ],
+    [
+      'a pgdata with a quote',
+      (c) => {
+        c.pgdata = "/var/lib/pg'; rm -rf /; '";
+      },
+      'pgquorum.pgdata: an absolute path of letters',
+    ],
+    [
+      'a pgdata with a $',
+      (c) => {
+        c.pgdata = '/var/lib/$(id)';
+      },
+      'pgquorum.pgdata: an absolute path',
+    ],
+    [
+      'a relative pgdata',
+      (c) => {
+        c.pgdata = 'data/main';
+      },
+      'pgquorum.pgdata: an absolute path',
+    ],
+    [
+      'a pgdata climbing out',
+      (c) => {
+        c.pgdata = '/var/lib/../../etc';
+      },
+      'pgquorum.pgdata: an absolute path',
+    ],
+    [
+      'a node IP outside the VPC',
+      (c) => {
+        c.nodes[1].privateIp = '10.21.2.10';
+      },
+      'pgquorum.nodes[1].privateIp: 10.21.2.10 is outside vpcCidr 10.20.0.0/16',
+    ],
+    [
+      'a node AZ without a probe',
+      (c) => {
+        c.nodes[0].az = 'eu-west-1d';
+      },
+      'pgquorum.nodes[0].az: eu-west-1d is not one of the probe AZs',
+    ],
+    [
+      'a vote TTL shorter than the probe interval',
+      (c) => {
+        c.thresholds = { ...(c.thresholds ?? {}), probeIntervalMs: 2000, voteTtlMs: 1000 };
+      },
+      'pgquorum.thresholds.voteTtlMs: 1000 ms is shorter than probeIntervalMs 2000',
+    ],
+  );
+  it.each([
+    ['/var/lib/postgresql/15/main', true],
+    ['/data/pg-15_main.d', true],
+    ['/srv/a..b', true],
+    ["/var/lib/pg'x", false],
+    ['/var/lib/pg x', false],
+    ['/var/lib/..', false],
+    ['/var/`id`', false],
+  ])('pgdata %j is accepted: %s', (pgdata, ok) => {
+    const raw = sampleConfig();
+    raw.pgdata = pgdata;
+    expect(deployConfigSchema.safeParse(raw).success).toBe(ok);
+  });
   it.each(cases)('rejects %s and names the field', (_name, mutate, expected) => {
     const raw = sampleConfig();
     mutate(raw);

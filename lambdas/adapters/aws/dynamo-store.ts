@@ -5,14 +5,22 @@ import {
   GetItemCommand,
   PutItemCommand,
   QueryCommand,
+  TransactionCanceledException,
+  type TransactWriteItem,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { FatalError, RetriableError } from '../../core/errors';
-import type { Lease, LeaseState } from '../../core/types';
+import type { LeaseResult } from '../../core/lease';
+import type { Lease, LeaseState, RunRecord } from '../../core/types';
 import type {
   EventRecord,
   FenceSnapshot,
+  GuardedWrites,
+  LeaseExpectation,
+  LeaseGuard,
+  LeaseTransition,
   RegisteredNode,
   StoredVote,
   StorePort,
@@ -25,6 +33,11 @@ export class LeaseConflictError extends FatalError {}
 export class StoreUnavailableError extends RetriableError {}
 /** The cluster has no lease item: it was never seeded. */
 export class NotSeededError extends FatalError {}
+/** An event's committed outcome may not be rewritten (an abort or release arriving after the commit). */
+export class EventCommittedError extends FatalError {}
+
+/** How often a transition re-reads and re-decides after losing a compare-and-set (another writer, or our own lost response). */
+const TRANSITION_ATTEMPTS = 3;
 
 /** Votes live a few minutes past their usefulness (DynamoDB TTL deletes lazily). */
 const VOTE_TTL_SEC = 3600;
@@ -102,30 +115,155 @@ export class DynamoStore implements StorePort {
       updatedAt: Number(i.updatedAt ?? 0),
       lastFailoverAt: i.lastFailoverAt == null ? null : Number(i.lastFailoverAt),
       ...(i.resumeState ? { resumeState: i.resumeState as 'steady' | 'paused' } : {}),
+      ...(i.run ? { run: i.run as RunRecord } : {}),
+      ...(i.rev != null ? { rev: Number(i.rev) } : {}),
     };
   }
 
-  async putLease(next: Lease, expected: { epoch: number; state: LeaseState }): Promise<void> {
+  /** The lease item's put, conditional on what it was decided on; the write counter moves by one. */
+  private leasePut(next: Lease, expected: LeaseExpectation): TransactWriteItem['Put'] & object {
+    const revCheck =
+      expected.rev === undefined ? '' : expected.rev === null ? ' AND attribute_not_exists(rev)' : ' AND rev = :r';
+    return {
+      TableName: this.table,
+      Item: marshall(
+        { pk: this.pk, sk: 'LEASE', ...next, rev: (expected.rev ?? next.rev ?? 0) + 1 },
+        { removeUndefinedValues: true },
+      ),
+      ConditionExpression: `epoch = :e AND #s = :s${revCheck}`,
+      ExpressionAttributeNames: { '#s': 'state' },
+      ExpressionAttributeValues: marshall({
+        ':e': expected.epoch,
+        ':s': expected.state,
+        ...(typeof expected.rev === 'number' ? { ':r': expected.rev } : {}),
+      }),
+    };
+  }
+
+  private conflict(expected: LeaseExpectation, cur: Record<string, unknown> | undefined): LeaseConflictError {
+    return new LeaseConflictError(
+      `lease changed: expected epoch ${expected.epoch} (${expected.state}), found ${cur ? `epoch ${cur.epoch} (${cur.state})` : 'something else'}`,
+      { expected, actual: cur ? { epoch: cur.epoch, state: cur.state } : undefined },
+    );
+  }
+
+  async putLease(next: Lease, expected: LeaseExpectation): Promise<void> {
     try {
       await this.ddb.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: marshall({ pk: this.pk, sk: 'LEASE', ...next }, { removeUndefinedValues: true }),
-          ConditionExpression: 'epoch = :e AND #s = :s',
-          ExpressionAttributeNames: { '#s': 'state' },
-          ExpressionAttributeValues: marshall({ ':e': expected.epoch, ':s': expected.state }),
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
+        new PutItemCommand({ ...this.leasePut(next, expected), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' }),
       );
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) {
-        const cur = err.Item ? unmarshall(err.Item) : undefined;
-        throw new LeaseConflictError(
-          `lease changed: expected epoch ${expected.epoch} (${expected.state}), found ${cur ? `epoch ${cur.epoch} (${cur.state})` : 'something else'}`,
-          { expected, actual: cur ? { epoch: cur.epoch, state: cur.state } : undefined },
-        );
+        throw this.conflict(expected, err.Item ? unmarshall(err.Item) : undefined);
       }
       wrap(err, 'write lease');
+    }
+  }
+
+  /**
+   * The one compare-and-set of the lease: read, decide, write conditionally on
+   * the epoch, state and write counter read. A lost race (or our own write
+   * whose response was lost and which the SDK re-sent) re-reads and
+   * re-decides, so a decision that recognises its own finished write returns
+   * the lease unchanged instead of failing. `writes` go into the same
+   * transaction, guarded by the lease: the registry and history never record
+   * a transition that did not happen.
+   */
+  async transitionLease(
+    decide: (lease: Lease) => LeaseResult,
+    writes?: (after: Lease) => GuardedWrites,
+  ): Promise<LeaseTransition> {
+    for (let attempt = 1; ; attempt++) {
+      const before = await this.getLease();
+      const r = decide(before);
+      if (!r.ok) return { ok: false, before, reason: r.reason };
+      const changed = r.lease !== before;
+      const expected: LeaseExpectation = { epoch: before.epoch, state: before.state, rev: before.rev ?? null };
+      const extra = writes ? this.guardedItems(writes(r.lease)) : [];
+      try {
+        if (changed && !extra.length) await this.putLease(r.lease, expected);
+        else if (changed || extra.length) {
+          const lease: TransactWriteItem = changed
+            ? { Put: this.leasePut(r.lease, expected) }
+            : {
+                ConditionCheck: this.leaseCheck({ epoch: before.epoch, state: before.state, rev: before.rev ?? null }),
+              };
+          await this.transact([lease, ...extra], expected);
+        }
+        return { ok: true, before, lease: changed ? { ...r.lease, rev: (before.rev ?? 0) + 1 } : before, changed };
+      } catch (err) {
+        if (err instanceof LeaseConflictError && attempt < TRANSITION_ATTEMPTS) continue;
+        throw err;
+      }
+    }
+  }
+
+  private leaseCheck(expected: LeaseExpectation): NonNullable<TransactWriteItem['ConditionCheck']> {
+    const { Item: _item, ...check } = this.leasePut({} as Lease, expected);
+    return { ...check, Key: marshall({ pk: this.pk, sk: 'LEASE' }) } as NonNullable<
+      TransactWriteItem['ConditionCheck']
+    >;
+  }
+
+  private guardedItems(w: GuardedWrites): TransactWriteItem[] {
+    const items: TransactWriteItem[] = (w.nodes ?? []).map((n) => ({
+      Put: {
+        TableName: this.table,
+        Item: marshall({ pk: this.pk, sk: `NODE#${n.name}`, ...n }, { removeUndefinedValues: true }),
+      },
+    }));
+    if (w.event) items.push({ Update: this.eventUpdate(w.event.epoch, w.event.fields) });
+    return items;
+  }
+
+  private async transact(items: TransactWriteItem[], expected: LeaseExpectation): Promise<void> {
+    try {
+      await this.ddb.send(new TransactWriteItemsCommand({ TransactItems: items }));
+    } catch (err) {
+      if (err instanceof TransactionCanceledException) {
+        const reasons = err.CancellationReasons ?? [];
+        if (reasons[0]?.Code === 'ConditionalCheckFailed') throw this.conflict(expected, undefined);
+        if (reasons.some((r) => r.Code === 'ConditionalCheckFailed')) {
+          throw new EventCommittedError(`event ${expected.epoch}: its committed outcome may not be rewritten`);
+        }
+      }
+      wrap(err, 'write lease and records');
+    }
+  }
+
+  /**
+   * Registry and history writes that hold only while the lease still says
+   * what the writer acted on (epoch, and the primary it followed): a step
+   * that ran for minutes (a rejoin) must not record over a newer run.
+   */
+  async writeGuarded(guard: LeaseGuard, writes: GuardedWrites): Promise<void> {
+    const items = this.guardedItems(writes);
+    if (!items.length) return;
+    const check: TransactWriteItem = {
+      ConditionCheck: {
+        TableName: this.table,
+        Key: marshall({ pk: this.pk, sk: 'LEASE' }),
+        ConditionExpression: `epoch = :e${guard.primary ? ' AND #p = :p' : ''}`,
+        ...(guard.primary ? { ExpressionAttributeNames: { '#p': 'primary' } } : {}),
+        ExpressionAttributeValues: marshall({ ':e': guard.epoch, ...(guard.primary ? { ':p': guard.primary } : {}) }),
+      },
+    };
+    try {
+      await this.ddb.send(new TransactWriteItemsCommand({ TransactItems: [check, ...items] }));
+    } catch (err) {
+      if (
+        err instanceof TransactionCanceledException &&
+        err.CancellationReasons?.[0]?.Code === 'ConditionalCheckFailed'
+      ) {
+        throw new LeaseConflictError(
+          `lease moved past epoch ${guard.epoch}${guard.primary ? ` / primary ${guard.primary}` : ''}: not recorded`,
+          { guard },
+        );
+      }
+      if (err instanceof TransactionCanceledException) {
+        throw new EventCommittedError(`event ${guard.epoch}: its committed outcome may not be rewritten`);
+      }
+      wrap(err, 'guarded write');
     }
   }
 
@@ -272,22 +410,44 @@ export class DynamoStore implements StorePort {
     }
   }
 
-  async updateEvent(epoch: number, fields: Partial<Omit<EventRecord, 'epoch' | 'timeline'>>): Promise<void> {
+  /**
+   * A committed outcome is final: an update that sets any other outcome is
+   * conditional on the event not being committed (a late abort or release
+   * must not rewrite history).
+   */
+  private eventUpdate(
+    epoch: number,
+    fields: Partial<Omit<EventRecord, 'epoch' | 'timeline'>>,
+  ): NonNullable<TransactWriteItem['Update']> {
     const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
-    if (!entries.length) return;
+    const guardOutcome = fields.outcome !== undefined && fields.outcome !== 'committed';
+    return {
+      TableName: this.table,
+      Key: marshall({ pk: this.pk, sk: this.eventSk(epoch) }),
+      UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
+      ...(guardOutcome ? { ConditionExpression: 'attribute_not_exists(#o) OR #o <> :committed' } : {}),
+      ExpressionAttributeNames: {
+        ...Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
+        ...(guardOutcome ? { '#o': 'outcome' } : {}),
+      },
+      ExpressionAttributeValues: marshall(
+        {
+          ...Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])),
+          ...(guardOutcome ? { ':committed': 'committed' } : {}),
+        },
+        { removeUndefinedValues: true },
+      ),
+    };
+  }
+
+  async updateEvent(epoch: number, fields: Partial<Omit<EventRecord, 'epoch' | 'timeline'>>): Promise<void> {
+    if (!Object.values(fields).some((v) => v !== undefined)) return;
     try {
-      await this.ddb.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: marshall({ pk: this.pk, sk: this.eventSk(epoch) }),
-          UpdateExpression: `SET ${entries.map((_, i) => `#f${i} = :v${i}`).join(', ')}`,
-          ExpressionAttributeNames: Object.fromEntries(entries.map(([k], i) => [`#f${i}`, k])),
-          ExpressionAttributeValues: marshall(Object.fromEntries(entries.map(([, v], i) => [`:v${i}`, v])), {
-            removeUndefinedValues: true,
-          }),
-        }),
-      );
+      await this.ddb.send(new UpdateItemCommand(this.eventUpdate(epoch, fields)));
     } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        throw new EventCommittedError(`event ${epoch} is committed: outcome ${fields.outcome} not recorded`);
+      }
       wrap(err, `update event ${epoch}`);
     }
   }

@@ -7,7 +7,7 @@ import {
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
-import { CreateStateMachineCommand } from '@aws-sdk/client-sfn';
+import { CreateStateMachineCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { makeClients } from '../../../lambdas/adapters/aws/clients';
 import { CloudWatchMetrics, METRIC_NAMESPACE } from '../../../lambdas/adapters/aws/cloudwatch-metrics';
@@ -186,6 +186,36 @@ describe('Step Functions starter', () => {
     // The same epoch decided on another version of the lease (a restored table, a reset lab) is a new run.
     const c = await starter.start(input, 8, 2000);
     expect(c).toMatchObject({ alreadyStarted: false, name: 'c1-failover-e8-v1jk' });
+  });
+
+  it('starts again under a fresh name when the execution of that name ended without taking the lease', async () => {
+    const sm = await aws.sfn.send(
+      new CreateStateMachineCommand({
+        name: `starter-fail-${run}`,
+        roleArn: 'arn:aws:iam::000000000000:role/x',
+        definition: JSON.stringify({ StartAt: 'F', States: { F: { Type: 'Fail', Error: 'InputRejected' } } }),
+      }),
+    );
+    const starter = new SfnStarter(aws.sfn, sm.stateMachineArn!);
+    const input = { mode: 'failover' as const, cluster: 'c2', reason: 'test' };
+    const ended = async (arn: string) => {
+      for (let i = 0; i < 100; i++) {
+        const r = await aws.sfn.send(new DescribeExecutionCommand({ executionArn: arn }));
+        if (r.status !== 'RUNNING') return r.status;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      return 'RUNNING';
+    };
+    const a = await starter.start(input, 3, 1000);
+    expect(a).toMatchObject({ alreadyStarted: false, name: 'c2-failover-e3-vrs' });
+    expect(await ended(a.executionArn!)).toBe('FAILED');
+    const b = await starter.start(input, 3, 1000);
+    expect(b).toMatchObject({
+      alreadyStarted: false,
+      name: 'c2-failover-e3-vrs-r1',
+      replaced: ['c2-failover-e3-vrs'],
+    });
+    expect(b.executionArn).toMatch(/c2-failover-e3-vrs-r1$/);
   });
 });
 
