@@ -43,6 +43,7 @@ import { withCapturedOutput } from '../infra/captured-output';
 import { TASKS, type TaskName } from '../infra/constructs/tasks';
 import { taskConstructId } from '../infra/stacks/pgquorum-stack';
 import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
+import { HOST_SCRIPTS } from '../lambdas/ports/host-command-port';
 import type { Lab } from './index';
 import { DEPLOYMENT_FILE, LAB_DIR, PG_BIN, REPO_ROOT } from './paths';
 import {
@@ -271,6 +272,9 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
       )
     ).FunctionArn!;
 
+  say("registering the stack's SSM documents with the lab's SSM service");
+  await registerSsmDocuments(lab, resources);
+
   say('creating the task functions in the emulator');
   const arns: Record<string, string> = {};
   const functionNames: Record<string, string> = {};
@@ -373,6 +377,27 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
   }
   fs.writeFileSync(DEPLOYMENT_FILE, JSON.stringify({ stateMachineArn, functionNames, probeNames }, null, 2));
   return { stateMachineArn, functionNames, probeNames, probeSpecs, probeInvokeConfig: probeInvokeConfig!, definition };
+}
+
+/**
+ * Tells the lab's SSM service which Command documents the stack creates, with
+ * their declared parameters and allowed patterns, so SendCommand refuses what
+ * SSM would (an undeclared parameter, a value with a quote or a newline).
+ */
+async function registerSsmDocuments(
+  lab: Lab,
+  resources: Record<string, { Type: string; Properties: Cfn }>,
+): Promise<void> {
+  const documents: Record<string, { script: string; parameters: unknown }> = {};
+  for (const r of Object.values(resources)) {
+    if (r.Type !== 'AWS::SSM::Document') continue;
+    const name = String(r.Properties.Name);
+    const script = HOST_SCRIPTS.find((s) => name.endsWith(`-${s}`));
+    if (!script) throw new Error(`the synthesized SSM document ${name} runs no known host script`);
+    documents[name] = { script, parameters: (r.Properties.Content as Cfn).parameters ?? {} };
+  }
+  const res = await fetch(`${lab.controlUrl}/ssm-documents`, { method: 'POST', body: JSON.stringify({ documents }) });
+  if (!res.ok) throw new Error(`registering SSM documents with the lab: HTTP ${res.status} ${await res.text()}`);
 }
 
 /** Creates a probe function with its asynchronous-invocation settings, before anything can invoke it. */

@@ -400,7 +400,7 @@ export class Lab {
     return this.ids.nodes[this.spec(node).name]!.securityGroupId;
   }
 
-  /** Base URL of the supervisor's control API (the fence's local host executor posts /sever and /pg-* here). */
+  /** Base URL of the supervisor's control API (the lab's hosts start and stop their postmasters through /pg-*). */
   get controlUrl(): string {
     return `http://127.0.0.1:${this.state.controlPort}`;
   }

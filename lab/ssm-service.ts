@@ -118,6 +118,12 @@ interface Invocation {
   child?: ChildProcess;
 }
 
+/** A Command document as the stack declares it: the parameters SendCommand may pass, each with its allowed pattern. */
+export interface SsmDocument {
+  script: HostScript;
+  parameters: Readonly<Record<string, { allowedPattern?: string }>>;
+}
+
 /** An SSM error as the JSON protocol carries it (`__type` names the exception). */
 export class SsmServiceError extends Error {
   constructor(
@@ -137,6 +143,8 @@ const secs = (ms: number) => ms / 1000;
 export class LabSsmService {
   private readonly invocations = new Map<string, Invocation>();
   private readonly lostSince = new Map<string, number>();
+  /** The documents the deployed stack created; until a deployment registers them, any `<prefix>-<script>` is accepted. */
+  private documents: Map<string, SsmDocument> | undefined;
   private server: http.Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
@@ -176,6 +184,12 @@ export class LabSsmService {
     const s = this.server;
     this.server = undefined;
     if (s?.listening) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /** The documents a deployment created (from the synthesized template): SendCommand then checks names and parameters. */
+  registerDocuments(docs: Readonly<Record<string, SsmDocument>>): void {
+    this.documents = new Map(Object.entries(docs));
+    this.log(`ssm: ${this.documents.size} document(s) registered`);
   }
 
   /** Forgets every invocation (lab reset); scripts still running are left to finish. */
@@ -309,9 +323,8 @@ export class LabSsmService {
     });
     if (bad.length) throw this.invalidInstance(bad);
     const name = String(b.DocumentName ?? '');
-    const script = HOST_SCRIPTS.find((s) => name === `${this.opts.documentPrefix}-${s}`);
-    if (!script) throw new SsmServiceError('InvalidDocument', `Document ${name} does not exist`);
     const rawParams = (b.Parameters as Record<string, string[]> | undefined) ?? {};
+    const script = this.documentScript(name, rawParams);
     const params = Object.fromEntries(Object.entries(rawParams).map(([k, v]) => [k, (v ?? []).join(',')]));
     // SendCommand's TimeoutSeconds: 30 to 2592000, default 3600 (API reference).
     const timeoutSeconds = Number(b.TimeoutSeconds ?? 3600);
@@ -363,6 +376,32 @@ export class LabSsmService {
         TimeoutSeconds: timeoutSeconds,
       },
     };
+  }
+
+  /** The script a document runs, after SendCommand's checks of the document and its parameters. */
+  private documentScript(name: string, params: Record<string, string[]>): HostScript {
+    const missing = new SsmServiceError('InvalidDocument', `Document ${name} does not exist`);
+    if (!this.documents) {
+      const script = HOST_SCRIPTS.find((s) => name === `${this.opts.documentPrefix}-${s}`);
+      if (!script) throw missing;
+      return script;
+    }
+    const doc = this.documents.get(name);
+    if (!doc) throw missing;
+    for (const [k, values] of Object.entries(params)) {
+      const decl = doc.parameters[k];
+      // SSM refuses a parameter the document does not declare, and a value its allowedPattern does not match.
+      if (!decl) throw new SsmServiceError('InvalidParameters', `parameter ${k} is not defined in document ${name}`);
+      const re = decl.allowedPattern ? new RegExp(decl.allowedPattern) : undefined;
+      const bad = (values ?? []).find((v) => re && !re.test(v));
+      if (bad !== undefined) {
+        throw new SsmServiceError(
+          'InvalidParameters',
+          `parameter ${k} of document ${name} does not match its allowed pattern ${decl.allowedPattern}`,
+        );
+      }
+    }
+    return doc.script;
   }
 
   private invocation(commandId: string, instanceId: string): Invocation {

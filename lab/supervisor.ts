@@ -33,7 +33,7 @@ import {
   seedAws,
   setRecord,
 } from './seed';
-import { type AgentState, LabSsmService } from './ssm-service';
+import { type AgentState, LabSsmService, type SsmDocument } from './ssm-service';
 import type { LabState } from './state';
 import {
   GATE_PATHS,
@@ -655,6 +655,10 @@ const routes: Record<string, Handler> = {
       ]),
     ),
   '/ssm-invocations': async () => ssm.summary(),
+  '/ssm-documents': async (b) => {
+    ssm.registerDocuments(b.documents as unknown as Record<string, SsmDocument>);
+    return { registered: Object.keys(b.documents ?? {}).length };
+  },
   '/nodes': async () => Object.fromEntries([...nodes].map(([k, n]) => [k, { pid: n.pid ?? null, frozen: n.frozen }])),
   '/processes': async () => {
     const pids = state().pids;

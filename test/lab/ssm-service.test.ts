@@ -150,6 +150,24 @@ describe('lab SSM service: a live host', () => {
     });
   });
 
+  it("once the stack's documents are registered, refuses an undeclared parameter or a value outside its pattern", async () => {
+    service.registerDocuments({
+      'pgquorum-lab-stop-postgres-immediate': {
+        script: 'stop-postgres-immediate',
+        parameters: { SLOT_NAME: { allowedPattern: "^[^'\\n]*$" } },
+      },
+    });
+    await expect(send(hosts[0]!.instanceId, undefined, { SLOT_NAME: ["pg'1"] })).rejects.toMatchObject({
+      name: 'InvalidParameters',
+      message: expect.stringMatching(/SLOT_NAME .* allowed pattern/),
+    });
+    await expect(send(hosts[0]!.instanceId, undefined, { NOPE: ['x'] })).rejects.toMatchObject({
+      name: 'InvalidParameters',
+    });
+    await expect(send(hosts[0]!.instanceId, 'pgquorum-lab-reclone')).rejects.toMatchObject({ name: 'InvalidDocument' });
+    expect((await send(hosts[0]!.instanceId, undefined, { SLOT_NAME: ['pg1'] })).Command!.Status).toBe('Pending');
+  });
+
   it("runs through the product's SsmHostCommands adapter (ideal profile: no latency)", async () => {
     await service.close();
     service = make(cloudProfile('ideal'));
