@@ -258,6 +258,8 @@ export class PgQuorumStack extends Stack {
             resources: [zoneArn],
           }),
         );
+      }
+      if (spec.needs.includes('route53') || spec.needs.includes('route53-status')) {
         f.addToRolePolicy(
           new iam.PolicyStatement({
             actions: ['route53:GetChange'],

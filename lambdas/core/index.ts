@@ -1,4 +1,5 @@
 export * from './candidate';
+export * from './dns-wait';
 export * from './errors';
 export * from './failover-decision';
 export * from './guards';
