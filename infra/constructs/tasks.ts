@@ -25,8 +25,21 @@ export const TASKS = {
   'acquire-lease': { entry: 'acquire-lease', timeoutSec: 15, memoryMb: 256, needsVpc: false, needs: [] },
   'confirm-quorum': { entry: 'confirm-quorum', timeoutSec: 15, memoryMb: 256, needsVpc: false, needs: [] },
   'select-candidate': { entry: 'select-candidate', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: [] },
-  fence: { entry: 'fence', timeoutSec: 90, memoryMb: 256, needsVpc: true, needs: ['fence', 'ssm'] },
-  'verify-fence': { entry: 'verify-fence', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: ['describe-sg'] },
+  // The ladder's bounds (settings.fence: SSM stop <= 30 s, then StopInstances <= 60 s) fit in this timeout.
+  fence: {
+    entry: 'fence',
+    timeoutSec: 90,
+    memoryMb: 256,
+    needsVpc: true,
+    needs: ['fence', 'ssm', 'stop-instance', 'describe-instance'],
+  },
+  'verify-fence': {
+    entry: 'verify-fence',
+    timeoutSec: 30,
+    memoryMb: 256,
+    needsVpc: true,
+    needs: ['describe-sg', 'describe-instance'],
+  },
   promote: { entry: 'promote', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
   // UPSERTs only (INSYNC is polled after the commit by check-dns-insync): seconds, not Route 53's 60 s.
   'flip-dns': { entry: 'flip-dns', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['route53'] },
@@ -40,7 +53,14 @@ export const TASKS = {
   },
   'repoint-replica': { entry: 'repoint-replica', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
   commit: { entry: 'commit', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
-  abort: { entry: 'abort', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
+  // describe-*: the notification states the fenced node's condition (ingress, instance state).
+  abort: {
+    entry: 'abort',
+    timeoutSec: 30,
+    memoryMb: 256,
+    needsVpc: false,
+    needs: ['sns', 'describe-sg', 'describe-instance'],
+  },
   'rejoin-old-primary': {
     entry: 'rejoin-old-primary',
     timeoutSec: 900,

@@ -2,6 +2,7 @@ export * from './candidate';
 export * from './dns-wait';
 export * from './errors';
 export * from './failover-decision';
+export * from './fence-ladder';
 export * from './guards';
 export * from './lease';
 export * from './lsn';

@@ -36,6 +36,15 @@ export const runStateSchema = z.object({
   newTimeline: z.number().optional(),
   repointed: z.array(repointResultSchema).optional(),
   rejoin: z.string().optional(),
+  /** Fence: the rung that fenced the old primary (VerifyFence proves that rung), and what it left. */
+  fence: z
+    .object({
+      rung: z.enum(['stop-postgres', 'quorum', 'stop-instance']),
+      postgresStopped: z.boolean(),
+      instanceState: z.string().optional(),
+      reason: z.string(),
+    })
+    .optional(),
   /** FlipDns: the Route 53 changes it made and when; the post-commit loop polls them for INSYNC. */
   dns: z
     .object({

@@ -312,6 +312,7 @@ describe('IAM least privilege', () => {
   // Actions AWS does not let a policy scope to a resource (each acknowledged for cdk-nag in the stack).
   const UNSCOPABLE = new Set([
     'ec2:DescribeSecurityGroups',
+    'ec2:DescribeInstances',
     'ssm:GetCommandInvocation',
     'cloudwatch:PutMetricData',
     'xray:PutTraceSegments',
@@ -359,6 +360,19 @@ describe('IAM least privilege', () => {
       }
     }
     expect([...changers].sort()).toEqual([roleOf('fence'), roleOf('rejoin-old-primary')].sort());
+  });
+
+  it('lets only the fence stop instances (STONITH), and only the node instances of this stack', () => {
+    const stoppers = new Set<string>();
+    for (const [, p] of resourcesOf('AWS::IAM::Policy')) {
+      for (const s of p.Properties.PolicyDocument.Statement as Json[]) {
+        if (!list(s.Action).includes('ec2:StopInstances')) continue;
+        for (const r of p.Properties.Roles as Json[]) stoppers.add(r.Ref);
+        const ids = list(s.Resource).map((r: Json) => JSON.stringify(r).match(/instance\/(i-[0-9a-f]+)/)?.[1]);
+        expect(ids).toEqual(stack.config.nodes.map((n) => n.instanceId));
+      }
+    }
+    expect([...stoppers]).toEqual([roleOf('fence')]);
   });
 
   it('sends SSM commands only to the node instances and the pgquorum documents', () => {

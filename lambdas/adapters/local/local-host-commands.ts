@@ -78,14 +78,17 @@ export class LocalHostCommands implements HostCommandPort {
    * connections the gate tracked, and the immediate stop ends the server side,
    * as the SSM path does on EC2.
    */
-  async severConnections(node: { name: string; instanceId: string }): Promise<number> {
+  async severConnections(
+    node: { name: string; instanceId: string },
+    opts: { timeoutMs?: number } = {},
+  ): Promise<number> {
     const r = await fetch(`${this.layout.controlUrl}/sever`, {
       method: 'POST',
       body: JSON.stringify({ node: node.name }),
     });
     if (!r.ok) throw new LocalHostCommandError(`sever ${node.name}: HTTP ${r.status}`);
     const { severed } = (await r.json()) as { severed: number };
-    await this.run(node, 'stop-postgres-immediate', {}, { timeoutMs: 30000 });
+    await this.run(node, 'stop-postgres-immediate', {}, { timeoutMs: opts.timeoutMs ?? 30000 });
     return severed;
   }
 }
