@@ -7,12 +7,14 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { quietNode20Warning } from '../lab/quiet';
 import { checkFailoverFlags } from './checks';
+import { connstrCommand } from './commands/connstr';
 import { drillCommand } from './commands/drill';
 import { historyCommand } from './commands/history';
 import { pauseCommand, resumeCommand } from './commands/lease';
 import { rejoinCommand } from './commands/rejoin';
 import { runCommand } from './commands/run';
 import { statusCommand } from './commands/status';
+import { CONNSTR_FORMATS, type ConnstrFormat } from './connstr';
 import { type CliContext, type GlobalOptions, makeContext } from './context';
 import { EXIT, exitCodeOf } from './errors';
 import { makeOutput, type Output } from './output';
@@ -52,7 +54,7 @@ export function buildProgram(
 ): Command {
   const program = new Command('pgquorum')
     .description(
-      'operate a pgquorum PostgreSQL HA cluster (status, history, switchover, failover, pause, resume, rejoin, drill)',
+      'operate a pgquorum PostgreSQL HA cluster (status, history, connstr, switchover, failover, pause, resume, rejoin, drill)',
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -93,6 +95,37 @@ export function buildProgram(
     .addOption(json())
     .action((id: string | undefined, _o, cmd: Command) =>
       act(cmd, (ctx, out) => historyCommand(ctx, id, cmd.opts<{ limit: number }>(), out)),
+    );
+
+  program
+    .command('connstr')
+    .description(
+      'a connection string over every node (no DNS on the failover path): the writer (read-write), or --reader',
+    )
+    .option('--reader', 'prefer standbys, spread over them (target_session_attrs=prefer-standby, load_balance_hosts)')
+    .addOption(
+      new Option('--format <format>', 'libpq keyword/value, a postgresql:// URI, or a JDBC URL')
+        .choices([...CONNSTR_FORMATS])
+        .default('libpq'),
+    )
+    .option('--dbname <name>', 'database', 'postgres')
+    .option('--user <name>', 'role to connect as (no password is ever printed)')
+    .option('--connect-timeout <seconds>', 'per host attempt: a fenced node drops packets', positiveInt, 2)
+    .addOption(json())
+    .action((_o, cmd: Command) =>
+      act(cmd, (ctx, out) =>
+        connstrCommand(
+          ctx,
+          cmd.opts<{
+            reader?: boolean;
+            format: ConnstrFormat;
+            dbname: string;
+            user?: string;
+            connectTimeout: number;
+          }>(),
+          out,
+        ),
+      ),
     );
 
   program
