@@ -82,9 +82,13 @@ export class LocalHostCommands implements HostCommandPort {
     node: { name: string; instanceId: string },
     opts: { timeoutMs?: number } = {},
   ): Promise<number> {
+    // Bounded like the stop itself: the fence decides its next rung when the host does not answer in time.
     const r = await fetch(`${this.layout.controlUrl}/sever`, {
       method: 'POST',
       body: JSON.stringify({ node: node.name }),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 30000),
+    }).catch((err: Error) => {
+      throw new LocalHostCommandError(`sever ${node.name}: ${err.message}`);
     });
     if (!r.ok) throw new LocalHostCommandError(`sever ${node.name}: HTTP ${r.status}`);
     const { severed } = (await r.json()) as { severed: number };
