@@ -36,6 +36,9 @@ export const fenceSettingsSchema = z.object({
     .describe('stop-instance: how long the fence waits for EC2 to report the instance `stopped` (s).'),
 });
 
+/** The most the two fence bounds may add up to (s). @default 75 */
+export const FENCE_BOUNDS_MAX_SEC = 75;
+
 /** The fence ladder's validated settings. */
 export type FenceSettings = z.infer<typeof fenceSettingsSchema>;
 
@@ -108,6 +111,13 @@ export const settingsSchema = z
       .describe('The fence ladder: what to do when the old primary’s host does not answer (see below).'),
   })
   .superRefine((c, ctx) => {
+    // The fence function's timeout is 90 s (infra/constructs/tasks.ts): revoke, detach and EC2 calls need the rest.
+    if (c.fence.hostStopTimeoutSec + c.fence.stopInstanceTimeoutSec > FENCE_BOUNDS_MAX_SEC)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['fence', 'stopInstanceTimeoutSec'],
+        message: `hostStopTimeoutSec + stopInstanceTimeoutSec must be at most ${FENCE_BOUNDS_MAX_SEC} s (the fence function times out at 90 s)`,
+      });
     // Without synchronous replication nothing stops a live old primary from acknowledging writes alone.
     if (c.fence.unreachableHost === 'quorum' && c.replicationMode !== 'sync')
       ctx.addIssue({

@@ -41,7 +41,8 @@ beforeAll(async () => {
   // Every probe AZ votes before the status check.
   const store = labStore();
   for (let i = 0; i < 50 && (await store.getVotes()).length < 3; i++) await new Promise((r) => setTimeout(r, 200));
-}, 180000);
+  // Bundling every function takes minutes when the shared 2-core machine is loaded (the deploy is the slow part).
+}, 480000);
 
 afterAll(async () => {
   await undeployFromLab();

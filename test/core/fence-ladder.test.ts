@@ -126,6 +126,12 @@ describe('unreachable-host policy', () => {
     );
   });
 
+  it('refuses bounds that together outlast the fence function, naming the field', () => {
+    expect(() => parseSettings({ fence: { hostStopTimeoutSec: 30, stopInstanceTimeoutSec: 60 } })).toThrow(
+      /fence\.stopInstanceTimeoutSec: hostStopTimeoutSec \+ stopInstanceTimeoutSec must be at most 75 s/,
+    );
+  });
+
   it('bounds the SSM stop so the ladder fits the fence function’s timeout', () => {
     expect(() => parseSettings({ fence: { hostStopTimeoutSec: 120 } })).toThrow(/fence\.hostStopTimeoutSec/);
   });
