@@ -7,6 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { quietNode20Warning } from '../lab/quiet';
 import { checkFailoverFlags } from './checks';
+import { CONNSTR_FORMATS, type ConnstrFormat } from './connstr';
 import type { CliContext, GlobalOptions } from './context';
 import { EXIT, exitCodeOf } from './errors';
 import { makeOutput, type Output } from './output';
@@ -46,7 +47,7 @@ export function buildProgram(
 ): Command {
   const program = new Command('pgquorum')
     .description(
-      'operate a pgquorum PostgreSQL HA cluster (status, history, switchover, failover, pause, resume, rejoin; lab drills: `npm run lab -- drill`)',
+      'operate a pgquorum PostgreSQL HA cluster (status, history, connstr, switchover, failover, pause, resume, rejoin, lease break; lab drills: `npm run lab -- drill`)',
     )
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
@@ -90,6 +91,37 @@ export function buildProgram(
     .action((id: string | undefined, _o, cmd: Command) =>
       act(cmd, async (ctx, out) =>
         (await import('./commands/history')).historyCommand(ctx, id, cmd.opts<{ limit: number }>(), out),
+      ),
+    );
+
+  program
+    .command('connstr')
+    .description(
+      'a connection string over every node (no DNS on the failover path): the writer (read-write), or --reader',
+    )
+    .option('--reader', 'prefer standbys, spread over them (target_session_attrs=prefer-standby, load_balance_hosts)')
+    .addOption(
+      new Option('--format <format>', 'libpq keyword/value, a postgresql:// URI, or a JDBC URL')
+        .choices([...CONNSTR_FORMATS])
+        .default('libpq'),
+    )
+    .option('--dbname <name>', 'database', 'postgres')
+    .option('--user <name>', 'role to connect as (no password is ever printed)')
+    .option('--connect-timeout <seconds>', 'per host attempt: a fenced node drops packets', positiveInt, 2)
+    .addOption(json())
+    .action((_o, cmd: Command) =>
+      act(cmd, async (ctx, out) =>
+        (await import('./commands/connstr')).connstrCommand(
+          ctx,
+          cmd.opts<{
+            reader?: boolean;
+            format: ConnstrFormat;
+            dbname: string;
+            user?: string;
+            connectTimeout: number;
+          }>(),
+          out,
+        ),
       ),
     );
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { deployConfigSchema, nodeConfigSchema } from '../infra/config';
-import { settingsSchema } from '../lambdas/core/settings';
+import { fenceSettingsSchema, settingsSchema } from '../lambdas/core/settings';
 
 type Json = {
   type?: string | string[];
@@ -66,6 +66,10 @@ export function configReference(): string {
     '#### `pgquorum.thresholds`',
     head,
     ...rows(settingsSchema, ''),
+    '',
+    '#### `pgquorum.thresholds.fence`',
+    head,
+    ...rows(fenceSettingsSchema, ''),
   ].join('\n');
 }
 

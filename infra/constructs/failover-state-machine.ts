@@ -17,6 +17,9 @@ export const RETRY_ERRORS = [
   'Lambda.Unknown',
 ];
 
+/** Seconds between two GetChange rounds of the post-commit INSYNC loop. @default 2 */
+export const DNS_POLL_INTERVAL_SEC = 2;
+
 /** Properties of the failover/switchover state machine. */
 export interface FailoverStateMachineProps {
   readonly functions: Readonly<Record<TaskName, lambda.IFunction>>;
@@ -127,6 +130,23 @@ export class FailoverStateMachine extends Construct {
     const restartOld = invoke('RestartOldAsReplica', 'restart-old-as-replica', { attempts: 2 });
     restartOld.addCatch(settleSwitchover, { errors: ['States.ALL'], resultPath: '$.rejoinError' });
 
+    // After the commit: poll Route 53 for INSYNC, one GetChange round per invocation with a Wait state between,
+    // bounded in core (dns-wait.ts). It only records when resolvers see the records; any failure goes on.
+    const dnsWait = (suffix: string, next: sfn.IChainable) => {
+      const check = invoke(`CheckDnsInsync${suffix}`, 'check-dns-insync', { attempts: 2 });
+      check.addCatch(next, { errors: ['States.ALL'], resultPath: '$.dnsWaitError' });
+      const wait = new sfn.Wait(this, `WaitForDns${suffix}`, {
+        stateName: `WaitForDns${suffix}`,
+        time: sfn.WaitTime.duration(Duration.seconds(DNS_POLL_INTERVAL_SEC)),
+      });
+      wait.next(check);
+      return check.next(
+        new sfn.Choice(this, `DnsInsync${suffix}?`, { stateName: `DnsInsync${suffix}?` })
+          .when(sfn.Condition.booleanEquals('$.dnsWait.done', true), next)
+          .otherwise(wait),
+      );
+    };
+
     const failover = guarded(invoke('ConfirmQuorum', 'confirm-quorum')).next(
       new sfn.Choice(this, 'QuorumConfirmed?', { stateName: 'QuorumConfirmed?' })
         .when(sfn.Condition.booleanEquals('$.quorumConfirmed', false), noFailover)
@@ -136,11 +156,12 @@ export class FailoverStateMachine extends Construct {
             // Proving the fence can take a few seconds on EC2 (SSM): more attempts, same backoff.
             .next(guarded(invoke('VerifyFence', 'verify-fence', { attempts: 5 })))
             .next(guarded(invoke('Promote', 'promote')))
-            .next(guarded(invoke('FlipDns', 'flip-dns')))
+            // In quorum-sync mode the new primary commits once one replica streams from it: re-point first,
+            // then UPSERT the records (no INSYNC wait), then commit. DNS is off the write path.
             .next(repoint('RepointReplicas'))
+            .next(guarded(invoke('FlipDns', 'flip-dns')))
             .next(guarded(invoke('Commit', 'commit', { attempts: 4 })))
-            .next(rejoin)
-            .next(settleFailover),
+            .next(dnsWait('', rejoin.next(settleFailover))),
         ),
     );
 
@@ -148,11 +169,10 @@ export class FailoverStateMachine extends Construct {
       .next(guarded(invoke('StopOldPrimary', 'stop-old-primary')))
       .next(guarded(invoke('WaitForReplay', 'wait-for-replay')))
       .next(guarded(invoke('PromoteTarget', 'promote')))
-      .next(guarded(invoke('FlipDnsToTarget', 'flip-dns')))
       .next(repoint('RepointOthers'))
+      .next(guarded(invoke('FlipDnsToTarget', 'flip-dns')))
       .next(guarded(invoke('CommitSwitchover', 'commit', { attempts: 4 })))
-      .next(restartOld)
-      .next(settleSwitchover);
+      .next(dnsWait('Switchover', restartOld.next(settleSwitchover)));
 
     const definition = validate
       .next(acquire)

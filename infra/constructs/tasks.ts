@@ -7,7 +7,16 @@ export interface TaskSpec {
   /** Needs to reach PostgreSQL (runs in the VPC). Route 53 has no VPC endpoint, so flip-dns runs outside. */
   readonly needsVpc: boolean;
   /** AWS permissions beyond the table, metrics and the secret. */
-  readonly needs: readonly ('fence' | 'ssm' | 'route53' | 'sns' | 'describe-sg')[];
+  readonly needs: readonly (
+    | 'fence'
+    | 'ssm'
+    | 'route53'
+    | 'route53-status'
+    | 'sns'
+    | 'describe-sg'
+    | 'stop-instance'
+    | 'describe-instance'
+  )[];
 }
 
 /** Every state-machine task, by name; the lab deployer reuses this list. */
@@ -16,13 +25,42 @@ export const TASKS = {
   'acquire-lease': { entry: 'acquire-lease', timeoutSec: 15, memoryMb: 256, needsVpc: false, needs: [] },
   'confirm-quorum': { entry: 'confirm-quorum', timeoutSec: 15, memoryMb: 256, needsVpc: false, needs: [] },
   'select-candidate': { entry: 'select-candidate', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: [] },
-  fence: { entry: 'fence', timeoutSec: 90, memoryMb: 256, needsVpc: true, needs: ['fence', 'ssm'] },
-  'verify-fence': { entry: 'verify-fence', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: ['describe-sg'] },
+  // The ladder's bounds (settings.fence: SSM stop <= 30 s, then StopInstances <= 60 s) fit in this timeout.
+  fence: {
+    entry: 'fence',
+    timeoutSec: 90,
+    memoryMb: 256,
+    needsVpc: true,
+    needs: ['fence', 'ssm', 'stop-instance', 'describe-instance'],
+  },
+  'verify-fence': {
+    entry: 'verify-fence',
+    timeoutSec: 30,
+    memoryMb: 256,
+    needsVpc: true,
+    needs: ['describe-sg', 'describe-instance'],
+  },
   promote: { entry: 'promote', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
-  'flip-dns': { entry: 'flip-dns', timeoutSec: 90, memoryMb: 256, needsVpc: false, needs: ['route53'] },
+  // UPSERTs only (INSYNC is polled after the commit by check-dns-insync): seconds, not Route 53's 60 s.
+  'flip-dns': { entry: 'flip-dns', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['route53'] },
+  // One GetChange per record per invocation; the state machine's Wait state sits between invocations.
+  'check-dns-insync': {
+    entry: 'check-dns-insync',
+    timeoutSec: 15,
+    memoryMb: 256,
+    needsVpc: false,
+    needs: ['route53-status'],
+  },
   'repoint-replica': { entry: 'repoint-replica', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
   commit: { entry: 'commit', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
-  abort: { entry: 'abort', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
+  // describe-*: the notification states the fenced node's condition (ingress, instance state).
+  abort: {
+    entry: 'abort',
+    timeoutSec: 30,
+    memoryMb: 256,
+    needsVpc: false,
+    needs: ['sns', 'describe-sg', 'describe-instance'],
+  },
   'rejoin-old-primary': {
     entry: 'rejoin-old-primary',
     timeoutSec: 900,

@@ -247,6 +247,13 @@ export class PgQuorumStack extends Stack {
           }),
         );
       }
+      if (spec.needs.includes('describe-instance')) {
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] }));
+      }
+      if (spec.needs.includes('stop-instance')) {
+        // STONITH, scoped to the node instances of this stack.
+        f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:StopInstances'], resources: instanceArns }));
+      }
       if (spec.needs.includes('ssm')) {
         f.addToRolePolicy(
           new iam.PolicyStatement({ actions: ['ssm:SendCommand'], resources: [...instanceArns, ...docArns] }),
@@ -261,6 +268,8 @@ export class PgQuorumStack extends Stack {
             resources: [zoneArn],
           }),
         );
+      }
+      if (spec.needs.includes('route53') || spec.needs.includes('route53-status')) {
         f.addToRolePolicy(
           new iam.PolicyStatement({
             actions: ['route53:GetChange'],
@@ -677,7 +686,7 @@ export class PgQuorumStack extends Stack {
     );
     ack(
       'IAM5[Resource::*]',
-      'Only actions AWS cannot scope to a resource: ec2:DescribeSecurityGroups, ssm:GetCommandInvocation, cloudwatch:PutMetricData (limited by a namespace condition), X-Ray trace upload and Step Functions log delivery.',
+      'Only actions AWS cannot scope to a resource: ec2:DescribeSecurityGroups, ec2:DescribeInstances, ssm:GetCommandInvocation, cloudwatch:PutMetricData (limited by a namespace condition), X-Ray trace upload and Step Functions log delivery.',
     );
     ack(
       'IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',

@@ -31,3 +31,10 @@ export class ValidationError extends FatalError {}
 export function isRetriable(err: unknown): boolean {
   return err instanceof PgqError && err.retriable;
 }
+
+/**
+ * A host command cannot reach the instance: SSM refused it (`InvalidInstanceId`: the agent is not connected,
+ * the instance is stopped or gone) or did not deliver it within the bound. Fatal on purpose: retrying the same
+ * step waits out the same dead host; the fence decides its next rung instead (lambdas/core/fence-ladder.ts).
+ */
+export class HostUnreachableError extends FatalError {}

@@ -1,5 +1,34 @@
+import { describeFencedNode } from '../core/fence-ladder';
 import { abortLease } from '../core/lease';
+import type { Deps } from './deps';
+import type { RunState } from './run-state';
 import { task } from './task';
+
+/**
+ * The fenced node's condition for the notification, when this run reached the fence: ingress (asked of EC2
+ * now), PostgreSQL (stopped only when a fence rung recorded it), the instance's EC2 state. Best effort: an
+ * EC2 error leaves a part unknown, it never stops the abort.
+ */
+async function fencedNodeCondition(state: RunState, d: Deps): Promise<string | undefined> {
+  if (state.epoch === undefined || !state.oldPrimary || state.input.mode !== 'failover') return undefined;
+  const event = await d.store.getEvent(state.epoch).catch(() => undefined);
+  const steps = new Set((event?.timeline ?? []).map((s) => s.step));
+  if (!steps.has('fence-revoke')) return undefined;
+  const node = (await d.store.listNodes()).find((n) => n.name === state.oldPrimary);
+  if (!node) return undefined;
+  const [ingressRevoked, instanceState] = await Promise.all([
+    d.fence.ingressClosed(node.securityGroupId).catch(() => undefined),
+    d.fence.instanceState(node.instanceId).catch(() => undefined),
+  ]);
+  const postgresStopped = steps.has('fence-sever') || steps.has('fence-stop-instance-done') ? true : undefined;
+  return describeFencedNode({
+    node: node.name,
+    instanceId: node.instanceId,
+    ingressRevoked,
+    postgresStopped,
+    instanceState,
+  });
+}
 
 /**
  * Every failure path of a run ends here: the lease goes to needs-attention
@@ -31,7 +60,11 @@ export const handler = task('abort', { policy: 'abort', retryOf: 'aborted' }, as
   }
   await d.store.appendTimeline(epoch, { step: 'abort', at: t.lease.updatedAt, detail: reason });
   await d.metrics.needsAttention();
-  await d.notify(`pgquorum ${d.config.PGQ_CLUSTER}: needs attention`, reason);
+  const fenced = await fencedNodeCondition(state, d).catch(() => undefined);
+  await d.notify(
+    `pgquorum ${d.config.PGQ_CLUSTER}: needs attention`,
+    fenced ? `${reason}\nFenced node: ${fenced}.` : reason,
+  );
   d.log.warn('run aborted', { reason, epoch });
   return state;
 });

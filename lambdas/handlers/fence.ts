@@ -1,21 +1,116 @@
-import { findNode } from './cluster-view';
+import { FatalError, HostUnreachableError } from '../core/errors';
+import { afterStopInstance, fenceLadder, type HostStopOutcome, instanceGone } from '../core/fence-ladder';
+import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
+import type { Deps } from './deps';
 import { record, task } from './task';
 
+/** The ladder ran out: an operator must fence the node (the run aborts into needs-attention with this sentence). */
+export class FenceNeedsOperatorError extends FatalError {}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Steady poll period of DescribeInstances while waiting for `stopped` (ms). */
+const INSTANCE_POLL_MS = 1000;
+
+/** EC2's view of the instance, best effort: an EC2 error must not stop the fence from trying SSM. */
+async function instanceStateOf(d: Deps, instanceId: string): Promise<string | undefined> {
+  return d.fence.instanceState(instanceId).catch(() => undefined);
+}
+
 /**
- * Fence, layers 1 and 2 (DESIGN section 4): revoke the node's security-group
- * ingress (rules saved for the rejoin), then sever what revocation leaves
- * alive, since EC2 connection tracking keeps established sessions open.
+ * The fence ladder (DESIGN section 4; decided in lambdas/core/fence-ladder.ts), one rung at a time, each
+ * recorded with its reason: revoke the node's security-group ingress (rules saved for the rejoin); stop
+ * PostgreSQL through SSM within a short bound (that also severs the sessions connection tracking keeps
+ * alive); if the host cannot be reached, the unreachable-host policy: fence by quorum, STONITH, or an operator.
  */
 export const handler = task('fence', { policy: 'holder', requires: ['candidate'] }, async (state, d) => {
-  const node = findNode(await d.store.listNodes(), state.oldPrimary!);
+  const nodes = await d.store.listNodes();
+  const node = findNode(nodes, state.oldPrimary!);
+  const settings = d.config.settings;
   const { revokedRules } = await d.fence.revokeIngress(node, state.epoch!);
   await record(d, state, 'fence-revoke', `revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`);
-  const severed = await d.host.severConnections(node);
-  await record(
-    d,
-    state,
-    'fence-sever',
-    `${node.name}: postgres stopped immediately${severed >= 0 ? `, ${severed} tracked connection(s) closed` : ''}`,
-  );
-  return state;
+
+  // Learn early that the host is gone: EC2 says so before SSM would time out.
+  const before = await instanceStateOf(d, node.instanceId);
+  let hostStop: HostStopOutcome;
+  if (instanceGone(before)) {
+    hostStop = { kind: 'unreachable', detail: `EC2 reports ${node.instanceId} ${before}` };
+  } else {
+    const boundMs = settings.fence.hostStopTimeoutSec * 1000;
+    try {
+      const severed = await d.host.severConnections(node, { timeoutMs: boundMs });
+      hostStop = {
+        kind: 'stopped',
+        detail: `postgres stopped immediately${severed >= 0 ? `, ${severed} tracked connection(s) closed` : ''}`,
+      };
+    } catch (err) {
+      const e = err as Error;
+      hostStop =
+        err instanceof HostUnreachableError
+          ? { kind: 'unreachable', detail: e.message }
+          : { kind: 'failed', detail: `${e.name}: ${e.message}` };
+    }
+  }
+  const instanceState = hostStop.kind === 'stopped' ? before : await instanceStateOf(d, node.instanceId);
+  const decision = fenceLadder({ node: node.name, instanceId: node.instanceId, settings, hostStop, instanceState });
+
+  if (decision.rung === 'stop-postgres') {
+    await record(d, state, 'fence-sever', `${node.name}: ${hostStop.detail}`);
+    return { ...state, fence: { rung: decision.rung, postgresStopped: true, reason: decision.reason } };
+  }
+  await record(d, state, `fence-${decision.rung}`, decision.reason);
+
+  if (decision.rung === 'operator') throw new FenceNeedsOperatorError(decision.reason);
+
+  if (decision.rung === 'quorum') {
+    // Detach every replica that can be reached; VerifyFence then proves none streams from the old node.
+    const oldRepl = replicationEndpointOf(node);
+    const others = nodes.filter((n) => n.name !== node.name);
+    const lines = await Promise.all(
+      others.map(async (n) => {
+        try {
+          const was = await d.pg.detachUpstream(endpointOf(n));
+          return `${n.name} detached${was ? ` (streamed from ${was === `${oldRepl.host}:${oldRepl.port}` ? node.name : was})` : ''}`;
+        } catch (err) {
+          return `${n.name} not detached: ${(err as Error).message}`;
+        }
+      }),
+    );
+    await record(d, state, 'fence-quorum-detach', lines.join('; '));
+    return { ...state, fence: { rung: decision.rung, postgresStopped: false, reason: decision.reason } };
+  }
+
+  // stop-instance (STONITH).
+  const boundMs = settings.fence.stopInstanceTimeoutSec * 1000;
+  const t0 = d.now();
+  let seen = instanceState;
+  if (!decision.alreadyStopped) {
+    await d.fence.stopInstance(node.instanceId);
+    for (;;) {
+      seen = await instanceStateOf(d, node.instanceId);
+      if (seen === 'stopped' || seen === 'terminated' || d.now() - t0 >= boundMs) break;
+      await sleep(INSTANCE_POLL_MS);
+    }
+  }
+  const after = afterStopInstance({
+    node: node.name,
+    instanceId: node.instanceId,
+    instanceState: seen,
+    waitedSec: Math.round((d.now() - t0) / 1000),
+    tried: `ingress revoked; ${decision.reason}`,
+  });
+  if (!after.ok) {
+    await record(d, state, 'fence-operator', after.reason);
+    throw new FenceNeedsOperatorError(after.reason);
+  }
+  await record(d, state, 'fence-stop-instance-done', after.reason);
+  return {
+    ...state,
+    fence: {
+      rung: decision.rung,
+      postgresStopped: true,
+      instanceState: seen,
+      reason: `${decision.reason}; ${after.reason}`,
+    },
+  };
 });

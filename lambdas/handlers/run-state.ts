@@ -44,6 +44,34 @@ export const runStateSchema = z.object({
   newTimeline: z.number().optional(),
   repointed: z.array(repointResultSchema).optional(),
   rejoin: z.string().optional(),
+  /** Fence: the rung that fenced the old primary (VerifyFence proves that rung), and what it left. */
+  fence: z
+    .object({
+      rung: z.enum(['stop-postgres', 'quorum', 'stop-instance']),
+      postgresStopped: z.boolean(),
+      instanceState: z.string().optional(),
+      reason: z.string(),
+    })
+    .optional(),
+  /** FlipDns: the Route 53 changes it made and when; the post-commit loop polls them for INSYNC. */
+  dns: z
+    .object({
+      flippedAt: z.number(),
+      writerChangeId: z.string(),
+      readerChangeId: z.string().optional(),
+    })
+    .optional(),
+  /** The post-commit INSYNC loop's progress (its Choice state reads `done`). */
+  dnsWait: z
+    .object({
+      done: z.boolean(),
+      polls: z.number().int(),
+      writerInsyncAtMs: z.number().optional(),
+      readerInsyncAtMs: z.number().optional(),
+    })
+    .optional(),
+  /** Set by the state machine's catch when the INSYNC loop itself failed (it never fails the committed run). */
+  dnsWaitError: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
   error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
   /** Set by the state machine's catch when the rejoin step itself crashed (timeout, out of memory). */
   rejoinError: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),

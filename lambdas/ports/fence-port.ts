@@ -9,4 +9,11 @@ export interface FencePort {
   ingressClosed(securityGroupId: string): Promise<boolean>;
   /** Puts back the snapshot's rules and forgets the snapshot. Idempotent. */
   restoreIngress(node: { name: string; securityGroupId: string }): Promise<{ restoredRules: number }>;
+  /** EC2's state of the instance (`running`, `stopped`, ...), or undefined when it is not known to EC2. */
+  instanceState(instanceId: string): Promise<string | undefined>;
+  /**
+   * STONITH: StopInstances with Force (a hung guest OS never finishes a clean shutdown). Idempotent: a stopped
+   * instance is success. Returns at once; poll `instanceState` for `stopped`.
+   */
+  stopInstance(instanceId: string): Promise<void>;
 }

@@ -25,6 +25,9 @@ export interface HostCommandPort {
     params: Readonly<Record<string, string>>,
     opts?: { timeoutMs?: number },
   ): Promise<HostCommandResult>;
-  /** Closes every established connection to the node's PostgreSQL port (the fence's second layer). */
-  severConnections(node: { name: string; instanceId: string }): Promise<number>;
+  /**
+   * Closes every established connection to the node's PostgreSQL port (the fence's second layer), within
+   * `timeoutMs`. Throws HostUnreachableError when the command cannot reach the host.
+   */
+  severConnections(node: { name: string; instanceId: string }, opts?: { timeoutMs?: number }): Promise<number>;
 }

@@ -71,6 +71,12 @@ export interface PostgresNodePort {
     target: ReplicationTarget,
     opts?: { timeoutMs?: number },
   ): Promise<void>;
+  /**
+   * Quorum fence: empties the replica's primary_conninfo (a reload stops its WAL receiver) and resolves once no
+   * WAL receiver runs. Idempotent; RepointReplicas points it at the new primary afterwards.
+   * @returns the upstream host:port it streamed from, or null when it streamed from none.
+   */
+  detachUpstream(replica: NodeEndpoint, opts?: { timeoutMs?: number }): Promise<string | null>;
   /** Creates a physical slot if missing. */
   ensureSlot(primary: NodeEndpoint, slotName: string): Promise<void>;
   /** Where `timeline` branched off its parent (from the timeline history file): the divergence point at rejoin. */

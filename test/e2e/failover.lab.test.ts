@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
@@ -21,7 +22,7 @@ import {
   waitForExecution,
   waitForRun,
 } from '../../lab/scenarios';
-import { LAB_CLUSTER } from '../../lab/topology';
+import { LAB_CLUSTER, LAB_DB_PASSWORD, LAB_DB_USER } from '../../lab/topology';
 import { pauseLease, resumeLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 
@@ -32,6 +33,8 @@ import type { Lease } from '../../lambdas/core/types';
  */
 let lab: Lab;
 let d: LabDeployment;
+/** Set by the kill -9 failover; the no-DNS client test connects to it. */
+let newPrimary: string | undefined;
 
 beforeAll(async () => {
   lab = await Lab.attach();
@@ -80,11 +83,17 @@ describe('unplanned failover', () => {
       'fence-sever',
       'verify-fence',
       'promote',
+      'repoint',
       'flip-dns',
       'commit',
     ]) {
       expect(steps).toContain(s);
     }
+    // DNS off the write path: the records are flipped after the re-point, and INSYNC is recorded after the commit.
+    expect(steps.indexOf('flip-dns')).toBeGreaterThan(steps.indexOf('repoint'));
+    expect(steps.indexOf('flip-dns')).toBeLessThan(steps.indexOf('commit'));
+    expect(t.event!.timeline.find((s) => s.step === 'dns-insync')?.detail).toMatch(/^writer record INSYNC at \+\d/);
+    newPrimary = t.newPrimary ?? undefined;
     // Rejoin: the old primary streams from the new one again, without a full copy.
     expect(t.event!.rejoin).toMatch(/pg1 streams from pg[23] again \(pg_rewind\)/);
     const st = await lab.status();
@@ -98,6 +107,32 @@ describe('unplanned failover', () => {
     const lease = await labStore().getLease();
     expect(lease).toMatchObject({ state: 'steady', primary: t.newPrimary, epoch: 2 });
   }, 180000);
+});
+
+describe('a client path that needs no DNS', () => {
+  it('psql through `pgquorum connstr` reaches the new primary after the failover', () => {
+    expect(newPrimary).toBeDefined();
+    const root = path.resolve(__dirname, '..', '..');
+    const env = { ...process.env, ...lab.awsEnv, PGPASSWORD: LAB_DB_PASSWORD };
+    const cli = spawnSync(
+      process.execPath,
+      [path.join(root, 'bin', 'pgquorum.js'), 'connstr', '--user', LAB_DB_USER, '--json'],
+      { cwd: root, env, encoding: 'utf8', timeout: 60000 },
+    );
+    expect(cli.stderr).toBe('');
+    const { connstr, hosts } = JSON.parse(cli.stdout) as { connstr: string; hosts: { name: string }[] };
+    // Every node is listed, the new primary first; pg1 (rejoined as a replica) is among the fallbacks.
+    expect(hosts.map((h) => h.name)[0]).toBe(newPrimary);
+    expect(hosts.map((h) => h.name).sort()).toEqual(['pg1', 'pg2', 'pg3']);
+    const psql = spawnSync(
+      '/usr/lib/postgresql/15/bin/psql',
+      [connstr, '-XAtc', "SELECT pg_is_in_recovery(), current_setting('cluster_name')"],
+      { env, encoding: 'utf8', timeout: 30000 },
+    );
+    expect(psql.stderr).toBe('');
+    // The lab names each server's cluster_name after its node: the string landed on the new primary, writable.
+    expect(psql.stdout.trim()).toBe(`f|${newPrimary}`);
+  });
 });
 
 describe('no false failover', () => {

@@ -120,6 +120,21 @@ describe('deployment config', () => {
       'pgquorum.thresholds.replicationMode:',
     ],
     [
+      'quorum fencing in async mode',
+      (c) => {
+        c.thresholds.replicationMode = 'async';
+        c.thresholds.fence = { unreachableHost: 'quorum' };
+      },
+      'pgquorum.thresholds.fence.unreachableHost: quorum fencing needs replicationMode sync',
+    ],
+    [
+      'an unknown unreachable-host policy',
+      (c) => {
+        c.thresholds.fence = { unreachableHost: 'reboot' };
+      },
+      'pgquorum.thresholds.fence.unreachableHost:',
+    ],
+    [
       'secret twice',
       (c) => {
         c.dbSecretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf';

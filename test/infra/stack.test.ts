@@ -186,7 +186,14 @@ describe('state machine', () => {
     expect(catchOf('RejoinOldPrimary')).toMatchObject({ Next: 'SettleRejoin', ResultPath: '$.rejoinError' });
     expect(catchOf('RestartOldAsReplica')).toMatchObject({ Next: 'SettleRestart', ResultPath: '$.rejoinError' });
     for (const id of ['SettleRejoin', 'SettleRestart']) expect(catchOf(id).Next).toBe('Done');
-    const postCommit = ['RejoinOldPrimary', 'RestartOldAsReplica', 'SettleRejoin', 'SettleRestart'];
+    const postCommit = [
+      'CheckDnsInsync',
+      'CheckDnsInsyncSwitchover',
+      'RejoinOldPrimary',
+      'RestartOldAsReplica',
+      'SettleRejoin',
+      'SettleRestart',
+    ];
     const guarded = Object.entries(top).filter(
       ([id, s]) =>
         (s.Type === 'Task' || s.Type === 'Map') &&
@@ -219,10 +226,14 @@ describe('state machine', () => {
 
   it('runs the failover and switchover steps in order', () => {
     const top = definition().States as Record<string, Json>;
+    const catchOf = (id: string) => (top[id].Catch as Json[])[0];
     const path = (from: string) => {
       const seen: string[] = [];
       for (let id: string | undefined = from; id; ) {
+        // A loop (the INSYNC poll) ends the walk at its first repeated state.
+        const repeat = seen.includes(id);
         seen.push(id);
+        if (repeat) break;
         const s: Json = top[id];
         id = s.Type === 'Choice' ? (s.Default ?? s.Choices.at(-1).Next) : s.Next;
       }
@@ -237,25 +248,37 @@ describe('state machine', () => {
       'Fence',
       'VerifyFence',
       'Promote',
-      'FlipDns',
       'RepointReplicas',
+      'FlipDns',
       'Commit',
-      'RejoinOldPrimary',
-      'SettleRejoin',
-      'Done',
+      'CheckDnsInsync',
+      'DnsInsync?',
+      'WaitForDns',
+      'CheckDnsInsync',
     ]);
+    // The INSYNC loop ends into the rejoin; a failed poll also goes on to it, never to Abort.
+    expect(top['DnsInsync?'].Choices).toEqual([
+      { Variable: '$.dnsWait.done', BooleanEquals: true, Next: 'RejoinOldPrimary' },
+    ]);
+    expect(catchOf('CheckDnsInsync')).toMatchObject({ Next: 'RejoinOldPrimary', ResultPath: '$.dnsWaitError' });
+    expect(top.WaitForDns).toMatchObject({ Type: 'Wait', Seconds: 2 });
+    expect(path('RejoinOldPrimary')).toEqual(['RejoinOldPrimary', 'SettleRejoin', 'Done']);
     expect(path('CheckTarget')).toEqual([
       'CheckTarget',
       'StopOldPrimary',
       'WaitForReplay',
       'PromoteTarget',
-      'FlipDnsToTarget',
       'RepointOthers',
+      'FlipDnsToTarget',
       'CommitSwitchover',
-      'RestartOldAsReplica',
-      'SettleRestart',
-      'Done',
+      'CheckDnsInsyncSwitchover',
+      'DnsInsyncSwitchover?',
+      'WaitForDnsSwitchover',
+      'CheckDnsInsyncSwitchover',
     ]);
+    expect(top['DnsInsyncSwitchover?'].Choices[0].Next).toBe('RestartOldAsReplica');
+    expect(catchOf('CheckDnsInsyncSwitchover')).toMatchObject({ Next: 'RestartOldAsReplica' });
+    expect(path('RestartOldAsReplica')).toEqual(['RestartOldAsReplica', 'SettleRestart', 'Done']);
     expect(top.RepointReplicas.ItemsPath).toBe('$.replicas');
   });
 
@@ -289,6 +312,7 @@ describe('IAM least privilege', () => {
   // Actions AWS does not let a policy scope to a resource (each acknowledged for cdk-nag in the stack).
   const UNSCOPABLE = new Set([
     'ec2:DescribeSecurityGroups',
+    'ec2:DescribeInstances',
     'ssm:GetCommandInvocation',
     'cloudwatch:PutMetricData',
     'xray:PutTraceSegments',
@@ -336,6 +360,19 @@ describe('IAM least privilege', () => {
       }
     }
     expect([...changers].sort()).toEqual([roleOf('fence'), roleOf('rejoin-old-primary')].sort());
+  });
+
+  it('lets only the fence stop instances (STONITH), and only the node instances of this stack', () => {
+    const stoppers = new Set<string>();
+    for (const [, p] of resourcesOf('AWS::IAM::Policy')) {
+      for (const s of p.Properties.PolicyDocument.Statement as Json[]) {
+        if (!list(s.Action).includes('ec2:StopInstances')) continue;
+        for (const r of p.Properties.Roles as Json[]) stoppers.add(r.Ref);
+        const ids = list(s.Resource).map((r: Json) => JSON.stringify(r).match(/instance\/(i-[0-9a-f]+)/)?.[1]);
+        expect(ids).toEqual(stack.config.nodes.map((n) => n.instanceId));
+      }
+    }
+    expect([...stoppers]).toEqual([roleOf('fence')]);
   });
 
   it('sends SSM commands only to the node instances and the pgquorum documents', () => {

@@ -1,9 +1,11 @@
 import {
   AuthorizeSecurityGroupIngressCommand,
+  DescribeInstancesCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
   type IpPermission,
   RevokeSecurityGroupIngressCommand,
+  StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { RetriableError } from '../../core/errors';
 import type { FencePort } from '../../ports/fence-port';
@@ -104,5 +106,26 @@ export class Ec2Fence implements FencePort {
     }
     await this.store.deleteFenceSnapshot(node.name);
     return { restoredRules: missing.length };
+  }
+
+  async instanceState(instanceId: string): Promise<string | undefined> {
+    try {
+      const r = await this.ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      return r.Reservations?.flatMap((x) => x.Instances ?? []).find((i) => i.InstanceId === instanceId)?.State?.Name;
+    } catch (err) {
+      if ((err as Error).name === 'InvalidInstanceID.NotFound') return undefined;
+      throw new FenceError(`describe ${instanceId}: ${(err as Error).message}`);
+    }
+  }
+
+  async stopInstance(instanceId: string): Promise<void> {
+    try {
+      // Force: a hung guest never completes the ACPI shutdown a plain stop waits for.
+      await this.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: true }));
+    } catch (err) {
+      // A stopped or terminated instance refuses with IncorrectInstanceState: the goal already holds.
+      if ((err as Error).name === 'IncorrectInstanceState') return;
+      throw new FenceError(`stop ${instanceId}: ${(err as Error).message}`);
+    }
   }
 }

@@ -7,12 +7,14 @@ import {
 import { RetriableError } from '../../core/errors';
 import type { DnsPort } from '../../ports/dns-port';
 
-/** Route 53 did not accept the change or did not report it INSYNC in time. */
+/** Route 53 did not accept the change or did not answer GetChange. */
 export class DnsError extends RetriableError {}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The private hosted zone's writer/reader records. UPSERT makes a repeated flip harmless. */
+/**
+ * The private hosted zone's writer/reader records. UPSERT makes a repeated flip harmless. Nothing here waits
+ * for INSYNC: AWS states a change reaches every Route 53 server within 60 s, a wait that belongs to a Step
+ * Functions Wait/poll loop after the commit, not to a Lambda on the write path.
+ */
 export class Route53Dns implements DnsPort {
   constructor(
     private readonly r53: Route53Client,
@@ -20,12 +22,7 @@ export class Route53Dns implements DnsPort {
     private readonly defaultTtlSec = 5,
   ) {}
 
-  async setRecord(
-    name: string,
-    ips: readonly string[],
-    opts: { ttlSec?: number; timeoutMs?: number } = {},
-  ): Promise<{ changeId: string }> {
-    let changeId: string;
+  async setRecord(name: string, ips: readonly string[], opts: { ttlSec?: number } = {}): Promise<{ changeId: string }> {
     try {
       const r = await this.r53.send(
         new ChangeResourceRecordSetsCommand({
@@ -46,21 +43,18 @@ export class Route53Dns implements DnsPort {
           },
         }),
       );
-      changeId = r.ChangeInfo!.Id!;
+      return { changeId: r.ChangeInfo!.Id! };
     } catch (err) {
       throw new DnsError(`UPSERT ${name}: ${(err as Error).message}`);
     }
-    // Route 53 propagates to its resolvers within ~60 s at worst; INSYNC is the documented "done".
-    const deadline = Date.now() + (opts.timeoutMs ?? 60000);
-    let delay = 100;
-    for (;;) {
-      const c = await this.r53.send(new GetChangeCommand({ Id: changeId })).catch((err: Error) => {
-        throw new DnsError(`GetChange ${changeId}: ${err.message}`);
-      });
-      if (c.ChangeInfo?.Status === 'INSYNC') return { changeId };
-      if (Date.now() > deadline) throw new DnsError(`change ${changeId} for ${name} not INSYNC in time`);
-      await sleep(delay);
-      delay = Math.min(delay * 2, 2000);
+  }
+
+  async changeInsync(changeId: string): Promise<boolean> {
+    try {
+      const c = await this.r53.send(new GetChangeCommand({ Id: changeId }));
+      return c.ChangeInfo?.Status === 'INSYNC';
+    } catch (err) {
+      throw new DnsError(`GetChange ${changeId}: ${(err as Error).message}`);
     }
   }
 

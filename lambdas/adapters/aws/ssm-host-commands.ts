@@ -4,16 +4,23 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
-import { FatalError, RetriableError } from '../../core/errors';
+import { FatalError, HostUnreachableError, RetriableError } from '../../core/errors';
 import type { HostCommandPort, HostCommandResult, HostScript } from '../../ports/host-command-port';
 
-/** The command could not be delivered or did not finish in time. */
+/** The command was delivered but did not finish in time (or SSM itself did not answer). */
 export class HostCommandTimeoutError extends RetriableError {}
 /** The script ran and failed. */
 export class HostCommandFailedError extends FatalError {}
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const TERMINAL = new Set(['Success', 'Failed', 'Cancelled', 'TimedOut', 'Cancelling']);
+/** Not yet delivered to the agent: at the deadline these mean the host is unreachable, not slow. */
+const UNDELIVERED = new Set(['Pending', 'Delayed']);
+/** StatusDetails of a terminal invocation that never reached the agent. */
+const UNDELIVERABLE = new Set(['Undeliverable', 'Delivery Timed Out', 'Terminated']);
+
+/** Steady poll period of GetCommandInvocation (ms). @default 250 */
+export const SSM_POLL_INTERVAL_MS = 250;
 
 /**
  * Host scripts through SSM Run Command. Each script is its own SSM document
@@ -29,6 +36,7 @@ export class SsmHostCommands implements HostCommandPort {
     private readonly ssm: SSMClient,
     private readonly documentPrefix: string,
     private readonly secretId?: string,
+    private readonly poll: { intervalMs?: number; sleep?: (ms: number) => Promise<void> } = {},
   ) {}
 
   async run(
@@ -56,17 +64,30 @@ export class SsmHostCommands implements HostCommandPort {
       );
       commandId = r.Command!.CommandId!;
     } catch (err) {
+      // The agent is not connected (instance stopped, lost, or never registered): no retry reaches it, decide now.
+      if ((err as Error).name === 'InvalidInstanceId') {
+        throw new HostUnreachableError(
+          `SendCommand ${script} to ${node.name}: InvalidInstanceId: ${(err as Error).message}`,
+        );
+      }
       throw new HostCommandTimeoutError(`SendCommand ${script} to ${node.name}: ${(err as Error).message}`);
     }
     const deadline = Date.now() + timeoutMs;
-    let delay = 200;
+    // A steady short period, not a doubling backoff: Run Command reports in about a second, and a doubling
+    // poll (200, 400, 800, 1600 ms) can add as much again to every fence and rejoin.
+    const interval = this.poll.intervalMs ?? SSM_POLL_INTERVAL_MS;
+    const wait = this.poll.sleep ?? sleep;
+    let status = 'not visible yet';
     for (;;) {
-      await sleep(delay);
-      delay = Math.min(delay * 2, 2000);
+      await wait(Math.max(0, Math.min(interval, deadline - Date.now())));
       try {
         const inv = await this.ssm.send(
           new GetCommandInvocationCommand({ CommandId: commandId, InstanceId: node.instanceId }),
         );
+        status = inv.Status ?? status;
+        if (inv.Status && TERMINAL.has(inv.Status) && UNDELIVERABLE.has(inv.StatusDetails ?? '')) {
+          throw new HostUnreachableError(`${script} to ${node.name} was not delivered: ${inv.StatusDetails}`);
+        }
         if (inv.Status && TERMINAL.has(inv.Status)) {
           const result = {
             exitCode: inv.ResponseCode ?? (inv.Status === 'Success' ? 0 : 1),
@@ -85,14 +106,21 @@ export class SsmHostCommands implements HostCommandPort {
         // Right after SendCommand the invocation may not be visible yet.
         if (!(err instanceof InvocationDoesNotExist)) throw err;
       }
-      if (Date.now() > deadline)
+      if (Date.now() >= deadline) {
+        if (UNDELIVERED.has(status) || status === 'not visible yet') {
+          throw new HostUnreachableError(`${script} to ${node.name} not delivered within ${timeoutMs} ms (${status})`);
+        }
         throw new HostCommandTimeoutError(`${script} on ${node.name} did not finish within ${timeoutMs} ms`);
+      }
     }
   }
 
   /** On EC2 the way to sever tracked connections is to stop the postmaster at once. */
-  async severConnections(node: { name: string; instanceId: string }): Promise<number> {
-    await this.run(node, 'stop-postgres-immediate', {}, { timeoutMs: 30000 });
+  async severConnections(
+    node: { name: string; instanceId: string },
+    opts: { timeoutMs?: number } = {},
+  ): Promise<number> {
+    await this.run(node, 'stop-postgres-immediate', {}, { timeoutMs: opts.timeoutMs ?? 30000 });
     return -1;
   }
 }

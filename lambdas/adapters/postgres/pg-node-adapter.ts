@@ -10,7 +10,13 @@ import type {
   ReplicationTarget,
   StandbyInfo,
 } from '../../ports/postgres-port';
-import { NodeUnreachableError, PromotionFailedError, ReplayTimeoutError, RepointFailedError } from './errors';
+import {
+  NodeUnreachableError,
+  PromotionFailedError,
+  ReplayTimeoutError,
+  RepointFailedError,
+  UnexpectedNodeStateError,
+} from './errors';
 
 /** Database credentials and timeouts; on AWS they come from Secrets Manager, in the lab from the lab's topology. */
 export const pgConfigSchema = z.object({
@@ -255,6 +261,36 @@ export class PgNodeAdapter implements PostgresNodePort {
       }
       if (Date.now() > deadline)
         throw new ReplayTimeoutError(`${node.name} did not replay past ${lsn} within ${timeoutMs} ms (at ${last})`);
+      await sleep(50);
+    }
+  }
+
+  async detachUpstream(replica: NodeEndpoint, opts: { timeoutMs?: number } = {}): Promise<string | null> {
+    const timeoutMs = opts.timeoutMs ?? 5000;
+    const receiver = () =>
+      this.withClient(replica, 2000, (c) =>
+        this.rows(c, "SELECT sender_host || ':' || sender_port AS upstream, status FROM pg_stat_wal_receiver"),
+      );
+    const before = await this.withClient(replica, 5000, async (c) => {
+      const [r] = await this.rows(
+        c,
+        "SELECT pg_is_in_recovery() AS rec, (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver) AS upstream",
+      );
+      if (!r?.rec) throw new UnexpectedNodeStateError(`${replica.name} is not in recovery: there is nothing to detach`);
+      // Reloadable since PostgreSQL 13: an empty conninfo stops the WAL receiver and starts none.
+      await c.query("ALTER SYSTEM SET primary_conninfo = ''");
+      await c.query('SELECT pg_reload_conf()');
+      return (r.upstream as string | null) ?? null;
+    });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const rows = await receiver();
+      if (rows.length === 0) return before;
+      if (Date.now() > deadline) {
+        throw new RepointFailedError(
+          `${replica.name} still has a WAL receiver (${rows[0]!.status}, from ${rows[0]!.upstream}) ${timeoutMs} ms after detaching`,
+        );
+      }
       await sleep(50);
     }
   }

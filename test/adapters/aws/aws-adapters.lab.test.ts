@@ -15,9 +15,9 @@ import { DynamoStore, LeaseConflictError } from '../../../lambdas/adapters/aws/d
 import { Ec2Fence } from '../../../lambdas/adapters/aws/ec2-fence';
 import { Route53Dns } from '../../../lambdas/adapters/aws/route53-dns';
 import { SfnStarter } from '../../../lambdas/adapters/aws/sfn-starter';
-import { HostCommandTimeoutError, SsmHostCommands } from '../../../lambdas/adapters/aws/ssm-host-commands';
+import { SsmHostCommands } from '../../../lambdas/adapters/aws/ssm-host-commands';
 import { acquireLease, initialLease } from '../../../lambdas/core';
-import { isRetriable } from '../../../lambdas/core/errors';
+import { HostUnreachableError, isRetriable } from '../../../lambdas/core/errors';
 import type { StoredVote } from '../../../lambdas/ports/store-port';
 
 const aws = makeClients();
@@ -149,8 +149,26 @@ describe('EC2 fence', () => {
   });
 });
 
+describe('EC2 instance (STONITH)', () => {
+  it('reports the instance state, stops it with Force, and a second stop is harmless', async () => {
+    const vm = await aws.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12345678', MinCount: 1, MaxCount: 1 }));
+    const instanceId = vm.Instances![0]!.InstanceId!;
+    const fence = new Ec2Fence(aws.ec2, store);
+    expect(await fence.instanceState(instanceId)).toBe('running');
+    await fence.stopInstance(instanceId);
+    let state = await fence.instanceState(instanceId);
+    for (let i = 0; i < 50 && state !== 'stopped'; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      state = await fence.instanceState(instanceId);
+    }
+    expect(state).toBe('stopped');
+    await fence.stopInstance(instanceId);
+    expect(await fence.instanceState('i-0123456789abcdef0')).toBeUndefined();
+  });
+});
+
 describe('Route 53', () => {
-  it('flips a private record and waits for INSYNC', async () => {
+  it('flips a private record without waiting, and reports the change INSYNC through one GetChange', async () => {
     const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.78.0.0/16' }));
     const zone = await aws.r53.send(
       new CreateHostedZoneCommand({
@@ -161,8 +179,15 @@ describe('Route 53', () => {
     );
     const dns = new Route53Dns(aws.r53, zone.HostedZone!.Id!.replace('/hostedzone/', ''), 1);
     const name = `writer.${run}.internal`;
-    await dns.setRecord(name, ['10.78.1.10']);
+    const { changeId } = await dns.setRecord(name, ['10.78.1.10']);
     expect(await dns.getRecord(name)).toEqual(['10.78.1.10']);
+    // The emulator answers PENDING first, then INSYNC: the adapter reports each answer, it never waits.
+    const seen: boolean[] = [];
+    for (let i = 0; i < 20 && !seen.includes(true); i++) {
+      seen.push(await dns.changeInsync(changeId));
+      if (!seen.at(-1)) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(seen.at(-1)).toBe(true);
     await dns.setRecord(name, ['10.78.2.10']);
     expect(await dns.getRecord(name)).toEqual(['10.78.2.10']);
   });
@@ -251,15 +276,17 @@ describe('CloudWatch metrics', () => {
 });
 
 describe('SSM host commands (emulator)', () => {
-  it('an instance Run Command cannot reach (agent down, stopped) is a retriable error naming the node', async () => {
+  it('an instance Run Command cannot reach (agent down, stopped) is HostUnreachableError at once: the fence decides, it does not retry', async () => {
     // Lab instances have no agent behind them, as an instance whose SSM agent died: SendCommand is refused.
     const vm = await aws.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12345678', MinCount: 1, MaxCount: 1 }));
     const instanceId = vm.Instances![0]!.InstanceId!;
     const err = await new SsmHostCommands(aws.ssm, `pgquorum-${run}`, 'arn:secret')
       .run({ name: 'pgx', instanceId }, 'stop-postgres-fast', {}, { timeoutMs: 5000 })
       .catch((e) => e);
-    expect(err).toBeInstanceOf(HostCommandTimeoutError);
-    expect(isRetriable(err)).toBe(true);
-    expect(err.message).toMatch(new RegExp(`SendCommand stop-postgres-fast to pgx: .*${instanceId}`));
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect(isRetriable(err)).toBe(false);
+    expect(err.message).toMatch(
+      new RegExp(`SendCommand stop-postgres-fast to pgx: InvalidInstanceId: .*${instanceId}`),
+    );
   });
 });

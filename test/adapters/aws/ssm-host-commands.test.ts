@@ -10,7 +10,7 @@ import {
   HostCommandTimeoutError,
   SsmHostCommands,
 } from '../../../lambdas/adapters/aws/ssm-host-commands';
-import { isRetriable } from '../../../lambdas/core/errors';
+import { HostUnreachableError, isRetriable } from '../../../lambdas/core/errors';
 
 /**
  * The Run Command protocol, scripted. ministack runs SendCommand only on
@@ -18,13 +18,17 @@ import { isRetriable } from '../../../lambdas/core/errors';
  * tested with this stand-in and the refusal path against the emulator
  * (aws-adapters.lab.test.ts).
  */
-function scriptedSsm(invocations: (Partial<GetCommandInvocationCommandOutput> | 'not-yet')[]) {
+function scriptedSsm(
+  invocations: (Partial<GetCommandInvocationCommandOutput> | 'not-yet')[],
+  opts: { refuseSend?: Error } = {},
+) {
   const sent: SendCommandCommand['input'][] = [];
   let polls = 0;
   const client = {
     send: async (cmd: unknown) => {
       if (cmd instanceof SendCommandCommand) {
         sent.push(cmd.input);
+        if (opts.refuseSend) throw opts.refuseSend;
         return { Command: { CommandId: 'cmd-1' } };
       }
       if (cmd instanceof GetCommandInvocationCommand) {
@@ -86,5 +90,72 @@ describe('SSM host commands', () => {
     expect(err).toBeInstanceOf(HostCommandTimeoutError);
     expect(isRetriable(err)).toBe(true);
     expect(err.message).toMatch(/stop-postgres-fast on pg1 did not finish within 300 ms/);
+  });
+
+  it('InvalidInstanceId (agent not connected: stopped or lost instance) is HostUnreachableError at once, not retried', async () => {
+    const refusal = Object.assign(new Error('Instances [[i-0abc]] not in a valid state for account'), {
+      name: 'InvalidInstanceId',
+    });
+    const ssm = scriptedSsm([], { refuseSend: refusal });
+    const err = await new SsmHostCommands(ssm.client, 'p')
+      .run(node, 'stop-postgres-immediate', {}, { timeoutMs: 8000 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect(isRetriable(err)).toBe(false);
+    expect(err.message).toMatch(/SendCommand stop-postgres-immediate to pg1: InvalidInstanceId/);
+    expect(ssm.polls()).toBe(0);
+  });
+
+  it.each<[string, Partial<GetCommandInvocationCommandOutput> | 'not-yet']>([
+    ['Pending', { Status: 'Pending' }],
+    ['Delayed', { Status: 'Delayed' }],
+    ['never visible', 'not-yet'],
+  ])('a command still %s at the deadline was never delivered: the host is unreachable', async (_n, inv) => {
+    const ssm = scriptedSsm([inv]);
+    const err = await new SsmHostCommands(ssm.client, 'p', undefined, { intervalMs: 20 })
+      .run(node, 'stop-postgres-immediate', {}, { timeoutMs: 200 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect(err.message).toMatch(/stop-postgres-immediate to pg1 not delivered within 200 ms/);
+  });
+
+  it('an invocation SSM ended as Undeliverable is unreachable, not a script failure', async () => {
+    const ssm = scriptedSsm([{ Status: 'Failed', StatusDetails: 'Undeliverable' }]);
+    const err = await new SsmHostCommands(ssm.client, 'p')
+      .run(node, 'stop-postgres-immediate', {}, { timeoutMs: 5000 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect(err.message).toMatch(/was not delivered: Undeliverable/);
+  });
+
+  it('polls at a steady short interval up to the deadline, not a doubling backoff', async () => {
+    const waits: number[] = [];
+    const ssm = scriptedSsm([
+      { Status: 'Pending' },
+      { Status: 'InProgress' },
+      { Status: 'InProgress' },
+      { Status: 'InProgress' },
+      { Status: 'InProgress' },
+      { Status: 'Success', ResponseCode: 0 },
+    ]);
+    const fakeSleep = async (ms: number) => {
+      waits.push(ms);
+    };
+    await new SsmHostCommands(ssm.client, 'p', undefined, { intervalMs: 250, sleep: fakeSleep }).run(
+      node,
+      'stop-postgres-immediate',
+      {},
+      { timeoutMs: 60000 },
+    );
+    expect(waits).toEqual([250, 250, 250, 250, 250, 250]);
+  });
+
+  it('severConnections stops PostgreSQL within the bound it is given', async () => {
+    const ssm = scriptedSsm([{ Status: 'InProgress' }]);
+    const err = await new SsmHostCommands(ssm.client, 'p', undefined, { intervalMs: 20 })
+      .severConnections(node, { timeoutMs: 150 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(HostCommandTimeoutError);
+    expect(err.message).toMatch(/stop-postgres-immediate on pg1 did not finish within 150 ms/);
   });
 });

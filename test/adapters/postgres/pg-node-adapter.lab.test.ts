@@ -77,6 +77,25 @@ describe('terminateSessions', () => {
   });
 });
 
+describe('detachUpstream (fence by quorum)', () => {
+  afterAll(async () => {
+    await lab.reset();
+  }, 60000);
+
+  it('stops both replicas streaming from the primary, whose quorum standbys are then gone; a second detach is harmless', async () => {
+    const wasPg2 = await pg.detachUpstream(ep('pg2'));
+    const wasPg3 = await pg.detachUpstream(ep('pg3'));
+    const primaryRepl = `127.0.0.1:${lab.state.ports.nodes[0]!.gatePorts.repl}`;
+    expect([wasPg2, wasPg3]).toEqual([primaryRepl, primaryRepl]);
+    for (const n of ['pg2', 'pg3']) expect(await pg.probe(ep(n))).toMatchObject({ role: 'replica', streaming: false });
+    // ANY 1 with no standby: the old primary can acknowledge nothing.
+    const p = await pg.probe(ep('pg1'));
+    expect(p.standbys?.filter((s) => s.state === 'streaming')).toEqual([]);
+    expect(await pg.detachUpstream(ep('pg2'))).toBeNull();
+    await expect(pg.detachUpstream(ep('pg1'))).rejects.toThrow(/pg1 is not in recovery/);
+  });
+});
+
 describe('promote and repoint', () => {
   afterAll(async () => {
     await lab.reset();

@@ -1,0 +1,140 @@
+import { DEFAULT_SETTINGS } from '../../lambdas/core';
+import { HostUnreachableError } from '../../lambdas/core/errors';
+import { initialLease } from '../../lambdas/core/lease';
+import type { ControllerSettings } from '../../lambdas/core/settings';
+import type { Deps } from '../../lambdas/handlers/deps';
+import { handler as fence } from '../../lambdas/handlers/fence';
+import type { RunState } from '../../lambdas/handlers/run-state';
+import { handler as verifyFence } from '../../lambdas/handlers/verify-fence';
+import type { RegisteredNode } from '../../lambdas/ports/store-port';
+
+jest.mock('../../lambdas/handlers/deps', () => ({ deps: () => Promise.resolve(currentDeps) }));
+let currentDeps: Deps;
+
+const node = (name: string): RegisteredNode => ({
+  name,
+  instanceId: `i-0${name}`,
+  az: 'a',
+  privateIp: `10.0.0.${name.slice(2)}`,
+  host: `10.0.0.${name.slice(2)}`,
+  port: 5432,
+  securityGroupId: `sg-${name}`,
+  role: name === 'pg1' ? 'primary' : 'replica',
+  status: 'healthy',
+  noFailover: false,
+});
+
+/** The old primary's host as the fence meets it; every call the fence makes is recorded. */
+function world(o: { settings: ControllerSettings; sever: () => Promise<number>; instance: string[] }) {
+  const calls: string[] = [];
+  const timeline: string[] = [];
+  const states = [...o.instance];
+  let sgOpen = true;
+  const d = {
+    config: { settings: o.settings },
+    log: { info: () => undefined, error: () => undefined },
+    metrics: { flush: async () => undefined },
+    store: {
+      getLease: async () => ({ ...initialLease('pg1', 0), epoch: 4, state: 'failing-over' }),
+      listNodes: async () => ['pg1', 'pg2', 'pg3'].map(node),
+      appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
+        void timeline.push(`${s.step}: ${s.detail}`),
+    },
+    fence: {
+      revokeIngress: async () => {
+        sgOpen = false;
+        calls.push('revoke');
+        return { revokedRules: 2 };
+      },
+      ingressClosed: async () => !sgOpen,
+      instanceState: async () => (states.length > 1 ? states.shift() : states[0]),
+      stopInstance: async (id: string) => void calls.push(`stop-instance ${id}`),
+    },
+    host: {
+      severConnections: async (_n: unknown, opts: { timeoutMs: number }) => {
+        calls.push(`ssm-stop within ${opts.timeoutMs} ms`);
+        return o.sever();
+      },
+    },
+    pg: {
+      detachUpstream: async (e: { name: string }) => {
+        calls.push(`detach ${e.name}`);
+        return '10.0.0.1:5432';
+      },
+      probe: async (e: { name: string }) => ({ node: e.name, ok: e.name !== 'pg1', streaming: false, upstream: null }),
+    },
+    now: () => 0,
+  } as unknown as Deps;
+  currentDeps = d;
+  return { calls, timeline };
+}
+
+const run: RunState = {
+  input: { mode: 'failover', cluster: 'c', reason: 'r' },
+  epoch: 4,
+  oldPrimary: 'pg1',
+  candidate: 'pg2',
+};
+const sync = DEFAULT_SETTINGS;
+const async_ = { ...DEFAULT_SETTINGS, replicationMode: 'async' as const };
+const lost = async () => {
+  throw new HostUnreachableError('SendCommand stop-postgres-immediate to pg1: InvalidInstanceId');
+};
+
+describe('fence handler: the ladder, rung by rung', () => {
+  it('a reachable host: revoke, SSM stop within the bound, done', async () => {
+    const w = world({ settings: sync, sever: async () => 3, instance: ['running'] });
+    const out = (await fence({ state: run })) as RunState;
+    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
+    expect(out.fence).toMatchObject({ rung: 'stop-postgres', postgresStopped: true });
+    expect(w.timeline).toEqual([
+      'fence-revoke: revoked 2 ingress rule(s) on sg-pg1',
+      'fence-sever: pg1: postgres stopped immediately, 3 tracked connection(s) closed',
+    ]);
+  });
+
+  it('sync, host unreachable: fence by quorum, every other node detached; VerifyFence proves it', async () => {
+    const w = world({ settings: sync, sever: lost, instance: ['running'] });
+    const out = (await fence({ state: run })) as RunState;
+    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms', 'detach pg2', 'detach pg3']);
+    expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false });
+    expect(w.timeline[1]).toMatch(
+      /^fence-quorum: host unreachable \(SendCommand .*InvalidInstanceId\): fencing by quorum/,
+    );
+    expect(w.timeline[2]).toBe(
+      'fence-quorum-detach: pg2 detached (streamed from pg1); pg3 detached (streamed from pg1)',
+    );
+    await verifyFence({ state: out });
+    expect(w.timeline[3]).toBe(
+      'verify-fence: pg1 (quorum): ingress closed, fresh connection refused, no replica streaming from it',
+    );
+  });
+
+  it('async, EC2 already reports the instance stopped: no SSM command, no StopInstances; VerifyFence checks stopped', async () => {
+    const w = world({ settings: async_, sever: async () => 0, instance: ['stopped'] });
+    const out = (await fence({ state: run })) as RunState;
+    expect(w.calls).toEqual(['revoke']);
+    expect(out.fence).toMatchObject({ rung: 'stop-instance', instanceState: 'stopped' });
+    await verifyFence({ state: out });
+    expect(w.timeline.at(-1)).toMatch(/verify-fence: pg1 \(stop-instance\).*instance i-0pg1 stopped/);
+  });
+
+  it('async, a hung host: StopInstances with Force, then stopped', async () => {
+    const w = world({ settings: async_, sever: lost, instance: ['running', 'running', 'stopped'] });
+    const out = (await fence({ state: run })) as RunState;
+    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms', 'stop-instance i-0pg1']);
+    expect(out.fence).toMatchObject({ rung: 'stop-instance', postgresStopped: true, instanceState: 'stopped' });
+    expect(w.timeline).toContain('fence-stop-instance-done: i-0pg1 is stopped (STONITH)');
+  });
+
+  it('policy operator: the run aborts with one sentence naming the node, what was tried and what to run', async () => {
+    const settings = { ...sync, fence: { ...sync.fence, unreachableHost: 'operator' as const } };
+    const w = world({ settings, sever: lost, instance: ['running'] });
+    const err = (await fence({ state: run }).catch((e) => e)) as Error;
+    expect(err.name).toBe('Pgq.Fatal');
+    expect(err.message).toMatch(
+      /^FenceNeedsOperatorError: pg1 \(i-0pg1\) could not be fenced automatically: ingress revoked; host unreachable.*policy operator\..*stop-instances --force --instance-ids i-0pg1/,
+    );
+    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
+  });
+});
