@@ -91,7 +91,7 @@ describe('refusals change nothing', () => {
     const since = Date.now();
     const r = cli('switchover', '--to', 'pg9', '--yes');
     expect(r.status).toBe(EXIT.usage);
-    expect(oneLine(r)).toEqual(["pgquorum: unknown node 'pg9' (nodes: pg1, pg2, pg3)"]);
+    expect(oneLine(r)).toEqual(["pgquorum: unknown target 'pg9' (nodes: pg1, pg2, pg3)"]);
     expect(await labStore().getLease()).toMatchObject({ epoch: 1, state: 'steady', primary: 'pg1' });
     expect(await executionsSince(d, since)).toEqual([]);
   }, 30000);

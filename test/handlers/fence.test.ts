@@ -1,7 +1,9 @@
 import { DEFAULT_SETTINGS } from '../../lambdas/core';
 import { HostUnreachableError } from '../../lambdas/core/errors';
+import type { LeaseResult } from '../../lambdas/core/lease';
 import { initialLease } from '../../lambdas/core/lease';
 import type { ControllerSettings } from '../../lambdas/core/settings';
+import type { Lease } from '../../lambdas/core/types';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { handler as fence } from '../../lambdas/handlers/fence';
 import type { RunState } from '../../lambdas/handlers/run-state';
@@ -29,13 +31,27 @@ function world(o: { settings: ControllerSettings; sever: () => Promise<number>; 
   const calls: string[] = [];
   const timeline: string[] = [];
   const states = [...o.instance];
+  let lease: Lease = {
+    ...initialLease('pg1', 0),
+    epoch: 4,
+    state: 'failing-over',
+    run: { holder: HOLDER, mode: 'failover', oldPrimary: 'pg1', candidate: 'pg2' },
+  };
   let sgOpen = true;
   const d = {
     config: { settings: o.settings },
     log: { info: () => undefined, error: () => undefined },
     metrics: { flush: async () => undefined },
     store: {
-      getLease: async () => ({ ...initialLease('pg1', 0), epoch: 4, state: 'failing-over' }),
+      // The run's own record (retry-safety): only the holder execution may fence, for the node it replaces.
+      getLease: async () => lease,
+      transitionLease: async (decide: (l: Lease) => LeaseResult) => {
+        const r = decide(lease);
+        if (!r.ok) return { ok: false, before: lease, reason: r.reason };
+        const before = lease;
+        lease = r.lease;
+        return { ok: true, before, lease, changed: r.lease !== before };
+      },
       listNodes: async () => ['pg1', 'pg2', 'pg3'].map(node),
       appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
         void timeline.push(`${s.step}: ${s.detail}`),
@@ -69,6 +85,9 @@ function world(o: { settings: ControllerSettings; sever: () => Promise<number>; 
   return { calls, timeline };
 }
 
+/** The execution that holds epoch 4. */
+const HOLDER = 'c-failover-e4';
+
 const run: RunState = {
   input: { mode: 'failover', cluster: 'c', reason: 'r' },
   epoch: 4,
@@ -84,7 +103,7 @@ const lost = async () => {
 describe('fence handler: the ladder, rung by rung', () => {
   it('a reachable host: revoke, SSM stop within the bound, done', async () => {
     const w = world({ settings: sync, sever: async () => 3, instance: ['running'] });
-    const out = (await fence({ state: run })) as RunState;
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
     expect(out.fence).toMatchObject({ rung: 'stop-postgres', postgresStopped: true });
     expect(w.timeline).toEqual([
@@ -95,7 +114,7 @@ describe('fence handler: the ladder, rung by rung', () => {
 
   it('sync, host unreachable: fence by quorum, every other node detached; VerifyFence proves it', async () => {
     const w = world({ settings: sync, sever: lost, instance: ['running'] });
-    const out = (await fence({ state: run })) as RunState;
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms', 'detach pg2', 'detach pg3']);
     expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false });
     expect(w.timeline[1]).toMatch(
@@ -104,7 +123,7 @@ describe('fence handler: the ladder, rung by rung', () => {
     expect(w.timeline[2]).toBe(
       'fence-quorum-detach: pg2 detached (streamed from pg1); pg3 detached (streamed from pg1)',
     );
-    await verifyFence({ state: out });
+    await verifyFence({ state: out, executionName: HOLDER });
     expect(w.timeline[3]).toBe(
       'verify-fence: pg1 (quorum): ingress closed, fresh connection refused, no replica streaming from it',
     );
@@ -112,16 +131,16 @@ describe('fence handler: the ladder, rung by rung', () => {
 
   it('async, EC2 already reports the instance stopped: no SSM command, no StopInstances; VerifyFence checks stopped', async () => {
     const w = world({ settings: async_, sever: async () => 0, instance: ['stopped'] });
-    const out = (await fence({ state: run })) as RunState;
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     expect(w.calls).toEqual(['revoke']);
     expect(out.fence).toMatchObject({ rung: 'stop-instance', instanceState: 'stopped' });
-    await verifyFence({ state: out });
+    await verifyFence({ state: out, executionName: HOLDER });
     expect(w.timeline.at(-1)).toMatch(/verify-fence: pg1 \(stop-instance\).*instance i-0pg1 stopped/);
   });
 
   it('async, a hung host: StopInstances with Force, then stopped', async () => {
     const w = world({ settings: async_, sever: lost, instance: ['running', 'running', 'stopped'] });
-    const out = (await fence({ state: run })) as RunState;
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms', 'stop-instance i-0pg1']);
     expect(out.fence).toMatchObject({ rung: 'stop-instance', postgresStopped: true, instanceState: 'stopped' });
     expect(w.timeline).toContain('fence-stop-instance-done: i-0pg1 is stopped (STONITH)');
@@ -130,7 +149,7 @@ describe('fence handler: the ladder, rung by rung', () => {
   it('policy operator: the run aborts with one sentence naming the node, what was tried and what to run', async () => {
     const settings = { ...sync, fence: { ...sync.fence, unreachableHost: 'operator' as const } };
     const w = world({ settings, sever: lost, instance: ['running'] });
-    const err = (await fence({ state: run }).catch((e) => e)) as Error;
+    const err = (await fence({ state: run, executionName: HOLDER }).catch((e) => e)) as Error;
     expect(err.name).toBe('Pgq.Fatal');
     expect(err.message).toMatch(
       /^FenceNeedsOperatorError: pg1 \(i-0pg1\) could not be fenced automatically: ingress revoked; host unreachable.*policy operator\..*stop-instances --force --instance-ids i-0pg1/,

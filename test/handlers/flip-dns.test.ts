@@ -71,8 +71,24 @@ const run: RunState = {
 
 describe('flip-dns and the post-commit INSYNC loop', () => {
   it('UPSERTs both records without polling, readers only among re-pointed replicas (else the primary)', async () => {
-    const w = world({ ...initialLease('pg1', 0), epoch: 7, state: 'failing-over' }, 3);
-    const out = (await flipDns({ state: run })) as RunState;
+    // The run's own record (retry-safety): only the holder flips, and only after its candidate was promoted.
+    const w = world(
+      {
+        ...initialLease('pg1', 0),
+        epoch: 7,
+        state: 'failing-over',
+        run: {
+          holder: 'c-failover-e7',
+          mode: 'failover',
+          oldPrimary: 'pg1',
+          candidate: 'pg2',
+          fenceVerified: true,
+          promotedLsn: '0/5000000',
+        },
+      },
+      3,
+    );
+    const out = (await flipDns({ state: run, executionName: 'c-failover-e7' })) as RunState;
     expect(w.changes).toEqual([
       { name: 'writer.db', ips: ['10.0.0.2'], polls: 0 },
       { name: 'reader.db', ips: ['10.0.0.2'], polls: 0 },

@@ -8,8 +8,8 @@ import { DescribeInstanceInformationCommand, InvalidInstanceId, SendCommandComma
 import { Client } from 'pg';
 import { Lab } from '../../lab/index';
 import { makeClients } from '../../lambdas/adapters/aws/clients';
-import { HostCommandTimeoutError, SsmHostCommands } from '../../lambdas/adapters/aws/ssm-host-commands';
-import { isRetriable } from '../../lambdas/core/errors';
+import { SsmHostCommands } from '../../lambdas/adapters/aws/ssm-host-commands';
+import { HostUnreachableError, isRetriable } from '../../lambdas/core/errors';
 
 /**
  * The lab's SSM service and host faults, through the same endpoints the
@@ -71,8 +71,9 @@ describe('lab SSM service', () => {
     const err = await host()
       .run(node('pg2'), 'stop-postgres-immediate', {}, { timeoutMs: 3000 })
       .catch((e) => e);
-    expect(err).toBeInstanceOf(HostCommandTimeoutError);
-    expect(err.message).toMatch(/did not finish within 3000 ms/);
+    // Still Pending at the adapter's deadline: never delivered, so the host counts as unreachable (the fence decides).
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect(err.message).toMatch(/stop-postgres-immediate to pg2 not delivered within 3000 ms \(Pending\)/);
     expect((await lab.ssmInvocations()).filter((i) => i.node === 'pg2').map((i) => i.status)).toEqual(['Pending']);
     expect(await pid('pg2')).toBe(before);
     expect((await lab.hosts()).pg2).toMatchObject({ agent: 'lost', instance: 'running' });
@@ -97,8 +98,11 @@ describe('lab SSM service', () => {
     const viaAdapter = await host()
       .run(node('pg3'), 'stop-postgres-immediate', {}, { timeoutMs: 3000 })
       .catch((e) => e);
-    expect(isRetriable(viaAdapter)).toBe(true);
-    expect(viaAdapter.message).toMatch(/SendCommand stop-postgres-immediate to pg3: .*not in a valid state/);
+    expect(viaAdapter).toBeInstanceOf(HostUnreachableError);
+    expect(isRetriable(viaAdapter)).toBe(false);
+    expect(viaAdapter.message).toMatch(
+      /SendCommand stop-postgres-immediate to pg3: InvalidInstanceId: .*not in a valid state/,
+    );
     const info = await aws.ssm.send(new DescribeInstanceInformationCommand({}));
     expect(info.InstanceInformationList?.map((i) => i.InstanceId).sort()).toEqual(
       [lab.instanceId('pg1'), lab.instanceId('pg2')].sort(),

@@ -13,7 +13,7 @@ import {
 import { cloudProfile } from '../../lab/cloud-profile';
 import { type AgentState, LabSsmService, STDOUT_LIMIT } from '../../lab/ssm-service';
 import { HostCommandFailedError, SsmHostCommands } from '../../lambdas/adapters/aws/ssm-host-commands';
-import { isRetriable } from '../../lambdas/core/errors';
+import { HostUnreachableError, isRetriable } from '../../lambdas/core/errors';
 
 /**
  * The lab's SSM service spoken to with the real SDK client and the product's
@@ -233,7 +233,7 @@ describe('lab SSM service: a lost host', () => {
 });
 
 describe('lab SSM service: a stopped instance', () => {
-  it('refuses SendCommand with InvalidInstanceId (the adapter: a retriable error naming the node) and is not listed', async () => {
+  it('refuses SendCommand with InvalidInstanceId (the adapter: HostUnreachableError naming the node, not retried: the fence decides at once) and is not listed', async () => {
     agents.pg2 = 'stopped';
     const err = await send(hosts[1]!.instanceId).catch((e) => e);
     expect(err).toBeInstanceOf(InvalidInstanceId);
@@ -241,7 +241,8 @@ describe('lab SSM service: a stopped instance', () => {
     const viaAdapter = await new SsmHostCommands(ssm, 'pgquorum-lab')
       .run({ name: 'pg2', instanceId: hosts[1]!.instanceId }, 'stop-postgres-immediate', {}, { timeoutMs: 5000 })
       .catch((e) => e);
-    expect(isRetriable(viaAdapter)).toBe(true);
+    expect(viaAdapter).toBeInstanceOf(HostUnreachableError);
+    expect(isRetriable(viaAdapter)).toBe(false);
     expect(viaAdapter.message).toMatch(
       /SendCommand stop-postgres-immediate to pg2: .*InvalidInstanceId|not in a valid state/,
     );
