@@ -67,6 +67,8 @@ interface Row {
   ok: boolean;
   outcome: string;
   rtoMs: number | null;
+  /** The DNS-free client's RTO (every node's address, libpq multi-host read-write), where the trial ran one. */
+  rtoDirectMs?: number | null;
   writesLost: number;
   falseFailover: boolean;
   splitBrainWrites: number;
@@ -103,11 +105,13 @@ function fromFailover(scenario: Scenario, trial: number, t: FailoverTrial, extra
     ok: t.outcome === 'failover' && t.lostAcknowledged.length === 0 && extraOk,
     outcome: t.outcome,
     rtoMs: t.rtoMs,
-    writesLost: t.lostAcknowledged.length,
+    ...(t.rtoDirectMs !== undefined ? { rtoDirectMs: t.rtoDirectMs } : {}),
+    writesLost: t.lostAcknowledged.length + (t.lostDirect?.length ?? 0),
     falseFailover: false,
     splitBrainWrites: 0,
     detail: {
       detectMs: t.detectMs,
+      writerPropagationMs: t.writerPropagationMs ?? null,
       ackedWrites: t.ackedWrites,
       bytesAtRisk: t.bytesAtRisk,
       newPrimary: t.newPrimary,
@@ -294,6 +298,7 @@ function summarize(rows: Row[]): string {
     'RTO/pause median',
     'p90',
     'max',
+    'direct RTO median (max)',
     'writes lost',
     'false failovers',
     'split-brain writes',
@@ -313,6 +318,10 @@ function summarize(rows: Row[]): string {
       f(pct(rto, 50)),
       f(pct(rto, 90)),
       f(rto.length ? Math.max(...rto) : null),
+      (() => {
+        const dr = r.map((x) => x.rtoDirectMs).filter((x): x is number => typeof x === 'number');
+        return dr.length ? `${f(pct(dr, 50))} (${f(Math.max(...dr))})` : '-';
+      })(),
       String(r.reduce((a, x) => a + x.writesLost, 0)),
       String(r.filter((x) => x.falseFailover).length),
       String(r.reduce((a, x) => a + x.splitBrainWrites, 0)),

@@ -21,6 +21,9 @@ export interface LoadReport {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Per-host connect timeout of the multi-host client: `pgquorum connstr`'s default connect_timeout (2 s). */
+const MULTI_HOST_CONNECT_TIMEOUT_MS = 2000;
+
 /**
  * A steady write load through the writer endpoint, as an application would:
  * one connection, one INSERT per commit, reconnect on failure. It records every
@@ -41,8 +44,14 @@ export class LoadGenerator {
   };
   private lastAckAt: number | null = null;
 
+  /**
+   * @param conn one endpoint (the writer record), or several hosts: then each connection is made as libpq does
+   * for a multi-host string with `target_session_attrs=read-write` (what `pgquorum connstr` prints): hosts in
+   * order, each within a 2 s connect timeout (connstr's default `connect_timeout`), the first that reports
+   * `transaction_read_only = off`. node-postgres has no multi-host support, so the lab reproduces libpq's rule.
+   */
   constructor(
-    private readonly conn: ClientConfig,
+    private readonly conn: ClientConfig | readonly ClientConfig[],
     private readonly opts: { table?: string; intervalMs?: number; statementTimeoutMs?: number } = {},
   ) {}
 
@@ -52,8 +61,7 @@ export class LoadGenerator {
 
   /** Creates the load table (through the same endpoint). */
   async prepare(): Promise<void> {
-    const c = new Client({ ...this.conn, connectionTimeoutMillis: 3000 });
-    await c.connect();
+    const c = await this.open(3000);
     await c.query(
       `CREATE TABLE IF NOT EXISTS ${this.table} (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`,
     );
@@ -80,15 +88,43 @@ export class LoadGenerator {
     return this.report.acked.find((a) => a.at >= t);
   }
 
-  private async connect(): Promise<Client> {
-    const c = new Client({
-      ...this.conn,
-      connectionTimeoutMillis: 1000,
-      statement_timeout: this.opts.statementTimeoutMs ?? 2000,
-    });
-    c.on('error', () => undefined);
-    await c.connect();
-    return c;
+  private connect(): Promise<Client> {
+    return this.open(1000);
+  }
+
+  private async open(connectTimeoutMs: number): Promise<Client> {
+    const one = async (cfg: ClientConfig, timeoutMs: number) => {
+      const c = new Client({
+        ...cfg,
+        connectionTimeoutMillis: timeoutMs,
+        statement_timeout: this.opts.statementTimeoutMs ?? 2000,
+      });
+      c.on('error', () => undefined);
+      await c.connect();
+      return c;
+    };
+    if (!Array.isArray(this.conn)) return one(this.conn as ClientConfig, connectTimeoutMs);
+    const tried: string[] = [];
+    for (const cfg of this.conn as readonly ClientConfig[]) {
+      let c: Client | undefined;
+      try {
+        c = await one(cfg, MULTI_HOST_CONNECT_TIMEOUT_MS);
+        // A hung server accepts TCP and then never answers: bound the check as libpq's connect_timeout would.
+        const r = await Promise.race([
+          c.query('SHOW transaction_read_only'),
+          sleep(MULTI_HOST_CONNECT_TIMEOUT_MS).then(() => {
+            throw new Error('no answer');
+          }),
+        ]);
+        if (r.rows[0]?.transaction_read_only === 'off') return c;
+        tried.push(`${cfg.port}: read-only`);
+      } catch (err) {
+        tried.push(`${cfg.port}: ${(err as Error).message}`);
+      }
+      (c as unknown as { connection?: { stream?: { destroy(): void } } } | undefined)?.connection?.stream?.destroy();
+      void c?.end().catch(() => undefined);
+    }
+    throw new Error(`no host accepts writes (${tried.join('; ')})`);
   }
 
   private async loop(): Promise<void> {

@@ -106,6 +106,12 @@ export interface FailoverTrial {
   executionStatus?: string;
   /** Fault to first acknowledged write through the writer endpoint (ms). */
   rtoMs: number | null;
+  /** Fault to first acknowledged write of a client on every node's address (libpq multi-host, read-write) (ms). */
+  rtoDirectMs?: number | null;
+  /** Acknowledged writes of that client missing on the new primary. */
+  lostDirect?: number[];
+  /** How long Route 53 took to propagate the writer change of this run (the lab's draw) (ms). */
+  writerPropagationMs?: number | null;
   /** Fault to the execution's start (detection + quorum + trigger) (ms). */
   detectMs: number | null;
   ackedWrites: number;
@@ -149,12 +155,23 @@ async function failoverOutcome(
     firstWriteAt: number | null;
     report: LoadReport;
     table: string;
+    /** The DNS-free client's load, when the trial ran one. */
+    direct?: { report: LoadReport; table: string };
   },
 ): Promise<FailoverTrial> {
   const lease = await store.getLease();
   const newPrimary = lease.primary !== t.oldPrimary ? lease.primary : null;
   const event = t.run ? await store.getEvent(lease.epoch) : undefined;
   const lost = newPrimary ? await lostAcknowledged(lab.nodeConnection(lease.primary), t.table, t.report.acked) : [];
+  const direct = t.direct;
+  const lostDirect =
+    newPrimary && direct
+      ? await lostAcknowledged(lab.nodeConnection(lease.primary), direct.table, direct.report.acked)
+      : [];
+  const directAck = direct?.report.acked.find((a) => a.at > (t.run?.started ?? t.faultAt));
+  const writerChange = (await lab.awsProxy().catch(() => undefined))?.route53Changes.find(
+    (c) => c.submittedAt >= t.faultAt && Object.keys(c.records).some((n) => n.startsWith('writer.')),
+  );
   const { acked, ...rest } = t.report;
   return {
     scenario: t.scenario,
@@ -168,6 +185,8 @@ async function failoverOutcome(
             : 'no-failover',
     ...(t.run ? { execution: t.run.name, executionStatus: t.run.status } : {}),
     rtoMs: t.firstWriteAt !== null && newPrimary ? t.firstWriteAt - t.faultAt : null,
+    ...(direct ? { rtoDirectMs: directAck && newPrimary ? directAck.at - t.faultAt : null, lostDirect } : {}),
+    writerPropagationMs: writerChange ? writerChange.visibleAt - writerChange.submittedAt : null,
     detectMs: t.run ? t.run.started - t.faultAt : null,
     ackedWrites: acked.length,
     lostAcknowledged: lost,
@@ -200,7 +219,10 @@ export async function kill9Trial(
   const oldPrimary = (await store.getLease()).primary;
   const load = new LoadGenerator(lab.endpointConnection('writer'));
   await load.prepare();
+  const direct = directLoad(lab);
+  await direct.prepare();
   load.start();
+  direct.start();
   await sleep(opts.warmupMs ?? 2500);
   if (opts.replicationCutMs) {
     await lab.cut(oldPrimary, 'repl', 'blackhole');
@@ -213,9 +235,11 @@ export async function kill9Trial(
   const run = await waitForRun(d, faultAt, { startTimeoutMs: 20000, runTimeoutMs: runTimeoutFor(lab) });
   // Keep writing until the first acknowledged write after the fault (or give up).
   const ackBy = Date.now() + 20000;
-  while (!load.firstAckAfter(run?.started ?? faultAt) && Date.now() < ackBy) await sleep(50);
+  const after = run?.started ?? faultAt;
+  while ((!load.firstAckAfter(after) || !direct.firstAckAfter(after)) && Date.now() < ackBy) await sleep(50);
   await sleep(500);
   const report = await load.stop();
+  const directReport = await direct.stop();
   if (opts.replicationCutMs) await lab.heal(oldPrimary, 'repl');
   // A write in flight at the fault can still be acknowledged by the old primary: the first write of the new
   // primary cannot come before the run that promotes it has started.
@@ -228,11 +252,23 @@ export async function kill9Trial(
     firstWriteAt: firstAck?.at ?? null,
     report,
     table: load.table,
+    direct: { report: directReport, table: direct.table },
   });
   return {
     ...outcome,
     ...(run ? {} : { noStart: await quorumSnapshot(store) }),
   };
+}
+
+/**
+ * A client that needs no DNS: every node's address in one multi-host list, read-write, as an application
+ * using `pgquorum connstr` connects (the list as printed before the fault: pg1 first).
+ */
+function directLoad(lab: Lab): LoadGenerator {
+  return new LoadGenerator(
+    lab.nodeNames.map((n) => lab.nodeConnection(n)),
+    { table: 'pgq_load_direct' },
+  );
 }
 
 /** A primary paused for less than the detection window must not be failed over. */
@@ -473,9 +509,12 @@ async function splitBrain(
   const oldPrimary = (await store.getLease()).primary;
   const load = new LoadGenerator(lab.endpointConnection('writer'));
   await load.prepare();
+  const direct = directLoad(lab);
+  await direct.prepare();
   let done = false;
   const held = hammerHeldSession(lab, oldPrimary, () => done);
   load.start();
+  direct.start();
   await sleep(2000);
   const faultAt = Date.now();
   await fault(oldPrimary);
@@ -818,9 +857,12 @@ export async function hostFaultTrial(
   const az = lab.state.ports.nodes.find((n) => n.name === oldPrimary)!.az;
   const load = new LoadGenerator(lab.endpointConnection('writer'));
   await load.prepare();
+  const direct = directLoad(lab);
+  await direct.prepare();
   let done = false;
   const held = hammerHeldSession(lab, oldPrimary, () => done);
   load.start();
+  direct.start();
   await sleep(2000);
   const faultAt = Date.now();
   if (fault === 'host-loss-running') await lab.hostLoss(oldPrimary, { instance: 'running' });
@@ -831,7 +873,12 @@ export async function hostFaultTrial(
   const run = await waitForRun(d, faultAt, { startTimeoutMs: 25000, runTimeoutMs: opts.runTimeoutMs ?? 240000 });
   const after = run?.started ?? faultAt;
   const ackBy = Date.now() + 20000;
-  while (run?.status === 'SUCCEEDED' && !load.firstAckAfter(after) && Date.now() < ackBy) await sleep(50);
+  while (
+    run?.status === 'SUCCEEDED' &&
+    (!load.firstAckAfter(after) || !direct.firstAckAfter(after)) &&
+    Date.now() < ackBy
+  )
+    await sleep(50);
   const newPrimaryFirstWrite = run ? (load.firstAckAfter(after)?.at ?? null) : null;
   const lease = await store.getLease();
   const ssm = (await lab.ssmInvocations()).filter((i) => i.node === oldPrimary);
@@ -843,6 +890,7 @@ export async function hostFaultTrial(
   done = true;
   const h = await held;
   const report = await load.stop();
+  const directReport = await direct.stop();
   const promoted = lease.primary !== oldPrimary;
   const outcome = await failoverOutcome(lab, store, {
     scenario: fault,
@@ -852,6 +900,7 @@ export async function hostFaultTrial(
     firstWriteAt: newPrimaryFirstWrite,
     report,
     table: load.table,
+    direct: { report: directReport, table: direct.table },
   });
   // Split brain needs two primaries: only commits the old primary acknowledged after another node took writes count.
   const splitFrom = newPrimaryFirstWrite ?? (promoted ? (run?.stopped ?? null) : null);
