@@ -449,13 +449,23 @@ async function hammerHeldSession(
   while (!until() && !dead) {
     attempts++;
     warned = false;
-    const q = c.query('INSERT INTO pgq_split VALUES (now())').then(
-      () => (warned ? 'unacknowledged' : 'ack'),
-      () => 'error',
-    );
+    // The server's commit time, not the client's receipt: a commit made before the fault whose answer sat in a
+    // frozen or black-holed path reaches the client only when the host comes back, and is no split brain.
+    let committedAt = 0;
+    const q = c
+      .query(
+        'INSERT INTO pgq_split VALUES (clock_timestamp()) RETURNING (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS at',
+      )
+      .then(
+        (r) => {
+          committedAt = Number(r.rows[0]?.at ?? Date.now());
+          return warned ? 'unacknowledged' : 'ack';
+        },
+        () => 'error',
+      );
     let outcome: string | undefined;
     while (!outcome && !until()) outcome = await Promise.race([q, sleep(200).then(() => undefined)]);
-    if (outcome === 'ack') acks.push(Date.now());
+    if (outcome === 'ack') acks.push(committedAt);
     if (outcome === 'error') dead = true;
     if (!outcome) break;
   }
