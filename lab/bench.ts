@@ -12,6 +12,7 @@ import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-pro
 import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from './deploy';
 import { Lab } from './index';
 import { REPO_ROOT } from './paths';
+import { waitPortFree } from './procs';
 import { quietNode20Warning } from './quiet';
 import {
   azCutTrial,
@@ -76,21 +77,6 @@ interface Row {
 }
 
 const log = (m: string) => process.stderr.write(`[bench] ${m}\n`);
-
-/** A stopped supervisor lingers for a moment (PID 1 here reaps slowly): wait until its control port is free. */
-async function waitPortFree(port: number, timeoutMs = 20000): Promise<void> {
-  const net = await import('node:net');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free || Date.now() > deadline) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 function pct(xs: number[], p: number): number | null {
   if (!xs.length) return null;

@@ -11,6 +11,7 @@ import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-pro
 import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from './deploy';
 import { Lab, type LabStatus } from './index';
 import { LoadGenerator, lostAcknowledged } from './load';
+import { waitPortFree } from './procs';
 import { quietNode20Warning } from './quiet';
 import { type Mark, writeReport } from './report';
 import { executionsSince, labStore, waitForRun } from './scenarios';
@@ -92,21 +93,6 @@ export function summaryRows(s: DemoSummary): [string, string][] {
   ];
 }
 
-/** A stopped supervisor's port can stay bound for a moment after it is gone: wait before the next `up`. */
-async function controlPortFree(port: number, timeoutMs = 20000): Promise<void> {
-  const net = await import('node:net');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const free = await new Promise<boolean>((resolve) => {
-      const s = net.createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (free || Date.now() > deadline) return;
-    await sleep(250);
-  }
-}
-
 async function main(opts: Options): Promise<number> {
   const out = (s: string) => {
     if (!opts.json) process.stdout.write(`${s}\n`);
@@ -142,7 +128,7 @@ async function main(opts: Options): Promise<number> {
       // Left running afterwards with the new profile, as the running lab was.
       out(`   the running lab models the ${running.cloud.name} profile as configured: restarting it with ${cloud}`);
       await Lab.down();
-      await controlPortFree(running.state.controlPort);
+      await waitPortFree(running.state.controlPort);
     }
     lab = await Lab.up({ async: opts.async, cloud, onProgress: (m) => out(`   ${m}`) });
     Object.assign(process.env, lab.awsEnv);

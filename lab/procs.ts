@@ -89,3 +89,22 @@ export async function waitGone(pids: number[], timeoutMs: number): Promise<boole
   }
   return true;
 }
+
+/**
+ * Resolves once nothing listens on `port` (or after `timeoutMs`): a stopped supervisor's control port can stay
+ * bound for a moment after it is gone (PID 1 here reaps slowly), and the next `lab up` would find it taken.
+ * @default timeoutMs 20000
+ */
+export async function waitPortFree(port: number, timeoutMs = 20000): Promise<void> {
+  const net = await import('node:net');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const free = await new Promise<boolean>((resolve) => {
+      const s = net.createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    });
+    if (free || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

@@ -8,6 +8,20 @@ export type LeaseResult =
 const refuse = (reason: string): LeaseResult => ({ ok: false, reason });
 const IN_FLIGHT: readonly LeaseState[] = ['failing-over', 'switching-over'];
 
+/** The lease handed to an operator: needs-attention, no holder, its run (if any) marked aborted. */
+function toNeedsAttention(lease: Lease, reason: string, now: number): Lease {
+  return {
+    ...lease,
+    state: 'needs-attention',
+    holder: null,
+    leaseUntil: 0,
+    reason,
+    updatedAt: now,
+    resumeState: undefined,
+    ...(lease.run ? { run: { ...lease.run, outcome: 'aborted' as const } } : {}),
+  };
+}
+
 /** The initial lease of a new cluster. */
 export function initialLease(primary: string, now: number): Lease {
   return {
@@ -190,19 +204,7 @@ export function abortLease(
   if (lease.run?.outcome) return refuse(`epoch ${req.epoch} already ended (${lease.run.outcome}): nothing to abort`);
   const stale = staleEpoch(lease, req.epoch);
   if (stale) return refuse(stale);
-  return {
-    ok: true,
-    lease: {
-      ...lease,
-      state: 'needs-attention',
-      holder: null,
-      leaseUntil: 0,
-      reason: req.reason,
-      updatedAt: req.now,
-      resumeState: undefined,
-      run: { ...lease.run!, outcome: 'aborted' },
-    },
-  };
+  return { ok: true, lease: toNeedsAttention(lease, req.reason, req.now) };
 }
 
 /**
@@ -291,17 +293,5 @@ export function breakLease(
   if (req.holderStatus === 'RUNNING') {
     return refuse(`the holder execution ${lease.run?.holder ?? lease.holder ?? '?'} is still running: stop it first`);
   }
-  return {
-    ok: true,
-    lease: {
-      ...lease,
-      state: 'needs-attention',
-      holder: null,
-      leaseUntil: 0,
-      reason: req.reason,
-      updatedAt: req.now,
-      resumeState: undefined,
-      ...(lease.run ? { run: { ...lease.run, outcome: 'aborted' as const } } : {}),
-    },
-  };
+  return { ok: true, lease: toNeedsAttention(lease, req.reason, req.now) };
 }
