@@ -532,12 +532,13 @@ async function splitBrain(
   if (afterFailover) await afterFailover(oldPrimary);
   const ackBy = Date.now() + 20000;
   const after = run?.started ?? faultAt;
-  while (!load.firstAckAfter(after) && Date.now() < ackBy) await sleep(50);
+  while ((!load.firstAckAfter(after) || !direct.firstAckAfter(after)) && Date.now() < ackBy) await sleep(50);
   const newPrimaryFirstWrite = run ? (load.firstAckAfter(after)?.at ?? null) : null;
   await sleep(2000);
   done = true;
   const h = await held;
   const report = await load.stop();
+  const directReport = await direct.stop();
   return {
     ...(await failoverOutcome(lab, store, {
       scenario,
@@ -547,6 +548,7 @@ async function splitBrain(
       firstWriteAt: newPrimaryFirstWrite,
       report,
       table: load.table,
+      direct: { report: directReport, table: direct.table },
     })),
     splitBrainWrites:
       newPrimaryFirstWrite === null
