@@ -216,3 +216,15 @@ export function parseDeployConfig(raw: unknown): DeployConfig {
 export function recordNames(c: DeployConfig): { writer: string; reader: string } {
   return { writer: `${c.writerRecord}.${c.zoneName}`, reader: `${c.readerRecord}.${c.zoneName}` };
 }
+
+/**
+ * A record name as Route 53's `route53:ChangeResourceRecordSetsNormalizedRecordNames` condition key compares it:
+ * lower case, no trailing dot, and every character but a-z, 0-9, `-`, `_` and the label dots written as a
+ * backslash and three octal digits (`*` is `\052`). A value not normalized so never matches, and the grant
+ * would silently deny every flip.
+ */
+export function normalizedRecordName(name: string): string {
+  return [...name.toLowerCase().replace(/\.$/, '')]
+    .map((ch) => (/[a-z0-9_.-]/.test(ch) ? ch : `\\${ch.charCodeAt(0).toString(8).padStart(3, '0')}`))
+    .join('');
+}

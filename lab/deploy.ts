@@ -205,6 +205,23 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
   };
 }
 
+/**
+ * A function's lab environment: the synthesized one, the lab's, then its own. A function the stack gives no
+ * database access (PGQ_DB_ACCESS=none, no right to the secret) gets no lab credentials either, so the lab proves
+ * it never needs them.
+ */
+function labVariables(
+  synthesized: Record<string, string>,
+  base: Record<string, string>,
+  extra: Record<string, string>,
+): Record<string, string> {
+  const out = { ...synthesized, ...base, ...extra };
+  if (synthesized.PGQ_DB_ACCESS === 'none') {
+    for (const k of ['PGQ_DB_USER', 'PGQ_DB_PASSWORD', 'PGQ_REPL_USER', 'PGQ_REPL_PASSWORD']) delete out[k];
+  }
+  return out;
+}
+
 /** Deploys (or re-deploys) the controller into the lab's emulator. */
 export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<LabDeployment> {
   Object.assign(process.env, lab.awsEnv);
@@ -255,7 +272,7 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
     Code: { ZipFile: zipDir(f.assetDir, shim ? [TASK_SHIM] : []) },
     Timeout: timeout,
     MemorySize: f.memory,
-    Environment: { Variables: { ...f.env, ...baseEnv, ...extra } },
+    Environment: { Variables: labVariables(f.env, baseEnv, extra) },
   });
   const createTask = async (name: string, f: ReturnType<typeof fnFromTemplate>, task: TaskName) =>
     (

@@ -6,8 +6,12 @@ export interface TaskSpec {
   readonly memoryMb: number;
   /** Needs to reach PostgreSQL (runs in the VPC). Route 53 has no VPC endpoint, so flip-dns runs outside. */
   readonly needsVpc: boolean;
-  /** AWS permissions beyond the table, metrics and the secret. */
+  /**
+   * AWS permissions beyond the table and metrics. `postgres`: the step connects to PostgreSQL, so it (and only it)
+   * may read the database secret; the others run with `PGQ_DB_ACCESS=none` and never fetch it.
+   */
   readonly needs: readonly (
+    | 'postgres'
     | 'fence'
     | 'ssm'
     | 'route53'
@@ -21,26 +25,26 @@ export interface TaskSpec {
 
 /** Every state-machine task, by name; the lab deployer reuses this list. */
 export const TASKS = {
-  'validate-input': { entry: 'validate-input', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: [] },
+  'validate-input': { entry: 'validate-input', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: ['postgres'] },
   'acquire-lease': { entry: 'acquire-lease', timeoutSec: 15, memoryMb: 256, needsVpc: false, needs: [] },
   'confirm-quorum': { entry: 'confirm-quorum', timeoutSec: 15, memoryMb: 256, needsVpc: false, needs: [] },
-  'select-candidate': { entry: 'select-candidate', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: [] },
+  'select-candidate': { entry: 'select-candidate', timeoutSec: 30, memoryMb: 256, needsVpc: true, needs: ['postgres'] },
   // The ladder's bounds (settings.fence: SSM stop <= 30 s, then StopInstances <= 60 s) fit in this timeout.
   fence: {
     entry: 'fence',
     timeoutSec: 90,
     memoryMb: 256,
     needsVpc: true,
-    needs: ['fence', 'ssm', 'stop-instance', 'describe-instance'],
+    needs: ['postgres', 'fence', 'ssm', 'stop-instance', 'describe-instance'],
   },
   'verify-fence': {
     entry: 'verify-fence',
     timeoutSec: 30,
     memoryMb: 256,
     needsVpc: true,
-    needs: ['describe-sg', 'describe-instance'],
+    needs: ['postgres', 'describe-sg', 'describe-instance'],
   },
-  promote: { entry: 'promote', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
+  promote: { entry: 'promote', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: ['postgres'] },
   // UPSERTs only (INSYNC is polled after the commit by check-dns-insync): seconds, not Route 53's 60 s.
   'flip-dns': { entry: 'flip-dns', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['route53'] },
   // One GetChange per record per invocation; the state machine's Wait state sits between invocations.
@@ -51,7 +55,7 @@ export const TASKS = {
     needsVpc: false,
     needs: ['route53-status'],
   },
-  'repoint-replica': { entry: 'repoint-replica', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
+  'repoint-replica': { entry: 'repoint-replica', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: ['postgres'] },
   commit: { entry: 'commit', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
   // describe-*: the notification states the fenced node's condition (ingress, instance state).
   abort: {
@@ -66,18 +70,18 @@ export const TASKS = {
     timeoutSec: 900,
     memoryMb: 256,
     needsVpc: true,
-    needs: ['fence', 'ssm'],
+    needs: ['postgres', 'fence', 'ssm'],
   },
   // Outside the VPC: it updates the reader record (Route 53 has no VPC endpoint).
   'settle-rejoin': { entry: 'settle-rejoin', timeoutSec: 90, memoryMb: 256, needsVpc: false, needs: ['route53'] },
   'stop-old-primary': { entry: 'stop-old-primary', timeoutSec: 90, memoryMb: 256, needsVpc: true, needs: ['ssm'] },
-  'wait-for-replay': { entry: 'wait-for-replay', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: [] },
+  'wait-for-replay': { entry: 'wait-for-replay', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: ['postgres'] },
   'restart-old-as-replica': {
     entry: 'restart-old-as-replica',
     timeoutSec: 120,
     memoryMb: 256,
     needsVpc: true,
-    needs: ['ssm'],
+    needs: ['postgres', 'ssm'],
   },
 } as const satisfies Record<string, TaskSpec>;
 
@@ -91,5 +95,5 @@ export const PROBE: TaskSpec = {
   memoryMb: 256,
   needsVpc: true,
   // A probe notifies the topic when its decision is needs-attention (anti-flap, lag over budget).
-  needs: ['sns'],
+  needs: ['postgres', 'sns'],
 };

@@ -19,7 +19,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
-import { type DeployConfig, recordNames } from '../config';
+import { type DeployConfig, normalizedRecordName, recordNames } from '../config';
 import { FailoverStateMachine } from '../constructs/failover-state-machine';
 import { PROBE, TASKS, type TaskName, type TaskSpec } from '../constructs/tasks';
 
@@ -207,7 +207,9 @@ export class PgQuorumStack extends Stack {
         architecture: lambda.Architecture.ARM_64,
         memorySize: spec.memoryMb,
         timeout: Duration.seconds(spec.timeoutSec),
-        environment: { ...baseEnv, ...extraEnv },
+        // A step that never connects to PostgreSQL never fetches the secret (and has no right to): it still passes
+        // the secret's id to host commands, whose scripts read it with the instance role.
+        environment: { ...baseEnv, ...(spec.needs.includes('postgres') ? {} : { PGQ_DB_ACCESS: 'none' }), ...extraEnv },
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
         ...(spec.needsVpc ? { vpc, vpcSubnets: { subnets: subnet ? [subnet] : subnets }, securityGroups: [fnSg] } : {}),
@@ -227,8 +229,10 @@ export class PgQuorumStack extends Stack {
           forceDockerBundling: false,
         },
       });
+      // Whole-table rights, probes included: dynamodb:LeadingKeys scopes by partition key only, and a cluster's
+      // lease, votes and history share one partition so they change in one transaction (README, Deploying to AWS).
       this.table.grantReadWriteData(f);
-      secret.grantRead(f);
+      if (spec.needs.includes('postgres')) secret.grantRead(f);
       f.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['cloudwatch:PutMetricData'],
@@ -262,11 +266,26 @@ export class PgQuorumStack extends Stack {
       }
       if (spec.needs.includes('route53')) {
         const zoneArn = `arn:${this.partition}:route53:::hostedzone/${c.hostedZoneId}`;
+        // Only UPSERTs of the two A records: a leaked function role cannot repoint any other name in the zone.
+        // ForAllValues: every change in the batch must match (the condition keys are multi-valued per request).
         f.addToRolePolicy(
           new iam.PolicyStatement({
-            actions: ['route53:ChangeResourceRecordSets', 'route53:ListResourceRecordSets'],
+            actions: ['route53:ChangeResourceRecordSets'],
             resources: [zoneArn],
+            conditions: {
+              'ForAllValues:StringEquals': {
+                'route53:ChangeResourceRecordSetsNormalizedRecordNames': [
+                  normalizedRecordName(records.writer),
+                  normalizedRecordName(records.reader),
+                ],
+                'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
+                'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+              },
+            },
           }),
+        );
+        f.addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['route53:ListResourceRecordSets'], resources: [zoneArn] }),
         );
       }
       if (spec.needs.includes('route53') || spec.needs.includes('route53-status')) {
@@ -417,6 +436,30 @@ export class PgQuorumStack extends Stack {
       this.stateMachine.stateMachine.metricFailed({ period: Duration.minutes(1), statistic: 'Sum' }),
       {
         alarmDescription: `pgquorum ${c.cluster}: a failover/switchover run failed (see the runbook)`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    );
+    // A stopped or timed-out execution never reaches Abort: its lease stays in flight, nothing automatic happens
+    // and no notification goes out, so these two page on their own (docs/runbook.md, "A stuck in-flight lease").
+    alarm(
+      'RunAborted',
+      this.stateMachine.stateMachine.metricAborted({ period: Duration.minutes(1), statistic: 'Sum' }),
+      {
+        alarmDescription: `pgquorum ${c.cluster}: a failover/switchover execution was stopped before it finished: its lease may be stuck in flight (runbook: "A stuck in-flight lease", pgquorum lease break)`,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    );
+    alarm(
+      'RunTimedOut',
+      this.stateMachine.stateMachine.metricTimedOut({ period: Duration.minutes(1), statistic: 'Sum' }),
+      {
+        alarmDescription: `pgquorum ${c.cluster}: a failover/switchover execution timed out: its lease is stuck in flight (runbook: "A stuck in-flight lease", pgquorum lease break)`,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         evaluationPeriods: 1,

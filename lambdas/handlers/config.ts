@@ -32,6 +32,12 @@ export const runtimeConfigSchema = z.object({
   PGQ_SETTINGS: json(settingsSchema).optional(),
   /** Secrets Manager secret with {username, password, replicationUsername, replicationPassword}. */
   PGQ_DB_SECRET_ARN: z.string().optional(),
+  /**
+   * `none`: this function never connects to PostgreSQL, so it reads no credentials (the stack grants it no right to
+   * the secret); a call that would connect fails with a FatalError naming the function's missing access.
+   * @default 'credentials'
+   */
+  PGQ_DB_ACCESS: z.enum(['credentials', 'none']).default('credentials'),
   /** Direct credentials (the lab); ignored when the secret is configured. */
   PGQ_DB_USER: z.string().optional(),
   PGQ_DB_PASSWORD: z.string().optional(),
@@ -65,7 +71,7 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     );
   }
   const c = r.data;
-  if (!c.PGQ_DB_SECRET_ARN && !(c.PGQ_DB_USER && c.PGQ_DB_PASSWORD)) {
+  if (c.PGQ_DB_ACCESS === 'credentials' && !c.PGQ_DB_SECRET_ARN && !(c.PGQ_DB_USER && c.PGQ_DB_PASSWORD)) {
     throw new ValidationError(
       'invalid pgquorum configuration: set PGQ_DB_SECRET_ARN, or PGQ_DB_USER and PGQ_DB_PASSWORD',
     );

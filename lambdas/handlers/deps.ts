@@ -9,7 +9,7 @@ import { Route53Dns } from '../adapters/aws/route53-dns';
 import { SfnStarter } from '../adapters/aws/sfn-starter';
 import { SsmHostCommands } from '../adapters/aws/ssm-host-commands';
 import { PgNodeAdapter, parsePgConfig } from '../adapters/postgres/pg-node-adapter';
-import { ValidationError } from '../core/errors';
+import { FatalError, ValidationError } from '../core/errors';
 
 /** pg_controldata parsing for the switchover's stop step (re-exported: handlers reach adapters only through here). */
 export { parseControlData } from '../adapters/postgres/control-data';
@@ -54,7 +54,11 @@ interface DbSecret {
   replicationPassword?: string;
 }
 
+/** A function without database access (PGQ_DB_ACCESS=none) holds no credentials; these stand in, never sent. */
+const NO_CREDENTIALS: DbSecret = { username: 'none', password: 'none' };
+
 async function credentials(config: RuntimeConfig): Promise<DbSecret> {
+  if (config.PGQ_DB_ACCESS === 'none') return NO_CREDENTIALS;
   if (!config.PGQ_DB_SECRET_ARN) {
     return {
       username: config.PGQ_DB_USER!,
@@ -72,6 +76,25 @@ async function credentials(config: RuntimeConfig): Promise<DbSecret> {
   return s as DbSecret;
 }
 
+/**
+ * The PostgreSQL port of a function without database access: every call fails before any connection is made (so
+ * no stand-in credential is ever sent), naming what is missing; plain values (deadlines) pass through.
+ */
+export function withoutDatabase(pg: PostgresNodePort): PostgresNodePort {
+  return new Proxy(pg, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (typeof v !== 'function') return v;
+      return () =>
+        Promise.reject(
+          new FatalError(
+            `${String(prop)} needs a database connection, and this function has none (PGQ_DB_ACCESS=none): its TaskSpec must list 'postgres'`,
+          ),
+        );
+    },
+  });
+}
+
 /** Builds the real dependencies from the environment. */
 export async function buildDeps(
   env: NodeJS.ProcessEnv = process.env,
@@ -81,7 +104,7 @@ export async function buildDeps(
   const log = new Logger({ serviceName: 'pgquorum', persistentKeys: { cluster: config.PGQ_CLUSTER } });
   const creds = await credentials(config);
   const store = new DynamoStore(clients.ddb, config.PGQ_TABLE, config.PGQ_CLUSTER);
-  const pg = new PgNodeAdapter(
+  const adapter = new PgNodeAdapter(
     parsePgConfig({
       user: creds.username,
       password: creds.password,
@@ -89,6 +112,7 @@ export async function buildDeps(
       ssl: config.PGQ_DB_SSL === 'off' ? false : { rejectUnauthorized: config.PGQ_DB_SSL === 'verify' },
     }),
   );
+  const pg = config.PGQ_DB_ACCESS === 'none' ? withoutDatabase(adapter) : adapter;
   const host: HostCommandPort = new SsmHostCommands(
     clients.ssm,
     config.PGQ_SSM_DOCUMENT_PREFIX,

@@ -1,5 +1,7 @@
-import { ValidationError } from '../../lambdas/core/errors';
+import { FatalError, ValidationError } from '../../lambdas/core/errors';
 import { loadRuntimeConfig } from '../../lambdas/handlers/config';
+import { withoutDatabase } from '../../lambdas/handlers/deps';
+import type { PostgresNodePort } from '../../lambdas/ports/postgres-port';
 
 const base = {
   PGQ_CLUSTER: 'c',
@@ -28,5 +30,32 @@ describe('runtime configuration', () => {
     const env = { ...base, ...patch };
     expect(() => loadRuntimeConfig(env)).toThrow(ValidationError);
     expect(() => loadRuntimeConfig(env)).toThrow(msg);
+  });
+
+  it('needs no credentials for a function without database access, and still needs them otherwise', () => {
+    const none = { ...base, PGQ_DB_USER: undefined, PGQ_DB_PASSWORD: undefined };
+    expect(loadRuntimeConfig({ ...none, PGQ_DB_ACCESS: 'none' }).PGQ_DB_ACCESS).toBe('none');
+    expect(() => loadRuntimeConfig(none)).toThrow(/set PGQ_DB_SECRET_ARN/);
+    expect(() => loadRuntimeConfig({ ...base, PGQ_DB_ACCESS: 'some' })).toThrow(/PGQ_DB_ACCESS/);
+  });
+});
+
+describe('a function without database access', () => {
+  const calls: string[] = [];
+  const real = {
+    probeDeadlineMs: 1500,
+    probe: async () => {
+      calls.push('probe');
+      return { node: 'pg1', ok: true, latencyMs: 1 };
+    },
+  } as unknown as PostgresNodePort;
+
+  it('fails every call before it connects, naming the missing access, and keeps plain values', async () => {
+    const pg = withoutDatabase(real);
+    expect(pg.probeDeadlineMs).toBe(1500);
+    const err = await pg.probe({ name: 'pg1', host: '127.0.0.1', port: 5432 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FatalError);
+    expect((err as Error).message).toMatch(/probe needs a database connection.*PGQ_DB_ACCESS=none.*'postgres'/);
+    expect(calls).toEqual([]);
   });
 });

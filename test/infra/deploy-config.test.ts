@@ -1,4 +1,10 @@
-import { type DeployConfig, deployConfigSchema, parseDeployConfig, recordNames } from '../../infra/config';
+import {
+  type DeployConfig,
+  deployConfigSchema,
+  normalizedRecordName,
+  parseDeployConfig,
+  recordNames,
+} from '../../infra/config';
 import { type Json, sampleConfig } from './fixtures';
 
 type Mutate = (c: Json) => void;
@@ -236,5 +242,15 @@ describe('deployment config', () => {
 
   it('rejects a missing context key with a message naming it', () => {
     expect(() => parseDeployConfig(undefined)).toThrow(/invalid pgquorum configuration/);
+  });
+
+  it.each([
+    ['writer.db.internal', 'writer.db.internal'],
+    ['Writer.DB.Internal.', 'writer.db.internal'],
+    ['*.db.internal', '\\052.db.internal'],
+    ['my_rec-1.x', 'my_rec-1.x'],
+    ['a b.x', 'a\\040b.x'],
+  ])('normalizes %s as Route 53 condition keys compare it: %s', (name, want) => {
+    expect(normalizedRecordName(name)).toBe(want);
   });
 });

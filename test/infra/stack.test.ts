@@ -137,13 +137,19 @@ describe('alarm backstop', () => {
     expect(input.input ?? input).toMatchObject({ mode: 'failover', cluster: stack.config.cluster });
   });
 
-  it('has the probes-silent, failover-failed, needs-attention, lag and sync-standby alarms, all to the topic', () => {
+  it('has the probes-silent, failover-failed, aborted, timed-out, needs-attention, lag and sync-standby alarms, all to the topic', () => {
     const alarms = resourcesOf('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties);
     const byMetric = (name: string) => alarms.filter((a) => a.MetricName === name);
     const silent = byMetric('PrimaryReachable');
     expect(silent).toHaveLength(3);
     for (const a of silent) expect(a.TreatMissingData).toBe('breaching');
     expect(byMetric('ExecutionsFailed')).toHaveLength(1);
+    // Stopped and timed-out executions never reach Abort: each pages on its own, pointing at the lease break.
+    for (const m of ['ExecutionsAborted', 'ExecutionsTimedOut']) {
+      expect(byMetric(m)).toHaveLength(1);
+      expect(byMetric(m)[0]).toMatchObject({ Threshold: 1, EvaluationPeriods: 1, TreatMissingData: 'notBreaching' });
+      expect(byMetric(m)[0].AlarmDescription).toContain('lease break');
+    }
     expect(byMetric('NeedsAttention')).toHaveLength(1);
     expect(byMetric('ReplicaLagBytes')[0]?.Threshold).toBe(stack.config.thresholds.maxLagBytes);
     expect(byMetric('SyncStandbyMissing')).toHaveLength(1);
@@ -401,6 +407,54 @@ describe('IAM least privilege', () => {
         list(s.Action).includes('route53:ChangeResourceRecordSets'),
       );
       expect(JSON.stringify(stmt.Resource)).toContain(`hostedzone/${stack.config.hostedZoneId}`);
+    }
+  });
+
+  it('limits record changes to UPSERTs of the writer and reader A records, named as Route 53 normalizes them', () => {
+    const names = recordNames(stack.config);
+    const stmts = statementsOf().filter((s) => list(s.Action).includes('route53:ChangeResourceRecordSets'));
+    expect(stmts.length).toBeGreaterThan(0);
+    for (const s of stmts) {
+      expect(list(s.Action)).toEqual(['route53:ChangeResourceRecordSets']);
+      expect(s.Condition).toEqual({
+        'ForAllValues:StringEquals': {
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': [
+            names.writer.toLowerCase().replace(/\.$/, ''),
+            names.reader.toLowerCase().replace(/\.$/, ''),
+          ],
+          'route53:ChangeResourceRecordSetsRecordTypes': ['A'],
+          'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+        },
+      });
+    }
+  });
+
+  it('lets only the functions that connect to PostgreSQL read the database secret; the others run without it', () => {
+    const readers = new Set<string>();
+    for (const [, p] of resourcesOf('AWS::IAM::Policy')) {
+      for (const s of p.Properties.PolicyDocument.Statement as Json[]) {
+        if (!list(s.Action).includes('secretsmanager:GetSecretValue')) continue;
+        for (const r of p.Properties.Roles as Json[]) readers.add(r.Ref);
+      }
+    }
+    const connecting = (Object.keys(TASKS) as (keyof typeof TASKS)[]).filter((n) =>
+      (TASKS[n].needs as readonly string[]).includes('postgres'),
+    );
+    const probeRoles = stack.probes.map((p) => t.Resources[logicalIdOf(p)].Properties.Role['Fn::GetAtt'][0]);
+    expect([...readers].sort()).toEqual([...connecting.map(roleOf), ...probeRoles].sort());
+    // The list agrees with the handlers' code: a step connects when it calls the pg port (a deadline is no call),
+    // builds a cluster view (which probes every node) or uses the database credentials.
+    const connects = /d\.pg\.(?!probeDeadlineMs)|buildClusterView|d\.repl\b|d\.db\b|from '\.\/follow'/;
+    for (const name of Object.keys(TASKS) as (keyof typeof TASKS)[]) {
+      const src = fs.readFileSync(path.join(__dirname, '../../lambdas/handlers', `${TASKS[name].entry}.ts`), 'utf8');
+      expect({ name, connects: connects.test(src) }).toEqual({ name, connects: connecting.includes(name) });
+    }
+    for (const name of Object.keys(TASKS) as (keyof typeof TASKS)[]) {
+      const env = t.Resources[logicalIdOf(stack.functions[name])].Properties.Environment.Variables;
+      expect({ name, access: env.PGQ_DB_ACCESS }).toEqual({
+        name,
+        access: connecting.includes(name) ? undefined : 'none',
+      });
     }
   });
 
