@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { lsnDiff } from '../lambdas/core/lsn';
+import { isStaleVote, readVote } from '../lambdas/core/quorum';
 import type { Lease } from '../lambdas/core/types';
 import { endpointOf } from '../lambdas/handlers/cluster-view';
 import type { ProbeResult } from '../lambdas/ports/postgres-port';
@@ -79,12 +80,9 @@ export interface StatusSnapshot {
 /** How a vote reads, given the failure threshold and its age. */
 export function voteVerdict(v: StoredVote, now: number, voteTtlMs: number, failuresToDown: number): VoteRow {
   const ageMs = Math.max(0, now - v.observedAt);
-  const stale = ageMs > voteTtlMs;
-  const verdict = v.primaryOk
-    ? 'up'
-    : v.consecutiveFailures >= failuresToDown
-      ? `down (${v.consecutiveFailures})`
-      : `failing (${v.consecutiveFailures})`;
+  const stale = isStaleVote(ageMs, voteTtlMs);
+  const reading = readVote(v, { failuresToDown });
+  const verdict = reading === 'up' ? 'up' : `${reading} (${v.consecutiveFailures})`;
   return {
     az: v.az,
     seq: v.seq,

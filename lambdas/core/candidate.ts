@@ -80,10 +80,18 @@ export const ELIGIBILITY_RULES: readonly EligibilityRule[] = [
   lagsTooMuch,
 ];
 
+/** How a promote decision chose its node. */
+export type CandidateKind = 'best' | 'adopted' | 'operator';
+
 /** The outcome of candidate selection. */
 export type CandidateDecision =
   | {
       readonly action: 'promote';
+      /**
+       * Why this node: the most advanced eligible replica (`best`), the previous run's own promotion finished
+       * (`adopted`), or the operator's checked choice (`operator`).
+       */
+      readonly kind: CandidateKind;
       readonly candidate: string;
       readonly receiveLsn: string;
       readonly reason: string;
@@ -129,6 +137,7 @@ export function selectCandidate(
   const others = rest.length ? `; ahead of ${rest.map((n) => `${n.name} at ${n.receiveLsn}`).join(', ')}` : '';
   return {
     action: 'promote',
+    kind: 'best',
     candidate: best!.name,
     receiveLsn: best!.receiveLsn!,
     reason: `${best!.name} has the highest received LSN ${best!.receiveLsn}${lag !== null ? `, ${lag} bytes behind the old primary` : ''}${others}`,
@@ -168,6 +177,7 @@ export function selectSwitchoverTarget(
     }
     return {
       action: 'promote',
+      kind: 'operator',
       candidate: target,
       receiveLsn: node.receiveLsn!,
       reason: `operator chose ${target}`,
@@ -220,6 +230,7 @@ export function existingPrimaryDecision(
   }
   return {
     action: 'promote',
+    kind: 'adopted',
     candidate: p.name,
     receiveLsn: p.currentLsn ?? '0/0',
     reason: `adopting ${p.name}: the run at epoch ${interrupted.epoch} promoted it before it aborted (timeline ${

@@ -19,10 +19,27 @@ export function majority(n: number): number {
   return Math.floor(n / 2) + 1;
 }
 
+/** A vote this old or older no longer counts: one rule for the quorum, ConfirmQuorum and `pgquorum status`. */
+export function isStaleVote(ageMs: number, voteTtlMs: number): boolean {
+  return ageMs >= voteTtlMs;
+}
+
+/** What one vote says about the primary it names: reached, failing but under the threshold, or down. */
+export type VoteReading = 'up' | 'failing' | 'down';
+
+/** One vote's reading (invariant 2's threshold): down from failuresToDown consecutive failures on. */
+export function readVote(
+  vote: Pick<Vote, 'primaryOk' | 'consecutiveFailures'>,
+  s: Pick<ControllerSettings, 'failuresToDown'>,
+): VoteReading {
+  if (vote.primaryOk) return 'up';
+  return vote.consecutiveFailures >= s.failuresToDown ? 'down' : 'failing';
+}
+
 /** Why a vote does not count, or null when it does. */
 export function unusableVote(vote: Vote, primary: string, now: number, s: ControllerSettings): string | null {
   const age = now - vote.observedAt;
-  if (age >= s.voteTtlMs) return `stale (${age} ms old, ttl ${s.voteTtlMs} ms)`;
+  if (isStaleVote(age, s.voteTtlMs)) return `stale (${age} ms old, ttl ${s.voteTtlMs} ms)`;
   // A vote from the future means a skewed clock: do not trust it either way.
   if (age < -s.voteTtlMs) return `from the future (${-age} ms ahead)`;
   if (vote.primary !== primary) return `about ${vote.primary}, not ${primary}`;
@@ -60,9 +77,9 @@ export function quorumVerdict(
     if (why) {
       silent.push(az);
       notes.push(`${az}: ${why}`);
-    } else if (vote.primaryOk) {
+    } else if (readVote(vote, settings) === 'up') {
       up.push(az);
-    } else if (vote.consecutiveFailures >= settings.failuresToDown) {
+    } else if (readVote(vote, settings) === 'down') {
       down.push(az);
       notes.push(`${az}: ${vote.consecutiveFailures} failures`);
     } else {

@@ -34,9 +34,8 @@ export const handler = task('select-candidate', { policy: 'holder' }, async (sta
   if (
     state.input.mode === 'failover' &&
     pick.action === 'promote' &&
-    !pick.reason.startsWith('adopting') &&
+    pick.kind !== 'adopted' &&
     state.input.target &&
-    pick.action === 'promote' &&
     pick.candidate !== state.input.target
   ) {
     const forced = selectCandidate({
@@ -50,7 +49,7 @@ export const handler = task('select-candidate', { policy: 'holder' }, async (sta
     });
     pick =
       forced.action === 'promote'
-        ? { ...forced, reason: `operator chose ${state.input.target} (${forced.reason})` }
+        ? { ...forced, kind: 'operator', reason: `operator chose ${state.input.target} (${forced.reason})` }
         : forced;
   }
   await record(d, state, 'select-candidate', pick.reason);

@@ -53,6 +53,9 @@ describe('votes', () => {
     [{ primaryOk: false, consecutiveFailures: 2, observedAt: NOW - 400 }, 'failing (2)', false],
     [{ primaryOk: false, consecutiveFailures: 3, observedAt: NOW - 400 }, 'down (3)', false],
     [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 6000 }, 'up', true],
+    // Exactly the TTL old: stale, as the quorum counts it (core/quorum.ts isStaleVote).
+    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 5000 }, 'up', true],
+    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 4999 }, 'up', false],
   ])('%j reads %s (stale %s)', (over, verdict, stale) => {
     const r = voteVerdict({ ...v, ...over }, NOW, 5000, 3);
     expect(r).toMatchObject({ verdict, stale, ageMs: NOW - over.observedAt });

@@ -126,7 +126,7 @@ describe('candidate selection', () => {
     expect(d.reason).toMatch(reason);
     if (expected) {
       expect(d.action).toBe('promote');
-      if (d.action === 'promote') expect(d.candidate).toBe(expected);
+      if (d.action === 'promote') expect(d).toMatchObject({ kind: 'best', candidate: expected });
     } else {
       expect(d.action).toBe('no-candidate');
     }
@@ -182,7 +182,11 @@ describe('switchover target', () => {
     const d = selectSwitchoverTarget(view, S, target);
     expect(d.reason).toMatch(reason);
     expect(d.action).toBe(expected ? 'promote' : 'no-candidate');
-    if (d.action === 'promote') expect(d.candidate).toBe(expected);
+    if (d.action === 'promote') {
+      expect(d.candidate).toBe(expected);
+      // A named target is the operator's choice; no name, the best replica.
+      expect(d.kind).toBe(target === undefined ? 'best' : 'operator');
+    }
   });
 });
 
@@ -235,6 +239,8 @@ describe('existing primary (one writer before the most advanced replica)', () =>
     const d = existingPrimaryDecision(view, 'pg1', interrupted);
     expect(d?.action ?? null).toBe(action);
     expect(d?.reason ?? null).toBe(reason);
-    if (d?.action === 'promote') expect(d).toMatchObject({ candidate: 'pg2', receiveLsn: '0/3000200' });
+    if (d?.action === 'promote') {
+      expect(d).toMatchObject({ kind: 'adopted', candidate: 'pg2', receiveLsn: '0/3000200' });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { quorumVerdict, type Vote } from '../../lambdas/core';
+import { isStaleVote, quorumVerdict, readVote, type Vote } from '../../lambdas/core';
 import { AZS, downVote, NOW, S, vote } from './builders';
 
 const verdict = (votes: Vote[], primary = 'pg1') =>
@@ -100,5 +100,25 @@ describe('quorum verdict', () => {
         return verdict(votes).verdict === 'unknown';
       }),
     );
+  });
+});
+
+describe('one vote', () => {
+  it.each<[boolean, number, 'up' | 'failing' | 'down']>([
+    [true, 0, 'up'],
+    [false, 1, 'failing'],
+    [false, 2, 'failing'],
+    [false, 3, 'down'],
+    [false, 9, 'down'],
+  ])('ok %s with %i failures reads %s (failuresToDown 3)', (primaryOk, consecutiveFailures, want) => {
+    expect(readVote({ primaryOk, consecutiveFailures }, { failuresToDown: 3 })).toBe(want);
+  });
+
+  it.each([
+    [4999, false],
+    [5000, true],
+    [5001, true],
+  ])('a vote %i ms old is stale: %s (ttl 5000 ms)', (age, want) => {
+    expect(isStaleVote(age, 5000)).toBe(want);
   });
 });
