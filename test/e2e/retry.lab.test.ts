@@ -1,9 +1,11 @@
+import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeStateMachineCommand,
   GetExecutionHistoryCommand,
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import { TASKS, type TaskName } from '../../infra/constructs/tasks';
 import { deployToLab, type LabDeployment, startProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
 import { retryTrial, waitForExecution, waitForHealthyVotes } from '../../lab/scenarios';
@@ -33,6 +35,20 @@ describe('the lab deployment', () => {
   it('deploys the synthesized definition unchanged (the fault switch lives in the task functions, not the workflow)', async () => {
     const deployed = await sfn().send(new DescribeStateMachineCommand({ stateMachineArn: d.stateMachineArn }));
     expect(JSON.parse(deployed.definition!)).toEqual(JSON.parse(d.definition));
+  });
+
+  it('gives database credentials only to the functions the stack lets read the secret (and the runs below work so)', async () => {
+    const lambda = new LambdaClient({});
+    for (const name of Object.keys(TASKS) as TaskName[]) {
+      const c = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: d.functionNames[name] }));
+      const env = c.Environment?.Variables ?? {};
+      const connects = (TASKS[name].needs as readonly string[]).includes('postgres');
+      expect({ name, access: env.PGQ_DB_ACCESS, hasPassword: 'PGQ_DB_PASSWORD' in env }).toEqual({
+        name,
+        access: connects ? undefined : 'none',
+        hasPassword: connects,
+      });
+    }
   });
 });
 
