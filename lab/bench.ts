@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- --scenario <name|all> --trials N [--cloud ideal|aws] [--json]`: failure drills on
- * the lab, measured against DESIGN section 6. Prints a table per scenario and
+ * the lab, measured against docs/design.md section 6. Prints a table per scenario and
  * writes every trial as JSON under .bench/. Figures, not assertions: the
  * end-to-end tests assert outcomes; this measures them, several times.
  */

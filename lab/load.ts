@@ -11,7 +11,7 @@ export interface LoadReport {
   attempted: number;
   /** Commits that returned success without the "cancelled wait for synchronous replication" warning. */
   acked: Ack[];
-  /** Commits that returned success WITH that warning: committed locally only, never acknowledged (POSTGRES-NOTES). */
+  /** Commits that returned success WITH that warning: committed locally only, never acknowledged (docs/postgres-notes.md). */
   unacknowledgedLocalCommits: number[];
   errors: number;
   /** Longest gap between two consecutive acknowledged commits (ms): the write pause. */

@@ -17,7 +17,7 @@ import {
 /** Replication mode of the lab cluster. */
 export type ReplicationMode = 'sync' | 'async';
 
-/** Every node is named so the setting stays right after any promotion (POSTGRES-NOTES). */
+/** Every node is named so the setting stays right after any promotion (docs/postgres-notes.md). */
 export const SYNC_NAMES = "'ANY 1 (pg1, pg2, pg3)'";
 
 function serverConf(mode: ReplicationMode): string {
@@ -64,7 +64,7 @@ export function primaryConninfo(node: string, upstreamPort: number): string {
 /**
  * One PostgreSQL node of the lab, run as a direct child of the supervisor so a
  * killed postmaster is reaped at once (a lingering zombie PID blocks pg_ctl and
- * pg_rewind, see POSTGRES-NOTES).
+ * pg_rewind, see docs/postgres-notes.md).
  */
 export class PostgresNode {
   private child: ChildProcess | undefined;

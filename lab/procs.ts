@@ -15,7 +15,7 @@ function procStat(pid: number): { state: string; ppid: number; pgrp: number } | 
 /**
  * True while the process exists and is not a zombie. `kill(pid, 0)` alone is not
  * enough: an unreaped zombie still answers it, and its postmaster.pid blocks
- * pg_ctl and pg_rewind (POSTGRES-NOTES).
+ * pg_ctl and pg_rewind (docs/postgres-notes.md).
  */
 export function isAlive(pid: number | undefined): pid is number {
   if (!pid) return false;

@@ -27,7 +27,7 @@ export interface FailoverStateMachineProps {
 }
 
 /**
- * The failover and switchover workflow (DESIGN section 3). Every task gets the
+ * The failover and switchover workflow (docs/design.md section 3). Every task gets the
  * whole run state plus the execution name and returns the new state; every
  * failure after the lease is taken ends in Abort (lease to needs-attention,
  * notification), failures before it end with nothing changed.

@@ -2,7 +2,7 @@ import type { ControllerSettings, UnreachableHostPolicy } from './settings';
 import { unreachableHostPolicy } from './settings';
 
 /**
- * The fence ladder (DESIGN section 4), decided one rung at a time. Ingress is always revoked first; then the
+ * The fence ladder (docs/design.md section 4), decided one rung at a time. Ingress is always revoked first; then the
  * fence stops PostgreSQL through SSM within a short bound. When the host cannot be reached for that, the
  * configured policy decides: fence by quorum (sync mode: an ANY 1 primary with no standby can acknowledge
  * nothing), STONITH through EC2, or an operator. Every rung returns the reason the timeline records.

@@ -8,7 +8,7 @@ export const UNREACHABLE_HOST_POLICIES = ['quorum', 'stop-instance', 'operator']
 export type UnreachableHostPolicy = (typeof UNREACHABLE_HOST_POLICIES)[number];
 
 /**
- * The fence ladder's settings (DESIGN section 4; lambdas/core/fence-ladder.ts). The two bounds together stay
+ * The fence ladder's settings (docs/design.md section 4; lambdas/core/fence-ladder.ts). The two bounds together stay
  * well inside the fence function's 90 s timeout, so a lost host is decided, not waited out.
  */
 export const fenceSettingsSchema = z.object({

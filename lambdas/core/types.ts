@@ -52,7 +52,7 @@ export interface Vote {
   readonly consecutiveFailures: number;
 }
 
-/** Lease states (DESIGN section 1). */
+/** Lease states (docs/design.md section 1). */
 export type LeaseState = 'steady' | 'failing-over' | 'switching-over' | 'paused' | 'needs-attention';
 
 /** The per-cluster lease: its epoch is the fencing token every mutating step re-checks. */

@@ -18,7 +18,7 @@ async function instanceStateOf(d: Deps, instanceId: string): Promise<string | un
 }
 
 /**
- * The fence ladder (DESIGN section 4; decided in lambdas/core/fence-ladder.ts), one rung at a time, each
+ * The fence ladder (docs/design.md section 4; decided in lambdas/core/fence-ladder.ts), one rung at a time, each
  * recorded with its reason: revoke the node's security-group ingress (rules saved for the rejoin); stop
  * PostgreSQL through SSM within a short bound (that also severs the sessions connection tracking keeps
  * alive); if the host cannot be reached, the unreachable-host policy: fence by quorum, STONITH, or an operator.
