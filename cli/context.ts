@@ -1,25 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import {
-  type FunctionConfiguration,
-  GetFunctionConfigurationCommand,
-  LambdaClient,
-  paginateListFunctions,
-} from '@aws-sdk/client-lambda';
+import { type FunctionConfiguration, LambdaClient, paginateListFunctions } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { LAB_DIR } from '../lab/paths';
-import { type LabState, readLabState } from '../lab/state';
-import {
-  LAB_CLUSTER,
-  LAB_DB_NAME,
-  LAB_DB_PASSWORD,
-  LAB_DB_USER,
-  LAB_READER_RECORD,
-  LAB_TABLE,
-  LAB_WRITER_RECORD,
-} from '../lab/topology';
 import { type AwsClients, makeClients } from '../lambdas/adapters/aws/clients';
 import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
 import { Ec2Fence } from '../lambdas/adapters/aws/ec2-fence';
@@ -27,7 +11,14 @@ import { Route53Dns } from '../lambdas/adapters/aws/route53-dns';
 import { PgNodeAdapter, parsePgConfig } from '../lambdas/adapters/postgres/pg-node-adapter';
 import { type ControllerSettings, DEFAULT_SETTINGS, settingsSchema } from '../lambdas/core/settings';
 import { EnvironmentError, UsageError } from './errors';
-import { type DescribeStacksClient, readStackOutputs, STACK_OUTPUTS, type StackOutputKey } from './stack-outputs';
+import {
+  type DescribeStacksClient,
+  parseOutputsFile,
+  readStackOutputs,
+  SDK_ENVIRONMENT_OUTPUT,
+  STACK_OUTPUTS,
+  type StackOutputKey,
+} from './stack-outputs';
 
 /** Options every command accepts (commander's global options). */
 export interface GlobalOptions {
@@ -41,6 +32,9 @@ export interface GlobalOptions {
   region?: string;
   /** A deployed pgquorum stack: everything else is read from its outputs. */
   stack?: string;
+  /** A file of stack outputs in `cdk deploy --outputs-file` shape (`--stack` picks one of several stacks). */
+  outputs?: string;
+  /** The local lab: sugar for `--outputs <the lab's outputs.json>`. */
   lab?: boolean;
 }
 
@@ -58,11 +52,15 @@ export interface Target {
   readonly settings: ControllerSettings;
   /** How each setting was found (for `status --json` and error messages). */
   readonly discovery: readonly string[];
-  /** Lab only: the lab's data folder (drills). */
-  readonly labDir?: string;
   /** The controller's database secret, when known (stack output). */
   readonly dbSecretArn?: string;
+  /** How the controller connects to the nodes (stack output DbSslMode). @default 'require' */
+  readonly dbSslMode?: DbSslMode;
 }
+
+/** TLS modes of a connection to a node, as libpq names them. */
+export type DbSslMode = 'disable' | 'require' | 'verify-ca' | 'verify-full';
+const SSL_MODES: readonly DbSslMode[] = ['disable', 'require', 'verify-ca', 'verify-full'];
 
 /** Everything a command acts through: the product's own adapters, never re-implemented here. */
 export interface CliContext {
@@ -81,24 +79,43 @@ export interface CliContext {
   now(): number;
 }
 
-/** What lab/deploy.ts writes beside the lab's state. */
-interface LabDeploymentFile {
-  stateMachineArn?: string;
-  functionNames?: Record<string, string>;
+/** The file name the lab writes its outputs to, in its data folder (`.lab/`, or PGQ_LAB_DIR). */
+export const LAB_OUTPUTS_NAME = 'outputs.json';
+
+/**
+ * Where the lab's outputs file is: PGQ_LAB_DIR when set, else the first `.lab/outputs.json` up from the working
+ * directory, else beside this CLI's own checkout. The CLI knows the lab only through this file.
+ */
+export function labOutputsPath(env: NodeJS.ProcessEnv = process.env, from = process.cwd()): string {
+  if (env.PGQ_LAB_DIR) return path.join(env.PGQ_LAB_DIR, LAB_OUTPUTS_NAME);
+  for (const start of [from, __dirname]) {
+    for (let dir = path.resolve(start); ; dir = path.dirname(dir)) {
+      const candidate = path.join(dir, '.lab', LAB_OUTPUTS_NAME);
+      if (fs.existsSync(candidate)) return candidate;
+      if (path.dirname(dir) === dir) break;
+    }
+  }
+  return path.join(path.resolve(from), '.lab', LAB_OUTPUTS_NAME);
 }
 
-/** The running lab's description (PGQ_LAB_DIR selects which lab), or undefined. */
-function labState(): { state: LabState; dir: string } | undefined {
-  const state = readLabState();
-  return state ? { state, dir: LAB_DIR } : undefined;
+/** The lab outputs file's SDK endpoint, when a lab is running (its file exists and parses). */
+function labEndpoint(env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    const doc = JSON.parse(fs.readFileSync(labOutputsPath(env), 'utf8')) as Record<string, Record<string, string>>;
+    const stack = Object.values(doc)[0];
+    const sdk = stack?.[SDK_ENVIRONMENT_OUTPUT];
+    return sdk ? (JSON.parse(sdk) as Record<string, string>).AWS_ENDPOINT_URL : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** True when the command should target the lab: `--lab`, or AWS_ENDPOINT_URL naming the running lab's emulator. */
 export function wantsLab(opts: GlobalOptions, env: NodeJS.ProcessEnv = process.env): boolean {
   if (opts.lab) return true;
-  if (!env.AWS_ENDPOINT_URL) return false;
-  const lab = labState();
-  return !!lab && lab.state.aws.AWS_ENDPOINT_URL?.replace(/\/$/, '') === env.AWS_ENDPOINT_URL.replace(/\/$/, '');
+  if (opts.outputs || opts.stack || !env.AWS_ENDPOINT_URL) return false;
+  const lab = labEndpoint(env);
+  return !!lab && lab.replace(/\/$/, '') === env.AWS_ENDPOINT_URL.replace(/\/$/, '');
 }
 
 function parseSettings(raw: string | undefined, fallback: ControllerSettings): ControllerSettings {
@@ -111,35 +128,24 @@ function parseSettings(raw: string | undefined, fallback: ControllerSettings): C
   }
 }
 
-async function labTarget(opts: GlobalOptions): Promise<Target> {
-  const lab = labState();
-  if (!lab) {
-    throw new EnvironmentError(`no lab is running (no state.json in ${LAB_DIR}): start one with \`npm run lab -- up\``);
-  }
-  if (!lab.state.ready) throw new EnvironmentError('the lab is still coming up: try again in a few seconds');
-  // Every SDK client below reads the emulator's endpoint and the lab's test credentials from the environment.
-  Object.assign(process.env, lab.state.aws);
-  let deployment: LabDeploymentFile = {};
-  const discovery = [`lab state ${path.join(lab.dir, 'state.json')}`];
+/**
+ * The target from an outputs file (`--outputs`, or the lab's with `--lab`): the same outputs a stack declares,
+ * read from disk. Its SDK environment (the lab's emulator) is applied before any AWS client is made.
+ */
+export function fileTarget(opts: GlobalOptions, file: string, kind: Target['kind'], env: NodeJS.ProcessEnv): Target {
+  let text: string;
   try {
-    deployment = JSON.parse(fs.readFileSync(path.join(lab.dir, 'deployment.json'), 'utf8')) as LabDeploymentFile;
-    discovery.push(`lab deployment ${path.join(lab.dir, 'deployment.json')}`);
+    text = fs.readFileSync(file, 'utf8');
   } catch {
-    discovery.push('no lab deployment (the controller is not deployed: switchover, failover and rejoin need it)');
+    throw new EnvironmentError(
+      kind === 'lab'
+        ? `no lab is running (no ${LAB_OUTPUTS_NAME} at ${file}): start one with \`npm run lab -- up\``
+        : `outputs file ${file} not found (write it with \`cdk deploy --outputs-file ${file}\`)`,
+    );
   }
-  return {
-    kind: 'lab',
-    cluster: opts.cluster ?? LAB_CLUSTER,
-    table: opts.table ?? LAB_TABLE,
-    zoneId: opts.zoneId ?? lab.state.ids.hostedZoneId,
-    writerRecord: opts.writerRecord ?? LAB_WRITER_RECORD,
-    readerRecord: opts.readerRecord ?? LAB_READER_RECORD,
-    stateMachineArn: opts.stateMachineArn ?? deployment.stateMachineArn,
-    functions: deployment.functionNames ?? {},
-    settings: { ...DEFAULT_SETTINGS, replicationMode: lab.state.mode },
-    discovery,
-    labDir: lab.dir,
-  };
+  const f = parseOutputsFile(file, text, kind === 'lab' ? undefined : opts.stack);
+  Object.assign(env, f.environment);
+  return targetFromOutputs(opts, f.outputs, kind, [`outputs file ${file} (stack ${f.stackName})`], f.stackName);
 }
 
 /** The CDK construct id of each task's function, as it appears in the generated function name. */
@@ -185,6 +191,17 @@ export async function stackTarget(
   env: NodeJS.ProcessEnv,
 ): Promise<Target> {
   const o = await readStackOutputs(cfn, stackName, env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  return targetFromOutputs(opts, o, 'aws', [`stack ${stackName} outputs`], stackName);
+}
+
+/** A target from a stack's outputs, however they were read (DescribeStacks or a file). Explicit flags win. */
+export function targetFromOutputs(
+  opts: GlobalOptions,
+  o: Partial<Record<StackOutputKey, string>>,
+  kind: Target['kind'],
+  discovery0: readonly string[],
+  stackName: string,
+): Target {
   if (opts.cluster && opts.cluster !== o.ClusterName) {
     throw new UsageError(
       `--cluster ${opts.cluster} does not match stack '${stackName}', which manages '${o.ClusterName}'`,
@@ -195,16 +212,21 @@ export async function stackTarget(
   if (o.RejoinFunction) functions['rejoin-old-primary'] = o.RejoinFunction;
   if (o.SettleRejoinFunction) functions['settle-rejoin'] = o.SettleRejoinFunction;
   // Written down so `status --json` explains a target that is not what the stack says, or is incomplete.
-  const discovery = [`stack ${stackName} outputs`];
+  const discovery = [...discovery0];
   for (const [opt, flag, key] of FLAG_OUTPUTS) {
     if (opts[opt] && opts[opt] !== o[key]) discovery.push(`${flag} overrides the stack output ${key}`);
   }
   const absent = STACK_OUTPUTS.filter((k) => !o[k]);
   if (absent.length) {
-    discovery.push(`stack ${stackName} has no output ${absent.join(', ')} (deployed by an older version?)`);
+    discovery.push(
+      kind === 'lab'
+        ? `the lab has no ${absent.join(', ')} (the controller is not deployed: \`npm run lab -- deploy\`)`
+        : `stack ${stackName} has no output ${absent.join(', ')} (deployed by an older version?)`,
+    );
   }
+  const sslMode = o.DbSslMode as DbSslMode | undefined;
   return {
-    kind: 'aws',
+    kind,
     cluster: o.ClusterName!,
     table: opts.table ?? o.TableName!,
     zoneId: opts.zoneId ?? o.HostedZoneId,
@@ -215,6 +237,7 @@ export async function stackTarget(
     settings: parseSettings(o.Settings, DEFAULT_SETTINGS),
     discovery,
     ...(o.DbSecretArn ? { dbSecretArn: o.DbSecretArn } : {}),
+    ...(sslMode && SSL_MODES.includes(sslMode) ? { dbSslMode: sslMode } : {}),
   };
 }
 
@@ -297,8 +320,12 @@ export async function makeContext(opts: GlobalOptions, env: NodeJS.ProcessEnv = 
     env.AWS_REGION = opts.region;
     env.AWS_DEFAULT_REGION = opts.region;
   }
+  if (opts.lab && opts.outputs) {
+    throw new UsageError("--lab reads the lab's own outputs file: pass --lab or --outputs FILE, not both");
+  }
   const lab = wantsLab(opts, env);
-  const target0 = lab ? await labTarget(opts) : undefined;
+  const file = lab ? labOutputsPath(env) : opts.outputs;
+  const target0 = file ? fileTarget(opts, file, lab ? 'lab' : 'aws', env) : undefined;
   if (!lab && !env.AWS_REGION && !env.AWS_DEFAULT_REGION && !env.AWS_PROFILE) {
     throw new UsageError('no AWS region: pass --region (or set AWS_REGION), or --lab for the local lab');
   }
@@ -309,15 +336,7 @@ export async function makeContext(opts: GlobalOptions, env: NodeJS.ProcessEnv = 
     requestHandler: new NodeHttpHandler({ connectionTimeout: 5000, requestTimeout: 16 * 60_000 }),
   });
   if (!lab) await requireCredentials(lambda);
-  let target = target0 ?? (await awsTarget(opts, lambda, env));
-  const validator = target.functions['validate-input'];
-  if (target.kind === 'lab' && validator) {
-    // The thresholds the deployed controller enforces (a drill may have deployed non-default ones).
-    const cfg = await lambda
-      .send(new GetFunctionConfigurationCommand({ FunctionName: validator }))
-      .catch(() => undefined);
-    target = { ...target, settings: parseSettings(cfg?.Environment?.Variables?.PGQ_SETTINGS, target.settings) };
-  }
+  const target = target0 ?? (await awsTarget(opts, lambda, env));
   const store = new DynamoStore(clients.ddb, target.table, target.cluster);
   let db: Promise<DbAccess | undefined> | undefined;
   const getDb = () => {
@@ -351,17 +370,16 @@ export interface DbAccess {
 }
 
 /**
- * The controller's database credentials: the lab's fixed role; on AWS
- * PGQ_DB_USER/PGQ_DB_PASSWORD, else the secret the functions use (the
- * operator's machine must also reach the nodes' private IPs: otherwise status
- * falls back to what the probes saw).
+ * The controller's database credentials: PGQ_DB_USER/PGQ_DB_PASSWORD, else
+ * the secret the stack outputs name (the lab's outputs name one in its
+ * emulator), else the one the functions use. The operator's machine must also
+ * reach the nodes' private IPs: otherwise status falls back to what the probes saw.
  */
 async function dbAccess(target: Target, lambda: LambdaClient, env: NodeJS.ProcessEnv): Promise<DbAccess | undefined> {
-  if (target.kind === 'lab') {
-    return { user: LAB_DB_USER, password: LAB_DB_PASSWORD, database: LAB_DB_NAME, ssl: false };
-  }
-  // TLS without CA pinning here, as the functions' PGQ_DB_SSL=require does.
-  const ssl = { rejectUnauthorized: false };
+  const mode = target.dbSslMode ?? 'require';
+  // libpq's modes: `require` encrypts without checking the server (as the functions' PGQ_DB_SSL=require does);
+  // the verify modes check it against the CA Node trusts (NODE_EXTRA_CA_CERTS adds one).
+  const ssl = mode === 'disable' ? false : { rejectUnauthorized: mode !== 'require' };
   if (env.PGQ_DB_USER && env.PGQ_DB_PASSWORD) {
     return { user: env.PGQ_DB_USER, password: env.PGQ_DB_PASSWORD, database: env.PGQ_DB_NAME ?? 'postgres', ssl };
   }
@@ -375,7 +393,7 @@ async function dbAccess(target: Target, lambda: LambdaClient, env: NodeJS.Proces
     const r = await new SecretsManagerClient({}).send(new GetSecretValueCommand({ SecretId: secretArn }));
     const s = JSON.parse(r.SecretString ?? '{}') as { username?: string; password?: string };
     if (!s.username || !s.password) return undefined;
-    return { user: s.username, password: s.password, database: 'postgres', ssl };
+    return { user: s.username, password: s.password, database: env.PGQ_DB_NAME ?? 'postgres', ssl };
   } catch {
     return undefined;
   }

@@ -5,7 +5,7 @@
  * code from cli/errors.ts (1 failed, 2 bad input, 3 refused, 4 environment).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { quietNode20Warning } from '../lab/quiet';
+import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
 import { checkFailoverFlags } from './checks';
 import { CONNSTR_FORMATS, type ConnstrFormat } from './connstr';
 import type { CliContext, GlobalOptions } from './context';
@@ -56,10 +56,10 @@ export function buildProgram(
       '--stack <name>',
       'deployed pgquorum stack (or PGQ_STACK): the rest is read from its outputs; the flags below override them',
     )
-    .option('--cluster <name>', 'cluster name (default: the lab, or PGQ_CLUSTER)')
+    .option('--cluster <name>', 'cluster name (default: the outputs, or PGQ_CLUSTER)')
     .option(
       '--table <name>',
-      'DynamoDB table (default: the stack output, else discovered from the controller functions, or the lab)',
+      'DynamoDB table (default: the stack output, else discovered from the controller functions)',
     )
     .option('--state-machine-arn <arn>', 'failover state machine (default: discovered)')
     .option('--zone-id <id>', 'Route 53 private hosted zone (default: discovered)')
@@ -67,7 +67,14 @@ export function buildProgram(
     .option('--reader-record <name>', 'reader record name (default: discovered)')
     .option('--profile <name>', 'AWS profile')
     .option('--region <region>', 'AWS region')
-    .option('--lab', 'target the local lab (also implied when AWS_ENDPOINT_URL is the running lab emulator)');
+    .option(
+      '--outputs <file>',
+      'stack outputs file, as `cdk deploy --outputs-file` writes it (with several stacks, --stack picks one)',
+    )
+    .option(
+      '--lab',
+      "target the local lab: its outputs file .lab/outputs.json (also implied when AWS_ENDPOINT_URL is the running lab's emulator)",
+    );
 
   const json = () => new Option('--json', 'machine-readable output');
 

@@ -7,13 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
+import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
 import { compareLsn, lsnDiff } from '../lambdas/core/lsn';
 import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from './deploy';
 import { Lab } from './index';
 import { REPO_ROOT } from './paths';
 import { waitPortFree } from './procs';
-import { quietNode20Warning } from './quiet';
 import {
   azCutTrial,
   controllerCrashTrial,

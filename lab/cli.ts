@@ -8,9 +8,9 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { TASKS } from '../infra/constructs/tasks';
+import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
 import { CLOUD_PROFILES, type CloudProfileName } from './cloud-profile';
 import { GATE_PATHS, type GatePath, Lab, LabError, type LabStatus, labPorts } from './index';
-import { quietNode20Warning } from './quiet';
 
 function table(st: LabStatus): string {
   const head = ['node', 'az', 'role', 'tl', 'lsn', 'lag bytes', 'sync', 'upstream', 'gate', 'conns', 'cut'];

@@ -45,7 +45,9 @@ import { taskConstructId } from '../infra/stacks/pgquorum-stack';
 import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
 import { HOST_SCRIPTS } from '../lambdas/ports/host-command-port';
 import type { Lab } from './index';
+import { type LabDeploymentRecord, writeLabOutputs } from './outputs';
 import { DEPLOYMENT_FILE, LAB_DIR, PG_BIN, REPO_ROOT } from './paths';
+import { readLabState } from './state';
 import {
   LAB_AZS,
   LAB_CLUSTER,
@@ -392,7 +394,15 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
       await eb.send(new PutTargetsCommand({ Rule: `${name}-schedule`, Targets: [{ Id: 'probe', Arn: fnArn }] }));
     }
   }
-  fs.writeFileSync(DEPLOYMENT_FILE, JSON.stringify({ stateMachineArn, functionNames, probeNames }, null, 2));
+  const record: LabDeploymentRecord & { probeNames: string[] } = {
+    stateMachineArn,
+    functionNames,
+    probeNames,
+    // The stack's own Settings output: the thresholds the deployed functions enforce (a drill may deploy others).
+    settings: String((template.Outputs as Record<string, { Value?: unknown }> | undefined)?.Settings?.Value ?? ''),
+  };
+  fs.writeFileSync(DEPLOYMENT_FILE, JSON.stringify(record, null, 2));
+  writeLabOutputs(lab.state, record);
   return { stateMachineArn, functionNames, probeNames, probeSpecs, probeInvokeConfig: probeInvokeConfig!, definition };
 }
 
@@ -474,6 +484,8 @@ export async function undeployFromLab(): Promise<void> {
     if (m.name === `${FN_PREFIX}-failover`)
       await sfn.send(new DeleteStateMachineCommand({ stateMachineArn: m.stateMachineArn }));
   }
-  // The CLI's --lab reads this file: a stale one would send it to a state machine that is gone.
+  // The CLI's --lab reads the outputs: stale ones would send it to a state machine that is gone.
   fs.rmSync(DEPLOYMENT_FILE, { force: true });
+  const state = readLabState();
+  if (state?.ready) writeLabOutputs(state, {});
 }

@@ -19,16 +19,16 @@ import {
 } from '@aws-sdk/client-ec2';
 import { Client, type ClientConfig } from 'pg';
 import { TASKS } from '../infra/constructs/tasks';
+import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
 import type { TrackedChange } from './aws-proxy';
 import { type CloudProfile, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { ensureEmulatorInstalled } from './emulator';
 import { LabError } from './errors';
 import type { CutMode } from './gate';
-import { DEPLOYMENT_FILE, LAB_DIR, nodeDataDir, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
+import { DEPLOYMENT_FILE, LAB_DIR, nodeDataDir, OUTPUTS_FILE, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
 import type { ReplicationMode } from './postgres-node';
 import { acquireLock, preflight } from './preflight';
 import { childPids, groupMembers, isAlive, pssKiB, rssKiB, signalQuietly, waitGone } from './procs';
-import { quietNode20Warning } from './quiet';
 import { labClients, PG_INGRESS } from './seed';
 import { type LabState, readLabState } from './state';
 import {
@@ -336,8 +336,9 @@ export class Lab {
       await waitGone(rest, 5000);
     }
     fs.rmSync(STATE_FILE, { force: true });
-    // The emulator held the deployment: it is gone with the lab.
+    // The emulator held the deployment and everything the outputs name: they are gone with the lab.
     fs.rmSync(DEPLOYMENT_FILE, { force: true });
+    fs.rmSync(OUTPUTS_FILE, { force: true });
   }
 
   /**

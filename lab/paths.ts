@@ -19,8 +19,13 @@ export const REPO_ROOT = packageRoot(__dirname);
 export const LAB_DIR = process.env.PGQ_LAB_DIR ?? path.join(REPO_ROOT, '.lab');
 /** Describes the running lab: PIDs, ports, seeded AWS ids. Written by the supervisor once ready. */
 export const STATE_FILE = path.join(LAB_DIR, 'state.json');
-/** What the deployed controller is (state machine, functions): written by lab/deploy.ts, read by the CLI's --lab. */
+/** What the deployed controller is (state machine, functions, settings): written by lab/deploy.ts. */
 export const DEPLOYMENT_FILE = path.join(LAB_DIR, 'deployment.json');
+/**
+ * The lab as a deployed stack's outputs, in the shape `cdk deploy --outputs-file` writes: what the operator CLI's
+ * `--lab` reads (it never imports the lab). Written by the supervisor once ready, and again by deploy/undeploy.
+ */
+export const OUTPUTS_FILE = path.join(LAB_DIR, 'outputs.json');
 /** The supervisor's own log: progress lines, child exits, gate decisions. */
 export const SUPERVISOR_LOG = path.join(LAB_DIR, 'supervisor.log');
 export const PG_BIN = process.env.PGQ_PG_BIN ?? '/usr/lib/postgresql/15/bin';

@@ -25,13 +25,23 @@ import {
   ListResourceRecordSetsCommand,
   Route53Client,
 } from '@aws-sdk/client-route-53';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  ResourceExistsException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import {
   LAB_AZS,
   LAB_CLUSTER,
+  LAB_DB_PASSWORD,
+  LAB_DB_USER,
   LAB_READER_RECORD,
   LAB_RECORD_TTL_SEC,
   LAB_REGION,
+  LAB_REPL_PASSWORD,
+  LAB_REPL_USER,
   LAB_TABLE,
   LAB_VPC_CIDR,
   LAB_WRITER_RECORD,
@@ -63,7 +73,12 @@ export function labClients(emulatorPort: number) {
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     maxAttempts: 1,
   };
-  return { ec2: new EC2Client(cfg), r53: new Route53Client(cfg), ddb: new DynamoDBClient(cfg) };
+  return {
+    ec2: new EC2Client(cfg),
+    r53: new Route53Client(cfg),
+    ddb: new DynamoDBClient(cfg),
+    sm: new SecretsManagerClient(cfg),
+  };
 }
 
 /** What the seed created: the ids a real account would have. */
@@ -72,6 +87,8 @@ export interface SeededIds {
   subnets: Record<string, string>;
   nodes: Record<string, { instanceId: string; securityGroupId: string; subnetId: string }>;
   hostedZoneId: string;
+  /** The controller's database credentials as a secret (the operator CLI reads them as it does on AWS). */
+  dbSecretArn: string;
 }
 
 /** The ingress rule every node's SG has at baseline: PostgreSQL from the VPC. */
@@ -97,7 +114,7 @@ function hasSource(p: IpPermission): boolean {
 
 /** Creates the VPC, subnets, per-node security groups, instances, private zone and table. */
 export async function seedAws(emulatorPort: number, nodes: LabNodeSpec[]): Promise<SeededIds> {
-  const { ec2, r53, ddb } = labClients(emulatorPort);
+  const { ec2, r53, ddb, sm } = labClients(emulatorPort);
   const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: LAB_VPC_CIDR }));
   const vpcId = vpc.Vpc!.VpcId!;
   const subnets: Record<string, string> = {};
@@ -145,9 +162,28 @@ export async function seedAws(emulatorPort: number, nodes: LabNodeSpec[]): Promi
   );
   const hostedZoneId = zone.HostedZone!.Id!.replace('/hostedzone/', '');
   await createTable(ddb);
-  const ids = { vpcId, subnets, nodes: seededNodes, hostedZoneId };
+  const dbSecretArn = await createDbSecret(sm);
+  const ids = { vpcId, subnets, nodes: seededNodes, hostedZoneId, dbSecretArn };
   await resetAwsState(emulatorPort, nodes, ids);
   return ids;
+}
+
+/** The secret's name in the emulator (the stack creates `pgquorum-<cluster>-db`-like secrets the same way). */
+export const LAB_DB_SECRET_NAME = `pgquorum-${LAB_CLUSTER}-db`;
+
+async function createDbSecret(sm: SecretsManagerClient): Promise<string> {
+  const value = JSON.stringify({
+    username: LAB_DB_USER,
+    password: LAB_DB_PASSWORD,
+    replicationUsername: LAB_REPL_USER,
+    replicationPassword: LAB_REPL_PASSWORD,
+  });
+  try {
+    return (await sm.send(new CreateSecretCommand({ Name: LAB_DB_SECRET_NAME, SecretString: value }))).ARN!;
+  } catch (err) {
+    if (!(err instanceof ResourceExistsException)) throw err;
+    return (await sm.send(new DescribeSecretCommand({ SecretId: LAB_DB_SECRET_NAME }))).ARN!;
+  }
 }
 
 async function createTable(ddb: DynamoDBClient): Promise<void> {

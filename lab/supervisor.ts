@@ -20,6 +20,7 @@ import { type CloudProfile, IDEAL_PROFILE } from './cloud-profile';
 import { Emulator } from './emulator';
 import { RecordEndpoint } from './endpoint';
 import { type CutMode, Gate } from './gate';
+import { writeLabOutputs } from './outputs';
 import { LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
 import { PostgresNode, type ReplicationMode, sleep } from './postgres-node';
 import { preflight } from './preflight';
@@ -468,9 +469,12 @@ function state(): LabState {
 /** Rewritten after every process start, so a crashed supervisor still leaves every PID on record for cleanup. */
 function writeState(): void {
   const tmp = `${STATE_FILE}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(state(), null, 2));
+  const st = state();
+  fs.writeFileSync(tmp, JSON.stringify(st, null, 2));
   // Atomic: readers never see a half-written file.
   fs.renameSync(tmp, STATE_FILE);
+  // The operator CLI's view of the lab (seeded ids change when the emulator restarts and is re-seeded).
+  if (st.ready) writeLabOutputs(st);
 }
 
 /**
@@ -512,6 +516,8 @@ async function resetLocked(t0: number): Promise<string> {
     await emulator.start();
     writeState();
     ids = await seedAws(ports.emulator, ports.nodes);
+    // New ids (zone, secret): the outputs file must name them.
+    writeState();
   }
   await resetAwsState(ports.emulator, ports.nodes, ids!);
   // The baseline records were written directly: resolvers see them at once.

@@ -66,10 +66,31 @@ for (const file of handlerFiles) {
     }
   }
 }
+// The product never depends on its test world: the operator CLI and the CDK app work from an npm install
+// without lab/, and the functions carry nothing of the CLI, the lab or the CDK app in their bundles.
+const layerRules = [
+  ['cli', ['lab'], 'the operator CLI ships without the lab (it reads the lab through its outputs file)'],
+  ['infra', ['lab'], 'the CDK app ships without the lab'],
+  ['lambdas', ['cli', 'lab', 'infra'], 'the functions bundle only lambdas/'],
+];
+let layered = 0;
+for (const [from, banned, why] of layerRules) {
+  for (const file of files(path.join(root, from))) {
+    layered++;
+    const text = fs.readFileSync(file, 'utf8');
+    for (const m of text.matchAll(importRe)) {
+      const spec = m[1] ?? m[2] ?? m[3];
+      if (!spec.startsWith('.')) continue;
+      const target = path.relative(root, path.resolve(path.dirname(file), spec));
+      const top = target.split(path.sep)[0];
+      if (banned.includes(top)) problems.push(`${path.relative(root, file)}: imports '${spec}' from ${top}/: ${why}`);
+    }
+  }
+}
 if (problems.length) {
   console.error(problems.join('\n'));
   process.exit(1);
 }
 console.log(
-  `core import check: ${files(coreDir).length} file(s) pure; layer check: ${handlerFiles.length - 1} handler(s) reach adapters only through deps.ts`,
+  `core import check: ${files(coreDir).length} file(s) pure; layer check: ${handlerFiles.length - 1} handler(s) reach adapters only through deps.ts, ${layered} file(s) of cli/, infra/ and lambdas/ import no lab/ (nor cli/ or infra/ from lambdas/)`,
 );

@@ -3,7 +3,7 @@ import { cloudProfile } from '../lab/cloud-profile';
 import { Lab } from '../lab/index';
 import { LAB_DIR } from '../lab/paths';
 import { acquireLock } from '../lab/preflight';
-import { quietNode20Warning } from '../lab/quiet';
+import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
 
 /** Lock file serializing lab-backed test runs on one machine (they share one lab and reset it at will). */
 export const TEST_RUN_LOCK = path.join(LAB_DIR, 'test-run.lock');

@@ -57,7 +57,7 @@ export async function rejoinCommand(
   if (!fn) {
     throw new EnvironmentError(
       ctx.target.kind === 'lab'
-        ? 'the controller is not deployed to the lab (no rejoin-old-primary function): run deployToLab first'
+        ? 'the controller is not deployed to the lab (its outputs name no rejoin function): run `npm run lab -- deploy`'
         : `no rejoin-old-primary function found for cluster ${ctx.target.cluster}`,
     );
   }

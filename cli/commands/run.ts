@@ -87,7 +87,7 @@ export async function runCommand(ctx: CliContext, mode: Mode, o: RunOptions, out
   if (!target.stateMachineArn) {
     throw new EnvironmentError(
       target.kind === 'lab'
-        ? 'the controller is not deployed to the lab (no state machine in deployment.json): run deployToLab first'
+        ? 'the controller is not deployed to the lab (its outputs name no state machine): run `npm run lab -- deploy`'
         : `no state machine found for cluster ${target.cluster}: pass --state-machine-arn`,
     );
   }

@@ -658,6 +658,8 @@ export class PgQuorumStack extends Stack {
       ReaderRecord: [records.reader, 'Record that names the healthy replicas'],
       TopicArn: [topic.topicArn, 'Notifications (committed runs, needs-attention, alarms)'],
       DbSecretArn: [secret.secretArn, "The controller's database credentials"],
+      // The TLS mode the functions connect with (PGQ_DB_SSL=require): the CLI connects the same way.
+      DbSslMode: ['require', 'TLS mode of connections to the nodes (disable, require, verify-ca, verify-full)'],
       Settings: [settings, 'Controller thresholds as deployed (JSON)'],
       ValidateInputFunction: [
         this.functions['validate-input'].functionName,

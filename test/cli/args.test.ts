@@ -99,8 +99,22 @@ describe('the launcher (a real process, real exit codes)', () => {
     const r = run(['status', '--lab'], { ...bare, PGQ_LAB_DIR: '/nonexistent/lab' });
     expect(r.status).toBe(EXIT.environment);
     expect(r.stderr.trim()).toBe(
-      'pgquorum: no lab is running (no state.json in /nonexistent/lab): start one with `npm run lab -- up`',
+      'pgquorum: no lab is running (no outputs.json at /nonexistent/lab/outputs.json): start one with `npm run lab -- up`',
     );
+  }, 30000);
+
+  it('--outputs naming a missing file: one line, exit 4, and how to write one', () => {
+    const r = run(['status', '--outputs', '/nonexistent/outputs.json', '--region', 'us-east-1'], bare);
+    expect(r.status).toBe(EXIT.environment);
+    expect(r.stderr.trim()).toBe(
+      'pgquorum: outputs file /nonexistent/outputs.json not found (write it with `cdk deploy --outputs-file /nonexistent/outputs.json`)',
+    );
+  }, 30000);
+
+  it('--lab and --outputs together: usage, exit 2', () => {
+    const r = run(['status', '--lab', '--outputs', 'x.json'], bare);
+    expect(r.status).toBe(EXIT.usage);
+    expect(r.stderr.trim()).toMatch(/pass --lab or --outputs FILE, not both/);
   }, 30000);
 });
 

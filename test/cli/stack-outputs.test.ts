@@ -1,9 +1,12 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { DescribeStacksCommand, DescribeStacksCommandOutput } from '@aws-sdk/client-cloudformation';
 import { type FunctionConfiguration, LambdaClient } from '@aws-sdk/client-lambda';
-import { awsTarget, type CliContext, stackTarget } from '../../cli/context';
+import { awsTarget, type CliContext, fileTarget, labOutputsPath, stackTarget, wantsLab } from '../../cli/context';
 import { EXIT, exitCodeOf } from '../../cli/errors';
 import { toJson } from '../../cli/output';
-import { type DescribeStacksClient, readStackOutputs } from '../../cli/stack-outputs';
+import { type DescribeStacksClient, parseOutputsFile, readStackOutputs } from '../../cli/stack-outputs';
 import { gatherStatus } from '../../cli/status';
 import { lease, NOW } from '../core/builders';
 
@@ -30,6 +33,7 @@ const outputs = {
   WriterRecord: 'writer.orders.db.internal',
   ReaderRecord: 'reader.orders.db.internal',
   DbSecretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:db-AbCdEf',
+  DbSslMode: 'verify-full',
   Settings: JSON.stringify({ failuresToDown: 4 }),
   ValidateInputFunction: 'PgQuorum-orders-TaskValidateInput-1',
   RejoinFunction: 'PgQuorum-orders-TaskRejoinOldPrimary-1',
@@ -228,5 +232,87 @@ describe('status --json', () => {
     expect(s.discovery).toEqual(target.discovery);
     expect(s.discovery).toContain('--table overrides the stack output TableName');
     expect(JSON.parse(toJson(s)).discovery).toEqual(target.discovery);
+  });
+});
+
+describe('outputs file (--outputs, and the lab with --lab)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-outputs-'));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const write = (name: string, doc: unknown) => {
+    const f = path.join(dir, name);
+    fs.writeFileSync(f, typeof doc === 'string' ? doc : JSON.stringify(doc));
+    return f;
+  };
+
+  it('reads the shape cdk deploy --outputs-file writes into the same target as the stack', async () => {
+    const file = write('one.json', { 'PgQuorum-orders': { ...outputs, Unrelated: 'x' } });
+    const fromFile = fileTarget({}, file, 'aws', {});
+    const fromStack = await stackTarget({}, 'PgQuorum-orders', cfn(stack(outputs)), {});
+    expect({ ...fromFile, discovery: [] }).toEqual({ ...fromStack, discovery: [] });
+    expect(fromFile.discovery[0]).toBe(`outputs file ${file} (stack PgQuorum-orders)`);
+  });
+
+  it('applies only AWS_* variables of the lab SDK environment, before any client is made', () => {
+    const env: NodeJS.ProcessEnv = {};
+    const sdk = JSON.stringify({ AWS_ENDPOINT_URL: 'http://127.0.0.1:21402', AWS_REGION: 'us-east-1' });
+    const file = write('lab.json', { 'pgquorum-lab': { ClusterName: 'lab', TableName: 't', SdkEnvironment: sdk } });
+    const t = fileTarget({}, file, 'lab', env);
+    expect(env).toEqual({ AWS_ENDPOINT_URL: 'http://127.0.0.1:21402', AWS_REGION: 'us-east-1' });
+    expect(t).toMatchObject({ kind: 'lab', cluster: 'lab', table: 't' });
+    expect(t.stateMachineArn).toBeUndefined();
+    expect(t.discovery.join('; ')).toMatch(/the lab has no StateMachineArn.*npm run lab -- deploy/);
+    const evil = write('evil.json', {
+      s: { ClusterName: 'lab', TableName: 't', SdkEnvironment: JSON.stringify({ NODE_OPTIONS: '--require x' }) },
+    });
+    expect(() => parseOutputsFile(evil, fs.readFileSync(evil, 'utf8'))).toThrow(
+      /SdkEnvironment may only set AWS_\* variables to strings \(not NODE_OPTIONS\)/,
+    );
+  });
+
+  it.each<[string, unknown, string | undefined, RegExp]>([
+    ['not JSON', '{oops', undefined, /is not JSON/],
+    ['an array', [], undefined, /must be an object of stacks/],
+    ['two stacks, none named', { a: outputs, b: outputs }, undefined, /has stacks a, b: pass --stack NAME/],
+    ['the named stack absent', { a: outputs }, 'b', /has no stack 'b' \(stacks: a\)/],
+    [
+      'a number where a string belongs',
+      { a: { ...outputs, TableName: 5 } },
+      undefined,
+      /a\.TableName must be a string/,
+    ],
+    ['no table', { a: { ClusterName: 'c' } }, undefined, /lacks the pgquorum output\(s\) TableName/],
+  ])('refuses %s with one line naming the file', (_n, doc, stackName, msg) => {
+    const text = typeof doc === 'string' ? doc : JSON.stringify(doc);
+    const err = (() => {
+      try {
+        parseOutputsFile('/x/outputs.json', text, stackName);
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err?.message).toMatch(msg);
+    expect(err?.message).toContain('/x/outputs.json');
+    expect(exitCodeOf(err)).toBe(EXIT.environment);
+  });
+
+  it('finds the lab by PGQ_LAB_DIR, else .lab/outputs.json up from the working directory', () => {
+    expect(labOutputsPath({ PGQ_LAB_DIR: '/l' })).toBe('/l/outputs.json');
+    const deep = path.join(dir, 'a', 'b');
+    fs.mkdirSync(deep, { recursive: true });
+    fs.mkdirSync(path.join(dir, '.lab'));
+    const file = write('.lab/outputs.json', { lab: { ClusterName: 'lab', TableName: 't' } });
+    expect(labOutputsPath({}, deep)).toBe(file);
+  });
+
+  it('targets the lab when AWS_ENDPOINT_URL is the endpoint its outputs name, and not otherwise', () => {
+    const labDir = path.join(dir, 'labdir');
+    fs.mkdirSync(labDir);
+    const sdk = JSON.stringify({ AWS_ENDPOINT_URL: 'http://127.0.0.1:21402/' });
+    fs.writeFileSync(path.join(labDir, 'outputs.json'), JSON.stringify({ lab: { SdkEnvironment: sdk } }));
+    const env = { PGQ_LAB_DIR: labDir };
+    expect(wantsLab({}, { ...env, AWS_ENDPOINT_URL: 'http://127.0.0.1:21402' })).toBe(true);
+    expect(wantsLab({}, { ...env, AWS_ENDPOINT_URL: 'http://127.0.0.1:4566' })).toBe(false);
+    expect(wantsLab({ stack: 'prod' }, { ...env, AWS_ENDPOINT_URL: 'http://127.0.0.1:21402' })).toBe(false);
+    expect(wantsLab({}, env)).toBe(false);
   });
 });
