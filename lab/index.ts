@@ -20,6 +20,7 @@ import {
 import { Client, type ClientConfig } from 'pg';
 import { TASKS } from '../infra/constructs/tasks';
 import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
+import { lsnDiff } from '../lambdas/core/lsn';
 import type { TrackedChange } from './aws-proxy';
 import { type CloudProfile, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { ensureEmulatorInstalled } from './emulator';
@@ -740,7 +741,8 @@ export class Lab {
         lsn: r.lsn,
         lagBytes:
           r.role === 'replica' && primaryLsn && r.lsn
-            ? Math.max(0, lsnToNumber(primaryLsn) - lsnToNumber(r.lsn))
+            ? // A difference fits a number; an absolute LSN past 2^53 does not (lambdas/core/lsn.ts).
+              Math.max(0, Number(lsnDiff(primaryLsn, r.lsn)))
             : r.role === 'primary'
               ? 0
               : null,
@@ -815,9 +817,4 @@ export class Lab {
       await c.end().catch(() => undefined);
     }
   }
-}
-
-function lsnToNumber(lsn: string): number {
-  const [hi, lo] = lsn.split('/');
-  return Number.parseInt(hi!, 16) * 2 ** 32 + Number.parseInt(lo!, 16);
 }

@@ -99,19 +99,6 @@ export const PG_INGRESS: IpPermission = {
   IpRanges: [{ CidrIp: LAB_VPC_CIDR, Description: 'PostgreSQL from the VPC' }],
 };
 
-/** True when some ingress permission admits TCP 5432 (what the gate checks, as EC2 would). */
-export function coversPostgres(perms: IpPermission[] | undefined): boolean {
-  return (perms ?? []).some(
-    (p) =>
-      p.IpProtocol === '-1' ||
-      (p.IpProtocol === 'tcp' && (p.FromPort ?? 0) <= 5432 && (p.ToPort ?? 65535) >= 5432 && hasSource(p)),
-  );
-}
-
-function hasSource(p: IpPermission): boolean {
-  return Boolean(p.IpRanges?.length || p.UserIdGroupPairs?.length || p.PrefixListIds?.length || p.Ipv6Ranges?.length);
-}
-
 /** Creates the VPC, subnets, per-node security groups, instances, private zone and table. */
 export async function seedAws(emulatorPort: number, nodes: LabNodeSpec[]): Promise<SeededIds> {
   const { ec2, r53, ddb, sm } = labClients(emulatorPort);

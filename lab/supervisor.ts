@@ -15,6 +15,7 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
+import { admitsPostgres } from '../lambdas/adapters/aws/ec2-fence';
 import { AwsProxy } from './aws-proxy';
 import { type CloudProfile, IDEAL_PROFILE } from './cloud-profile';
 import { Emulator } from './emulator';
@@ -24,16 +25,7 @@ import { writeLabOutputs } from './outputs';
 import { LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
 import { PostgresNode, type ReplicationMode, sleep } from './postgres-node';
 import { preflight } from './preflight';
-import {
-  coversPostgres,
-  getRecord,
-  labAwsEnv,
-  labClients,
-  resetAwsState,
-  type SeededIds,
-  seedAws,
-  setRecord,
-} from './seed';
+import { getRecord, labAwsEnv, labClients, resetAwsState, type SeededIds, seedAws, setRecord } from './seed';
 import { type AgentState, LabSsmService, type SsmDocument } from './ssm-service';
 import type { LabState } from './state';
 import {
@@ -317,7 +309,7 @@ async function pollSecurityGroups(): Promise<void> {
         for (const [name, n] of Object.entries(ids.nodes)) {
           const sg = res.SecurityGroups?.find((g) => g.GroupId === n.securityGroupId);
           const gate = gates.get(name)!;
-          const open = coversPostgres(sg?.IpPermissions);
+          const open = admitsPostgres(sg?.IpPermissions);
           if (open !== gate.sg.open) log(`gate ${name}: security group ${open ? 'opened' : 'closed'}`);
           gate.sg = { open, stale: false };
         }

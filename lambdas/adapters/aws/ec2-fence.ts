@@ -14,11 +14,16 @@ import type { StorePort } from '../../ports/store-port';
 /** EC2 did not answer or refused: the fence step retries, then aborts. */
 export class FenceError extends RetriableError {}
 
-/** True when some permission admits TCP 5432 (or all traffic). */
+/**
+ * True when some permission admits TCP `port` (all traffic, or a TCP range covering it) from at least one
+ * source. A permission with no source admits nothing on EC2. The lab's gates enforce this same predicate, so what
+ * the fence proves closed is exactly what the lab's network refuses. @default port 5432
+ */
 export function admitsPostgres(perms: readonly IpPermission[] | undefined, port = 5432): boolean {
   return (perms ?? []).some(
     (p) =>
-      p.IpProtocol === '-1' || (p.IpProtocol === 'tcp' && (p.FromPort ?? 0) <= port && (p.ToPort ?? 65535) >= port),
+      (p.IpProtocol === '-1' || (p.IpProtocol === 'tcp' && (p.FromPort ?? 0) <= port && (p.ToPort ?? 65535) >= port)) &&
+      Boolean(p.IpRanges?.length || p.Ipv6Ranges?.length || p.PrefixListIds?.length || p.UserIdGroupPairs?.length),
   );
 }
 
