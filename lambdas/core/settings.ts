@@ -16,7 +16,7 @@ export const fenceSettingsSchema = z.object({
     .enum(UNREACHABLE_HOST_POLICIES)
     .optional()
     .describe(
-      'When the host cannot be reached to stop PostgreSQL: `quorum` (sync mode only: detach every replica from it and prove none streams, so ANY 1 can acknowledge nothing), `stop-instance` (STONITH: ec2:StopInstances with Force, wait for stopped), or `operator` (needs-attention). Default: `quorum` in sync mode, `stop-instance` in async mode.',
+      'When the host cannot be reached to stop PostgreSQL: `quorum` (sync mode only: detach every replica from it and prove none streams, so ANY 1 can acknowledge nothing), `stop-instance` (STONITH: ec2:StopInstances with Force and SkipOsShutdown, wait for stopped), or `operator` (needs-attention). Default: `quorum` in sync mode, `stop-instance` in async mode.',
     ),
   hostStopTimeoutSec: z
     .number()

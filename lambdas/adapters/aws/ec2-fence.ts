@@ -125,8 +125,11 @@ export class Ec2Fence implements FencePort {
 
   async stopInstance(instanceId: string): Promise<void> {
     try {
-      // Force: a hung guest never completes the ACPI shutdown a plain stop waits for.
-      await this.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: true }));
+      // STONITH must not wait on the guest. Force alone first tries a graceful OS shutdown and powers off only
+      // after that times out (EC2 API reference, StopInstances `Force`); SkipOsShutdown bypasses it. Skipping the
+      // flush is safe here: PostgreSQL is crash-safe, and the fenced node is rewound or re-cloned before it
+      // serves again.
+      await this.ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId], Force: true, SkipOsShutdown: true }));
     } catch (err) {
       // A stopped or terminated instance refuses with IncorrectInstanceState: the goal already holds.
       if ((err as Error).name === 'IncorrectInstanceState') return;

@@ -4,6 +4,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   CreateVpcCommand,
+  EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
@@ -150,10 +151,20 @@ describe('EC2 fence', () => {
 });
 
 describe('EC2 instance (STONITH)', () => {
-  it('reports the instance state, stops it with Force, and a second stop is harmless', async () => {
+  it('reports the instance state, stops it with Force and no OS shutdown, and a second stop is harmless', async () => {
     const vm = await aws.ec2.send(new RunInstancesCommand({ ImageId: 'ami-12345678', MinCount: 1, MaxCount: 1 }));
     const instanceId = vm.Instances![0]!.InstanceId!;
-    const fence = new Ec2Fence(aws.ec2, store);
+    // What the adapter asks EC2 for, as sent (a hung guest would hold a graceful shutdown for its whole timeout).
+    const stops: unknown[] = [];
+    const ec2 = new EC2Client({ maxAttempts: 1 });
+    ec2.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'StopInstancesCommand') stops.push(args.input);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const fence = new Ec2Fence(ec2, store);
     expect(await fence.instanceState(instanceId)).toBe('running');
     await fence.stopInstance(instanceId);
     let state = await fence.instanceState(instanceId);
@@ -162,6 +173,7 @@ describe('EC2 instance (STONITH)', () => {
       state = await fence.instanceState(instanceId);
     }
     expect(state).toBe('stopped');
+    expect(stops).toEqual([{ InstanceIds: [instanceId], Force: true, SkipOsShutdown: true }]);
     await fence.stopInstance(instanceId);
     expect(await fence.instanceState('i-0123456789abcdef0')).toBeUndefined();
   });
