@@ -312,6 +312,12 @@ describe('table', () => {
       DeletionProtectionEnabled: true,
     });
   });
+
+  it('keeps its logical id, so an update never replaces the table (and with it the lease and the history)', () => {
+    // CloudFormation replaces a resource whose logical id changes: a refactor that moves the table into another
+    // construct must pin this id (overrideLogicalId), never let it drift.
+    expect(resourcesOf('AWS::DynamoDB::Table').map(([id]) => id)).toEqual(['TableCD117FA1']);
+  });
 });
 
 describe('IAM least privilege', () => {
