@@ -143,3 +143,38 @@ describe('onNoSyncStandby degrade', () => {
     expect(await episode()).toMatchObject({ active: false, rev: 2 });
   }, 150000);
 });
+
+describe('a primary the lease does not name', () => {
+  beforeAll(async () => {
+    if (!d) await deployWith({});
+    else {
+      await stopProbes(d);
+      await lab.reset();
+      await startProbes(d);
+      await new Promise((r) => setTimeout(r, 4000));
+    }
+  }, 600000);
+
+  it('a replica promoted by hand: the probes page once and status warns; no run starts', async () => {
+    const before = await labStore().getLease();
+    const c = new Client(lab.nodeConnection('pg2'));
+    await c.connect();
+    await c.query('SELECT pg_promote(true, 30)');
+    await c.end();
+    const unnamed = async () => (await labStore().getEpisodes()).find((e) => e.kind === 'unnamed-primary');
+    const ep = await until(
+      'the unnamed-primary episode',
+      async () => ((await unnamed())?.active ? unnamed() : undefined),
+      15000,
+    );
+    expect(ep).toMatchObject({ active: true, node: 'pg2', rev: 1 });
+    expect(ep.detail).toMatch(/pg2 answers as a writable primary but the lease names pg1/);
+    expect(statusWarnings().some((l) => /pg2 answers as a writable primary but the lease names pg1/.test(l))).toBe(
+      true,
+    );
+    // Several rounds of three probes later: still the one page, and the lease untouched (no automatic run).
+    await new Promise((r) => setTimeout(r, 5000));
+    expect((await unnamed())?.rev).toBe(1);
+    expect(await labStore().getLease()).toMatchObject({ epoch: before.epoch, state: 'steady', primary: 'pg1' });
+  }, 90000);
+});
