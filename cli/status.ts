@@ -192,7 +192,8 @@ export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
     store.getLease(),
     store.listNodes(),
     store.getVotes(),
-    store.getEpisodes().catch(() => [] as Episode[]),
+    // Best effort: status must show the rest even when the episodes cannot be read.
+    (async () => store.getEpisodes())().catch(() => [] as Episode[]),
   ]);
   const warnings: string[] = [];
   const pg = await ctx.pg();
