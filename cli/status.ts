@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import type { Episode } from '../lambdas/core/episode';
 import { lsnDiff } from '../lambdas/core/lsn';
 import { isStaleVote, readVote } from '../lambdas/core/quorum';
 import type { Lease } from '../lambdas/core/types';
@@ -155,13 +156,43 @@ async function record(ctx: CliContext, name: string | undefined, nodes: readonly
 }
 
 /**
+ * The probes' episodes and the lease's degrade record as status lines: one per open episode (since when, for how
+ * long, what the probe said), so a blocked or degraded cluster is never silent here.
+ */
+export function episodeWarnings(episodes: readonly Episode[], lease: Lease, now: number): string[] {
+  const out: string[] = [];
+  const ago = (t: number) => `${new Date(t).toISOString()} (${Math.max(0, Math.round((now - t) / 1000))} s)`;
+  for (const e of episodes) {
+    if (!e.active) continue;
+    if (e.kind === 'sync-standby-missing')
+      out.push(`no synchronous standby on ${e.node} since ${ago(e.since)}: ${e.detail}`);
+    else if (e.kind === 'unnamed-primary') out.push(`since ${ago(e.since)}: ${e.detail}`);
+  }
+  const d = lease.syncDegraded;
+  if (d) {
+    out.push(
+      d.restoringSince === undefined
+        ? `${d.primary} degraded to async since ${ago(d.since)} (onNoSyncStandby degrade; RPO window open; quorum sync returns when a standby streams)`
+        : `${d.primary} restoring synchronous_standby_names '${d.savedNames}' since ${ago(d.restoringSince)} (RPO window open until a standby is synchronous)`,
+    );
+  }
+  return out;
+}
+
+/**
  * Gathers the status through the product's adapters: the store (lease, votes,
  * registry, fence snapshots), a fresh probe of every node, the fence port for
  * each security group, and Route 53 for the records.
  */
 export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
   const { store, target } = ctx;
-  const [lease, nodes, votes] = await Promise.all([store.getLease(), store.listNodes(), store.getVotes()]);
+  const [lease, nodes, votes, episodes] = await Promise.all([
+    store.getLease(),
+    store.listNodes(),
+    store.getVotes(),
+    // Best effort: status must show the rest even when the episodes cannot be read.
+    (async () => store.getEpisodes())().catch(() => [] as Episode[]),
+  ]);
   const warnings: string[] = [];
   const pg = await ctx.pg();
   if (!pg) warnings.push('no database credentials here: node details come from the probes’ votes');
@@ -226,6 +257,7 @@ export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
   if (primaries.length === 1 && primaries[0] !== lease.primary && lease.state === 'steady') {
     warnings.push(`the lease names ${lease.primary} but ${primaries[0]} is the primary`);
   }
+  warnings.push(...episodeWarnings(episodes, lease, now));
   return {
     cluster: target.cluster,
     source: target.kind,

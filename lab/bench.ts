@@ -30,6 +30,8 @@ import {
   retryTrial,
   slowEmulatorTrial,
   switchoverTrial,
+  syncStandbyLossTrial,
+  unnamedPrimaryTrial,
   waitForHealthyVotes,
 } from './scenarios';
 
@@ -54,6 +56,8 @@ export const SCENARIOS = [
   'retry-repoint-replicas',
   'slow-emulator',
   ...HOST_FAULTS,
+  'sync-standby-loss',
+  'unnamed-primary',
 ] as const;
 /** Names that stand for several scenarios. */
 const ALIASES: Record<string, readonly Scenario[]> = { 'host-loss': ['host-loss-running', 'host-loss-stopped'] };
@@ -245,6 +249,40 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
       const t = await slowEmulatorTrial(lab, d);
       const row = fromFailover(s, i, t);
       return { ...row, detail: { ...row.detail, slowMs: t.slowMs } };
+    }
+    case 'sync-standby-loss': {
+      // The bench deploys the default policy, block: no commit may be acknowledged without a standby.
+      const t = await syncStandbyLossTrial(lab);
+      return {
+        scenario: s,
+        trial: i,
+        ok: t.detectMs !== null && t.pages === 2 && t.commitAckedMs === null && !t.degraded && !t.runStarted,
+        outcome:
+          t.detectMs === null
+            ? 'not detected'
+            : t.commitAckedMs === null
+              ? 'blocked, paged'
+              : 'acked without a standby',
+        rtoMs: null,
+        writesLost: 0,
+        falseFailover: t.runStarted,
+        splitBrainWrites: 0,
+        detail: { ...t },
+      };
+    }
+    case 'unnamed-primary': {
+      const t = await unnamedPrimaryTrial(lab);
+      return {
+        scenario: s,
+        trial: i,
+        ok: t.detectMs !== null && t.pages === 1 && !t.runStarted,
+        outcome: t.detectMs === null ? 'not detected' : 'paged',
+        rtoMs: null,
+        writesLost: 0,
+        falseFailover: t.runStarted,
+        splitBrainWrites: 0,
+        detail: { ...t },
+      };
     }
     case 'async-kill9': {
       // The replicas keep up on loopback: cut replication for 1.5 s first, so the kill loses acknowledged writes.

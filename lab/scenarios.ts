@@ -926,3 +926,109 @@ export async function hostFaultTrial(
     ...(run ? {} : { noStart: await quorumSnapshot(store) }),
   };
 }
+
+/** Result of the sync-standby-loss drill: both replicas stopped under the deployed onNoSyncStandby policy. */
+export interface SyncStandbyLossTrial {
+  /** From the stop of the second replica to the episode's start, as the probes recorded it (ms). */
+  readonly detectMs: number | null;
+  /** Writes of the episode item, one page each: 2 (start and end) is one page per event. */
+  readonly pages: number;
+  /** A synchronous commit started at the loss was acknowledged within the hold (degrade), or not (block). */
+  readonly commitAckedMs: number | null;
+  /** The lease recorded a degrade (onNoSyncStandby degrade). */
+  readonly degraded: boolean;
+  /** From restarting the replicas to the episode's end (ms). */
+  readonly recoveredMs: number | null;
+  /** The lease's epoch moved: a run started (never expected). */
+  readonly runStarted: boolean;
+}
+
+/**
+ * Both replicas lost: stops pg2 and pg3 immediately, starts one synchronous commit on pg1, holds `holdMs`, then
+ * restarts them and waits for the episode to end. The caller judges block (no ack in the hold) or degrade (an
+ * ack after degradeAfterSec).
+ */
+export async function syncStandbyLossTrial(lab: Lab, holdMs = 25000): Promise<SyncStandbyLossTrial> {
+  const { Client } = await import('pg');
+  const store = labStore();
+  const before = await store.getLease();
+  const episode = async () => (await store.getEpisodes()).find((e) => e.kind === 'sync-standby-missing');
+  const revBefore = (await episode())?.rev ?? 0;
+  await lab.pgStop('pg2', 'immediate');
+  await lab.pgStop('pg3', 'immediate');
+  const lostAt = Date.now();
+  const c = new Client(lab.nodeConnection(before.primary));
+  c.on('error', () => undefined);
+  let ackedAt: number | null = null;
+  const commit = (async () => {
+    await c.connect();
+    await c.query('CREATE TABLE IF NOT EXISTS pgq_sync_drill (at timestamptz)');
+    await c.query('INSERT INTO pgq_sync_drill VALUES (now())');
+    ackedAt = Date.now();
+  })().catch(() => undefined);
+  let detectMs: number | null = null;
+  const holdUntil = lostAt + holdMs;
+  while (Date.now() < holdUntil) {
+    const e = await episode().catch(() => undefined);
+    if (detectMs === null && e?.active && e.rev !== revBefore) detectMs = e.since - lostAt;
+    await sleep(250);
+  }
+  const degraded = Boolean((await store.getLease()).syncDegraded);
+  const restartAt = Date.now();
+  await lab.pgStart('pg2');
+  await lab.pgStart('pg3');
+  let recoveredMs: number | null = null;
+  while (Date.now() < restartAt + 40000) {
+    const e = await episode().catch(() => undefined);
+    if (e && !e.active && !(await store.getLease()).syncDegraded) {
+      recoveredMs = (e.endedAt ?? Date.now()) - restartAt;
+      break;
+    }
+    await sleep(250);
+  }
+  await Promise.race([commit, sleep(5000)]);
+  (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+  const after = await store.getLease();
+  return {
+    detectMs,
+    pages: ((await episode())?.rev ?? 0) - revBefore,
+    commitAckedMs: ackedAt !== null && ackedAt <= holdUntil ? ackedAt - lostAt : null,
+    degraded,
+    recoveredMs,
+    runStarted: after.epoch !== before.epoch,
+  };
+}
+
+/** Result of the unnamed-primary drill: a replica promoted by hand outside any run. */
+export interface UnnamedPrimaryTrial {
+  /** From the promotion to the episode's start (ms). */
+  readonly detectMs: number | null;
+  /** Episode writes (pages) within `watchMs` of the promotion: 1 is one page. */
+  readonly pages: number;
+  readonly runStarted: boolean;
+}
+
+/** Promotes pg2 by hand (pg_promote) while the lease names pg1, and watches the probes for `watchMs`. */
+export async function unnamedPrimaryTrial(lab: Lab, watchMs = 10000): Promise<UnnamedPrimaryTrial> {
+  const { Client } = await import('pg');
+  const store = labStore();
+  const before = await store.getLease();
+  const episode = async () => (await store.getEpisodes()).find((e) => e.kind === 'unnamed-primary');
+  const revBefore = (await episode())?.rev ?? 0;
+  const c = new Client(lab.nodeConnection('pg2'));
+  await c.connect();
+  await c.query('SELECT pg_promote(true, 30)');
+  await c.end();
+  const promotedAt = Date.now();
+  let detectMs: number | null = null;
+  while (Date.now() < promotedAt + watchMs) {
+    const e = await episode().catch(() => undefined);
+    if (detectMs === null && e?.active && e.rev !== revBefore) detectMs = e.since - promotedAt;
+    await sleep(250);
+  }
+  return {
+    detectMs,
+    pages: ((await episode())?.rev ?? 0) - revBefore,
+    runStarted: (await store.getLease()).epoch !== before.epoch,
+  };
+}

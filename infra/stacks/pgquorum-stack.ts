@@ -502,18 +502,39 @@ export class PgQuorumStack extends Stack {
     );
     alarm(
       'SyncStandbyMissing',
+      // Seconds since the primary lost its last synchronous standby, from every probe round (high resolution):
+      // a 10 s Maximum reaches syncStandbyAlarmSec within one period of the loss lasting that long.
       new cloudwatch.Metric({
         namespace: NAMESPACE,
-        metricName: 'SyncStandbyMissing',
+        metricName: 'SyncStandbyMissingSeconds',
         dimensionsMap: { Cluster: c.cluster },
-        statistic: 'Minimum',
-        period: Duration.minutes(1),
+        statistic: 'Maximum',
+        period: Duration.seconds(10),
       }),
       {
-        alarmDescription: `pgquorum ${c.cluster}: no synchronous standby: commits block cluster-wide (no failover: fix replication)`,
+        alarmDescription: `pgquorum ${c.cluster}: no synchronous standby for ${c.thresholds.syncStandbyAlarmSec} s: commits block cluster-wide (onNoSyncStandby ${c.thresholds.onNoSyncStandby}; no failover: fix replication)`,
+        threshold: c.thresholds.syncStandbyAlarmSec,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      },
+    );
+    alarm(
+      'UnnamedPrimary',
+      new cloudwatch.Metric({
+        namespace: NAMESPACE,
+        metricName: 'UnnamedPrimary',
+        dimensionsMap: { Cluster: c.cluster },
+        statistic: 'Maximum',
+        period: Duration.seconds(10),
+      }),
+      {
+        alarmDescription: `pgquorum ${c.cluster}: a node answers as a writable primary the lease does not name (two writers: see the runbook)`,
         threshold: 1,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        // Two periods: a probe round that straddles a commit must not page.
         evaluationPeriods: 2,
+        datapointsToAlarm: 2,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       },
     );

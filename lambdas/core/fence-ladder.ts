@@ -32,7 +32,8 @@ export function instanceGone(state: string | undefined): boolean {
 export interface FenceLadderView {
   readonly node: string;
   readonly instanceId: string;
-  readonly settings: Pick<ControllerSettings, 'replicationMode' | 'fence'>;
+  readonly settings: Pick<ControllerSettings, 'replicationMode' | 'fence'> &
+    Partial<Pick<ControllerSettings, 'onNoSyncStandby'>>;
   readonly hostStop: HostStopOutcome;
   /** EC2's state of the instance, when it answered. */
   readonly instanceState?: string;

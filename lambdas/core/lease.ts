@@ -1,4 +1,4 @@
-import type { Lease, LeaseState, Mode, RunOutcome, RunRecord } from './types';
+import type { Lease, LeaseState, Mode, RunOutcome, RunRecord, SyncDegraded } from './types';
 
 /** A lease transition either yields the next lease or refuses with the reason. */
 export type LeaseResult =
@@ -294,4 +294,54 @@ export function breakLease(
     return refuse(`the holder execution ${lease.run?.holder ?? lease.holder ?? '?'} is still running: stop it first`);
   }
   return { ok: true, lease: toNeedsAttention(lease, req.reason, req.now) };
+}
+
+/**
+ * onNoSyncStandby degrade: records that `primary`'s synchronous_standby_names is being emptied. Only while the
+ * lease is steady, names that primary and is still at the epoch the probe decided on: never during a run (a
+ * run's fence and RPO account read this record and must see it fixed). The compare-and-set makes one probe of
+ * three the one that acts; a second finds the record and gets the lease back unchanged.
+ */
+export function degradeSyncLease(
+  lease: Lease,
+  req: { primary: string; epoch: number; savedNames: string; now: number },
+): LeaseResult {
+  if (lease.syncDegraded?.primary === req.primary && lease.epoch === req.epoch) return { ok: true, lease };
+  if (lease.epoch !== req.epoch) return refuse(`stale epoch ${req.epoch}: the lease is at epoch ${lease.epoch}`);
+  if (lease.state !== 'steady') return refuse(`no degrade while the lease is ${lease.state} (epoch ${lease.epoch})`);
+  if (lease.primary !== req.primary) return refuse(`the lease names ${lease.primary}, not ${req.primary}`);
+  if (lease.syncDegraded) return refuse(`a degrade of ${lease.syncDegraded.primary} is still recorded`);
+  const syncDegraded: SyncDegraded = {
+    primary: req.primary,
+    epoch: req.epoch,
+    since: req.now,
+    savedNames: req.savedNames,
+  };
+  return { ok: true, lease: { ...lease, syncDegraded } };
+}
+
+/** A standby streams again: the degrade record asks for the saved setting back (once; not during a run). */
+export function restoreSyncLease(lease: Lease, req: { primary: string; now: number }): LeaseResult {
+  const rec = lease.syncDegraded;
+  if (!rec || rec.primary !== req.primary) return refuse(`no degrade of ${req.primary} is recorded`);
+  if (rec.restoringSince !== undefined) return { ok: true, lease };
+  if (IN_FLIGHT.includes(lease.state))
+    return refuse(`no restore while the lease is ${lease.state} (epoch ${lease.epoch})`);
+  return { ok: true, lease: { ...lease, syncDegraded: { ...rec, restoringSince: req.now } } };
+}
+
+/**
+ * Clears the degrade record: its primary has the saved setting back and a synchronous standby, or the lease
+ * has moved on to another primary (a failover ended the window). Never during a run.
+ */
+export function clearSyncDegradedLease(lease: Lease, req: { primary: string }): LeaseResult {
+  const rec = lease.syncDegraded;
+  if (!rec || rec.primary !== req.primary) return { ok: true, lease };
+  if (IN_FLIGHT.includes(lease.state))
+    return refuse(`no clear while the lease is ${lease.state} (epoch ${lease.epoch})`);
+  if (rec.primary === lease.primary && rec.restoringSince === undefined) {
+    return refuse(`${rec.primary} is still degraded: restore before clearing`);
+  }
+  const { syncDegraded: _gone, ...rest } = lease;
+  return { ok: true, lease: rest };
 }

@@ -99,6 +99,28 @@ const settingsShape = z.object({
     .max(600000)
     .default(30000)
     .describe('A replica whose WAL receiver stopped longer ago than this is not a candidate (ms).'),
+  syncStandbyAlarmSec: z
+    .number()
+    .int()
+    .min(10)
+    .max(3600)
+    .default(20)
+    .describe(
+      'Sync mode: the alarm fires when the primary has had no synchronous standby for this long (s); the probes notify at once.',
+    ),
+  onNoSyncStandby: z
+    .enum(['block', 'degrade'])
+    .default('block')
+    .describe(
+      'Sync mode, no synchronous standby: `block` (commits wait, nothing acknowledged is lost) or `degrade` (after degradeAfterSec, empty synchronous_standby_names: writes resume, an RPO window is recorded, quorum sync comes back when a standby streams).',
+    ),
+  degradeAfterSec: z
+    .number()
+    .int()
+    .min(1)
+    .max(3600)
+    .default(15)
+    .describe('onNoSyncStandby degrade: how long commits may block before the primary goes async (s).'),
   fence: fenceSettingsSchema
     .default(fenceSettingsSchema.parse({}))
     .describe('The fence ladder: what to do when the old primary’s host does not answer (see below).'),
@@ -125,6 +147,19 @@ export const settingsSchema = settingsShape.superRefine((c, ctx) => {
       message:
         'quorum fencing needs replicationMode sync (an async primary acknowledges writes with no standby): use stop-instance or operator',
     });
+  // A degraded primary acknowledges alone: detaching its replicas no longer proves it cannot take writes.
+  if (c.onNoSyncStandby === 'degrade' && c.fence.unreachableHost === 'quorum')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fence', 'unreachableHost'],
+      message: 'quorum fencing relies on ANY 1, which onNoSyncStandby degrade turns off: use stop-instance or operator',
+    });
+  if (c.onNoSyncStandby === 'degrade' && c.replicationMode !== 'sync')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['onNoSyncStandby'],
+      message: 'degrade applies to replicationMode sync only (async has no synchronous standby to lose)',
+    });
 });
 
 /** Validated controller settings. */
@@ -134,8 +169,14 @@ export type ControllerSettings = z.infer<typeof settingsSchema>;
 export const DEFAULT_SETTINGS: ControllerSettings = settingsSchema.parse({});
 
 /** The unreachable-host policy in effect: the configured one, else by replication mode. */
-export function unreachableHostPolicy(s: Pick<ControllerSettings, 'replicationMode' | 'fence'>): UnreachableHostPolicy {
-  return s.fence.unreachableHost ?? (s.replicationMode === 'sync' ? 'quorum' : 'stop-instance');
+export function unreachableHostPolicy(
+  s: Pick<ControllerSettings, 'replicationMode' | 'fence'> & Partial<Pick<ControllerSettings, 'onNoSyncStandby'>>,
+): UnreachableHostPolicy {
+  // degrade may leave the primary acknowledging alone, which a quorum fence cannot stop.
+  return (
+    s.fence.unreachableHost ??
+    (s.replicationMode === 'sync' && s.onNoSyncStandby !== 'degrade' ? 'quorum' : 'stop-instance')
+  );
 }
 
 /** Validates settings; the error names each bad field. */

@@ -79,6 +79,25 @@ export interface Lease {
    * the same lease never both land. Managed by the store, never by the core.
    */
   readonly rev?: number;
+  /**
+   * Set while onNoSyncStandby degrade has emptied this primary's synchronous_standby_names (an RPO window: async
+   * semantics for the fence and the RPO account). Absent in every other case.
+   */
+  readonly syncDegraded?: SyncDegraded;
+}
+
+/** A degrade of synchronous replication (onNoSyncStandby degrade), as the lease records it. */
+export interface SyncDegraded {
+  /** The primary whose synchronous_standby_names was emptied. */
+  readonly primary: string;
+  /** The lease epoch it happened at (steady, no run). */
+  readonly epoch: number;
+  /** When the RPO window opened (ms epoch). */
+  readonly since: number;
+  /** The setting it had, put back when a standby streams again. */
+  readonly savedNames: string;
+  /** When a standby streamed again and the probes started putting savedNames back. */
+  readonly restoringSince?: number;
 }
 
 /** How a run ended, as its record says. */

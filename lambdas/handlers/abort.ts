@@ -1,5 +1,6 @@
 import { describeFencedNode } from '../core/fence-ladder';
 import { abortLease } from '../core/lease';
+import { readableReason } from '../core/readable-reason';
 import type { Deps } from './deps';
 import type { RunState } from './run-state';
 import { task } from './task';
@@ -41,10 +42,12 @@ async function fencedNodeCondition(state: RunState, d: Deps): Promise<string | u
  */
 export const handler = task('abort', { policy: 'abort', retryOf: 'aborted' }, async (state, d, ev) => {
   const epoch = state.epoch!;
-  const reason = `${state.input.mode} aborted: ${state.error?.Cause ?? state.error?.Error ?? 'unknown error'}`.slice(
-    0,
-    900,
-  );
+  const reason = readableReason(state.error, {
+    mode: state.input.mode,
+    epoch,
+    ...(state.oldPrimary ? { oldPrimary: state.oldPrimary } : {}),
+    ...(state.candidate ? { candidate: state.candidate } : {}),
+  }).slice(0, 900);
   const t = await d.store.transitionLease(
     (l) => abortLease(l, { epoch, holder: ev.executionName, reason, now: d.now() }),
     () => ({

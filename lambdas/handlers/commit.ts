@@ -14,10 +14,12 @@ import { record, task } from './task';
 export const handler = task(
   'commit',
   { policy: 'holder', requires: ['candidate', 'promoted'], retryOf: 'committed' },
-  async (state, d, ev) => {
+  async (state, d, ev, { lease }) => {
     const epoch = state.epoch!;
     const candidate = state.candidate!;
-    const rpo =
+    // onNoSyncStandby degrade: the old primary acknowledged alone since the record's start (frozen during a run).
+    const window = lease?.syncDegraded?.primary === state.oldPrimary ? lease?.syncDegraded : undefined;
+    const accounted =
       state.input.mode === 'switchover'
         ? {
             bytesAtRisk: 0n,
@@ -26,7 +28,7 @@ export const handler = task(
         : accountRpo(
             state.oldPrimaryLastSeenLsn ?? null,
             state.promotedLsn ?? null,
-            d.config.settings.replicationMode === 'async'
+            d.config.settings.replicationMode === 'async' || window
               ? {
                   rateBytesPerSec: state.oldPrimaryLsnRate ?? null,
                   // Its last good probe, then at most one interval until the next, which may take the probe deadline.
@@ -34,6 +36,12 @@ export const handler = task(
                 }
               : undefined,
           );
+    const rpo = window
+      ? {
+          ...accounted,
+          reason: `${accounted.reason} (async semantics: ${state.oldPrimary} ran without a synchronous standby since ${new Date(window.since).toISOString()}, onNoSyncStandby degrade)`,
+        }
+      : accounted;
     const registry = (await d.store.listNodes()).map((n): RegisteredNode => {
       if (n.name === candidate) return { ...n, role: 'primary', status: 'healthy' };
       // Not healthy until the rejoin step proves it streams: fenced (failover) or stopped (switchover).

@@ -7,6 +7,7 @@ import { nextVote } from '../core/vote';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
 import type { NodeSeen, RegisteredNode, StoredVote } from '../ports/store-port';
 import { type Deps, deps as defaultDeps } from './deps';
+import { advanceEpisode, watchRound } from './probe-watch';
 
 /** What one probe round saw and decided. */
 export interface RoundOutcome {
@@ -105,7 +106,17 @@ export async function probeRound(
     return { vote, decision: { action: 'impaired', reason: `vote not stored: ${(err as Error).message}` } };
   }
   await d.metrics.primaryReachable(az, primaryOk);
+  // Concurrent with the failover decision below: paging checks must never delay a failover.
+  const watching = watchRound(d, az, lease, results, (name) => {
+    const n = nodes.find((x) => x.name === name);
+    return n ? addressFor(d, n) : undefined;
+  })
+    .then((note) => {
+      if (note) d.log.info('probe watch', { az, note });
+    })
+    .catch((err: Error) => d.log.warn('probe watch failed', { az, error: err.message }));
   if (primaryOk) {
+    await watching;
     await d.metrics.syncStandbyMissing(Boolean(primaryResult!.syncStandbyMissing));
     for (const r of results) {
       if (r.ok && r.role === 'replica' && r.replayLsn && primaryResult!.currentLsn) {
@@ -118,6 +129,7 @@ export async function probeRound(
   try {
     votes = await d.store.getVotes();
   } catch (err) {
+    await watching;
     return {
       vote,
       decision: { action: 'impaired', reason: `votes unreadable, no decision: ${(err as Error).message}` },
@@ -131,6 +143,7 @@ export async function probeRound(
       decision.nextEpoch,
       lease.updatedAt,
     );
+    await watching;
     return {
       vote,
       decision: {
@@ -149,11 +162,25 @@ export async function probeRound(
           : { ok: false, reason: 'lease moved' },
       )
       .catch(() => undefined);
+    // One page per escalation: only the probe whose lease write landed, and only if its claim on the lease
+    // version it escalated lands too (a re-sent write or a second round on the same lease never pages again).
     if (t?.ok && t.changed) {
       await d.metrics.needsAttention();
-      await d.notify(`pgquorum ${d.config.PGQ_CLUSTER}: needs attention`, decision.reason);
+      await advanceEpisode(
+        d,
+        (await d.store.getEpisodes().catch(() => [])).find((e) => e.kind === 'escalation'),
+        {
+          kind: 'escalation',
+          active: true,
+          node: `epoch ${lease.epoch} at ${lease.updatedAt}`,
+          detail: decision.reason,
+          now: d.now(),
+        },
+        () => [`pgquorum ${d.config.PGQ_CLUSTER}: needs attention`, decision.reason],
+      );
     }
   }
+  await watching;
   return { vote, decision };
 }
 

@@ -45,6 +45,8 @@ export interface ProbeResult {
   readonly heartbeatOk?: boolean;
   /** Primary: synchronous_standby_names is set but no standby is sync/quorum: writes block cluster-wide. */
   readonly syncStandbyMissing?: boolean;
+  /** Primary: current_setting('synchronous_standby_names'). */
+  readonly syncStandbyNames?: string;
 }
 
 /** Outcome of a promotion. */
@@ -83,6 +85,11 @@ export interface PostgresNodePort {
   timelineSwitchpoint(node: NodeEndpoint, timeline: number): Promise<string | null>;
   /** Runs CHECKPOINT (pg_rewind needs a promoted source's control file to show its new timeline). */
   checkpoint(node: NodeEndpoint): Promise<void>;
+  /**
+   * ALTER SYSTEM SET synchronous_standby_names and pg_reload_conf() on a primary (onNoSyncStandby degrade and its
+   * restore). Idempotent. Resolves once the primary reports the new value.
+   */
+  setSyncStandbyNames(primary: NodeEndpoint, names: string): Promise<void>;
   /** Terminates every client session (not replication, not itself); returns how many. */
   terminateSessions(node: NodeEndpoint): Promise<number>;
 }

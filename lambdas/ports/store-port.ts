@@ -1,3 +1,4 @@
+import type { Episode } from '../core/episode';
 import type { LeaseResult } from '../core/lease';
 import type { Lease, LeaseState, Vote } from '../core/types';
 
@@ -62,9 +63,11 @@ export interface TimelineStep {
 /** The history record of one failover, switchover or rejoin. */
 export interface EventRecord {
   readonly epoch: number;
-  readonly kind: 'failover' | 'switchover';
+  /** rpo-window: onNoSyncStandby degrade ran the primary without a synchronous standby (stored beside the epoch's run). */
+  readonly kind: 'failover' | 'switchover' | 'rpo-window';
   readonly startedAt: number;
-  readonly outcome: 'running' | 'committed' | 'aborted';
+  /** open/closed: an rpo-window's. */
+  readonly outcome: 'running' | 'committed' | 'aborted' | 'open' | 'closed';
   readonly oldPrimary: string;
   readonly newPrimary?: string;
   /** The node the run chose (kept when it aborts: a rerun may have to finish that promotion). */
@@ -140,4 +143,13 @@ export interface StorePort {
   updateEvent(epoch: number, fields: Partial<Omit<EventRecord, 'epoch' | 'timeline'>>): Promise<void>;
   getEvent(epoch: number): Promise<EventRecord | undefined>;
   listEvents(limit?: number): Promise<EventRecord[]>;
+  /** An rpo-window record, keyed by its epoch and start (beside the epoch's run, listed with the history); upsert. */
+  putWindowEvent(e: EventRecord): Promise<void>;
+  /** The stored episodes (one per kind). */
+  getEpisodes(): Promise<Episode[]>;
+  /**
+   * Conditional on the stored episode's revision still being `expectedRev` (null: none stored): false when
+   * another probe wrote first (it pages, not us).
+   */
+  putEpisode(next: Episode, expectedRev: number | null): Promise<boolean>;
 }

@@ -152,9 +152,45 @@ describe('alarm backstop', () => {
     }
     expect(byMetric('NeedsAttention')).toHaveLength(1);
     expect(byMetric('ReplicaLagBytes')[0]?.Threshold).toBe(stack.config.thresholds.maxLagBytes);
-    expect(byMetric('SyncStandbyMissing')).toHaveLength(1);
+    expect(byMetric('SyncStandbyMissing')).toHaveLength(0);
+    expect(byMetric('UnnamedPrimary')).toEqual([
+      expect.objectContaining({ Statistic: 'Maximum', Period: 10, Threshold: 1, EvaluationPeriods: 2 }),
+    ]);
     const [[topicId]] = resourcesOf('AWS::SNS::Topic') as [[string, Json]];
     for (const a of alarms) expect(a.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+});
+
+describe('sync-standby alarm', () => {
+  it('fires within one 10 s period of a loss lasting syncStandbyAlarmSec (high-resolution seconds-since metric)', () => {
+    const [a, ...more] = resourcesOf('AWS::CloudWatch::Alarm')
+      .map(([, r]) => r.Properties)
+      .filter((p) => p.MetricName === 'SyncStandbyMissingSeconds');
+    expect(more).toHaveLength(0);
+    expect(a).toMatchObject({
+      Statistic: 'Maximum',
+      Period: 10,
+      EvaluationPeriods: 1,
+      Threshold: stack.config.thresholds.syncStandbyAlarmSec,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    });
+    // The bound the issue sets: a 30 s loss always fires (threshold + one period < 30 s + evaluation).
+    expect(a.Threshold + a.Period * a.EvaluationPeriods).toBeLessThanOrEqual(30);
+  });
+
+  it('takes syncStandbyAlarmSec from the thresholds', () => {
+    const app = new App({
+      context: {
+        pgquorum: { ...sampleConfig(), thresholds: { syncStandbyAlarmSec: 12 } },
+        'aws:cdk:bundling-stacks': [],
+      },
+    });
+    const s = buildApp(app).stack;
+    const alarms = Template.fromStack(s).findResources('AWS::CloudWatch::Alarm', {
+      Properties: { MetricName: 'SyncStandbyMissingSeconds' },
+    });
+    expect(Object.values(alarms).map((r) => (r as Json).Properties.Threshold)).toEqual([12]);
   });
 });
 

@@ -71,6 +71,13 @@ abstract class BufferedMetrics implements MetricsPort {
   syncStandbyMissing(missing: boolean) {
     return this.record('SyncStandbyMissing', missing ? 1 : 0, 'Count');
   }
+  syncStandbyMissingSeconds(seconds: number) {
+    return this.record('SyncStandbyMissingSeconds', seconds, 'Seconds');
+  }
+  unnamedPrimaries(az: string, count: number) {
+    // Per AZ, and cluster-wide for the alarm (Maximum: one probe seeing it is enough).
+    return this.record('UnnamedPrimary', count, 'Count', { Az: az }, [['Cluster']]);
+  }
   failoverDuration(kind: 'failover' | 'switchover', ms: number) {
     return this.record('FailoverDuration', ms, 'Milliseconds', { Kind: kind });
   }

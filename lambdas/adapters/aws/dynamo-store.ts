@@ -11,9 +11,10 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { Episode } from '../../core/episode';
 import { FatalError, RetriableError } from '../../core/errors';
 import type { LeaseResult } from '../../core/lease';
-import type { Lease, LeaseState, RunRecord } from '../../core/types';
+import type { Lease, LeaseState, RunRecord, SyncDegraded } from '../../core/types';
 import type {
   EventRecord,
   FenceSnapshot,
@@ -49,7 +50,7 @@ function wrap(err: unknown, what: string): never {
 
 /**
  * DynamoDB single-table store: pk `CLUSTER#<cluster>`, sk `LEASE`, `VOTE#<az>`,
- * `NODE#<name>`, `FENCE#<name>`, `EVENT#<epoch>`. Reads are strongly
+ * `NODE#<name>`, `FENCE#<name>`, `EVENT#<epoch>` (and `EVENT#<epoch>#RPO#<ms>`), `EPISODE#<kind>`. Reads are strongly
  * consistent: a lease read that lags a write could let two executions act.
  */
 export class DynamoStore implements StorePort {
@@ -117,6 +118,7 @@ export class DynamoStore implements StorePort {
       ...(i.resumeState ? { resumeState: i.resumeState as 'steady' | 'paused' } : {}),
       ...(i.run ? { run: i.run as RunRecord } : {}),
       ...(i.rev != null ? { rev: Number(i.rev) } : {}),
+      ...(i.syncDegraded ? { syncDegraded: i.syncDegraded as SyncDegraded } : {}),
     };
   }
 
@@ -459,6 +461,48 @@ export class DynamoStore implements StorePort {
 
   async listEvents(limit = 50): Promise<EventRecord[]> {
     return (await this.query('EVENT#', { limit, newestFirst: true })).map(toEvent);
+  }
+
+  async putWindowEvent(e: EventRecord): Promise<void> {
+    // After the epoch's own event in sk order, so the history lists it in time order with the runs.
+    const sk = `${this.eventSk(e.epoch)}#RPO#${String(e.startedAt).padStart(15, '0')}`;
+    try {
+      await this.ddb.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall({ pk: this.pk, sk, ...e }, { removeUndefinedValues: true }),
+        }),
+      );
+    } catch (err) {
+      wrap(err, `write rpo window ${e.epoch}`);
+    }
+  }
+
+  async getEpisodes(): Promise<Episode[]> {
+    return (await this.query('EPISODE#')).map((i) => {
+      const { pk: _pk, sk: _sk, ...rest } = i;
+      return rest as unknown as Episode;
+    });
+  }
+
+  async putEpisode(next: Episode, expectedRev: number | null): Promise<boolean> {
+    try {
+      await this.ddb.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall(
+            { pk: this.pk, sk: `EPISODE#${next.kind}`, ...next, rev: (expectedRev ?? 0) + 1 },
+            { removeUndefinedValues: true },
+          ),
+          ConditionExpression: expectedRev === null ? 'attribute_not_exists(pk)' : 'rev = :r',
+          ...(expectedRev === null ? {} : { ExpressionAttributeValues: marshall({ ':r': expectedRev }) }),
+        }),
+      );
+      return true;
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) return false;
+      wrap(err, `write episode ${next.kind}`);
+    }
   }
 }
 

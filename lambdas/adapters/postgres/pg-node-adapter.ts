@@ -191,6 +191,7 @@ export class PgNodeAdapter implements PostgresNodePort {
           standbys,
           heartbeatOk,
           syncStandbyMissing,
+          syncStandbyNames: String(r.sync_names),
           ...(error ? { error } : {}),
         };
       });
@@ -374,6 +375,30 @@ export class PgNodeAdapter implements PostgresNodePort {
       await c.query('SET statement_timeout = 30000');
       await c.query('CHECKPOINT');
     });
+  }
+
+  async setSyncStandbyNames(primary: NodeEndpoint, names: string): Promise<void> {
+    await this.withClient(primary, 5000, async (c) => {
+      const [r] = await this.rows(c, 'SELECT pg_is_in_recovery() AS rec');
+      if (r?.rec)
+        throw new UnexpectedNodeStateError(`${primary.name} is in recovery: synchronous_standby_names is a primary's`);
+      await c.query(`ALTER SYSTEM SET synchronous_standby_names = ${sqlLiteral(names)}`);
+      await c.query('SELECT pg_reload_conf()');
+      // The reload is asynchronous: the postmaster signals the backends; a new session sees the value once applied.
+    });
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const v = await this.withClient(primary, 2000, async (c) =>
+        String((await this.rows(c, "SELECT current_setting('synchronous_standby_names') AS v"))[0]?.v ?? ''),
+      );
+      if (v.trim() === names.trim()) return;
+      if (Date.now() > deadline) {
+        throw new UnexpectedNodeStateError(
+          `${primary.name} still reports synchronous_standby_names '${v}' after the reload`,
+        );
+      }
+      await sleep(100);
+    }
   }
 
   async terminateSessions(node: NodeEndpoint): Promise<number> {

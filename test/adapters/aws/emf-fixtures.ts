@@ -5,6 +5,8 @@ import type { MetricsPort } from '../../../lambdas/ports/metrics-port';
 export async function recordEverything(m: MetricsPort): Promise<void> {
   await m.primaryReachable('us-east-1a', true);
   await m.syncStandbyMissing(false);
+  await m.syncStandbyMissingSeconds(0);
+  await m.unnamedPrimaries('us-east-1a', 0);
   await m.replicaLag('pg2', 1024);
   await m.replicaLag('pg3', 2048);
   await m.failoverDuration('failover', 4200);

@@ -40,6 +40,66 @@ describe('probe of a healthy cluster', () => {
   });
 });
 
+describe('synchronous standby loss and setSyncStandbyNames (onNoSyncStandby degrade)', () => {
+  afterAll(async () => {
+    await lab.reset();
+  }, 120000);
+
+  /** A synchronous commit on pg1, and whether it finished within `ms`. */
+  async function commitWithin(ms: number): Promise<boolean> {
+    const c = new Client(lab.nodeConnection('pg1'));
+    await c.connect();
+    c.on('error', () => undefined);
+    try {
+      return await Promise.race([
+        // The DDL's commit waits for a standby too: everything inside the race.
+        (async () => {
+          await c.query('CREATE TABLE IF NOT EXISTS sync_probe (x int)');
+          await c.query('INSERT INTO sync_probe VALUES (1)');
+          return true;
+        })(),
+        new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+      ]);
+    } finally {
+      // A commit waiting for a standby never reads the Terminate message: drop the socket instead of end().
+      (c as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    }
+  }
+
+  it('sees the loss with both replicas down, empties and restores synchronous_standby_names', async () => {
+    const healthy = await pg.probe(ep('pg1'));
+    expect(healthy.syncStandbyNames).toMatch(/^ANY 1 \(pg1, pg2, pg3\)$/);
+    await lab.pgStop('pg2', 'immediate');
+    await lab.pgStop('pg3', 'immediate');
+    const lost = await pg.probe(ep('pg1'), { heartbeatId: 1, writer: 'az-a' });
+    // The heartbeat commits locally: a lost standby is reported as such, never as a dead primary.
+    expect(lost).toMatchObject({ ok: true, role: 'primary', heartbeatOk: true, syncStandbyMissing: true });
+    expect(lost.standbys).toEqual([]);
+    expect(await commitWithin(1500)).toBe(false);
+
+    await pg.setSyncStandbyNames(ep('pg1'), '');
+    await pg.setSyncStandbyNames(ep('pg1'), ''); // idempotent
+    const degraded = await pg.probe(ep('pg1'));
+    expect(degraded).toMatchObject({ syncStandbyNames: '', syncStandbyMissing: false });
+    expect(await commitWithin(5000)).toBe(true);
+
+    await lab.pgStart('pg2');
+    await pg.setSyncStandbyNames(ep('pg1'), healthy.syncStandbyNames!);
+    const deadline = Date.now() + 20000;
+    let back = await pg.probe(ep('pg1'));
+    while (back.syncStandbyMissing && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      back = await pg.probe(ep('pg1'));
+    }
+    expect(back).toMatchObject({ syncStandbyNames: healthy.syncStandbyNames, syncStandbyMissing: false });
+    expect(back.standbys?.map((s) => [s.name, s.syncState])).toEqual([['pg2', 'quorum']]);
+  }, 90000);
+
+  it('refuses to set it on a replica', async () => {
+    await expect(pg.setSyncStandbyNames(ep('pg2'), '')).rejects.toThrow(/in recovery/);
+  });
+});
+
 describe('failure detection never hangs', () => {
   afterAll(async () => {
     await lab.reset();

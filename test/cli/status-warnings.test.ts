@@ -1,0 +1,46 @@
+import { episodeWarnings } from '../../cli/status';
+import type { Episode } from '../../lambdas/core';
+import { lease, NOW } from '../core/builders';
+
+const ep = (over: Partial<Episode>): Episode => ({
+  kind: 'sync-standby-missing',
+  active: true,
+  since: NOW - 12_000,
+  node: 'pg1',
+  detail: 'pg1 has no synchronous standby: commits block until one streams (onNoSyncStandby block)',
+  ...over,
+});
+
+describe('episodeWarnings', () => {
+  it.each<[string, Episode[], Parameters<typeof lease>[0], RegExp[]]>([
+    ['nothing open: no line', [ep({ active: false })], {}, []],
+    [
+      'a lost sync standby: one line, since when and for how long',
+      [ep({})],
+      {},
+      [/^no synchronous standby on pg1 since .*\(12 s\): .*commits block/],
+    ],
+    [
+      'a primary the lease does not name',
+      [
+        ep({
+          kind: 'unnamed-primary',
+          node: 'pg2',
+          detail: 'pg2 answers as a writable primary but the lease names pg1',
+        }),
+      ],
+      {},
+      [/pg2 answers as a writable primary but the lease names pg1/],
+    ],
+    [
+      'degraded: the RPO window is open',
+      [ep({})],
+      { syncDegraded: { primary: 'pg1', epoch: 7, since: NOW - 5000, savedNames: 'ANY 1 (pg1, pg2, pg3)' } },
+      [/no synchronous standby on pg1/, /pg1 degraded to async since .*\(5 s\).*RPO window open/],
+    ],
+  ])('%s', (_n, episodes, l, want) => {
+    const lines = episodeWarnings(episodes, lease(l), NOW);
+    expect(lines).toHaveLength(want.length);
+    for (const [i, w] of want.entries()) expect(lines[i]).toMatch(w);
+  });
+});

@@ -1,0 +1,138 @@
+import { DEFAULT_SETTINGS, type Episode, type Lease, type LeaseResult, parseSettings } from '../../lambdas/core';
+import { initialLease } from '../../lambdas/core/lease';
+import type { Deps } from '../../lambdas/handlers/deps';
+import { watchRound } from '../../lambdas/handlers/probe-watch';
+import type { ProbeResult, StandbyInfo } from '../../lambdas/ports/postgres-port';
+import type { EventRecord } from '../../lambdas/ports/store-port';
+
+const NAMES = 'ANY 1 (pg1, pg2, pg3)';
+
+/** One store, one PostgreSQL setting, shared by three probes; every page and ALTER recorded. */
+function world(settings = DEFAULT_SETTINGS) {
+  let now = 1_000_000;
+  let lease: Lease = { ...initialLease('pg1', 0), epoch: 3 };
+  const episodes = new Map<string, Episode>();
+  const windows = new Map<number, EventRecord>();
+  const pages: string[] = [];
+  const alters: string[] = [];
+  const pg1 = { names: NAMES };
+  const d = {
+    config: { PGQ_CLUSTER: 'orders', settings },
+    log: { info: () => undefined, warn: () => undefined },
+    metrics: { unnamedPrimaries: async () => undefined, syncStandbyMissingSeconds: async () => undefined },
+    now: () => now,
+    notify: async (subject: string) => void pages.push(subject),
+    pg: {
+      setSyncStandbyNames: async (_n: unknown, names: string) => {
+        alters.push(names);
+        pg1.names = names;
+      },
+    },
+    store: {
+      getLease: async () => lease,
+      transitionLease: async (decide: (l: Lease) => LeaseResult) => {
+        const r = decide(lease);
+        if (!r.ok) return { ok: false, before: lease, reason: r.reason };
+        const before = lease;
+        lease = r.lease;
+        return { ok: true, before, lease, changed: r.lease !== before };
+      },
+      getEpisodes: async () => [...episodes.values()],
+      putEpisode: async (e: Episode, rev: number | null) => {
+        if ((episodes.get(e.kind)?.rev ?? null) !== rev) return false;
+        episodes.set(e.kind, { ...e, rev: (rev ?? 0) + 1 });
+        return true;
+      },
+      putWindowEvent: async (e: EventRecord) => void windows.set(e.startedAt, e),
+    },
+  } as unknown as Deps;
+  const probe = (standbys: StandbyInfo[]): ProbeResult[] => [
+    {
+      node: 'pg1',
+      ok: true,
+      latencyMs: 1,
+      role: 'primary',
+      heartbeatOk: true,
+      standbys,
+      syncStandbyNames: pg1.names,
+    },
+  ];
+  /** Three probes decide on the same lease read (as they do within one round), then act. */
+  const round = async (standbys: StandbyInfo[]) => {
+    const seen = lease;
+    await Promise.all(
+      ['a', 'b', 'c'].map((az) => watchRound(d, az, seen, probe(standbys), (n) => ({ name: n, host: 'h', port: 1 }))),
+    );
+  };
+  return {
+    round,
+    tick: (ms: number) => {
+      now += ms;
+    },
+    pages,
+    alters,
+    episodes,
+    windows,
+    lease: () => lease,
+    pg1,
+  };
+}
+
+const quorum = (name: string): StandbyInfo => ({ name, state: 'streaming', syncState: 'quorum', replayLsn: null });
+const async_ = (name: string): StandbyInfo => ({ name, state: 'streaming', syncState: 'async', replayLsn: null });
+
+describe('watchRound: sync-standby loss', () => {
+  it('block: three probes, one page at the start and one at the end; the setting is never touched', async () => {
+    const w = world();
+    await w.round([quorum('pg2')]);
+    for (let i = 0; i < 30; i++) {
+      await w.round([]);
+      w.tick(1000);
+    }
+    await w.round([quorum('pg3')]);
+    expect(w.pages).toEqual([
+      'pgquorum orders: no synchronous standby on pg1',
+      'pgquorum orders: synchronous standby back on pg1',
+    ]);
+    expect(w.alters).toEqual([]);
+    expect(w.lease().syncDegraded).toBeUndefined();
+  });
+
+  it('degrade: one probe degrades after degradeAfterSec, the window opens; a standby back restores and closes it', async () => {
+    const w = world(parseSettings({ onNoSyncStandby: 'degrade', degradeAfterSec: 5 }));
+    for (let i = 0; i < 5; i++) {
+      await w.round([]);
+      w.tick(1000);
+    }
+    expect(w.alters).toEqual([]);
+    await w.round([]);
+    expect(w.alters).toEqual(['']);
+    expect(w.lease().syncDegraded).toMatchObject({ primary: 'pg1', epoch: 3, savedNames: NAMES });
+    expect([...w.windows.values()].map((e) => e.outcome)).toEqual(['open']);
+    for (let i = 0; i < 5; i++) {
+      w.tick(1000);
+      await w.round([]);
+    }
+    expect(w.alters).toEqual(['']);
+    // pg2 streams again (async, the setting being empty): restore, then clear once it is a quorum standby.
+    await w.round([async_('pg2')]);
+    expect(w.alters).toEqual(['', NAMES]);
+    await w.round([quorum('pg2')]);
+    expect(w.lease().syncDegraded).toBeUndefined();
+    const [closed] = [...w.windows.values()];
+    expect(closed).toMatchObject({ kind: 'rpo-window', outcome: 'closed', oldPrimary: 'pg1' });
+    expect(closed?.timeline.map((s) => s.step)).toEqual(['degrade', 'restore', 'closed']);
+    expect(w.pages).toEqual([
+      'pgquorum orders: no synchronous standby on pg1',
+      'pgquorum orders: pg1 degraded to async',
+      'pgquorum orders: synchronous standby back on pg1',
+    ]);
+  });
+
+  it('async mode: nothing is written, nothing pages', async () => {
+    const w = world(parseSettings({ replicationMode: 'async' }));
+    await w.round([]);
+    expect(w.pages).toEqual([]);
+    expect(w.episodes.get('sync-standby-missing')).toBeUndefined();
+  });
+});
