@@ -18,6 +18,8 @@ export interface NodeView {
   readonly receiveLsn: string | null;
   /** pg_last_wal_replay_lsn() on a replica. */
   readonly replayLsn: string | null;
+  /** Replica: pg_is_wal_replay_paused() (received WAL is not applied). Absent when not probed. @default false */
+  readonly replayPaused?: boolean;
   /** True while its WAL receiver streams. */
   readonly streaming: boolean;
   /** When it was last seen streaming (ms epoch); a dead primary stops every stream, so recent counts. */

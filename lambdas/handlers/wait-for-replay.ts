@@ -7,7 +7,11 @@ export const handler = task(
   { policy: 'holder', requires: ['candidate', 'old-primary-out'] },
   async (state, d) => {
     const target = findNode(await d.store.listNodes(), state.candidate!);
-    const at = await d.pg.waitForReplay(endpointOf(target), state.finalLsn!, 30000);
+    const at = await d.pg.waitForReplay(
+      endpointOf(target),
+      state.finalLsn!,
+      d.config.settings.switchoverReplayTimeoutMs,
+    );
     await record(d, state, 'wait-for-replay', `${target.name} replayed to ${at}, past ${state.finalLsn}`);
     return { ...state, candidateLsn: at };
   },

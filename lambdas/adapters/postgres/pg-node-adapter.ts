@@ -129,6 +129,7 @@ export class PgNodeAdapter implements PostgresNodePort {
                   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
                   pg_last_wal_receive_lsn()::text AS receive_lsn,
                   pg_last_wal_replay_lsn()::text AS replay_lsn,
+                  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
                   CASE WHEN pg_is_in_recovery()
                        THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
                        -- the control file lags a fresh promotion; the current WAL segment's name does not
@@ -152,6 +153,7 @@ export class PgNodeAdapter implements PostgresNodePort {
             latencyMs: Date.now() - t0,
             role: 'replica' as const,
             streaming: r.wr_status === 'streaming',
+            replayPaused: r.replay_paused === true,
             upstream: (r.upstream as string | null) ?? null,
           };
         }
