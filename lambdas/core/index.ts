@@ -11,5 +11,6 @@ export * from './rpo';
 export * from './run-checks';
 export * from './settings';
 export * from './step-policy';
+export * from './switchover-rollback';
 export * from './types';
 export * from './vote';

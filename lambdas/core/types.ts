@@ -84,7 +84,12 @@ export interface Lease {
 }
 
 /** How a run ended, as its record says. */
-export type RunOutcome = 'committed' | 'released' | 'aborted';
+export type RunOutcome =
+  | 'committed'
+  | 'released'
+  | 'aborted'
+  /** A switchover that failed before its promotion: the old primary is the primary again. */
+  | 'rolled-back';
 
 /**
  * A run's own record in the lease (invariant 5). Each field is written once, in order, by the step that

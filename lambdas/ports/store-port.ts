@@ -64,7 +64,7 @@ export interface EventRecord {
   readonly epoch: number;
   readonly kind: 'failover' | 'switchover';
   readonly startedAt: number;
-  readonly outcome: 'running' | 'committed' | 'aborted';
+  readonly outcome: 'running' | 'committed' | 'aborted' | 'rolled-back';
   readonly oldPrimary: string;
   readonly newPrimary?: string;
   /** The node the run chose (kept when it aborts: a rerun may have to finish that promotion). */
