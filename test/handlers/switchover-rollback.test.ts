@@ -181,3 +181,27 @@ describe('RollbackSwitchover then FinishRollback', () => {
     expect(w.lease().state).toBe('switching-over');
   });
 });
+
+describe('WaitForReplay', () => {
+  it('a replay timeout is fatal (its bound is the whole outage: the run rolls back, no retried waits)', async () => {
+    const { handler: waitForReplay } = await import('../../lambdas/handlers/wait-for-replay');
+    world();
+    const timeout = Object.assign(new Error('pg2 did not replay past 0/5000028 within 3000 ms (at 0/5000000)'), {
+      name: 'ReplayTimeoutError',
+    });
+    let bound = 0;
+    Object.assign(currentDeps, {
+      config: { ...currentDeps.config, settings: { switchoverReplayTimeoutMs: 3000 } },
+      pg: {
+        waitForReplay: async (_n: unknown, _lsn: string, ms: number) => {
+          bound = ms;
+          throw timeout;
+        },
+      },
+    });
+    const err = (await waitForReplay({ state: state(), executionName: 'exec-1' }).catch((e: Error) => e)) as Error;
+    expect(bound).toBe(3000);
+    expect(err.name).toBe('Pgq.Fatal');
+    expect(err.message).toMatch(/^FatalError: pg2 did not replay past 0\/5000028 within 3000 ms/);
+  });
+});

@@ -36,7 +36,21 @@ describe('probe of a healthy cluster', () => {
       const r = await pg.probe(ep(n));
       expect(r).toMatchObject({ ok: true, role: 'replica', streaming: true, timeline: 1 });
       expect(r.receiveLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      expect(r.replayPaused).toBe(false);
     }
+  });
+
+  it('reports a replica whose WAL replay is paused (a switchover target that would never catch up)', async () => {
+    const c = new Client({ ...lab.directConnection('pg3'), connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      await c.query('SELECT pg_wal_replay_pause()');
+      expect(await pg.probe(ep('pg3'))).toMatchObject({ ok: true, role: 'replica', replayPaused: true });
+    } finally {
+      await c.query('SELECT pg_wal_replay_resume()');
+      await c.end();
+    }
+    expect((await pg.probe(ep('pg3'))).replayPaused).toBe(false);
   });
 });
 
