@@ -23,8 +23,19 @@ export function checkNode(name: string, nodes: readonly { name: string }[]): voi
   }
 }
 
+/**
+ * `--to ""` (an unset shell variable) names no node: commander hands over '', which must never read as
+ * "no --to, let the controller pick". Checked before anything is read.
+ */
+export function checkToFlag(o: { to?: string }): void {
+  if (o.to !== undefined && o.to.trim() === '') {
+    throw new UsageError(`unknown node '${o.to}': --to needs a node name (is the shell variable set?)`);
+  }
+}
+
 /** `failover` is always an operator's forced promotion of a named node: both flags, before anything is read. */
 export function checkFailoverFlags(o: { to?: string; force?: boolean }): void {
+  checkToFlag(o);
   if (!o.to) throw new UsageError('failover needs --to NODE (and --force): name the node to promote');
   if (!o.force) throw new UsageError('failover --to NODE needs --force: it promotes without the probes’ quorum');
 }

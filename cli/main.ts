@@ -6,7 +6,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
-import { checkFailoverFlags } from './checks';
+import { checkFailoverFlags, checkToFlag } from './checks';
 import { CONNSTR_FORMATS, type ConnstrFormat } from './connstr';
 import type { CliContext, GlobalOptions } from './context';
 import { EXIT, exitCodeOf } from './errors';
@@ -141,10 +141,14 @@ export function buildProgram(
     .option('--timeout <seconds>', 'stop following the run after this long', positiveInt, 300)
     .addOption(json())
     .action((_o, cmd: Command) =>
-      act(cmd, async (ctx, out) => {
-        const o = cmd.opts<{ to?: string; reason?: string; yes?: boolean; timeout: number }>();
-        return (await import('./commands/run')).runCommand(ctx, 'switchover', { ...o, timeoutSec: o.timeout }, out);
-      }),
+      act(
+        cmd,
+        async (ctx, out) => {
+          const o = cmd.opts<{ to?: string; reason?: string; yes?: boolean; timeout: number }>();
+          return (await import('./commands/run')).runCommand(ctx, 'switchover', { ...o, timeoutSec: o.timeout }, out);
+        },
+        () => checkToFlag(cmd.opts()),
+      ),
     );
 
   program

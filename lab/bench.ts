@@ -29,6 +29,7 @@ import {
   RETRY_DRILLS,
   retryTrial,
   slowEmulatorTrial,
+  switchoverRollbackTrial,
   switchoverTrial,
   syncStandbyLossTrial,
   unnamedPrimaryTrial,
@@ -48,6 +49,7 @@ export const SCENARIOS = [
   'controller-crash',
   'double-trigger',
   'switchover',
+  'switchover-rollback',
   'async-kill9',
   'retry-commit',
   'retry-confirm-quorum',
@@ -197,6 +199,36 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
         falseFailover: false,
         splitBrainWrites: 0,
         detail: { writePauseMs: t.writePauseMs, ackedWrites: t.ackedWrites, rejoin: t.event?.rejoin },
+      };
+    }
+    case 'switchover-rollback': {
+      const t = await switchoverRollbackTrial(lab, d);
+      const ok =
+        t.pausedOnTime &&
+        t.outcome === 'rolled-back' &&
+        t.leaseState === 'steady' &&
+        t.leasePrimary === t.oldPrimary &&
+        t.oldPrimaryWritable &&
+        t.lostAcknowledged.length === 0 &&
+        t.maxWritablePrimaries <= 1;
+      return {
+        scenario: s,
+        trial: i,
+        ok,
+        outcome: t.outcome === 'rolled-back' ? 'rolled-back' : `${t.outcome} ${t.cause ?? t.reason}`,
+        rtoMs: t.writePauseMs,
+        writesLost: t.lostAcknowledged.length,
+        falseFailover: false,
+        splitBrainWrites: t.maxWritablePrimaries > 1 ? t.maxWritablePrimaries - 1 : 0,
+        detail: {
+          writePauseMs: t.writePauseMs,
+          ackedWrites: t.ackedWrites,
+          lease: `${t.leaseState} ${t.leasePrimary}`,
+          writer: t.writer,
+          oldPrimaryWritable: t.oldPrimaryWritable,
+          pausedOnTime: t.pausedOnTime,
+          reason: t.reason,
+        },
       };
     }
     case 'retry-commit':

@@ -9,6 +9,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
   type ExecutionListItem,
+  GetExecutionHistoryCommand,
   ListExecutionsCommand,
   SFNClient,
   StartExecutionCommand,
@@ -1031,4 +1032,146 @@ export async function unnamedPrimaryTrial(lab: Lab, watchMs = 10000): Promise<Un
     pages: ((await episode())?.rev ?? 0) - revBefore,
     runStarted: (await store.getLease()).epoch !== before.epoch,
   };
+}
+
+/** Resolves once the execution has entered state `name` (its history shows the StateEntered event). */
+export async function whenStateEntered(executionArn: string, name: string, timeoutMs = 60000): Promise<boolean> {
+  const sfn = new SFNClient({});
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const h = await sfn
+      .send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, reverseOrder: true }))
+      .catch(() => undefined);
+    if (h?.events?.some((e) => e.type?.endsWith('StateEntered') && e.stateEnteredEventDetails?.name === name))
+      return true;
+    await sleep(25);
+  }
+  return false;
+}
+
+/** Runs one SQL statement on a node's postmaster, past its gate (a fence must not hide a writable node). */
+async function onNode(lab: Lab, node: string, sql: string): Promise<unknown[]> {
+  const { Client } = await import('pg');
+  const c = new Client({ ...lab.directConnection(node), connectionTimeoutMillis: 2000 });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** Result of a switchover whose target stops replaying once the old primary is being stopped. */
+export interface SwitchoverRollbackTrial {
+  executionStatus: string;
+  cause?: string;
+  /** The run's outcome as the history records it (`rolled-back` is the expected one). */
+  outcome: string;
+  reason: string;
+  oldPrimary: string;
+  target: string;
+  /** The lease after the run: state and primary. */
+  leaseState: string;
+  leasePrimary: string;
+  /** The writer record as the lab's resolver endpoint sees it after the run. */
+  writer: string[];
+  /** The old primary answers pg_is_in_recovery() = false and takes a write after the run. */
+  oldPrimaryWritable: boolean;
+  /** The most nodes seen accepting a write at once during the run (writablePrimaries; 1: never two primaries). */
+  maxWritablePrimaries: number;
+  /** Time with no acknowledged write (ms): the rollback's write outage. */
+  writePauseMs: number;
+  ackedWrites: number;
+  lostAcknowledged: number[];
+  /** The state the replay pause was timed to was entered (else the drill did not run as designed). */
+  pausedOnTime: boolean;
+  event?: EventRecord;
+}
+
+/**
+ * A switchover to a target caught up at the check, whose WAL replay is paused (pg_wal_replay_pause()) the
+ * moment the state machine enters StopOldPrimary: the old primary's shutdown checkpoint reaches the target but
+ * is never applied, so WaitForReplay runs out its bound (switchoverReplayTimeoutMs) and the run must roll back:
+ * the old primary restarted as the primary, the lease steady on it, its records naming it. Under write load,
+ * sampling every node for a second writable primary throughout. Replay is resumed on the target afterwards.
+ */
+export async function switchoverRollbackTrial(
+  lab: Lab,
+  d: LabDeployment,
+  target = 'pg2',
+): Promise<SwitchoverRollbackTrial> {
+  const store = labStore();
+  const before = await store.getLease();
+  const load = new LoadGenerator(lab.endpointConnection('writer'));
+  await load.prepare();
+  load.start();
+  await sleep(1500);
+  let maxWritable = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      maxWritable = Math.max(maxWritable, (await writablePrimaries(lab)).length);
+      await sleep(100);
+    }
+  })();
+  const t0 = Date.now();
+  let pausedOnTime = false;
+  try {
+    const { executionArn } = await new SFNClient({}).send(
+      new StartExecutionCommand({
+        stateMachineArn: d.stateMachineArn,
+        name: `lab-switchover-rollback-${t0}`,
+        input: JSON.stringify({
+          mode: 'switchover',
+          cluster: LAB_CLUSTER,
+          target,
+          reason: 'drill: switchover rollback',
+        }),
+      }),
+    );
+    pausedOnTime = await whenStateEntered(executionArn!, 'StopOldPrimary', runTimeoutFor(lab));
+    if (pausedOnTime) await onNode(lab, target, 'SELECT pg_wal_replay_pause()');
+    const run = await waitForExecution(executionArn!, { runTimeoutMs: runTimeoutFor(lab) });
+    const ackBy = Date.now() + 15000;
+    while (!load.firstAckAfter(run.stopped) && Date.now() < ackBy) await sleep(50);
+    await sleep(300);
+    const report = await load.stop();
+    sampling = false;
+    await sampler;
+    const lease = await store.getLease();
+    const lost = await lostAcknowledged(lab.nodeConnection(lease.primary), load.table, report.acked);
+    const event = await store.getEvent(lease.epoch);
+    let oldPrimaryWritable = false;
+    try {
+      const [r] = (await onNode(lab, before.primary, 'SELECT pg_is_in_recovery() AS rec, txid_current() AS x')) as {
+        rec: boolean;
+      }[];
+      oldPrimaryWritable = r?.rec === false;
+    } catch {
+      oldPrimaryWritable = false;
+    }
+    return {
+      executionStatus: run.status,
+      ...(run.cause ? { cause: run.cause } : {}),
+      outcome: event?.outcome ?? 'none',
+      reason: event?.reason ?? lease.reason,
+      oldPrimary: before.primary,
+      target,
+      leaseState: lease.state,
+      leasePrimary: lease.primary,
+      writer: (await lab.status()).writer,
+      oldPrimaryWritable,
+      maxWritablePrimaries: maxWritable,
+      writePauseMs: report.maxGapMs,
+      ackedWrites: report.acked.length,
+      lostAcknowledged: lost,
+      pausedOnTime,
+      ...(event ? { event } : {}),
+    };
+  } finally {
+    sampling = false;
+    await sampler;
+    await load.stop().catch(() => undefined);
+    await onNode(lab, target, 'SELECT pg_wal_replay_resume()').catch(() => undefined);
+  }
 }

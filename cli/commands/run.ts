@@ -4,7 +4,7 @@ import type { Mode } from '../../lambdas/core/types';
 import { buildClusterView } from '../../lambdas/handlers/cluster-view';
 import type { Deps } from '../../lambdas/handlers/deps';
 import type { RunInput } from '../../lambdas/ports/starter-port';
-import { checkRunRequest, checkRunView } from '../checks';
+import { checkRunRequest, checkRunView, checkToFlag } from '../checks';
 import { confirm } from '../confirm';
 import type { CliContext } from '../context';
 import { EnvironmentError, OperationFailedError, RefusedError } from '../errors';
@@ -73,10 +73,12 @@ export interface RunOutcome {
 export async function runCommand(ctx: CliContext, mode: Mode, o: RunOptions, out: Output): Promise<RunOutcome> {
   const { store, target } = ctx;
   const [lease, nodes] = await Promise.all([store.getLease(), store.listNodes()]);
+  // '' (`--to ""`) is a name that matches no node, never "no --to": checkToFlag refuses it before this.
+  checkToFlag(o);
   const req = {
     mode,
     force: Boolean(o.force),
-    ...(o.to ? { target: o.to } : {}),
+    ...(o.to !== undefined ? { target: o.to } : {}),
     ...(o.reason ? { reason: o.reason } : {}),
   };
   checkRunRequest(req, lease, nodes, target.settings, ctx.now());
@@ -101,7 +103,7 @@ export async function runCommand(ctx: CliContext, mode: Mode, o: RunOptions, out
   const input: RunInput = {
     mode,
     cluster: target.cluster,
-    ...(o.to ? { target: o.to } : {}),
+    ...(o.to !== undefined ? { target: o.to } : {}),
     ...(mode === 'failover' ? { force: true } : {}),
     reason: o.reason ?? `operator ${mode} via pgquorum CLI${o.to ? ` to ${o.to}` : ''}`,
   };
@@ -175,6 +177,14 @@ export async function runCommand(ctx: CliContext, mode: Mode, o: RunOptions, out
     return outcome;
   }
   out.result(outcome);
+  // A switchover that failed before its promotion and restarted the old primary: writes are back, the run failed.
+  if (event?.outcome === 'rolled-back') {
+    throw new OperationFailedError(
+      `${mode} rolled back: writes are back on ${after.primary} (lease ${after.state} at epoch ${after.epoch}): ${(
+        event.reason || after.reason
+      ).replace(/^switchover \S+ -> \S+ rolled back: /, '')}`,
+    );
+  }
   const why = causeMessage(cause ?? event?.reason ?? after.reason ?? '');
   // The state machine refused before touching anything: the same class of answer as a pre-check.
   if (error === 'PgQuorum.InputRejected' || error === 'PgQuorum.LeaseNotAcquired')

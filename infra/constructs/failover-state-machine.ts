@@ -165,10 +165,30 @@ export class FailoverStateMachine extends Construct {
         ),
     );
 
+    // Switchover rollback (invariant 9): a failure after the old primary was stopped and before the target is
+    // promoted restarts the old primary as primary instead of aborting. Core decides whether that is safe (no
+    // promotion recorded or seen); when not, RollbackSwitchover fails into Abort with the reason.
+    const rolledBack = new sfn.Succeed(this, 'RolledBack', {
+      stateName: 'RolledBack',
+      comment: 'switchover rolled back: the old primary is the primary again',
+    });
+    const finishRollback = guarded(invoke('FinishRollback', 'finish-rollback', { attempts: 4 })).next(rolledBack);
+    const rollback = guarded(invoke('RollbackSwitchover', 'rollback-switchover', { attempts: 3 })).next(finishRollback);
+    const rollsBack = <T extends tasks.LambdaInvoke>(t: T, stateId: string) => {
+      const from = new sfn.Pass(this, `${stateId}Failed`, {
+        stateName: `${stateId}Failed`,
+        result: sfn.Result.fromString(stateId),
+        resultPath: '$.rollbackFrom',
+      });
+      from.next(rollback);
+      t.addCatch(from, { errors: ['States.ALL'], resultPath: '$.error' });
+      return t;
+    };
+
     const switchover = guarded(invoke('CheckTarget', 'select-candidate'))
-      .next(guarded(invoke('StopOldPrimary', 'stop-old-primary')))
-      .next(guarded(invoke('WaitForReplay', 'wait-for-replay')))
-      .next(guarded(invoke('PromoteTarget', 'promote')))
+      .next(rollsBack(invoke('StopOldPrimary', 'stop-old-primary'), 'StopOldPrimary'))
+      .next(rollsBack(invoke('WaitForReplay', 'wait-for-replay'), 'WaitForReplay'))
+      .next(rollsBack(invoke('PromoteTarget', 'promote'), 'PromoteTarget'))
       .next(repoint('RepointOthers'))
       .next(guarded(invoke('FlipDnsToTarget', 'flip-dns')))
       .next(guarded(invoke('CommitSwitchover', 'commit', { attempts: 4 })))

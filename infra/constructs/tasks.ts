@@ -83,6 +83,22 @@ export const TASKS = {
     needsVpc: true,
     needs: ['postgres', 'ssm'],
   },
+  // Switchover rollback: in the VPC (the old primary's PostgreSQL, SSM for the restart, EC2 to fence a target that
+  // may still be promoting); the records, lease and notification follow in finish-rollback, outside (Route 53).
+  'rollback-switchover': {
+    entry: 'rollback-switchover',
+    timeoutSec: 120,
+    memoryMb: 256,
+    needsVpc: true,
+    needs: ['postgres', 'ssm', 'fence'],
+  },
+  'finish-rollback': {
+    entry: 'finish-rollback',
+    timeoutSec: 30,
+    memoryMb: 256,
+    needsVpc: false,
+    needs: ['route53', 'sns'],
+  },
 } as const satisfies Record<string, TaskSpec>;
 
 /** A task's name. */

@@ -82,6 +82,41 @@ export const ELIGIBILITY_RULES: readonly EligibilityRule[] = [
 
 /** How a promote decision chose its node. */
 export type CandidateKind = 'best' | 'adopted' | 'operator';
+/**
+ * The old primary's WAL position a switchover target is measured against: its fresh current LSN when the
+ * view has one, else the last LSN the probes saw.
+ */
+function primaryPosition(c: EligibilityContext): string | null {
+  const old = c.view.nodes.find((x) => x.name === c.oldPrimary);
+  return old?.currentLsn ?? c.view.primaryLastSeenLsn;
+}
+
+/**
+ * Switchover: a target whose replay is paused receives WAL but applies none, so WaitForReplay could only
+ * time out after the old primary stopped. Refused before anything stops.
+ */
+export const replayPaused: EligibilityRule = (n) =>
+  n.replayPaused ? 'has WAL replay paused (pg_is_wal_replay_paused(); run pg_wal_replay_resume() on it)' : null;
+
+/**
+ * Switchover: received WAL is not enough, the target must replay past the old primary's final checkpoint
+ * before it is promoted. A target further behind on replay than switchoverMaxReplayLagBytes (long queries
+ * on a hot standby, max_standby_streaming_delay, slow I/O) would hold writes down while it catches up, and
+ * might not within the WaitForReplay bound. Applies in every replication mode.
+ */
+export const replayLagsTooMuch: EligibilityRule = (n, c) => {
+  const at = primaryPosition(c);
+  if (!at) return 'replay lag unknown (the primary’s current LSN was not seen)';
+  if (!n.replayLsn) return 'replay lag unknown (no replay LSN)';
+  const d = lsnDiff(at, n.replayLsn);
+  const lag = d > 0n ? d : 0n;
+  return lag > BigInt(c.settings.switchoverMaxReplayLagBytes)
+    ? `replay is ${lag} bytes behind the primary's current LSN ${at}, more than switchoverMaxReplayLagBytes ${c.settings.switchoverMaxReplayLagBytes}`
+    : null;
+};
+
+/** A planned switchover's target rules: every eligibility rule, then replay (paused, lag). */
+export const SWITCHOVER_RULES: readonly EligibilityRule[] = [...ELIGIBILITY_RULES, replayPaused, replayLagsTooMuch];
 
 /** The outcome of candidate selection. */
 export type CandidateDecision =
@@ -148,7 +183,8 @@ export function selectCandidate(
 /**
  * Planned switchover target: the named replica must exist and qualify now
  * (streaming, reachable, within maxLagBytes regardless of mode: a switchover
- * waits for it to catch up, so a far-behind target means a long write pause);
+ * waits for it to catch up, so a far-behind target means a long write pause;
+ * replay not paused and within switchoverMaxReplayLagBytes of the primary);
  * with no name, the best eligible replica is chosen.
  */
 export function selectSwitchoverTarget(
@@ -167,7 +203,7 @@ export function selectSwitchoverTarget(
         rejected: {},
       };
     }
-    const reasons = ELIGIBILITY_RULES.map((r) => r(node, ctx)).filter((x): x is string => x !== null);
+    const reasons = SWITCHOVER_RULES.map((r) => r(node, ctx)).filter((x): x is string => x !== null);
     if (reasons.length) {
       return {
         action: 'no-candidate',
@@ -184,7 +220,7 @@ export function selectSwitchoverTarget(
       rejected: {},
     };
   }
-  return selectCandidate(ctx);
+  return selectCandidate(ctx, SWITCHOVER_RULES);
 }
 
 /** The previous run, when it aborted after choosing a candidate (from the history). */

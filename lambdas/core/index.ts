@@ -13,6 +13,7 @@ export * from './rpo';
 export * from './run-checks';
 export * from './settings';
 export * from './step-policy';
+export * from './switchover-rollback';
 export * from './sync-standby';
 export * from './types';
 export * from './unnamed-primary';

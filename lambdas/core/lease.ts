@@ -208,6 +208,48 @@ export function abortLease(
 }
 
 /**
+ * Ends a switchover that failed before its promotion (invariant 9): the
+ * lease goes back to the state the run started from with the old primary,
+ * which the rollback step restarted and proved writable. Only the holder,
+ * only a switchover in flight, never once a promotion is recorded (rolling
+ * back then would fork two timelines). A retry whose first attempt already
+ * wrote it gets the lease back unchanged.
+ */
+export function rollbackLease(
+  lease: Lease,
+  req: { epoch: number; holder?: string; reason: string; now: number },
+): LeaseResult {
+  if (endedAs(lease, req, 'rolled-back')) return { ok: true, lease };
+  const who = notHolder(lease, req.epoch, req.holder);
+  if (who) return refuse(who);
+  if (lease.run?.outcome)
+    return refuse(`epoch ${req.epoch} already ended (${lease.run.outcome}): nothing to roll back`);
+  const stale = staleEpoch(lease, req.epoch);
+  if (stale) return refuse(stale);
+  const run = lease.run!;
+  if (run.mode !== 'switchover') return refuse(`a ${run.mode} is never rolled back`);
+  if (run.promotedLsn) {
+    return refuse(
+      `epoch ${req.epoch} promoted ${run.candidate ?? 'its candidate'} at ${run.promotedLsn}: rolling back would fork two timelines`,
+    );
+  }
+  return {
+    ok: true,
+    lease: {
+      ...lease,
+      state: lease.resumeState ?? 'steady',
+      primary: run.oldPrimary,
+      holder: null,
+      leaseUntil: 0,
+      reason: req.reason,
+      updatedAt: req.now,
+      resumeState: undefined,
+      run: { ...run, outcome: 'rolled-back' },
+    },
+  };
+}
+
+/**
  * The automatic path's own escalation (anti-flap, a candidate over the lag
  * budget): a steady cluster goes to needs-attention. Never an in-flight one:
  * only that run's holder may end it.

@@ -39,6 +39,13 @@ export const fenceSettingsSchema = z.object({
 /** The most the two fence bounds may add up to (s). @default 75 */
 export const FENCE_BOUNDS_MAX_SEC = 75;
 
+/**
+ * The slowest replay rate the switchover settings may assume (bytes/s): switchoverMaxReplayLagBytes must be
+ * replayable within switchoverReplayTimeoutMs at this rate, or an admitted target could time out and roll back.
+ * @default 4194304
+ */
+export const REPLAY_RATE_FLOOR_BYTES_PER_SEC = 4 * 1024 * 1024;
+
 /** The fence ladder's validated settings. */
 export type FenceSettings = z.infer<typeof fenceSettingsSchema>;
 
@@ -121,6 +128,36 @@ const settingsShape = z.object({
     .max(3600)
     .default(15)
     .describe('onNoSyncStandby degrade: how long commits may block before the primary goes async (s).'),
+  /**
+   * The default, 4 MiB, takes at most a second to replay even at REPLAY_RATE_FLOOR_BYTES_PER_SEC (PostgreSQL 15
+   * on modest storage replays tens of MB/s of ordinary WAL), so a target admitted at the bound keeps the write
+   * pause near the switchover's 1.5 s target and finishes far inside the default switchoverReplayTimeoutMs,
+   * with room for the WAL written between the check and the stop. The cross-field check keeps any pair of
+   * values replayable at that floor rate.
+   * @default 4194304
+   */
+  switchoverMaxReplayLagBytes: z
+    .number()
+    .int()
+    .min(0)
+    .default(4 * 1024 * 1024)
+    .describe(
+      'Switchover: the most the target’s replay LSN may be behind the primary’s current LSN when the switchover is checked, before anything stops; a target with replay paused is refused too (bytes, every replication mode).',
+    ),
+  /**
+   * Inside the wait-for-replay function's 60 s timeout (infra/constructs/tasks.ts), with room for its
+   * connections.
+   * @default 30000
+   */
+  switchoverReplayTimeoutMs: z
+    .number()
+    .int()
+    .min(1000)
+    .max(50000)
+    .default(30000)
+    .describe(
+      'Switchover: how long WaitForReplay waits for the target to replay past the old primary’s final checkpoint before the switchover rolls back (ms).',
+    ),
   fence: fenceSettingsSchema
     .default(fenceSettingsSchema.parse({}))
     .describe('The fence ladder: what to do when the old primary’s host does not answer (see below).'),
@@ -138,6 +175,13 @@ export const settingsSchema = settingsShape.superRefine((c, ctx) => {
       code: 'custom',
       path: ['fence', 'stopInstanceTimeoutSec'],
       message: `hostStopTimeoutSec + stopInstanceTimeoutSec must be at most ${FENCE_BOUNDS_MAX_SEC} s (the fence function times out at 90 s)`,
+    });
+  // An admitted target must be able to replay its allowed lag before WaitForReplay gives up and rolls back.
+  if (c.switchoverMaxReplayLagBytes > (REPLAY_RATE_FLOOR_BYTES_PER_SEC * c.switchoverReplayTimeoutMs) / 1000)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['switchoverMaxReplayLagBytes'],
+      message: `must be replayable within switchoverReplayTimeoutMs (${c.switchoverReplayTimeoutMs} ms) at ${REPLAY_RATE_FLOOR_BYTES_PER_SEC} bytes/s: at most ${Math.floor((REPLAY_RATE_FLOOR_BYTES_PER_SEC * c.switchoverReplayTimeoutMs) / 1000)}`,
     });
   // Without synchronous replication nothing stops a live old primary from acknowledging writes alone.
   if (c.fence.unreachableHost === 'quorum' && c.replicationMode !== 'sync')

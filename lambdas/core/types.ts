@@ -18,6 +18,8 @@ export interface NodeView {
   readonly receiveLsn: string | null;
   /** pg_last_wal_replay_lsn() on a replica. */
   readonly replayLsn: string | null;
+  /** Replica: pg_is_wal_replay_paused() (received WAL is not applied). Absent when not probed. @default false */
+  readonly replayPaused?: boolean;
   /** True while its WAL receiver streams. */
   readonly streaming: boolean;
   /** When it was last seen streaming (ms epoch); a dead primary stops every stream, so recent counts. */
@@ -101,7 +103,12 @@ export interface SyncDegraded {
 }
 
 /** How a run ended, as its record says. */
-export type RunOutcome = 'committed' | 'released' | 'aborted';
+export type RunOutcome =
+  | 'committed'
+  | 'released'
+  | 'aborted'
+  /** A switchover that failed before its promotion: the old primary is the primary again. */
+  | 'rolled-back';
 
 /**
  * A run's own record in the lease (invariant 5). Each field is written once, in order, by the step that

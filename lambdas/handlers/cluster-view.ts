@@ -60,6 +60,7 @@ export async function buildClusterView(
       currentLsn: p.currentLsn ?? null,
       receiveLsn: p.receiveLsn ?? null,
       replayLsn: p.replayLsn ?? null,
+      replayPaused: Boolean(p.replayPaused),
       streaming: Boolean(p.streaming),
       lastStreamedAt: p.streaming ? now : lastStreamedAt,
       reachableFrom,

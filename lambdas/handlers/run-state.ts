@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PRINTABLE, REASON_MAX } from '../core/run-checks';
+import { ROLLBACK_STEPS } from '../core/switchover-rollback';
 
 /** Input of the state machine: validated first, before anything changes. Unknown keys are refused. */
 export const runInputSchema = z.strictObject({
@@ -73,6 +74,16 @@ export const runStateSchema = z.object({
   /** Set by the state machine's catch when the INSYNC loop itself failed (it never fails the committed run). */
   dnsWaitError: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
   error: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
+  /** Switchover: the step whose failure sent the run to RollbackSwitchover (set by a Pass state after its catch). */
+  rollbackFrom: z.enum(ROLLBACK_STEPS).optional(),
+  /** RollbackSwitchover: why it rolled back, and what it did (FinishRollback records and reports it). */
+  rollback: z
+    .object({
+      reason: z.string(),
+      targetFenced: z.boolean(),
+      oldPrimaryTimeline: z.number().optional(),
+    })
+    .optional(),
   /** Set by the state machine's catch when the rejoin step itself crashed (timeout, out of memory). */
   rejoinError: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
 });

@@ -5,6 +5,7 @@ export const HOST_SCRIPTS = [
   'rewind-and-follow',
   'reclone',
   'start-as-replica',
+  'start-as-primary',
 ] as const;
 
 /** One of the host scripts. */

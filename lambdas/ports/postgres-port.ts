@@ -37,6 +37,8 @@ export interface ProbeResult {
   readonly replayLsn?: string | null;
   /** Replica: its WAL receiver is streaming. */
   readonly streaming?: boolean;
+  /** Replica: pg_is_wal_replay_paused(): it receives WAL but applies none (a switchover would wait forever). */
+  readonly replayPaused?: boolean;
   /** Replica: host:port it streams from. */
   readonly upstream?: string | null;
   /** Primary: its standbys. */

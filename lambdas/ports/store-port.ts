@@ -67,7 +67,7 @@ export interface EventRecord {
   readonly kind: 'failover' | 'switchover' | 'rpo-window';
   readonly startedAt: number;
   /** open/closed: an rpo-window's. */
-  readonly outcome: 'running' | 'committed' | 'aborted' | 'open' | 'closed';
+  readonly outcome: 'running' | 'committed' | 'aborted' | 'rolled-back' | 'open' | 'closed';
   readonly oldPrimary: string;
   readonly newPrimary?: string;
   /** The node the run chose (kept when it aborts: a rerun may have to finish that promotion). */

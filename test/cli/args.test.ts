@@ -27,6 +27,9 @@ describe('argument validation (no AWS, nothing read or changed)', () => {
   it.each([
     [['failover', '--to', 'pg2'], /^pgquorum: failover --to NODE needs --force/],
     [['failover', '--force'], /^pgquorum: failover needs --to NODE/],
+    // An unset shell variable (`--to "$NODE"`) is no node, never "let the controller pick".
+    [['switchover', '--to', ''], /^pgquorum: unknown node '': --to needs a node name/],
+    [['failover', '--to', '', '--force'], /^pgquorum: unknown node '': --to needs a node name/],
     // Drills belong to the lab (`npm run lab -- drill`): the operator CLI never loads the lab.
     [['drill', 'kill9'], /^error: unknown command 'drill'/],
     [['history', '--limit', '0'], /^error: option '--limit <n>' argument '0' is invalid\. must be a positive integer/],

@@ -178,6 +178,61 @@ describe('switchover target', () => {
       null,
       /not streaming/,
     ],
+    [
+      'a target caught up on receive whose replay is paused',
+      cluster({}, [
+        node('pg1', { role: 'primary', currentLsn: '0/3000000', receiveLsn: null }),
+        node('pg2', { replayLsn: '0/2F00000', replayPaused: true }),
+        node('pg3'),
+      ]),
+      'pg2',
+      null,
+      /target pg2 is not eligible: has WAL replay paused \(pg_is_wal_replay_paused\(\); run pg_wal_replay_resume\(\) on it\)$/,
+    ],
+    [
+      'a target caught up on receive, 8 MiB behind on replay',
+      cluster({}, [
+        node('pg1', { role: 'primary', currentLsn: '0/3800000', receiveLsn: null }),
+        node('pg2', { receiveLsn: '0/3800000', replayLsn: '0/3000000' }),
+        node('pg3', { receiveLsn: '0/3800000', replayLsn: '0/3800000' }),
+      ]),
+      'pg2',
+      null,
+      /^target pg2 is not eligible: replay is 8388608 bytes behind the primary's current LSN 0\/3800000, more than switchoverMaxReplayLagBytes 4194304$/,
+    ],
+    [
+      'a target within the replay bound',
+      cluster({}, [
+        node('pg1', { role: 'primary', currentLsn: '0/3400000', receiveLsn: null }),
+        node('pg2', { receiveLsn: '0/3400000', replayLsn: '0/3000000' }),
+        node('pg3'),
+      ]),
+      'pg2',
+      'pg2',
+      /operator chose pg2/,
+    ],
+    [
+      'a target with no replay LSN',
+      cluster({}, [
+        node('pg1', { role: 'primary', currentLsn: '0/3000000', receiveLsn: null }),
+        node('pg2', { replayLsn: null }),
+        node('pg3'),
+      ]),
+      'pg2',
+      null,
+      /replay lag unknown \(no replay LSN\)/,
+    ],
+    [
+      'automatic choice skips the replay-paused replica though it received the most',
+      cluster({}, [
+        node('pg1', { role: 'primary', currentLsn: '0/3000000', receiveLsn: null }),
+        node('pg2', { receiveLsn: '0/3000000', replayPaused: true }),
+        node('pg3', { receiveLsn: '0/2FFFFF0', replayLsn: '0/2FFFFF0' }),
+      ]),
+      undefined,
+      'pg3',
+      /pg3 has the highest received LSN/,
+    ],
   ])('%s', (_name, view, target, expected, reason) => {
     const d = selectSwitchoverTarget(view, S, target);
     expect(d.reason).toMatch(reason);
@@ -187,6 +242,23 @@ describe('switchover target', () => {
       // A named target is the operator's choice; no name, the best replica.
       expect(d.kind).toBe(target === undefined ? 'best' : 'operator');
     }
+  });
+});
+
+describe('switchover replay rule in every replication mode', () => {
+  const lagging = cluster({}, [
+    node('pg1', { role: 'primary', currentLsn: '0/3800000', receiveLsn: null }),
+    node('pg2', { receiveLsn: '0/3800000', replayLsn: '0/3000000' }),
+    node('pg3'),
+  ]);
+  it.each(['sync', 'async'] as const)('%s mode refuses a target behind on replay', (replicationMode) => {
+    const d = selectSwitchoverTarget(lagging, { ...S, replicationMode }, 'pg2');
+    expect(d.action).toBe('no-candidate');
+    expect(d.reason).toMatch(/replay is 8388608 bytes behind/);
+  });
+  it('a failover candidate is not held to the switchover replay rule (it is promoted after its own replay)', () => {
+    const d = selectCandidate({ view: lagging, oldPrimary: 'pg1', settings: S, force: false });
+    expect(d.action).toBe('promote');
   });
 });
 

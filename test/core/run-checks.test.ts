@@ -1,5 +1,5 @@
 import { asReason, checkRunRequest, checkRunView, type Lease, REASON_MAX, type RunRequest } from '../../lambdas/core';
-import { cluster, clusterWithDeadPrimary, lease, NOW, S } from './builders';
+import { cluster, clusterWithDeadPrimary, lease, NOW, node, S } from './builders';
 
 const NODES = [{ name: 'pg1' }, { name: 'pg2' }, { name: 'pg3' }];
 const req = (over: Partial<RunRequest> = {}): RunRequest => ({ mode: 'failover', cluster: 'lab', ...over });
@@ -86,6 +86,28 @@ describe('checkRunView: the pre-checks that need the nodes', () => {
       clusterWithDeadPrimary(),
       false,
       /switchover refused: it needs a healthy primary, and pg1 is unknown/,
+    ],
+    [
+      'a switchover to a replica whose replay is paused (issue 13, finding 1)',
+      req({ mode: 'switchover', target: 'pg2' }),
+      cluster({}, [
+        node('pg1', { role: 'primary', currentLsn: '0/3000000', receiveLsn: null, replayLsn: null, streaming: false }),
+        node('pg2', { replayPaused: true }),
+        node('pg3'),
+      ]),
+      false,
+      /^switchover refused: target pg2 is not eligible: has WAL replay paused/,
+    ],
+    [
+      'a switchover to a replica current on receive but behind on replay',
+      req({ mode: 'switchover', target: 'pg2' }),
+      cluster({}, [
+        node('pg1', { role: 'primary', currentLsn: '0/3800000', receiveLsn: null, replayLsn: null, streaming: false }),
+        node('pg2', { receiveLsn: '0/3800000', replayLsn: '0/3000000' }),
+        node('pg3'),
+      ]),
+      false,
+      /^switchover refused: target pg2 is not eligible: replay is 8388608 bytes behind/,
     ],
   ])('%s', (_n, r, view, ok, expected) => {
     const v = checkRunView(r, view, S);

@@ -134,6 +134,21 @@ describe('deployment config', () => {
       'pgquorum.thresholds.fence.unreachableHost: quorum fencing needs replicationMode sync',
     ],
     [
+      'a switchover replay bound WaitForReplay cannot replay',
+      (c) => {
+        c.thresholds.switchoverReplayTimeoutMs = 1000;
+        c.thresholds.switchoverMaxReplayLagBytes = 8 * 1024 * 1024;
+      },
+      'pgquorum.thresholds.switchoverMaxReplayLagBytes: must be replayable within switchoverReplayTimeoutMs (1000 ms) at 4194304 bytes/s: at most 4194304',
+    ],
+    [
+      'a WaitForReplay bound past its function timeout',
+      (c) => {
+        c.thresholds.switchoverReplayTimeoutMs = 60000;
+      },
+      'pgquorum.thresholds.switchoverReplayTimeoutMs:',
+    ],
+    [
       'an unknown unreachable-host policy',
       (c) => {
         c.thresholds.fence = { unreachableHost: 'reboot' };

@@ -258,9 +258,27 @@ describe('state machine', () => {
         'FlipDnsToTarget',
         'RepointOthers',
         'CommitSwitchover',
+        'RollbackSwitchover',
+        'FinishRollback',
       ].sort(),
     );
-    for (const [id] of guarded) expect(catchOf(id)).toMatchObject({ Next: 'Abort', ResultPath: '$.error' });
+    // A switchover failing after the old primary stopped and before the promotion rolls back (invariant 9):
+    // each catch goes through a Pass naming the step, then RollbackSwitchover, FinishRollback, RolledBack.
+    const rollsBack = ['StopOldPrimary', 'WaitForReplay', 'PromoteTarget'];
+    for (const id of rollsBack) {
+      expect(catchOf(id)).toMatchObject({ Next: `${id}Failed`, ResultPath: '$.error' });
+      expect(top[`${id}Failed`]).toMatchObject({
+        Type: 'Pass',
+        Result: id,
+        ResultPath: '$.rollbackFrom',
+        Next: 'RollbackSwitchover',
+      });
+    }
+    expect(top.RollbackSwitchover.Next).toBe('FinishRollback');
+    expect(top.FinishRollback.Next).toBe('RolledBack');
+    expect(top.RolledBack.Type).toBe('Succeed');
+    for (const [id] of guarded.filter(([id]) => !rollsBack.includes(id)))
+      expect(catchOf(id)).toMatchObject({ Next: 'Abort', ResultPath: '$.error' });
     expect(top.Abort.Next).toBe('Failed');
     expect(top.Failed.Type).toBe('Fail');
     expect(catchOf('Abort').Next).toBe('AbortFailed');
@@ -407,7 +425,9 @@ describe('IAM least privilege', () => {
         expect(ids).toEqual(sgArns);
       }
     }
-    expect([...changers].sort()).toEqual([roleOf('fence'), roleOf('rejoin-old-primary')].sort());
+    expect([...changers].sort()).toEqual(
+      [roleOf('fence'), roleOf('rejoin-old-primary'), roleOf('rollback-switchover')].sort(),
+    );
   });
 
   it('lets only the fence stop instances (STONITH), and only the node instances of this stack', () => {
@@ -435,14 +455,14 @@ describe('IAM least privilege', () => {
     }
   });
 
-  it('lets only the out-of-VPC DNS steps (flip-dns, settle-rejoin) change records, only in the configured zone', () => {
+  it('lets only the out-of-VPC DNS steps (flip-dns, settle-rejoin, finish-rollback) change records, only in the configured zone', () => {
     const writers = resourcesOf('AWS::IAM::Policy').filter(([, p]) =>
       (p.Properties.PolicyDocument.Statement as Json[]).some((s) =>
         list(s.Action).includes('route53:ChangeResourceRecordSets'),
       ),
     );
     expect(writers.map(([, p]) => p.Properties.Roles[0].Ref).sort()).toEqual(
-      [roleOf('flip-dns'), roleOf('settle-rejoin')].sort(),
+      [roleOf('flip-dns'), roleOf('settle-rejoin'), roleOf('finish-rollback')].sort(),
     );
     for (const [, w] of writers) {
       const stmt = (w.Properties.PolicyDocument.Statement as Json[]).find((s) =>
@@ -486,7 +506,7 @@ describe('IAM least privilege', () => {
     expect([...readers].sort()).toEqual([...connecting.map(roleOf), ...probeRoles].sort());
     // The list agrees with the handlers' code: a step connects when it calls the pg port (a deadline is no call),
     // builds a cluster view (which probes every node) or uses the database credentials.
-    const connects = /d\.pg\.(?!probeDeadlineMs)|buildClusterView|d\.repl\b|d\.db\b|from '\.\/follow'/;
+    const connects = /d\.pg\s*\.(?!probeDeadlineMs)|buildClusterView|d\.repl\b|d\.db\b|from '\.\/follow'/;
     for (const name of Object.keys(TASKS) as (keyof typeof TASKS)[]) {
       const src = fs.readFileSync(path.join(__dirname, '../../lambdas/handlers', `${TASKS[name].entry}.ts`), 'utf8');
       expect({ name, connects: connects.test(src) }).toEqual({ name, connects: connecting.includes(name) });
@@ -532,7 +552,8 @@ describe('placement, endpoints, topic, documents, secret', () => {
       expect({ name, inVpc: Boolean(fn.Properties.VpcConfig) }).toEqual({ name, inVpc: spec.needsVpc });
     }
     // Route 53 has no VPC endpoint: every step that writes a record must run outside the VPC.
-    for (const name of ['flip-dns', 'settle-rejoin'] as const) expect(TASKS[name].needsVpc).toBe(false);
+    for (const name of ['flip-dns', 'settle-rejoin', 'finish-rollback'] as const)
+      expect(TASKS[name].needsVpc).toBe(false);
     // And no step that runs in the VPC calls the DNS port (directly or through the shared rejoin helper).
     for (const [name, spec] of Object.entries(TASKS)) {
       if (!spec.needsVpc) continue;

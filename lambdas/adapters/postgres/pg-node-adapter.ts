@@ -13,6 +13,7 @@ import type {
 import {
   NodeUnreachableError,
   PromotionFailedError,
+  ReplayPausedError,
   ReplayTimeoutError,
   RepointFailedError,
   UnexpectedNodeStateError,
@@ -129,6 +130,7 @@ export class PgNodeAdapter implements PostgresNodePort {
                   CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END AS current_lsn,
                   pg_last_wal_receive_lsn()::text AS receive_lsn,
                   pg_last_wal_replay_lsn()::text AS replay_lsn,
+                  CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
                   CASE WHEN pg_is_in_recovery()
                        THEN coalesce((SELECT received_tli FROM pg_stat_wal_receiver), (SELECT timeline_id FROM pg_control_checkpoint()))
                        -- the control file lags a fresh promotion; the current WAL segment's name does not
@@ -152,6 +154,7 @@ export class PgNodeAdapter implements PostgresNodePort {
             latencyMs: Date.now() - t0,
             role: 'replica' as const,
             streaming: r.wr_status === 'streaming',
+            replayPaused: r.replay_paused === true,
             upstream: (r.upstream as string | null) ?? null,
           };
         }
@@ -248,16 +251,24 @@ export class PgNodeAdapter implements PostgresNodePort {
         const r = await this.withClient(node, 2000, async (c) => {
           const [row] = await this.rows(
             c,
-            `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS replay`,
+            `SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS replay,
+                    CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END AS paused`,
           );
           return {
             replay: String(row!.replay),
             done: row!.replay != null && compareLsn(String(row!.replay), lsn) >= 0,
+            paused: row!.paused === true,
           };
         });
         last = String(r.replay);
         if (r.done) return last;
+        if (r.paused) {
+          throw new ReplayPausedError(
+            `${node.name} has WAL replay paused at ${last}, short of ${lsn}: it will not catch up`,
+          );
+        }
       } catch (err) {
+        if (err instanceof ReplayPausedError) throw err;
         last = (err as Error).message;
       }
       if (Date.now() > deadline)

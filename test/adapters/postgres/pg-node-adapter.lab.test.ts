@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { LAB_DB_PASSWORD, LAB_DB_USER, LAB_REPL_PASSWORD, LAB_REPL_USER, Lab } from '../../../lab/index';
-import { NodeUnreachableError } from '../../../lambdas/adapters/postgres/errors';
+import { NodeUnreachableError, ReplayPausedError } from '../../../lambdas/adapters/postgres/errors';
 import { PgNodeAdapter, parsePgConfig } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import { compareLsn, ValidationError } from '../../../lambdas/core';
 import type { NodeEndpoint } from '../../../lambdas/ports/postgres-port';
@@ -36,6 +36,36 @@ describe('probe of a healthy cluster', () => {
       const r = await pg.probe(ep(n));
       expect(r).toMatchObject({ ok: true, role: 'replica', streaming: true, timeline: 1 });
       expect(r.receiveLsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
+      expect(r.replayPaused).toBe(false);
+    }
+  });
+
+  it('reports a replica whose WAL replay is paused (a switchover target that would never catch up)', async () => {
+    const c = new Client({ ...lab.directConnection('pg3'), connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      await c.query('SELECT pg_wal_replay_pause()');
+      expect(await pg.probe(ep('pg3'))).toMatchObject({ ok: true, role: 'replica', replayPaused: true });
+    } finally {
+      await c.query('SELECT pg_wal_replay_resume()');
+      await c.end();
+    }
+    expect((await pg.probe(ep('pg3'))).replayPaused).toBe(false);
+  });
+
+  it('waitForReplay fails at once, typed and fatal, on a replica whose replay is paused short of the LSN', async () => {
+    const c = new Client({ ...lab.directConnection('pg3'), connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      await c.query('SELECT pg_wal_replay_pause()');
+      const err = await pg.waitForReplay(ep('pg3'), 'FF/0', 20000).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(ReplayPausedError);
+      expect((err as Error).message).toMatch(
+        /^pg3 has WAL replay paused at \S+, short of FF\/0: it will not catch up$/,
+      );
+    } finally {
+      await c.query('SELECT pg_wal_replay_resume()');
+      await c.end();
     }
   });
 });
