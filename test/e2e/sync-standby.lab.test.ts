@@ -1,7 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
-import { deployToLab, type LabDeployment, startProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
+import {
+  deployToLab,
+  type LabDeployment,
+  restartProbes,
+  startProbes,
+  stopProbes,
+  undeployFromLab,
+} from '../../lab/deploy';
 import { Lab } from '../../lab/index';
 import { labStore } from '../../lab/scenarios';
 import type { Episode } from '../../lambdas/core/episode';
@@ -148,9 +155,10 @@ describe('a primary the lease does not name', () => {
   beforeAll(async () => {
     if (!d) await deployWith({});
     else {
+      // stopProbes deletes the probe functions: restartProbes creates and starts them again.
       await stopProbes(d);
       await lab.reset();
-      await startProbes(d);
+      await restartProbes(d);
       await new Promise((r) => setTimeout(r, 4000));
     }
   }, 600000);
