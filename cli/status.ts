@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { committedLabel } from '../lambdas/core/commit-health';
 import { lsnDiff } from '../lambdas/core/lsn';
 import type { Lease } from '../lambdas/core/types';
 import { endpointOf } from '../lambdas/handlers/cluster-view';
@@ -227,6 +228,12 @@ export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
   if (primaries.length > 1) warnings.push(`more than one node is primary: ${primaries.join(', ')}`);
   if (primaries.length === 1 && primaries[0] !== lease.primary && lease.state === 'steady') {
     warnings.push(`the lease names ${lease.primary} but ${primaries[0]} is the primary`);
+  }
+  // The last run's commit tells the truth here too (issue 13): what the committed cluster is missing.
+  const last =
+    lease.run?.outcome === 'committed' ? await store.getEvent(lease.epoch).catch(() => undefined) : undefined;
+  if (last?.outcome === 'committed' && last.degraded?.length) {
+    warnings.push(`epoch ${last.epoch} ${committedLabel(last.degraded)}: ${last.degraded.join('; ')}`);
   }
   return {
     cluster: target.cluster,

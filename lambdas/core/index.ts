@@ -1,4 +1,5 @@
 export * from './candidate';
+export * from './commit-health';
 export * from './dns-wait';
 export * from './errors';
 export * from './failover-decision';
@@ -7,6 +8,7 @@ export * from './guards';
 export * from './lease';
 export * from './lsn';
 export * from './quorum';
+export * from './replan';
 export * from './rpo';
 export * from './run-checks';
 export * from './settings';

@@ -99,6 +99,15 @@ const settingsShape = z.object({
     .max(600000)
     .default(30000)
     .describe('A replica whose WAL receiver stopped longer ago than this is not a candidate (ms).'),
+  maxReplans: z
+    .number()
+    .int()
+    .min(0)
+    .max(5)
+    .default(2)
+    .describe(
+      'Failover: how many times one run may give up a candidate that failed after it was chosen (promote failed, unreachable, died before the commit), fence it and choose another, before it goes to needs-attention.',
+    ),
   fence: fenceSettingsSchema
     .default(fenceSettingsSchema.parse({}))
     .describe('The fence ladder: what to do when the old primary’s host does not answer (see below).'),

@@ -216,9 +216,20 @@ describe('state machine', () => {
         'FlipDnsToTarget',
         'RepointOthers',
         'CommitSwitchover',
+        'Replan',
       ].sort(),
     );
-    for (const [id] of guarded) expect(catchOf(id)).toMatchObject({ Next: 'Abort', ResultPath: '$.error' });
+    // A failed candidate re-plans (issue 13): Promote's every failure, and the Map's CandidateFailed, go to Replan,
+    // which loops back to SelectCandidate and whose own failure goes to Abort.
+    const replanning = ['Promote', 'RepointReplicas'];
+    expect(catchOf('Promote')).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'Replan', ResultPath: '$.error' });
+    expect(top.RepointReplicas.Catch).toEqual([
+      { ErrorEquals: ['Pgq.CandidateFailed'], Next: 'Replan', ResultPath: '$.error' },
+      { ErrorEquals: ['States.ALL'], Next: 'Abort', ResultPath: '$.error' },
+    ]);
+    expect(top.Replan.Next).toBe('SelectCandidate');
+    for (const [id] of guarded.filter(([id]) => !replanning.includes(id)))
+      expect(catchOf(id)).toMatchObject({ Next: 'Abort', ResultPath: '$.error' });
     expect(top.Abort.Next).toBe('Failed');
     expect(top.Failed.Type).toBe('Fail');
     expect(catchOf('Abort').Next).toBe('AbortFailed');
@@ -243,8 +254,11 @@ describe('state machine', () => {
     expect(top.Mode.Choices).toEqual([{ Variable: '$.input.mode', StringEquals: 'switchover', Next: 'CheckTarget' }]);
     expect(top['QuorumConfirmed?'].Choices[0].Next).toBe('NoFailover');
     expect(top['QuorumConfirmed?'].Default).toBe('SelectCandidate');
+    // After a re-plan the old primary's fence is already proven: straight to Promote.
+    expect(top['FenceProven?'].Choices).toEqual([{ Variable: '$.replan', IsPresent: true, Next: 'Promote' }]);
     expect(path('SelectCandidate')).toEqual([
       'SelectCandidate',
+      'FenceProven?',
       'Fence',
       'VerifyFence',
       'Promote',
@@ -359,7 +373,10 @@ describe('IAM least privilege', () => {
         expect(ids).toEqual(sgArns);
       }
     }
-    expect([...changers].sort()).toEqual([roleOf('fence'), roleOf('rejoin-old-primary')].sort());
+    // replan fences a failed candidate, abort a candidate its run promoted (issue 13).
+    expect([...changers].sort()).toEqual(
+      [roleOf('fence'), roleOf('rejoin-old-primary'), roleOf('replan'), roleOf('abort')].sort(),
+    );
   });
 
   it('lets only the fence stop instances (STONITH), and only the node instances of this stack', () => {
