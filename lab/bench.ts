@@ -16,6 +16,7 @@ import { waitPortFree } from './procs';
 import { quietNode20Warning } from './quiet';
 import {
   azCutTrial,
+  candidateKillTrial,
   controllerCrashTrial,
   doubleTriggerTrial,
   emulatorDownTrial,
@@ -54,6 +55,8 @@ export const SCENARIOS = [
   'retry-repoint-replicas',
   'slow-emulator',
   ...HOST_FAULTS,
+  'candidate-kill-entering-promote',
+  'candidate-kill-after-promote',
 ] as const;
 /** Names that stand for several scenarios. */
 const ALIASES: Record<string, readonly Scenario[]> = { 'host-loss': ['host-loss-running', 'host-loss-stopped'] };
@@ -217,6 +220,40 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
           lease: t.lease,
           writablePrimaries: t.writablePrimaries,
           survivor: t.survivor,
+          executionStatus: t.executionStatus,
+        },
+      };
+    }
+    case 'candidate-kill-entering-promote':
+    case 'candidate-kill-after-promote': {
+      const t = await candidateKillTrial(
+        lab,
+        d,
+        s === 'candidate-kill-entering-promote' ? 'entering-promote' : 'after-promote',
+        { onProgress: log },
+      );
+      // Passes only when the run re-planned on its own: the killed candidate fenced, one writer, nothing lost.
+      const ok =
+        t.outcome === 'failover' &&
+        t.killedCandidate !== null &&
+        t.excluded.includes(t.killedCandidate) &&
+        t.killedIngress === 'fenced' &&
+        t.writablePrimaries.length <= 1 &&
+        !t.lostOnSurvivor.length;
+      const row = fromFailover(s, i, t, ok);
+      return {
+        ...row,
+        writesLost: t.lostOnSurvivor.length,
+        outcome: `${t.outcome}${t.degraded.length ? ' (committed-degraded)' : ''}, killed ${t.killedCandidate ?? 'none'}, excluded [${t.excluded.join(', ')}], ingress ${t.killedIngress ?? '-'}`,
+        detail: {
+          ...row.detail,
+          killedCandidate: t.killedCandidate,
+          killedAtMs: t.killedAtMs,
+          excluded: t.excluded,
+          killedIngress: t.killedIngress,
+          lease: t.lease,
+          writablePrimaries: t.writablePrimaries,
+          degraded: t.degraded,
           executionStatus: t.executionStatus,
         },
       };

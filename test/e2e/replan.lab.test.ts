@@ -1,0 +1,51 @@
+import { deployToLab, type LabDeployment, startProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
+import { Lab } from '../../lab/index';
+import { type CandidateKillMoment, candidateKillTrial, waitForHealthyVotes } from '../../lab/scenarios';
+
+/**
+ * Re-plan drills (issue 13): kill -9 of the primary, then kill -9 of the run's candidate as the state machine
+ * enters Promote, or as Promote has just succeeded. The run must fence the killed candidate, choose the other
+ * replica and commit on its own; no acknowledged write is lost; never two primaries accepting writes, even once
+ * the killed candidate's PostgreSQL is started again.
+ */
+let lab: Lab;
+let d: LabDeployment;
+
+beforeAll(async () => {
+  lab = await Lab.attach();
+  await lab.reset();
+  d = await deployToLab(lab, { probeRunMs: 170000 });
+}, 600000);
+
+afterAll(async () => {
+  await undeployFromLab();
+  await lab.reset();
+}, 60000);
+
+describe.each<CandidateKillMoment>(['entering-promote', 'after-promote'])('candidate killed %s', (moment) => {
+  afterEach(async () => {
+    await stopProbes(d);
+  }, 60000);
+
+  it('re-plans to the other replica and commits: killed candidate fenced, nothing lost, one writer', async () => {
+    await lab.reset();
+    await startProbes(d);
+    await waitForHealthyVotes(30000);
+    const t = await candidateKillTrial(lab, d, moment, {
+      onProgress: (m) => process.stderr.write(`[replan ${moment}] ${m}\n`),
+    });
+    process.stderr.write(
+      `[replan ${moment}] ${JSON.stringify({ ...t, acked: undefined, event: t.event?.timeline.map((s) => `${s.step}: ${s.detail.slice(0, 140)}`) }, null, 1)}\n`,
+    );
+    expect(t.killedCandidate).not.toBeNull();
+    expect(t.outcome).toBe('failover');
+    expect(t.excluded).toEqual([t.killedCandidate]);
+    expect(t.newPrimary).not.toBe(t.killedCandidate);
+    expect(t.event?.timeline.map((s) => s.step)).toEqual(expect.arrayContaining(['replan', 'replan-fence-revoke']));
+    expect(t.killedIngress).toBe('fenced');
+    expect(t.ackedWrites).toBeGreaterThan(10);
+    expect(t.lostAcknowledged).toEqual([]);
+    expect(t.lostOnSurvivor).toEqual([]);
+    expect(t.writablePrimaries).toEqual([t.newPrimary]);
+  }, 300000);
+});
