@@ -16,6 +16,7 @@ import { waitPortFree } from './procs';
 import { quietNode20Warning } from './quiet';
 import {
   azCutTrial,
+  type CandidateKillMoment,
   candidateKillTrial,
   controllerCrashTrial,
   doubleTriggerTrial,
@@ -57,6 +58,7 @@ export const SCENARIOS = [
   ...HOST_FAULTS,
   'candidate-kill-entering-promote',
   'candidate-kill-after-promote',
+  'candidate-kill-before-commit',
 ] as const;
 /** Names that stand for several scenarios. */
 const ALIASES: Record<string, readonly Scenario[]> = { 'host-loss': ['host-loss-running', 'host-loss-stopped'] };
@@ -225,19 +227,17 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
       };
     }
     case 'candidate-kill-entering-promote':
-    case 'candidate-kill-after-promote': {
-      const t = await candidateKillTrial(
-        lab,
-        d,
-        s === 'candidate-kill-entering-promote' ? 'entering-promote' : 'after-promote',
-        { onProgress: log },
-      );
-      // Passes only when the run re-planned on its own: the killed candidate fenced, one writer, nothing lost.
+    case 'candidate-kill-after-promote':
+    case 'candidate-kill-before-commit': {
+      const moment = s.slice('candidate-kill-'.length) as CandidateKillMoment;
+      const t = await candidateKillTrial(lab, d, moment, { onProgress: log });
+      // Re-plan moments pass only when the run re-planned on its own (the killed candidate fenced); before-commit
+      // passes when the commit told the truth (committed-degraded). Always: one writer, nothing lost.
       const ok =
-        t.outcome === 'failover' &&
         t.killedCandidate !== null &&
-        t.excluded.includes(t.killedCandidate) &&
-        t.killedIngress === 'fenced' &&
+        (moment === 'before-commit'
+          ? t.degraded.length > 0
+          : t.outcome === 'failover' && t.excluded.includes(t.killedCandidate) && t.killedIngress === 'fenced') &&
         t.writablePrimaries.length <= 1 &&
         !t.lostOnSurvivor.length;
       const row = fromFailover(s, i, t, ok);

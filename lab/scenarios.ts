@@ -929,7 +929,7 @@ export async function hostFaultTrial(
 }
 
 /** When the candidate-kill drills kill the run's candidate (issue 13). */
-export const CANDIDATE_KILL_MOMENTS = ['entering-promote', 'after-promote'] as const;
+export const CANDIDATE_KILL_MOMENTS = ['entering-promote', 'after-promote', 'before-commit'] as const;
 export type CandidateKillMoment = (typeof CANDIDATE_KILL_MOMENTS)[number];
 
 /** Result of a candidate-kill drill: the kill -9 failover whose first candidate is killed mid-run. */
@@ -973,7 +973,14 @@ export async function candidateKillTrial(
   let killed: string | null = null;
   let killedAt: number | null = null;
   let stop = false;
-  const want = moment === 'entering-promote' ? 'TaskStateEntered' : 'TaskStateExited';
+  // before-commit: as FlipDns starts, after every replica was re-pointed: nothing in the VPC looks at the
+  // candidate again before the commit, so the run commits a dead primary and must say committed-degraded.
+  const [want, stateName] =
+    moment === 'entering-promote'
+      ? ['TaskStateEntered', 'Promote']
+      : moment === 'after-promote'
+        ? ['TaskStateExited', 'Promote']
+        : ['TaskStateEntered', 'FlipDns'];
   // A second loop, tighter than the drill's 100 ms wait: Promote lasts tens of milliseconds.
   const watcher = (async () => {
     while (!stop && !killed) {
@@ -983,7 +990,7 @@ export async function candidateKillTrial(
           .send(new GetExecutionHistoryCommand({ executionArn: exec.executionArn!, maxResults: 1000 }))
           .catch(() => undefined);
         const ev = (h?.events ?? []).find(
-          (e) => e.type === want && (e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name) === 'Promote',
+          (e) => e.type === want && (e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name) === stateName,
         );
         if (ev) {
           const raw = ev.stateEnteredEventDetails?.input ?? ev.stateExitedEventDetails?.output ?? '{}';
@@ -1015,7 +1022,8 @@ export async function candidateKillTrial(
   const lostOnSurvivor = survivor
     ? await lostAcknowledged(lab.directConnection(survivor), 'pgq_load', t.acked ?? [])
     : (t.acked ?? []).map((a) => a.id);
-  const event = await store.getEvent(lease.epoch).catch(() => undefined);
+  // The run's own event (a later run the probes start may have moved the lease on).
+  const event = await store.getEvent(t.event?.epoch ?? lease.epoch).catch(() => undefined);
   return {
     ...t,
     scenario: `candidate-kill-${moment}`,

@@ -1,4 +1,4 @@
-import { deployToLab, type LabDeployment, startProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
+import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
 import { type CandidateKillMoment, candidateKillTrial, waitForHealthyVotes } from '../../lab/scenarios';
 
@@ -28,8 +28,10 @@ describe.each<CandidateKillMoment>(['entering-promote', 'after-promote'])('candi
   }, 60000);
 
   it('re-plans to the other replica and commits: killed candidate fenced, nothing lost, one writer', async () => {
+    // Probe loops end before the reset and start afresh after (a rebuilt pg1 under running probes looks dead).
+    await stopProbes(d);
     await lab.reset();
-    await startProbes(d);
+    await restartProbes(d);
     await waitForHealthyVotes(30000);
     const t = await candidateKillTrial(lab, d, moment, {
       onProgress: (m) => process.stderr.write(`[replan ${moment}] ${m}\n`),
@@ -47,5 +49,30 @@ describe.each<CandidateKillMoment>(['entering-promote', 'after-promote'])('candi
     expect(t.lostAcknowledged).toEqual([]);
     expect(t.lostOnSurvivor).toEqual([]);
     expect(t.writablePrimaries).toEqual([t.newPrimary]);
+  }, 300000);
+});
+
+describe('candidate killed before the commit (after every replica was re-pointed)', () => {
+  afterEach(async () => {
+    await stopProbes(d);
+  }, 60000);
+
+  it('the commit tells the truth: committed-degraded, nothing lost, one writer', async () => {
+    await stopProbes(d);
+    await lab.reset();
+    await restartProbes(d);
+    await waitForHealthyVotes(30000);
+    const t = await candidateKillTrial(lab, d, 'before-commit', {
+      onProgress: (m) => process.stderr.write(`[replan before-commit] ${m}\n`),
+    });
+    process.stderr.write(
+      `[replan before-commit] ${JSON.stringify({ ...t, acked: undefined, event: t.event?.timeline.map((s) => `${s.step}: ${s.detail.slice(0, 140)}`) }, null, 1)}\n`,
+    );
+    expect(t.killedCandidate).not.toBeNull();
+    // Nothing inside the VPC looks at the candidate between the re-point and the commit: the lease names it, and
+    // what it is missing (its rejoin of the old primary failed against a dead primary) is in the outcome.
+    expect(t.degraded.length).toBeGreaterThan(0);
+    expect(t.lostOnSurvivor).toEqual([]);
+    expect(t.writablePrimaries.length).toBeLessThanOrEqual(1);
   }, 300000);
 });
