@@ -17,6 +17,12 @@ export interface EligibilityContext {
    * replica re-pointed to it before it failed now follows (it holds everything that candidate wrote). @default []
    */
   readonly followedTimelines?: readonly number[];
+  /**
+   * The instant "streaming within streamingGraceMs" is judged at. A re-plan judges as of its run's start: the old
+   * primary's death stopped every stream before that, and the run's own steps (fence, the failed candidate) may
+   * well outlast the grace. @default view.now
+   */
+  readonly streamingAsOf?: number;
 }
 
 /** An eligibility rule: the reason a node cannot be promoted, or null. */
@@ -45,7 +51,7 @@ export const notReplica: EligibilityRule = (n) =>
 export const notStreaming: EligibilityRule = (n, c) => {
   if (n.streaming) return null;
   if (n.lastStreamedAt === null) return 'not streaming (never seen streaming)';
-  const ago = c.view.now - n.lastStreamedAt;
+  const ago = (c.streamingAsOf ?? c.view.now) - n.lastStreamedAt;
   return ago > c.settings.streamingGraceMs ? `not streaming (last streamed ${ago} ms ago)` : null;
 };
 

@@ -21,6 +21,7 @@ export const handler = task('select-candidate', { policy: 'holder' }, async (sta
           force: Boolean(state.input.force),
           excluded,
           followedTimelines: state.followedTimelines ?? [],
+          ...(excluded.length && state.startedAt ? { streamingAsOf: state.startedAt } : {}),
         });
   if (state.input.mode === 'failover') {
     // Never a second primary; finish the previous run's promotion if that is what left one.
@@ -53,6 +54,7 @@ export const handler = task('select-candidate', { policy: 'holder' }, async (sta
       force: true,
       excluded,
       followedTimelines: state.followedTimelines ?? [],
+      ...(excluded.length && state.startedAt ? { streamingAsOf: state.startedAt } : {}),
     });
     pick =
       forced.action === 'promote'
