@@ -3,6 +3,7 @@ import { HostUnreachableError } from '../../lambdas/core/errors';
 import type { LeaseResult } from '../../lambdas/core/lease';
 import { initialLease } from '../../lambdas/core/lease';
 import type { Lease, RunRecord } from '../../lambdas/core/types';
+import { handler as abort } from '../../lambdas/handlers/abort';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { handler as replan } from '../../lambdas/handlers/replan';
 import type { RunState } from '../../lambdas/handlers/run-state';
@@ -157,5 +158,57 @@ describe('Replan', () => {
     const w = world();
     await expect(replan({ state, executionName: 'someone' })).rejects.toThrow(/not the holder/);
     expect(w.calls).toEqual([]);
+  });
+});
+
+describe('Abort after a promotion', () => {
+  it('revokes the promoted candidate ingress before the run ends and says so in the notification', async () => {
+    const w = world();
+    const notes: string[] = [];
+    const revoked: string[] = [];
+    const d = currentDeps as unknown as Record<string, Record<string, unknown>>;
+    Object.assign(d.store!, { getEvent: async () => ({ timeline: [] }) });
+    Object.assign(d.fence!, {
+      revokeIngress: async (n: { name: string }) => {
+        revoked.push(n.name);
+        return { revokedRules: 1 };
+      },
+      ingressClosed: async () => true,
+      instanceState: async () => 'running',
+    });
+    Object.assign(d, {
+      metrics: { flush: async () => undefined, needsAttention: async () => undefined },
+      notify: async (_s: string, body: string) => void notes.push(body),
+      config: { settings: DEFAULT_SETTINGS, PGQ_CLUSTER: 'lab' },
+    });
+    await abort({ state, executionName: HOLDER });
+    expect(revoked).toEqual(['pg2']);
+    expect(w.lease().state).toBe('needs-attention');
+    expect(notes[0]).toMatch(
+      /Candidate: candidate pg2 was promoted by this run: ingress revoked \(1 rule\(s\)\); it is not the lease's primary\.$/,
+    );
+    expect(w.timeline).toContain(
+      "abort-fence-candidate: candidate pg2 was promoted by this run: ingress revoked (1 rule(s)); it is not the lease's primary",
+    );
+  });
+
+  it('leaves a candidate that never reached Promote alone', async () => {
+    world({ run: { promotedLsn: undefined, fenceVerified: undefined } });
+    const revoked: string[] = [];
+    const d = currentDeps as unknown as Record<string, Record<string, unknown>>;
+    Object.assign(d.store!, { getEvent: async () => ({ timeline: [] }) });
+    Object.assign(d.fence!, {
+      revokeIngress: async (n: { name: string }) => void revoked.push(n.name),
+      ingressClosed: async () => true,
+      instanceState: async () => 'running',
+    });
+    Object.assign(d, {
+      metrics: { flush: async () => undefined, needsAttention: async () => undefined },
+      notify: async () => undefined,
+      config: { settings: DEFAULT_SETTINGS, PGQ_CLUSTER: 'lab' },
+    });
+    const { promotedLsn: _p, ...notPromoted } = state;
+    await abort({ state: notPromoted, executionName: HOLDER });
+    expect(revoked).toEqual([]);
   });
 });
