@@ -1001,6 +1001,19 @@ export async function candidateKillTrial(
             killed = candidate;
             killedAt = Date.now();
             say(`kill -9 candidate ${candidate} (${moment}) at ${new Date(killedAt).toISOString()}`);
+            if (moment === 'before-commit') {
+              // The run commits the dead node: its host comes back once the run ended, as the primary of record.
+              const runBy = Date.now() + 180000;
+              while (Date.now() < runBy) {
+                const x = await sfn
+                  .send(new DescribeExecutionCommand({ executionArn: exec.executionArn! }))
+                  .catch(() => undefined);
+                if (x && x.status !== 'RUNNING') break;
+                await sleep(200);
+              }
+              await lab.pgStart(candidate).catch(() => undefined);
+              say(`${candidate} started again after the run`);
+            }
             return;
           }
         }

@@ -1,6 +1,6 @@
 import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
-import { type CandidateKillMoment, candidateKillTrial, waitForHealthyVotes } from '../../lab/scenarios';
+import { type CandidateKillMoment, candidateKillTrial, labStore, waitForHealthyVotes } from '../../lab/scenarios';
 
 /**
  * Re-plan drills (issue 13): kill -9 of the primary, then kill -9 of the run's candidate as the state machine
@@ -10,6 +10,25 @@ import { type CandidateKillMoment, candidateKillTrial, waitForHealthyVotes } fro
  */
 let lab: Lab;
 let d: LabDeployment;
+
+/**
+ * The probes' healthy votes about pg1 are not enough: a replica becomes a candidate only once a probe round saw
+ * it streaming (lastStreamedAt), and right after a reset the first rounds may predate the replicas' streams.
+ */
+async function freshCluster(): Promise<void> {
+  await stopProbes(d);
+  await lab.reset();
+  await restartProbes(d);
+  await waitForHealthyVotes(30000);
+  const by = Date.now() + 30000;
+  for (;;) {
+    const votes = await labStore().getVotes();
+    const seen = (n: string) => votes.some((v) => v.nodes?.[n]?.streaming);
+    if (seen('pg2') && seen('pg3')) return;
+    if (Date.now() > by) throw new Error('the probes never saw pg2 and pg3 streaming after the reset');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 beforeAll(async () => {
   lab = await Lab.attach();
@@ -29,10 +48,7 @@ describe.each<CandidateKillMoment>(['entering-promote', 'after-promote'])('candi
 
   it('re-plans to the other replica and commits: killed candidate fenced, nothing lost, one writer', async () => {
     // Probe loops end before the reset and start afresh after (a rebuilt pg1 under running probes looks dead).
-    await stopProbes(d);
-    await lab.reset();
-    await restartProbes(d);
-    await waitForHealthyVotes(30000);
+    await freshCluster();
     const t = await candidateKillTrial(lab, d, moment, {
       onProgress: (m) => process.stderr.write(`[replan ${moment}] ${m}\n`),
     });
@@ -58,10 +74,7 @@ describe('candidate killed before the commit (after every replica was re-pointed
   }, 60000);
 
   it('the commit tells the truth: committed-degraded, nothing lost, one writer', async () => {
-    await stopProbes(d);
-    await lab.reset();
-    await restartProbes(d);
-    await waitForHealthyVotes(30000);
+    await freshCluster();
     const t = await candidateKillTrial(lab, d, 'before-commit', {
       onProgress: (m) => process.stderr.write(`[replan before-commit] ${m}\n`),
     });
