@@ -2,6 +2,7 @@
  * Pure text formatting for the CLI: every function takes data and returns a
  * string, so the layout is unit-tested without AWS or PostgreSQL.
  */
+import { committedLabel } from '../lambdas/core/commit-health';
 import type { EventRecord } from '../lambdas/ports/store-port';
 import type { StatusSnapshot } from './status';
 
@@ -123,6 +124,10 @@ export interface EventSummary {
   readonly bytesAtRisk: number | null;
   readonly lostTransactions: number | null;
   readonly rejoin: string | null;
+  /** A committed run's missing pieces (committed-degraded), one line each. */
+  readonly degraded: readonly string[];
+  /** Candidates the run gave up on and fenced (Replan). */
+  readonly excluded: readonly string[];
 }
 
 /** Summarises an event record. */
@@ -134,13 +139,15 @@ export function summarizeEvent(e: EventRecord): EventSummary {
     epoch: e.epoch,
     kind: e.kind,
     startedAt: e.startedAt,
-    outcome: e.outcome,
+    outcome: e.outcome === 'committed' ? committedLabel(e.degraded) : e.outcome,
     oldPrimary: e.oldPrimary,
     newPrimary: e.newPrimary ?? null,
     durationMs: end !== null ? end - e.startedAt : null,
     bytesAtRisk: e.bytesAtRisk === undefined || e.bytesAtRisk === null ? null : Number(e.bytesAtRisk),
     lostTransactions: e.lostTransactions ? e.lostTransactions.length : null,
     rejoin: e.rejoin ?? null,
+    degraded: e.degraded ?? [],
+    excluded: e.excluded ?? [],
   };
 }
 
@@ -180,7 +187,9 @@ export function formatEvent(e: EventRecord): string {
   const s = summarizeEvent(e);
   const candidate = e.timeline.find((t) => t.step === 'select-candidate')?.detail;
   const lines = [
-    `${e.kind} at epoch ${e.epoch}: ${e.outcome}`,
+    `${e.kind} at epoch ${e.epoch}: ${s.outcome}`,
+    ...s.degraded.map((d) => `  degraded       ${d}`),
+    ...(s.excluded.length ? [`  given up       ${s.excluded.join(', ')} (fenced: ingress revoked)`] : []),
     `  started        ${formatTime(e.startedAt)}`,
     `  primary        ${e.oldPrimary} -> ${e.newPrimary ?? '(none)'}`,
     `  reason         ${e.reason}`,

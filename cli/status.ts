@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { committedLabel } from '../lambdas/core/commit-health';
 import type { Episode } from '../lambdas/core/episode';
 import { lsnDiff } from '../lambdas/core/lsn';
 import { isStaleVote, readVote } from '../lambdas/core/quorum';
@@ -258,6 +259,12 @@ export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
     warnings.push(`the lease names ${lease.primary} but ${primaries[0]} is the primary`);
   }
   warnings.push(...episodeWarnings(episodes, lease, now));
+  // The last run's commit tells the truth here too (issue 13): what the committed cluster is missing.
+  const last =
+    lease.run?.outcome === 'committed' ? await store.getEvent(lease.epoch).catch(() => undefined) : undefined;
+  if (last?.outcome === 'committed' && last.degraded?.length) {
+    warnings.push(`epoch ${last.epoch} ${committedLabel(last.degraded)}: ${last.degraded.join('; ')}`);
+  }
   return {
     cluster: target.cluster,
     source: target.kind,

@@ -16,6 +16,8 @@ import { REPO_ROOT } from './paths';
 import { waitPortFree } from './procs';
 import {
   azCutTrial,
+  type CandidateKillMoment,
+  candidateKillTrial,
   controllerCrashTrial,
   doubleTriggerTrial,
   emulatorDownTrial,
@@ -60,6 +62,9 @@ export const SCENARIOS = [
   ...HOST_FAULTS,
   'sync-standby-loss',
   'unnamed-primary',
+  'candidate-kill-entering-promote',
+  'candidate-kill-after-promote',
+  'candidate-kill-before-commit',
 ] as const;
 /** Names that stand for several scenarios. */
 const ALIASES: Record<string, readonly Scenario[]> = { 'host-loss': ['host-loss-running', 'host-loss-stopped'] };
@@ -253,6 +258,38 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
           lease: t.lease,
           writablePrimaries: t.writablePrimaries,
           survivor: t.survivor,
+          executionStatus: t.executionStatus,
+        },
+      };
+    }
+    case 'candidate-kill-entering-promote':
+    case 'candidate-kill-after-promote':
+    case 'candidate-kill-before-commit': {
+      const moment = s.slice('candidate-kill-'.length) as CandidateKillMoment;
+      const t = await candidateKillTrial(lab, d, moment, { onProgress: log });
+      // Re-plan moments pass only when the run re-planned on its own (the killed candidate fenced); before-commit
+      // passes when the commit told the truth (committed-degraded). Always: one writer, nothing lost.
+      const ok =
+        t.killedCandidate !== null &&
+        (moment === 'before-commit'
+          ? t.degraded.length > 0
+          : t.outcome === 'failover' && t.excluded.includes(t.killedCandidate) && t.killedIngress === 'fenced') &&
+        t.writablePrimaries.length <= 1 &&
+        !t.lostOnSurvivor.length;
+      const row = fromFailover(s, i, t, ok);
+      return {
+        ...row,
+        writesLost: t.lostOnSurvivor.length,
+        outcome: `${t.outcome}${t.degraded.length ? ' (committed-degraded)' : ''}, killed ${t.killedCandidate ?? 'none'}, excluded [${t.excluded.join(', ')}], ingress ${t.killedIngress ?? '-'}`,
+        detail: {
+          ...row.detail,
+          killedCandidate: t.killedCandidate,
+          killedAtMs: t.killedAtMs,
+          excluded: t.excluded,
+          killedIngress: t.killedIngress,
+          lease: t.lease,
+          writablePrimaries: t.writablePrimaries,
+          degraded: t.degraded,
           executionStatus: t.executionStatus,
         },
       };

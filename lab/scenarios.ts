@@ -1175,3 +1175,128 @@ export async function switchoverRollbackTrial(
     await onNode(lab, target, 'SELECT pg_wal_replay_resume()').catch(() => undefined);
   }
 }
+
+/** When the candidate-kill drills kill the run's candidate (issue 13). */
+export const CANDIDATE_KILL_MOMENTS = ['entering-promote', 'after-promote', 'before-commit'] as const;
+export type CandidateKillMoment = (typeof CANDIDATE_KILL_MOMENTS)[number];
+
+/** Result of a candidate-kill drill: the kill -9 failover whose first candidate is killed mid-run. */
+export interface CandidateKillTrial extends FailoverTrial {
+  moment: CandidateKillMoment;
+  /** The candidate killed (null: the run never reached the moment). */
+  killedCandidate: string | null;
+  /** When the candidate was killed, from the old primary's kill (ms). */
+  killedAtMs: number | null;
+  /** The run's record of given-up candidates (RunRecord.excluded). */
+  excluded: string[];
+  /** The lease after the run. */
+  lease: string;
+  /** The killed candidate's security group after the run: it must be fenced (closed). */
+  killedIngress: 'fenced' | 'open' | null;
+  /** Primaries that accept writes from a fresh client after the run, the killed candidate restarted first. */
+  writablePrimaries: string[];
+  /** Acknowledged writes missing on the node holding the data (as RetryTrial.lostOnSurvivor). */
+  lostOnSurvivor: number[];
+  survivor: string | null;
+  /** The run's degraded list, when it committed-degraded. */
+  degraded: string[];
+}
+
+/**
+ * kill -9 of the primary, then kill -9 of the run's candidate timed by the execution history: as the state
+ * machine enters Promote, or as Promote exits successfully. The run must fence that candidate, re-plan to the
+ * other replica and commit; after it, the killed node is restarted (as a host coming back would), and must not
+ * be a writer clients can reach (its ingress stays revoked).
+ */
+export async function candidateKillTrial(
+  lab: Lab,
+  d: LabDeployment,
+  moment: CandidateKillMoment,
+  opts: { onProgress?: (m: string) => void } = {},
+): Promise<CandidateKillTrial> {
+  const say = opts.onProgress ?? (() => undefined);
+  const store = labStore();
+  const since = Date.now();
+  const sfn = new SFNClient({});
+  let killed: string | null = null;
+  let killedAt: number | null = null;
+  let stop = false;
+  // before-commit: as FlipDns starts, after every replica was re-pointed: nothing in the VPC looks at the
+  // candidate again before the commit, so the run commits a dead primary and must say committed-degraded.
+  const [want, stateName] =
+    moment === 'entering-promote'
+      ? ['TaskStateEntered', 'Promote']
+      : moment === 'after-promote'
+        ? ['TaskStateExited', 'Promote']
+        : ['TaskStateEntered', 'FlipDns'];
+  // A second loop, tighter than the drill's 100 ms wait: Promote lasts tens of milliseconds.
+  const watcher = (async () => {
+    while (!stop && !killed) {
+      const exec = (await executionsSince(d, since).catch(() => []))[0];
+      if (exec) {
+        const h = await sfn
+          .send(new GetExecutionHistoryCommand({ executionArn: exec.executionArn!, maxResults: 1000 }))
+          .catch(() => undefined);
+        const ev = (h?.events ?? []).find(
+          (e) => e.type === want && (e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name) === stateName,
+        );
+        if (ev) {
+          const raw = ev.stateEnteredEventDetails?.input ?? ev.stateExitedEventDetails?.output ?? '{}';
+          const state = JSON.parse(raw) as { candidate?: string };
+          const candidate = state.candidate ?? (await store.getLease()).run?.candidate;
+          if (candidate) {
+            await lab.kill(candidate);
+            killed = candidate;
+            killedAt = Date.now();
+            say(`kill -9 candidate ${candidate} (${moment}) at ${new Date(killedAt).toISOString()}`);
+            if (moment === 'before-commit') {
+              // The run commits the dead node: its host comes back once the run ended, as the primary of record.
+              const runBy = Date.now() + 180000;
+              while (Date.now() < runBy) {
+                const x = await sfn
+                  .send(new DescribeExecutionCommand({ executionArn: exec.executionArn! }))
+                  .catch(() => undefined);
+                if (x && x.status !== 'RUNNING') break;
+                await sleep(200);
+              }
+              await lab.pgStart(candidate).catch(() => undefined);
+              say(`${candidate} started again after the run`);
+            }
+            return;
+          }
+        }
+      }
+      await sleep(20);
+    }
+  })();
+  const t = await kill9Trial(lab, d, opts);
+  stop = true;
+  await watcher;
+  const lease = await store.getLease();
+  // The killed candidate's host comes back: PostgreSQL starts again (as a primary, if it was promoted).
+  if (killed) await lab.pgStart(killed).catch(() => undefined);
+  // The gate follows the security group within one poll (150 ms).
+  await sleep(2000);
+  const st = await lab.status();
+  const killedNode = killed ? st.nodes.find((n) => n.name === killed) : undefined;
+  const survivor = await survivorOf(lab, lease.primary);
+  const lostOnSurvivor = survivor
+    ? await lostAcknowledged(lab.directConnection(survivor), 'pgq_load', t.acked ?? [])
+    : (t.acked ?? []).map((a) => a.id);
+  // The run's own event (a later run the probes start may have moved the lease on).
+  const event = await store.getEvent(t.event?.epoch ?? lease.epoch).catch(() => undefined);
+  return {
+    ...t,
+    scenario: `candidate-kill-${moment}`,
+    moment,
+    killedCandidate: killed,
+    killedAtMs: killedAt !== null ? killedAt - since : null,
+    excluded: [...(lease.run?.excluded ?? [])],
+    lease: `${lease.state} (epoch ${lease.epoch}, primary ${lease.primary}): ${lease.reason.slice(0, 200)}`,
+    killedIngress: killedNode ? (killedNode.gateOpen ? 'open' : 'fenced') : null,
+    writablePrimaries: await writablePrimaries(lab),
+    lostOnSurvivor,
+    survivor,
+    degraded: [...(event?.degraded ?? [])],
+  };
+}

@@ -1,7 +1,8 @@
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import { LeaseConflictError } from '../../lambdas/adapters/aws/dynamo-store';
 import { executionArnOf } from '../../lambdas/adapters/aws/sfn-starter';
-import { breakLease, pauseLease, resumeLease } from '../../lambdas/core/lease';
+import { resumeDecision } from '../../lambdas/core/guards';
+import { breakLease, pauseLease, resumeLease, resumePausedLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import { endpointOf } from '../../lambdas/handlers/cluster-view';
 import { checkNode } from '../checks';
@@ -67,6 +68,40 @@ export async function resumeCommand(ctx: CliContext, o: LeaseOptions, out: Outpu
       throw new RefusedError(`resume refused: ${o.primary} answers as a ${p.role}, not as the primary`);
     }
     if (!p?.ok) out.note(`warning: ${o.primary} did not answer this machine: recording it as primary on your word`);
+  }
+  // Never race the probes (issue 13): steady only when a majority of their fresh votes see the primary up;
+  // otherwise the primary is recorded with the lease paused, and the operator resumes again once they do.
+  const votes = await ctx.store.getVotes();
+  const seen = [...new Set(votes.map((v) => v.az))];
+  const probeAzs = seen.length >= 3 ? seen : [...seen, ...['?1', '?2', '?3'].slice(0, 3 - seen.length)];
+  const decision = resumeDecision(lease, {
+    ...(o.primary ? { primary: o.primary } : {}),
+    votes,
+    probeAzs,
+    now: ctx.now(),
+    settings: ctx.target.settings,
+  });
+  if (decision.action === 'refuse') throw new RefusedError(`resume refused: ${decision.reason}`);
+  if (decision.action === 'paused') {
+    if (lease.state === 'paused' && lease.primary === decision.primary) {
+      throw new RefusedError(`resume refused: ${decision.reason}`);
+    }
+    const p = resumePausedLease(lease, {
+      now: ctx.now(),
+      reason: `resumed by operator, paused until the probes see ${decision.primary} up: ${decision.reason}`.slice(
+        0,
+        900,
+      ),
+      primary: decision.primary,
+    });
+    if (!p.ok) throw new RefusedError(`resume refused: ${p.reason}`);
+    await confirm(
+      `record ${decision.primary} as primary of cluster ${ctx.target.cluster} with automatic failover still off (paused)?`,
+      { yes: o.yes },
+    );
+    await write(ctx, lease, p.lease, 'resume');
+    out.result(p.lease, `cluster ${ctx.target.cluster} paused at epoch ${p.lease.epoch}: ${decision.reason}`);
+    return p.lease;
   }
   const r = resumeLease(lease, {
     now: ctx.now(),

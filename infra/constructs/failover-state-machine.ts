@@ -17,6 +17,9 @@ export const RETRY_ERRORS = [
   'Lambda.Unknown',
 ];
 
+/** The error name of a candidate that failed after it was chosen (lambdas/handlers/task.ts): routed to Replan. */
+export const CANDIDATE_FAILED = 'Pgq.CandidateFailed';
+
 /** Seconds between two GetChange rounds of the post-commit INSYNC loop. @default 2 */
 export const DNS_POLL_INTERVAL_SEC = 2;
 
@@ -96,7 +99,7 @@ export class FailoverStateMachine extends Construct {
       comment: 'quorum not confirmed: lease released',
     });
 
-    const repoint = (stateId: string) => {
+    const repoint = (stateId: string, onCandidateFailed?: sfn.IChainable) => {
       const m = new sfn.Map(this, stateId, {
         stateName: stateId,
         itemsPath: '$.replicas',
@@ -112,6 +115,7 @@ export class FailoverStateMachine extends Construct {
       });
       one.addRetry({ errors: RETRY_ERRORS, interval: Duration.seconds(1), backoffRate: 2, maxAttempts: 3 });
       m.itemProcessor(one);
+      if (onCandidateFailed) m.addCatch(onCandidateFailed, { errors: [CANDIDATE_FAILED], resultPath: '$.error' });
       m.addCatch(abort, { errors: ['States.ALL'], resultPath: '$.error' });
       return m;
     };
@@ -147,23 +151,39 @@ export class FailoverStateMachine extends Construct {
       );
     };
 
+    // Re-plan (issue 13): a candidate that fails after it was chosen (Promote fails, it stops answering as the
+    // new primary while replicas are re-pointed) is fenced and excluded by Replan, which loops back to
+    // SelectCandidate; Replan's own refusal (no node left, maxReplans reached, the fence failed) goes to Abort.
+    const selectCandidate = guarded(invoke('SelectCandidate', 'select-candidate'));
+    const replan = guarded(invoke('Replan', 'replan'));
+    replan.next(selectCandidate);
+    const promote = invoke('Promote', 'promote');
+    promote.addCatch(replan, { errors: ['States.ALL'], resultPath: '$.error' });
     const failover = guarded(invoke('ConfirmQuorum', 'confirm-quorum')).next(
       new sfn.Choice(this, 'QuorumConfirmed?', { stateName: 'QuorumConfirmed?' })
         .when(sfn.Condition.booleanEquals('$.quorumConfirmed', false), noFailover)
         .otherwise(
-          guarded(invoke('SelectCandidate', 'select-candidate'))
-            .next(guarded(invoke('Fence', 'fence')))
-            // Proving the fence can take a few seconds on EC2 (SSM): more attempts, same backoff.
-            .next(guarded(invoke('VerifyFence', 'verify-fence', { attempts: 5 })))
-            .next(guarded(invoke('Promote', 'promote')))
-            // In quorum-sync mode the new primary commits once one replica streams from it: re-point first,
-            // then UPSERT the records (no INSYNC wait), then commit. DNS is off the write path.
-            .next(repoint('RepointReplicas'))
-            .next(guarded(invoke('FlipDns', 'flip-dns')))
-            .next(guarded(invoke('Commit', 'commit', { attempts: 4 })))
-            .next(dnsWait('', rejoin.next(settleFailover))),
+          selectCandidate.next(
+            // After a re-plan the old primary's fence is already proven (the run's record keeps it): straight to
+            // Promote, so a second candidate does not wait out the fence of a dead host again.
+            new sfn.Choice(this, 'FenceProven?', { stateName: 'FenceProven?' })
+              .when(sfn.Condition.isPresent('$.replan'), promote)
+              .otherwise(
+                guarded(invoke('Fence', 'fence'))
+                  // Proving the fence can take a few seconds on EC2 (SSM): more attempts, same backoff.
+                  .next(guarded(invoke('VerifyFence', 'verify-fence', { attempts: 5 })))
+                  .next(promote),
+              ),
+          ),
         ),
     );
+    promote
+      // In quorum-sync mode the new primary commits once one replica streams from it: re-point first,
+      // then UPSERT the records (no INSYNC wait), then commit. DNS is off the write path.
+      .next(repoint('RepointReplicas', replan))
+      .next(guarded(invoke('FlipDns', 'flip-dns')))
+      .next(guarded(invoke('Commit', 'commit', { attempts: 4 })))
+      .next(dnsWait('', rejoin.next(settleFailover)));
 
     // Switchover rollback (invariant 9): a failure after the old primary was stopped and before the target is
     // promoted restarts the old primary as primary instead of aborting. Core decides whether that is safe (no

@@ -55,6 +55,14 @@ export const TASKS = {
     needsVpc: false,
     needs: ['route53-status'],
   },
+  // Fences a failed candidate (ingress, then the SSM stop within settings.fence.hostStopTimeoutSec) and re-plans.
+  replan: {
+    entry: 'replan',
+    timeoutSec: 60,
+    memoryMb: 256,
+    needsVpc: false,
+    needs: ['fence', 'ssm', 'describe-sg'],
+  },
   'repoint-replica': { entry: 'repoint-replica', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: ['postgres'] },
   commit: { entry: 'commit', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
   // describe-*: the notification states the fenced node's condition (ingress, instance state).
@@ -63,7 +71,8 @@ export const TASKS = {
     timeoutSec: 30,
     memoryMb: 256,
     needsVpc: false,
-    needs: ['sns', 'describe-sg', 'describe-instance'],
+    // fence: a candidate the run promoted is fenced (ingress revoked) before the run ends.
+    needs: ['sns', 'describe-sg', 'describe-instance', 'fence'],
   },
   'rejoin-old-primary': {
     entry: 'rejoin-old-primary',

@@ -10,6 +10,19 @@ export interface EligibilityContext {
   readonly settings: ControllerSettings;
   /** Operator override of the lag rule (never of the others). */
   readonly force: boolean;
+  /** Candidates this run already gave up on and fenced (RunRecord.excluded). @default [] */
+  readonly excluded?: readonly string[];
+  /**
+   * Timelines besides the old primary's that a replica may be on: a given-up candidate's new timeline, which a
+   * replica re-pointed to it before it failed now follows (it holds everything that candidate wrote). @default []
+   */
+  readonly followedTimelines?: readonly number[];
+  /**
+   * The instant "streaming within streamingGraceMs" is judged at. A re-plan judges as of its run's start: the old
+   * primary's death stopped every stream before that, and the run's own steps (fence, the failed candidate) may
+   * well outlast the grace. @default view.now
+   */
+  readonly streamingAsOf?: number;
 }
 
 /** An eligibility rule: the reason a node cannot be promoted, or null. */
@@ -38,7 +51,7 @@ export const notReplica: EligibilityRule = (n) =>
 export const notStreaming: EligibilityRule = (n, c) => {
   if (n.streaming) return null;
   if (n.lastStreamedAt === null) return 'not streaming (never seen streaming)';
-  const ago = c.view.now - n.lastStreamedAt;
+  const ago = (c.streamingAsOf ?? c.view.now) - n.lastStreamedAt;
   return ago > c.settings.streamingGraceMs ? `not streaming (last streamed ${ago} ms ago)` : null;
 };
 
@@ -49,6 +62,7 @@ export const taggedNoFailover: EligibilityRule = (n) => (n.tags.noFailover ? 'ta
 export const wrongTimeline: EligibilityRule = (n, c) => {
   const old = c.view.nodes.find((x) => x.name === c.oldPrimary);
   if (old?.timeline == null || n.timeline == null) return null;
+  if (c.followedTimelines?.includes(n.timeline)) return null;
   return n.timeline !== old.timeline ? `on timeline ${n.timeline}, the old primary is on ${old.timeline}` : null;
 };
 
@@ -69,6 +83,10 @@ export const lagsTooMuch: EligibilityRule = (n, c) => {
     : null;
 };
 
+/** A candidate this run already gave up on (it failed after it was chosen, and Replan fenced it). */
+export const excludedByRun: EligibilityRule = (n, c) =>
+  c.excluded?.includes(n.name) ? 'given up by this run (failed as its candidate, fenced)' : null;
+
 /** Every rule, in the order reasons are reported. */
 export const ELIGIBILITY_RULES: readonly EligibilityRule[] = [
   isOldPrimary,
@@ -78,6 +96,7 @@ export const ELIGIBILITY_RULES: readonly EligibilityRule[] = [
   taggedNoFailover,
   wrongTimeline,
   lagsTooMuch,
+  excludedByRun,
 ];
 
 /** How a promote decision chose its node. */
@@ -243,8 +262,12 @@ export function existingPrimaryDecision(
   view: ClusterView,
   oldPrimary: string,
   interrupted: InterruptedRun | undefined,
+  /** This run's given-up candidates: fenced by its Replan, so neither adopted nor counted as a second writer. */
+  excluded: readonly string[] = [],
 ): CandidateDecision | null {
-  const primaries = view.nodes.filter((n) => n.name !== oldPrimary && n.role === 'primary');
+  const primaries = view.nodes.filter(
+    (n) => n.name !== oldPrimary && n.role === 'primary' && !excluded.includes(n.name),
+  );
   if (!primaries.length) return null;
   const names = primaries.map((n) => n.name).join(', ');
   if (primaries.length > 1) {

@@ -38,3 +38,9 @@ export function isRetriable(err: unknown): boolean {
  * step waits out the same dead host; the fence decides its next rung instead (lambdas/core/fence-ladder.ts).
  */
 export class HostUnreachableError extends FatalError {}
+
+/**
+ * The run's chosen candidate failed after SelectCandidate (it is gone, or is no primary any more): the state
+ * machine routes this error name to Replan, which fences the candidate and chooses again, instead of Abort.
+ */
+export class CandidateFailedError extends FatalError {}

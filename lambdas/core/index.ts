@@ -1,4 +1,5 @@
 export * from './candidate';
+export * from './commit-health';
 export * from './dns-wait';
 export * from './episode';
 export * from './errors';
@@ -9,6 +10,7 @@ export * from './lease';
 export * from './lsn';
 export * from './quorum';
 export * from './readable-reason';
+export * from './replan';
 export * from './rpo';
 export * from './run-checks';
 export * from './settings';

@@ -387,3 +387,40 @@ export function clearSyncDegradedLease(lease: Lease, req: { primary: string }): 
   const { syncDegraded: _gone, ...rest } = lease;
   return { ok: true, lease: rest };
 }
+
+/**
+ * Gives up the run's candidate after it failed (Replan): it moves from `candidate` to `excluded`, its promoted
+ * LSN is forgotten, the proven fence of the old primary stays. The one transition that may replace a recorded
+ * candidate, and only after the caller fenced it (invariant 1: a second node is promoted only once the first is
+ * fenced). Failover only; only the holder, in flight, for the candidate the record names. A retry whose first
+ * attempt already wrote (no candidate, this one excluded) gets the lease back unchanged.
+ */
+export function replanRun(lease: Lease, req: { epoch: number; holder?: string; candidate: string }): LeaseResult {
+  const who = notHolder(lease, req.epoch, req.holder);
+  if (who) return refuse(who);
+  const stale = staleEpoch(lease, req.epoch);
+  if (stale) return refuse(stale);
+  const run = lease.run!;
+  if (run.mode !== 'failover') return refuse(`a ${run.mode} does not re-plan`);
+  const excluded = run.excluded ?? [];
+  if (run.candidate === undefined && excluded.includes(req.candidate)) return { ok: true, lease };
+  if (run.candidate !== req.candidate) {
+    return refuse(`epoch ${req.epoch} chose ${run.candidate ?? 'no candidate'}, not ${req.candidate}`);
+  }
+  const { candidate: _c, promotedLsn: _p, ...rest } = run;
+  return { ok: true, lease: { ...lease, run: { ...rest, excluded: [...excluded, req.candidate] } } };
+}
+
+/**
+ * `resume` whose primary the probes have not yet seen up (resumeDecision): the named primary is recorded and the
+ * lease stays (or becomes) paused, so the probes vote about it while nothing automatic happens.
+ */
+export function resumePausedLease(lease: Lease, req: { now: number; reason: string; primary: string }): LeaseResult {
+  if (lease.state !== 'paused' && lease.state !== 'needs-attention') {
+    return refuse(`cannot resume while ${lease.state} (epoch ${lease.epoch})`);
+  }
+  return {
+    ok: true,
+    lease: { ...lease, state: 'paused', primary: req.primary, reason: req.reason, updatedAt: req.now },
+  };
+}

@@ -158,6 +158,15 @@ const settingsShape = z.object({
     .describe(
       'Switchover: how long WaitForReplay waits for the target to replay past the old primary’s final checkpoint before the switchover rolls back (ms).',
     ),
+  maxReplans: z
+    .number()
+    .int()
+    .min(0)
+    .max(5)
+    .default(2)
+    .describe(
+      'Failover: how many times one run may give up a candidate that failed after it was chosen (promote failed, unreachable, died before the commit), fence it and choose another, before it goes to needs-attention.',
+    ),
   fence: fenceSettingsSchema
     .default(fenceSettingsSchema.parse({}))
     .describe('The fence ladder: what to do when the old primary’s host does not answer (see below).'),

@@ -129,6 +129,11 @@ export interface RunRecord {
   /** Promote's LSN: the candidate is promoted. */
   readonly promotedLsn?: string;
   readonly outcome?: RunOutcome;
+  /**
+   * Candidates this run gave up on (Replan): each was fenced before it was added, and SelectCandidate never
+   * chooses or adopts one again. Only `replanRun` writes it. @default []
+   */
+  readonly excluded?: readonly string[];
 }
 
 /** What the state machine is asked to do. */

@@ -1,6 +1,7 @@
 import { describeFencedNode } from '../core/fence-ladder';
 import { abortLease } from '../core/lease';
 import { readableReason } from '../core/readable-reason';
+import type { RunRecord } from '../core/types';
 import type { Deps } from './deps';
 import type { RunState } from './run-state';
 import { task } from './task';
@@ -32,6 +33,41 @@ async function fencedNodeCondition(state: RunState, d: Deps): Promise<string | u
 }
 
 /**
+ * Invariant 1 when a run gives up after promoting (issue 13): the candidate it promoted (or may have: a Promote
+ * that failed may still have ended recovery) must not stay a writer the lease does not name, so its ingress is
+ * revoked before the run ends. Returns the notification's sentence, or undefined when no candidate got that far.
+ */
+async function fencePromotedCandidate(
+  state: RunState,
+  d: Deps,
+  run: RunRecord | undefined,
+): Promise<string | undefined> {
+  const candidate = run?.candidate ?? state.candidate;
+  if (state.input.mode !== 'failover' || state.epoch === undefined || !candidate) return undefined;
+  if (run?.excluded?.includes(candidate)) return undefined;
+  const event = await d.store.getEvent(state.epoch).catch(() => undefined);
+  const reached = (event?.timeline ?? []).some(
+    (s) => (s.step === 'promote' || s.step === 'promote-failed') && s.detail.includes(candidate),
+  );
+  if (!run?.promotedLsn && !state.promotedLsn && !reached) return undefined;
+  const node = (await d.store.listNodes()).find((n) => n.name === candidate);
+  if (!node) return undefined;
+  try {
+    const { revokedRules } = await d.fence.revokeIngress(node, state.epoch);
+    const closed = await d.fence.ingressClosed(node.securityGroupId).catch(() => undefined);
+    const detail = `candidate ${candidate} was promoted by this run: ingress revoked (${revokedRules} rule(s)${closed === false ? ', but a rule still admits PostgreSQL: fence it by hand' : ''}); it is not the lease's primary`;
+    await d.store.appendTimeline(state.epoch, { step: 'abort-fence-candidate', at: d.now(), detail });
+    return detail;
+  } catch (err) {
+    const detail = `candidate ${candidate} was promoted by this run and its ingress could NOT be revoked (${(err as Error).message.slice(0, 200)}): fence it by hand before anything else`;
+    await d.store
+      .appendTimeline(state.epoch, { step: 'abort-fence-candidate-failed', at: d.now(), detail })
+      .catch(() => undefined);
+    return detail;
+  }
+}
+
+/**
  * Every failure path of a run ends here: the lease goes to needs-attention
  * with the reason (nothing automatic happens until an operator resumes), the
  * history records it, the needs-attention metric and a notification go out.
@@ -40,8 +76,10 @@ async function fencedNodeCondition(state: RunState, d: Deps): Promise<string | u
  * changed, and never throws (a newer run owns the cluster). A retry whose first
  * attempt wrote the lease completes the history and notification.
  */
-export const handler = task('abort', { policy: 'abort', retryOf: 'aborted' }, async (state, d, ev) => {
+export const handler = task('abort', { policy: 'abort', retryOf: 'aborted' }, async (state, d, ev, ctx) => {
   const epoch = state.epoch!;
+  // Before the run ends: a promoted candidate is fenced while this run still holds the epoch.
+  const candidateFence = await fencePromotedCandidate(state, d, ctx.lease?.run).catch(() => undefined);
   const reason = readableReason(state.error, {
     mode: state.input.mode,
     epoch,
@@ -66,7 +104,8 @@ export const handler = task('abort', { policy: 'abort', retryOf: 'aborted' }, as
   const fenced = await fencedNodeCondition(state, d).catch(() => undefined);
   await d.notify(
     `pgquorum ${d.config.PGQ_CLUSTER}: needs attention`,
-    fenced ? `${reason}\nFenced node: ${fenced}.` : reason,
+    (fenced ? `${reason}\nFenced node: ${fenced}.` : reason) +
+      (candidateFence ? `\nCandidate: ${candidateFence}.` : ''),
   );
   d.log.warn('run aborted', { reason, epoch });
   return state;

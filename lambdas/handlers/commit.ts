@@ -1,3 +1,4 @@
+import { commitHealth, committedLabel } from '../core/commit-health';
 import { FatalError } from '../core/errors';
 import { commitLease } from '../core/lease';
 import { accountRpo } from '../core/rpo';
@@ -51,6 +52,14 @@ export const handler = task(
       const repointed = state.repointed?.find((x) => x.replica === n.name);
       return { ...n, role: 'replica', status: repointed && !repointed.ok ? 'needs-rejoin' : 'healthy' };
     });
+    // The lease commits either way; what the cluster is missing is told, not hidden (issue 13).
+    const health = commitHealth({
+      primary: candidate,
+      replicas: state.replicas ?? [],
+      repointed: state.repointed,
+      readers: state.readers,
+      deadNodes: state.excluded ?? [],
+    });
     const t = await d.store.transitionLease(
       (l) => commitLease(l, { epoch, holder: ev.executionName, primary: candidate, now: d.now() }),
       () => ({
@@ -63,6 +72,7 @@ export const handler = task(
             oldPrimaryLastSeenLsn: state.oldPrimaryLastSeenLsn ?? null,
             promotedLsn: state.promotedLsn ?? null,
             bytesAtRisk: rpo.bytesAtRisk === null ? null : rpo.bytesAtRisk.toString(),
+            ...(health.degraded.length ? { degraded: health.degraded } : {}),
           },
         },
       }),
@@ -71,12 +81,15 @@ export const handler = task(
     // The commit time is the lease's, so a retry reports the same duration as the first attempt would have.
     const duration = t.lease.updatedAt - (state.startedAt ?? t.lease.updatedAt);
     await record(d, state, 'commit', `${candidate} is primary at epoch ${epoch}; RPO ${rpo.reason}`);
+    if (health.degraded.length) await record(d, state, 'commit-degraded', health.reason);
     await d.metrics.failoverDuration(state.input.mode, duration);
     if (rpo.bytesAtRisk !== null) await d.metrics.bytesAtRisk(Number(rpo.bytesAtRisk));
     await d.notify(
-      `pgquorum ${d.config.PGQ_CLUSTER}: ${state.input.mode} to ${candidate} committed`,
-      `${state.input.mode} ${state.oldPrimary} -> ${candidate} at epoch ${epoch} in ${duration} ms. ${state.candidateReason ?? ''}. RPO: ${rpo.reason}.`,
+      `pgquorum ${d.config.PGQ_CLUSTER}: ${state.input.mode} to ${candidate} ${committedLabel(health.degraded)}`,
+      `${state.input.mode} ${state.oldPrimary} -> ${candidate} at epoch ${epoch} in ${duration} ms. ${state.candidateReason ?? ''}. RPO: ${rpo.reason}.` +
+        (state.excluded?.length ? ` Given up and fenced: ${state.excluded.join(', ')}.` : '') +
+        (health.degraded.length ? ` Degraded: ${health.degraded.join('; ')}.` : ''),
     );
-    return state;
+    return { ...state, ...(health.degraded.length ? { degraded: [...health.degraded] } : {}) };
   },
 );

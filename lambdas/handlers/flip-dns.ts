@@ -16,9 +16,15 @@ export const handler = task('flip-dns', { policy: 'holder', requires: ['candidat
   const following = state.repointed
     ? new Set(state.repointed.filter((r) => r.ok).map((r) => r.replica))
     : new Set(nodes.map((n) => n.name));
-  const readers = nodes
-    .filter((n) => n.name !== primary.name && n.name !== state.oldPrimary && following.has(n.name))
-    .map((n) => n.privateIp);
+  const readerNodes = nodes.filter(
+    (n) =>
+      n.name !== primary.name &&
+      n.name !== state.oldPrimary &&
+      following.has(n.name) &&
+      // A candidate this run gave up on is fenced and stopped: never behind the reader record.
+      !(state.excluded ?? []).includes(n.name),
+  );
+  const readers = readerNodes.map((n) => n.privateIp);
   const reader = await d.dns.setRecord(d.config.PGQ_READER_RECORD, readers.length ? readers : [primary.privateIp], {
     ttlSec,
   });
@@ -31,6 +37,7 @@ export const handler = task('flip-dns', { policy: 'holder', requires: ['candidat
   return {
     ...state,
     dns: { flippedAt, writerChangeId: writer.changeId, readerChangeId: reader.changeId },
+    readers: readerNodes.length ? readerNodes.map((n) => n.name) : [primary.name],
     dnsWait: undefined,
   };
 });

@@ -1,3 +1,4 @@
+import { commitHealth } from '../core/commit-health';
 import { RetriableError } from '../core/errors';
 import type { RegisteredNode } from '../ports/store-port';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
@@ -72,14 +73,19 @@ export async function afterCommit(
     return { ...state, rejoin: detail };
   } catch (err) {
     const detail = `${label} of ${old.name} failed: ${(err as Error).message}`;
+    // The committed run is degraded from now on: the history and status say so (commitHealth's rejoin reason).
+    const degraded = [
+      ...(state.degraded ?? []),
+      ...commitHealth({ primary: primary.name, replicas: [], rejoinFailure: detail.slice(0, 300) }).degraded,
+    ];
     await d.store
       .writeGuarded(guard, {
         nodes: [{ ...old, role: 'replica', status: 'needs-rejoin' }],
-        event: { epoch, fields: { rejoin: detail } },
+        event: { epoch, fields: { rejoin: detail, degraded } },
       })
       .catch(() => undefined);
     await record(d, state, `${label}-failed`, detail).catch(() => undefined);
     d.log.warn(`${label} failed`, { node: old.name, reason: detail });
-    return { ...state, rejoin: detail };
+    return { ...state, rejoin: detail, degraded };
   }
 }

@@ -84,6 +84,16 @@ export const runStateSchema = z.object({
       oldPrimaryTimeline: z.number().optional(),
     })
     .optional(),
+  /** Replan: the candidates this run gave up on (the lease's RunRecord.excluded is authoritative). */
+  excluded: z.array(z.string()).optional(),
+  /** Replan: timelines of given-up candidates that were promoted; a replica re-pointed to one may be chosen. */
+  followedTimelines: z.array(z.number().int()).optional(),
+  /** Replan's last decision, for the timeline and the drills. */
+  replan: z.object({ count: z.number().int(), reason: z.string() }).optional(),
+  /** FlipDns: the nodes it put behind the reader record (commit health). */
+  readers: z.array(z.string()).optional(),
+  /** Commit: what the committed cluster is missing (committed-degraded), one line each. */
+  degraded: z.array(z.string()).optional(),
   /** Set by the state machine's catch when the rejoin step itself crashed (timeout, out of memory). */
   rejoinError: z.object({ Error: z.string().optional(), Cause: z.string().optional() }).passthrough().optional(),
 });

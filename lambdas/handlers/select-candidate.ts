@@ -4,7 +4,9 @@ import { buildClusterView } from './cluster-view';
 import { advance, record, task } from './task';
 
 /** Invariant 4: the most advanced eligible replica (or the operator's checked target), with the reason. */
-export const handler = task('select-candidate', { policy: 'holder' }, async (state, d, ev) => {
+export const handler = task('select-candidate', { policy: 'holder' }, async (state, d, ev, ctx) => {
+  // After a re-plan: the candidates this run gave up on (its record is authoritative, the state only mirrors it).
+  const excluded = ctx.lease?.run?.excluded ?? state.excluded ?? [];
   const [nodes, votes] = await Promise.all([d.store.listNodes(), d.store.getVotes()]);
   const { view } = await buildClusterView(d, { primary: state.oldPrimary!, nodes, votes });
   const lastSeen = state.oldPrimaryLastSeenLsn ?? view.primaryLastSeenLsn;
@@ -17,13 +19,16 @@ export const handler = task('select-candidate', { policy: 'holder' }, async (sta
           oldPrimary: state.oldPrimary!,
           settings: d.config.settings,
           force: Boolean(state.input.force),
+          excluded,
+          followedTimelines: state.followedTimelines ?? [],
+          ...(excluded.length && state.startedAt ? { streamingAsOf: state.startedAt } : {}),
         });
   if (state.input.mode === 'failover') {
     // Never a second primary; finish the previous run's promotion if that is what left one.
     const prev = state.epoch && state.epoch > 1 ? await d.store.getEvent(state.epoch - 1) : undefined;
     const interrupted =
       prev?.outcome === 'aborted' && prev.candidate ? { epoch: prev.epoch, candidate: prev.candidate } : undefined;
-    const existing = existingPrimaryDecision(viewWithLsn, state.oldPrimary!, interrupted);
+    const existing = existingPrimaryDecision(viewWithLsn, state.oldPrimary!, interrupted, excluded);
     if (existing) {
       const mismatch = existing.action === 'promote' && state.input.target && state.input.target !== existing.candidate;
       pick = mismatch
@@ -46,6 +51,9 @@ export const handler = task('select-candidate', { policy: 'holder' }, async (sta
       oldPrimary: state.oldPrimary!,
       settings: d.config.settings,
       force: true,
+      excluded,
+      followedTimelines: state.followedTimelines ?? [],
+      ...(excluded.length && state.startedAt ? { streamingAsOf: state.startedAt } : {}),
     });
     pick =
       forced.action === 'promote'
@@ -56,7 +64,10 @@ export const handler = task('select-candidate', { policy: 'holder' }, async (sta
   if (pick.action !== 'promote') throw new FatalError(pick.reason);
   // Recorded before anything acts on it: a retry that picks another node refuses instead of fencing for it.
   await advance(d, state, ev, { candidate: pick.candidate });
-  const replicas = nodes.map((n) => n.name).filter((n) => n !== pick.candidate && n !== state.oldPrimary);
+  // Never the given-up candidates: they are fenced and stopped, and rejoin only by an operator.
+  const replicas = nodes
+    .map((n) => n.name)
+    .filter((n) => n !== pick.candidate && n !== state.oldPrimary && !excluded.includes(n));
   return {
     ...state,
     candidate: pick.candidate,

@@ -1,3 +1,4 @@
+import { commitHealth } from '../core/commit-health';
 import { findNode } from './cluster-view';
 import type { Deps } from './deps';
 import type { RunState } from './run-state';
@@ -20,9 +21,14 @@ export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> 
     // A crash after afterCommit marked the node healthy leaves it healthy: only a node not proven back is flagged.
     if (old.status !== 'healthy') {
       const flagged = { ...old, role: 'replica' as const, status: 'needs-rejoin' };
+      // The commit tells the truth after the fact too: a failed rejoin joins the run's degraded list.
+      const degraded = [
+        ...(state.degraded ?? []),
+        ...commitHealth({ primary: primary.name, replicas: [], rejoinFailure: detail }).degraded,
+      ];
       await d.store.writeGuarded(
         { epoch: state.epoch!, primary: primary.name },
-        { nodes: [flagged], event: { epoch: state.epoch!, fields: { rejoin: detail } } },
+        { nodes: [flagged], event: { epoch: state.epoch!, fields: { rejoin: detail, degraded } } },
       );
       await record(d, state, 'rejoin-failed', detail);
       nodes = nodes.map((n) => (n.name === old.name ? flagged : n));

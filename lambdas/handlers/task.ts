@@ -1,4 +1,4 @@
-import { isRetriable, PgqError, ValidationError } from '../core/errors';
+import { CandidateFailedError, isRetriable, PgqError, ValidationError } from '../core/errors';
 import { advanceRun, type RunProgress } from '../core/lease';
 import { authorizeStep, type StepRule, type StepVerdict } from '../core/step-policy';
 import type { Lease, RunRecord } from '../core/types';
@@ -18,6 +18,8 @@ export interface TaskEvent {
 /** Error names the state machine's Retry and Catch match on (stable API). */
 export const RETRIABLE_ERROR = 'Pgq.Retriable';
 export const FATAL_ERROR = 'Pgq.Fatal';
+/** The candidate failed after it was chosen: the state machine re-plans (Replan) instead of aborting. */
+export const CANDIDATE_FAILED_ERROR = 'Pgq.CandidateFailed';
 
 /**
  * Converts any error into one Step Functions can route: retriable ones are
@@ -28,7 +30,12 @@ export function toStepError(err: unknown): Error {
   const e = err instanceof Error ? err : new Error(String(err));
   const out = new Error(`${e.name}: ${e.message}`);
   // Unknown errors (SDK timeouts, sockets) are retried: the epoch guard makes a retry safe.
-  out.name = e instanceof PgqError && !isRetriable(e) ? FATAL_ERROR : RETRIABLE_ERROR;
+  out.name =
+    e instanceof CandidateFailedError
+      ? CANDIDATE_FAILED_ERROR
+      : e instanceof PgqError && !isRetriable(e)
+        ? FATAL_ERROR
+        : RETRIABLE_ERROR;
   return out;
 }
 

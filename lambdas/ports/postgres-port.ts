@@ -73,7 +73,11 @@ export interface PostgresNodePort {
     replica: NodeEndpoint,
     newPrimary: NodeEndpoint,
     target: ReplicationTarget,
-    opts?: { timeoutMs?: number },
+    opts?: {
+      timeoutMs?: number;
+      /** Asked between polls: a reason to stop waiting before the timeout (RepointFailedError), or null. */
+      stopWaiting?: (elapsedMs: number) => Promise<string | null>;
+    },
   ): Promise<void>;
   /**
    * Quorum fence: empties the replica's primary_conninfo (a reload stops its WAL receiver) and resolves once no

@@ -80,6 +80,10 @@ export interface EventRecord {
   readonly bytesAtRisk?: string | null;
   readonly lostTransactions?: readonly string[];
   readonly rejoin?: string;
+  /** Candidates the run gave up on and fenced (Replan). */
+  readonly excluded?: readonly string[];
+  /** A committed run's missing pieces, one line each (commitHealth): shown as committed-degraded. */
+  readonly degraded?: readonly string[];
 }
 
 /** What a lease write is conditional on: the epoch and state it was decided on, and the store's write counter. */

@@ -260,6 +260,7 @@ describe('state machine', () => {
         'CommitSwitchover',
         'RollbackSwitchover',
         'FinishRollback',
+        'Replan',
       ].sort(),
     );
     // A switchover failing after the old primary stopped and before the promotion rolls back (invariant 9):
@@ -277,7 +278,16 @@ describe('state machine', () => {
     expect(top.RollbackSwitchover.Next).toBe('FinishRollback');
     expect(top.FinishRollback.Next).toBe('RolledBack');
     expect(top.RolledBack.Type).toBe('Succeed');
-    for (const [id] of guarded.filter(([id]) => !rollsBack.includes(id)))
+    // A failed candidate re-plans (issue 13): Promote's every failure, and the Map's CandidateFailed, go to Replan,
+    // which loops back to SelectCandidate and whose own failure goes to Abort.
+    const replanning = ['Promote', 'RepointReplicas'];
+    expect(catchOf('Promote')).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'Replan', ResultPath: '$.error' });
+    expect(top.RepointReplicas.Catch).toEqual([
+      { ErrorEquals: ['Pgq.CandidateFailed'], Next: 'Replan', ResultPath: '$.error' },
+      { ErrorEquals: ['States.ALL'], Next: 'Abort', ResultPath: '$.error' },
+    ]);
+    expect(top.Replan.Next).toBe('SelectCandidate');
+    for (const [id] of guarded.filter(([id]) => !rollsBack.includes(id) && !replanning.includes(id)))
       expect(catchOf(id)).toMatchObject({ Next: 'Abort', ResultPath: '$.error' });
     expect(top.Abort.Next).toBe('Failed');
     expect(top.Failed.Type).toBe('Fail');
@@ -303,8 +313,11 @@ describe('state machine', () => {
     expect(top.Mode.Choices).toEqual([{ Variable: '$.input.mode', StringEquals: 'switchover', Next: 'CheckTarget' }]);
     expect(top['QuorumConfirmed?'].Choices[0].Next).toBe('NoFailover');
     expect(top['QuorumConfirmed?'].Default).toBe('SelectCandidate');
+    // After a re-plan the old primary's fence is already proven: straight to Promote.
+    expect(top['FenceProven?'].Choices).toEqual([{ Variable: '$.replan', IsPresent: true, Next: 'Promote' }]);
     expect(path('SelectCandidate')).toEqual([
       'SelectCandidate',
+      'FenceProven?',
       'Fence',
       'VerifyFence',
       'Promote',
@@ -425,8 +438,15 @@ describe('IAM least privilege', () => {
         expect(ids).toEqual(sgArns);
       }
     }
+    // replan fences a failed candidate, abort a candidate its run promoted (issue 13).
     expect([...changers].sort()).toEqual(
-      [roleOf('fence'), roleOf('rejoin-old-primary'), roleOf('rollback-switchover')].sort(),
+      [
+        roleOf('fence'),
+        roleOf('rejoin-old-primary'),
+        roleOf('rollback-switchover'),
+        roleOf('replan'),
+        roleOf('abort'),
+      ].sort(),
     );
   });
 

@@ -207,6 +207,7 @@ export class PgNodeAdapter implements PostgresNodePort {
     const timeoutMs = opts.timeoutMs ?? 30000;
     const deadline = Date.now() + timeoutMs;
     let alreadyPrimary = false;
+    const t0 = Date.now();
     await this.withClient(node, timeoutMs, async (c) => {
       const [r] = await this.rows(c, 'SELECT pg_is_in_recovery() AS rec');
       if (!r?.rec) {
@@ -217,7 +218,15 @@ export class PgNodeAdapter implements PostgresNodePort {
       const [p] = await this.rows(c, 'SELECT pg_promote(true, $1) AS done', [
         Math.max(1, Math.floor(timeoutMs / 1000)),
       ]);
-      if (!p?.done) throw new PromotionFailedError(`${node.name}: pg_promote did not finish within ${timeoutMs} ms`);
+      if (!p?.done) {
+        // pg_promote returns false both when its wait ran out and when the postmaster died while it waited.
+        const ms = Date.now() - t0;
+        throw new PromotionFailedError(
+          ms < timeoutMs - 1000
+            ? `${node.name}: pg_promote returned false after ${ms} ms, well before its ${timeoutMs} ms wait ran out: the postmaster exited during the promotion`
+            : `${node.name}: pg_promote did not finish within ${timeoutMs} ms (returned false after ${ms} ms)`,
+        );
+      }
     });
     // Accepting writes is the real test: promotion ends recovery, but the first write proves it.
     for (;;) {
@@ -321,9 +330,11 @@ export class PgNodeAdapter implements PostgresNodePort {
     replica: NodeEndpoint,
     newPrimary: NodeEndpoint,
     target: ReplicationTarget,
-    opts: { timeoutMs?: number } = {},
+    opts: { timeoutMs?: number; stopWaiting?: (elapsedMs: number) => Promise<string | null> } = {},
   ): Promise<void> {
     const timeoutMs = opts.timeoutMs ?? 20000;
+    const t0 = Date.now();
+    let nextAsk = t0;
     // The slot first: a replica that connects before it exists is refused and retries only after wal_retrieve_retry_interval.
     await this.ensureSlot(newPrimary, target.slotName);
     const timeline = await this.withClient(newPrimary, 5000, async (c) => {
@@ -363,6 +374,13 @@ export class PgNodeAdapter implements PostgresNodePort {
         throw new RepointFailedError(
           `${replica.name} does not stream from ${newPrimary.name} on timeline ${timeline} within ${timeoutMs} ms (${seen})`,
         );
+      }
+      // The caller's question costs a round trip to the primary: at most every 500 ms.
+      if (opts.stopWaiting && Date.now() >= nextAsk) {
+        nextAsk = Date.now() + 500;
+        const why = await opts.stopWaiting(Date.now() - t0).catch(() => null);
+        if (why)
+          throw new RepointFailedError(`${replica.name} not streaming from ${newPrimary.name} (${seen}): ${why}`);
       }
       await sleep(50);
     }
