@@ -1,6 +1,5 @@
 import { DEFAULT_SETTINGS } from '../../lambdas/core';
 import { HostUnreachableError } from '../../lambdas/core/errors';
-import type { LeaseResult } from '../../lambdas/core/lease';
 import { initialLease } from '../../lambdas/core/lease';
 import type { ControllerSettings } from '../../lambdas/core/settings';
 import type { Lease } from '../../lambdas/core/types';
@@ -9,34 +8,24 @@ import { handler as fence } from '../../lambdas/handlers/fence';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import { handler as verifyFence } from '../../lambdas/handlers/verify-fence';
 import type { RegisteredNode } from '../../lambdas/ports/store-port';
+import { memoryLease, registeredNode } from './fixtures';
 
 jest.mock('../../lambdas/handlers/deps', () => ({ deps: () => Promise.resolve(currentDeps) }));
 let currentDeps: Deps;
 
-const node = (name: string): RegisteredNode => ({
-  name,
-  instanceId: `i-0${name}`,
-  az: 'a',
-  privateIp: `10.0.0.${name.slice(2)}`,
-  host: `10.0.0.${name.slice(2)}`,
-  port: 5432,
-  securityGroupId: `sg-${name}`,
-  role: name === 'pg1' ? 'primary' : 'replica',
-  status: 'healthy',
-  noFailover: false,
-});
+const node = (name: string): RegisteredNode => registeredNode(name);
 
 /** The old primary's host as the fence meets it; every call the fence makes is recorded. */
 function world(o: { settings: ControllerSettings; sever: () => Promise<number>; instance: string[] }) {
   const calls: string[] = [];
   const timeline: string[] = [];
   const states = [...o.instance];
-  let lease: Lease = {
+  const cell = memoryLease({
     ...initialLease('pg1', 0),
     epoch: 4,
     state: 'failing-over',
     run: { holder: HOLDER, mode: 'failover', oldPrimary: 'pg1', candidate: 'pg2' },
-  };
+  } as Lease);
   let sgOpen = true;
   const d = {
     config: { settings: o.settings },
@@ -44,14 +33,8 @@ function world(o: { settings: ControllerSettings; sever: () => Promise<number>; 
     metrics: { flush: async () => undefined },
     store: {
       // The run's own record (retry-safety): only the holder execution may fence, for the node it replaces.
-      getLease: async () => lease,
-      transitionLease: async (decide: (l: Lease) => LeaseResult) => {
-        const r = decide(lease);
-        if (!r.ok) return { ok: false, before: lease, reason: r.reason };
-        const before = lease;
-        lease = r.lease;
-        return { ok: true, before, lease, changed: r.lease !== before };
-      },
+      getLease: cell.getLease,
+      transitionLease: cell.transitionLease,
       listNodes: async () => ['pg1', 'pg2', 'pg3'].map(node),
       appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
         void timeline.push(`${s.step}: ${s.detail}`),

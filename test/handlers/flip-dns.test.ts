@@ -5,22 +5,12 @@ import type { Deps } from '../../lambdas/handlers/deps';
 import { handler as flipDns } from '../../lambdas/handlers/flip-dns';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import type { RegisteredNode } from '../../lambdas/ports/store-port';
+import { registeredNode } from './fixtures';
 
 jest.mock('../../lambdas/handlers/deps', () => ({ deps: () => Promise.resolve(currentDeps) }));
 let currentDeps: Deps;
 
-const node = (name: string, ip: string): RegisteredNode => ({
-  name,
-  instanceId: `i-${name}`,
-  az: 'a',
-  privateIp: ip,
-  host: ip,
-  port: 5432,
-  securityGroupId: `sg-${name}`,
-  role: name === 'pg1' ? 'primary' : 'replica',
-  status: 'healthy',
-  noFailover: false,
-});
+const node = (name: string, ip: string): RegisteredNode => registeredNode(name, { privateIp: ip, host: ip });
 
 /** Route 53 as a list of changes, each INSYNC after `pendingPolls` GetChange calls. */
 function world(lease: Lease, pendingPolls: number) {

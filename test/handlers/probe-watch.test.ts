@@ -1,16 +1,17 @@
-import { DEFAULT_SETTINGS, type Episode, type Lease, type LeaseResult, parseSettings } from '../../lambdas/core';
+import { DEFAULT_SETTINGS, type Episode, parseSettings } from '../../lambdas/core';
 import { initialLease } from '../../lambdas/core/lease';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { watchRound } from '../../lambdas/handlers/probe-watch';
 import type { ProbeResult, StandbyInfo } from '../../lambdas/ports/postgres-port';
 import type { EventRecord } from '../../lambdas/ports/store-port';
+import { memoryLease } from './fixtures';
 
 const NAMES = 'ANY 1 (pg1, pg2, pg3)';
 
 /** One store, one PostgreSQL setting, shared by three probes; every page and ALTER recorded. */
 function world(settings = DEFAULT_SETTINGS) {
   let now = 1_000_000;
-  let lease: Lease = { ...initialLease('pg1', 0), epoch: 3 };
+  const cell = memoryLease({ ...initialLease('pg1', 0), epoch: 3 });
   const episodes = new Map<string, Episode>();
   const windows = new Map<number, EventRecord>();
   const pages: string[] = [];
@@ -29,14 +30,8 @@ function world(settings = DEFAULT_SETTINGS) {
       },
     },
     store: {
-      getLease: async () => lease,
-      transitionLease: async (decide: (l: Lease) => LeaseResult) => {
-        const r = decide(lease);
-        if (!r.ok) return { ok: false, before: lease, reason: r.reason };
-        const before = lease;
-        lease = r.lease;
-        return { ok: true, before, lease, changed: r.lease !== before };
-      },
+      getLease: cell.getLease,
+      transitionLease: cell.transitionLease,
       getEpisodes: async () => [...episodes.values()],
       putEpisode: async (e: Episode, rev: number | null) => {
         if ((episodes.get(e.kind)?.rev ?? null) !== rev) return false;
@@ -59,7 +54,7 @@ function world(settings = DEFAULT_SETTINGS) {
   ];
   /** Three probes decide on the same lease read (as they do within one round), then act. */
   const round = async (standbys: StandbyInfo[]) => {
-    const seen = lease;
+    const seen = cell.lease;
     await Promise.all(
       ['a', 'b', 'c'].map((az) => watchRound(d, az, seen, probe(standbys), (n) => ({ name: n, host: 'h', port: 1 }))),
     );
@@ -73,7 +68,7 @@ function world(settings = DEFAULT_SETTINGS) {
     alters,
     episodes,
     windows,
-    lease: () => lease,
+    lease: () => cell.lease,
     pg1,
   };
 }

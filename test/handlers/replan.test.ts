@@ -1,6 +1,5 @@
 import { DEFAULT_SETTINGS } from '../../lambdas/core';
 import { HostUnreachableError } from '../../lambdas/core/errors';
-import type { LeaseResult } from '../../lambdas/core/lease';
 import { initialLease } from '../../lambdas/core/lease';
 import type { Lease, RunRecord } from '../../lambdas/core/types';
 import { handler as abort } from '../../lambdas/handlers/abort';
@@ -8,42 +7,35 @@ import type { Deps } from '../../lambdas/handlers/deps';
 import { handler as replan } from '../../lambdas/handlers/replan';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import type { RegisteredNode } from '../../lambdas/ports/store-port';
+import { memoryLease, registeredNode } from './fixtures';
 
 jest.mock('../../lambdas/handlers/deps', () => ({ deps: () => Promise.resolve(currentDeps) }));
 let currentDeps: Deps;
 
 const HOLDER = 'c-failover-e4';
-const node = (name: string): RegisteredNode => ({
-  name,
-  instanceId: `i-0${name}`,
-  az: 'a',
-  privateIp: `10.0.0.${name.slice(2)}`,
-  host: `10.0.0.${name.slice(2)}`,
-  port: 5432,
-  securityGroupId: `sg-${name}`,
-  role: name === 'pg1' ? 'primary' : 'replica',
-  status: 'healthy',
-  noFailover: false,
-});
+const node = (name: string): RegisteredNode => registeredNode(name);
 
 /** A failover at epoch 4 that fenced pg1 and promoted pg2, whose Promote (or re-point) then failed. */
 function world(o: { run?: Partial<RunRecord>; revoke?: () => Promise<void>; sever?: () => Promise<number> } = {}) {
   const calls: string[] = [];
   const timeline: string[] = [];
-  let lease: Lease = {
-    ...initialLease('pg1', 0),
-    epoch: 4,
-    state: 'failing-over',
-    run: {
-      holder: HOLDER,
-      mode: 'failover',
-      oldPrimary: 'pg1',
-      candidate: 'pg2',
-      fenceVerified: true,
-      promotedLsn: '0/5000000',
-      ...o.run,
-    },
-  };
+  const cell = memoryLease(
+    {
+      ...initialLease('pg1', 0),
+      epoch: 4,
+      state: 'failing-over',
+      run: {
+        holder: HOLDER,
+        mode: 'failover',
+        oldPrimary: 'pg1',
+        candidate: 'pg2',
+        fenceVerified: true,
+        promotedLsn: '0/5000000',
+        ...o.run,
+      },
+    } as Lease,
+    () => void calls.push('record'),
+  );
   let sgOpen = true;
   const d = {
     config: { settings: DEFAULT_SETTINGS },
@@ -51,15 +43,8 @@ function world(o: { run?: Partial<RunRecord>; revoke?: () => Promise<void>; seve
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     metrics: { flush: async () => undefined },
     store: {
-      getLease: async () => lease,
-      transitionLease: async (decide: (l: Lease) => LeaseResult) => {
-        const r = decide(lease);
-        if (!r.ok) return { ok: false, before: lease, reason: r.reason };
-        const before = lease;
-        lease = r.lease;
-        calls.push('record');
-        return { ok: true, before, lease, changed: r.lease !== before };
-      },
+      getLease: cell.getLease,
+      transitionLease: cell.transitionLease,
       listNodes: async () => ['pg1', 'pg2', 'pg3'].map(node),
       appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
         void timeline.push(`${s.step}: ${s.detail}`),
@@ -81,7 +66,7 @@ function world(o: { run?: Partial<RunRecord>; revoke?: () => Promise<void>; seve
     },
   };
   currentDeps = d as unknown as Deps;
-  return { calls, timeline, lease: () => lease };
+  return { calls, timeline, lease: () => cell.lease };
 }
 
 const state: RunState = {

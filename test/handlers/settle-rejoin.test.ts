@@ -4,19 +4,10 @@ import type { Deps } from '../../lambdas/handlers/deps';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import { handler, settleRejoin } from '../../lambdas/handlers/settle-rejoin';
 import type { RegisteredNode } from '../../lambdas/ports/store-port';
+import { registeredNode } from './fixtures';
 
-const node = (name: string, ip: string, role: 'primary' | 'replica', status: string): RegisteredNode => ({
-  name,
-  instanceId: `i-${name}`,
-  az: 'a',
-  privateIp: ip,
-  host: ip,
-  port: 5432,
-  securityGroupId: `sg-${name}`,
-  role,
-  status,
-  noFailover: false,
-});
+const node = (name: string, ip: string, role: 'primary' | 'replica', status: string): RegisteredNode =>
+  registeredNode(name, { privateIp: ip, host: ip, role, status });
 
 /** An in-memory registry, lease and record: just enough of the ports for this step. */
 function world(lease: Lease, nodes: RegisteredNode[]) {

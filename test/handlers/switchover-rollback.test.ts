@@ -1,27 +1,16 @@
-import type { LeaseResult } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { handler as finishRollback } from '../../lambdas/handlers/finish-rollback';
 import { handler as rollbackSwitchover } from '../../lambdas/handlers/rollback-switchover';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import type { TaskEvent } from '../../lambdas/handlers/task';
-import type { GuardedWrites, RegisteredNode } from '../../lambdas/ports/store-port';
+import type { RegisteredNode } from '../../lambdas/ports/store-port';
+import { memoryLease, registeredNode } from './fixtures';
 
 jest.mock('../../lambdas/handlers/deps', () => ({ deps: () => Promise.resolve(currentDeps) }));
 let currentDeps: Deps;
 
-const node = (name: string, ip: string): RegisteredNode => ({
-  name,
-  instanceId: `i-${name}`,
-  az: 'a',
-  privateIp: ip,
-  host: ip,
-  port: 5432,
-  securityGroupId: `sg-${name}`,
-  role: name === 'pg1' ? 'primary' : 'replica',
-  status: 'healthy',
-  noFailover: false,
-});
+const node = (name: string, ip: string): RegisteredNode => registeredNode(name, { privateIp: ip, host: ip });
 const NODES = [node('pg1', '10.0.0.1'), node('pg2', '10.0.0.2'), node('pg3', '10.0.0.3')];
 
 const switching = (): Lease => ({
@@ -39,7 +28,8 @@ const switching = (): Lease => ({
 
 /** One cluster: a lease the store changes only through the core's transition, records, a host, probes. */
 function world(opts: { writer?: string[]; targetRole?: 'primary' | 'replica'; oldStarts?: boolean } = {}) {
-  let lease = switching();
+  const cell = memoryLease(switching());
+  const writes = cell.writes;
   const timeline: { step: string; detail: string }[] = [];
   const records: Record<string, string[]> = {
     'writer.db': opts.writer ?? ['10.0.0.1'],
@@ -49,24 +39,15 @@ function world(opts: { writer?: string[]; targetRole?: 'primary' | 'replica'; ol
   const notes: string[] = [];
   const hostRuns: string[] = [];
   const revoked: string[] = [];
-  const writes: GuardedWrites[] = [];
   let oldRunning = false;
   const d = {
     config: { PGQ_CLUSTER: 'lab', PGQ_WRITER_RECORD: 'writer.db', PGQ_READER_RECORD: 'reader.db', PGQ_RECORD_TTL: 5 },
     log: { info: () => undefined, warn: () => undefined, error: () => undefined },
     now: () => 1_500_000,
     store: {
-      getLease: async () => lease,
+      getLease: cell.getLease,
       listNodes: async () => NODES,
-      transitionLease: async (decide: (l: Lease) => LeaseResult, w?: (after: Lease) => GuardedWrites) => {
-        const r = decide(lease);
-        if (!r.ok) return r;
-        if (r.lease !== lease) {
-          lease = r.lease;
-          if (w) writes.push(w(r.lease));
-        }
-        return { ok: true, before: lease, lease: r.lease };
-      },
+      transitionLease: cell.transitionLease,
       appendTimeline: async (_e: number, s: { step: string; detail: string }) => void timeline.push(s),
       getEvent: async () => ({ timeline }),
     },
@@ -104,7 +85,7 @@ function world(opts: { writer?: string[]; targetRole?: 'primary' | 'replica'; ol
     metrics: { flush: async () => undefined },
   } as unknown as Deps;
   currentDeps = d;
-  return { lease: () => lease, timeline, records, upserts, notes, hostRuns, revoked, writes };
+  return { lease: () => cell.lease, timeline, records, upserts, notes, hostRuns, revoked, writes };
 }
 
 const state = (over: Partial<RunState> = {}) => ({

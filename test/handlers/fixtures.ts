@@ -1,0 +1,54 @@
+import type { LeaseResult } from '../../lambdas/core/lease';
+import type { Lease } from '../../lambdas/core/types';
+import type { GuardedWrites, RegisteredNode } from '../../lambdas/ports/store-port';
+
+/**
+ * A registered node of the handler tests' three-node cluster: pgN at 10.0.0.N:5432 in AZ `a`, its own security
+ * group and instance, pg1 the primary. @default role primary for pg1, replica otherwise; status healthy
+ */
+export function registeredNode(name: string, over: Partial<RegisteredNode> = {}): RegisteredNode {
+  const ip = `10.0.0.${name.replace(/^\D+/, '')}`;
+  return {
+    name,
+    instanceId: `i-0${name}`,
+    az: 'a',
+    privateIp: ip,
+    host: ip,
+    port: 5432,
+    securityGroupId: `sg-${name}`,
+    role: name === 'pg1' ? 'primary' : 'replica',
+    status: 'healthy',
+    noFailover: false,
+    ...over,
+  };
+}
+
+/**
+ * The lease half of the store port in memory, with the real store's semantics (lambdas/adapters/aws/dynamo-store.ts):
+ * the core decides, a refusal writes nothing, an accepted decision writes its registry and history writes even when
+ * the lease itself is unchanged (a retry completes them). `writes` collects them; `lease` is the current value.
+ */
+export function memoryLease(initial: Lease, onTransition?: (after: Lease, writes: GuardedWrites | undefined) => void) {
+  let lease = initial;
+  const writes: GuardedWrites[] = [];
+  return {
+    get lease(): Lease {
+      return lease;
+    },
+    set lease(l: Lease) {
+      lease = l;
+    },
+    writes,
+    getLease: async () => lease,
+    transitionLease: async (decide: (l: Lease) => LeaseResult, w?: (after: Lease) => GuardedWrites) => {
+      const r = decide(lease);
+      if (!r.ok) return { ok: false as const, before: lease, reason: r.reason };
+      const before = lease;
+      lease = r.lease;
+      const written = w?.(r.lease);
+      if (written) writes.push(written);
+      onTransition?.(lease, written);
+      return { ok: true as const, before, lease, changed: r.lease !== before };
+    },
+  };
+}
