@@ -76,37 +76,41 @@ async function fencePromotedCandidate(
  * changed, and never throws (a newer run owns the cluster). A retry whose first
  * attempt wrote the lease completes the history and notification.
  */
-export const handler = task('abort', { policy: 'abort', retryOf: 'aborted' }, async (state, d, ev, ctx) => {
-  const epoch = state.epoch!;
-  // Before the run ends: a promoted candidate is fenced while this run still holds the epoch.
-  const candidateFence = await fencePromotedCandidate(state, d, ctx.lease?.run).catch(() => undefined);
-  const reason = readableReason(state.error, {
-    mode: state.input.mode,
-    epoch,
-    ...(state.oldPrimary ? { oldPrimary: state.oldPrimary } : {}),
-    ...(state.candidate ? { candidate: state.candidate } : {}),
-  }).slice(0, 900);
-  const t = await d.store.transitionLease(
-    (l) => abortLease(l, { epoch, holder: ev.executionName, reason, now: d.now() }),
-    () => ({
-      event: {
-        epoch,
-        fields: { outcome: 'aborted', reason, ...(state.candidate ? { candidate: state.candidate } : {}) },
-      },
-    }),
-  );
-  if (!t.ok) {
-    d.log.warn('abort skipped', { reason: t.reason, epoch });
+export const handler = task(
+  'abort',
+  { needs: ['epoch'], policy: 'abort', retryOf: 'aborted' },
+  async (state, d, ev, ctx) => {
+    const epoch = state.epoch;
+    // Before the run ends: a promoted candidate is fenced while this run still holds the epoch.
+    const candidateFence = await fencePromotedCandidate(state, d, ctx.lease?.run).catch(() => undefined);
+    const reason = readableReason(state.error, {
+      mode: state.input.mode,
+      epoch,
+      ...(state.oldPrimary ? { oldPrimary: state.oldPrimary } : {}),
+      ...(state.candidate ? { candidate: state.candidate } : {}),
+    }).slice(0, 900);
+    const t = await d.store.transitionLease(
+      (l) => abortLease(l, { epoch, holder: ev.executionName, reason, now: d.now() }),
+      () => ({
+        event: {
+          epoch,
+          fields: { outcome: 'aborted', reason, ...(state.candidate ? { candidate: state.candidate } : {}) },
+        },
+      }),
+    );
+    if (!t.ok) {
+      d.log.warn('abort skipped', { reason: t.reason, epoch });
+      return state;
+    }
+    await d.store.appendTimeline(epoch, { step: 'abort', at: t.lease.updatedAt, detail: reason });
+    await d.metrics.needsAttention();
+    const fenced = await fencedNodeCondition(state, d).catch(() => undefined);
+    await d.notify(
+      `pgquorum ${d.config.PGQ_CLUSTER}: needs attention`,
+      (fenced ? `${reason}\nFenced node: ${fenced}.` : reason) +
+        (candidateFence ? `\nCandidate: ${candidateFence}.` : ''),
+    );
+    d.log.warn('run aborted', { reason, epoch });
     return state;
-  }
-  await d.store.appendTimeline(epoch, { step: 'abort', at: t.lease.updatedAt, detail: reason });
-  await d.metrics.needsAttention();
-  const fenced = await fencedNodeCondition(state, d).catch(() => undefined);
-  await d.notify(
-    `pgquorum ${d.config.PGQ_CLUSTER}: needs attention`,
-    (fenced ? `${reason}\nFenced node: ${fenced}.` : reason) +
-      (candidateFence ? `\nCandidate: ${candidateFence}.` : ''),
-  );
-  d.log.warn('run aborted', { reason, epoch });
-  return state;
-});
+  },
+);

@@ -36,6 +36,8 @@ export const handler = task('acquire-lease', { policy: 'acquire' }, async (state
   });
   if (!t.ok) throw new FatalError(`lease not acquired: ${t.reason}`);
   const { epoch, run } = t.lease;
+  // acquireLease always writes the new run's record; a lease without one is not this run's.
+  if (!run) throw new FatalError(`lease not acquired: epoch ${epoch} carries no run record`);
   const startedAt = t.lease.updatedAt;
   // Idempotent: a retry whose first attempt wrote the lease but not the event creates it now.
   await d.store.startEvent({
@@ -43,11 +45,11 @@ export const handler = task('acquire-lease', { policy: 'acquire' }, async (state
     kind: state.input.mode,
     startedAt,
     outcome: 'running',
-    oldPrimary: run!.oldPrimary,
+    oldPrimary: run.oldPrimary,
     reason: state.input.reason,
     timeline: [
       { step: 'acquire-lease', at: startedAt, detail: `epoch ${epoch} taken by ${holder}: ${state.input.reason}` },
     ],
   });
-  return { input: state.input, epoch, holder, oldPrimary: run!.oldPrimary, startedAt };
+  return { input: state.input, epoch, holder, oldPrimary: run.oldPrimary, startedAt };
 });

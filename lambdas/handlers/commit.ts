@@ -14,10 +14,10 @@ import { record, task } from './task';
  */
 export const handler = task(
   'commit',
-  { policy: 'holder', requires: ['candidate', 'promoted'], retryOf: 'committed' },
+  { needs: ['candidate', 'epoch'], policy: 'holder', requires: ['candidate', 'promoted'], retryOf: 'committed' },
   async (state, d, ev, { lease }) => {
-    const epoch = state.epoch!;
-    const candidate = state.candidate!;
+    const epoch = state.epoch;
+    const candidate = state.candidate;
     // onNoSyncStandby degrade: the old primary acknowledged alone since the record's start (frozen during a run).
     const window = lease?.syncDegraded?.primary === state.oldPrimary ? lease?.syncDegraded : undefined;
     const accounted =

@@ -10,45 +10,49 @@ import { record, task } from './task';
  * the primary is down now, the lease is given back and nothing else happens.
  * A retry whose first attempt already gave the lease back ends the same way.
  */
-export const handler = task('confirm-quorum', { policy: 'holder', retryOf: 'released' }, async (state, d, ev, ctx) => {
-  if (ctx.verdict.verdict === 'retried') {
-    return { ...state, quorumConfirmed: false, quorumReason: ctx.lease?.reason ?? ctx.verdict.reason };
-  }
-  const oldPrimary = state.oldPrimary!;
-  const votes = await d.store.getVotes();
-  const lastSeen = lastSeenPrimaryLsn(votes, oldPrimary);
-  const rate = primaryLsnRate(votes, oldPrimary);
-  if (state.input.force) {
-    await record(d, state, 'confirm-quorum', `skipped: operator forced the failover (${state.input.reason})`);
-    return {
-      ...state,
-      quorumConfirmed: true,
-      quorumReason: 'forced by operator',
-      oldPrimaryLastSeenLsn: lastSeen,
-      oldPrimaryLsnRate: rate,
-    };
-  }
-  const probeAzs = [...new Set(votes.map((v) => v.az))];
-  // Fewer than three voters must never shrink the majority: require the full fleet's majority.
-  const azs = probeAzs.length >= 3 ? probeAzs : [...probeAzs, ...['?1', '?2', '?3'].slice(0, 3 - probeAzs.length)];
-  const q = quorumVerdict(votes, { primary: oldPrimary, probeAzs: azs, now: d.now(), settings: d.config.settings });
-  await record(d, state, 'confirm-quorum', `${q.verdict}: ${q.reason}`);
-  if (q.verdict === 'primary-down') {
-    return {
-      ...state,
-      quorumConfirmed: true,
-      quorumReason: q.reason,
-      oldPrimaryLastSeenLsn: lastSeen,
-      oldPrimaryLsnRate: rate,
-    };
-  }
-  const epoch = state.epoch!;
-  const t = await d.store.transitionLease(
-    (l) => releaseLease(l, { epoch, holder: ev.executionName, reason: `no failover: ${q.reason}`, now: d.now() }),
-    () => ({
-      event: { epoch, fields: { outcome: 'aborted', reason: `released: quorum not confirmed (${q.reason})` } },
-    }),
-  );
-  if (!t.ok) throw new FatalError(t.reason);
-  return { ...state, quorumConfirmed: false, quorumReason: q.reason };
-});
+export const handler = task(
+  'confirm-quorum',
+  { needs: ['epoch', 'oldPrimary'], policy: 'holder', retryOf: 'released' },
+  async (state, d, ev, ctx) => {
+    if (ctx.verdict.verdict === 'retried') {
+      return { ...state, quorumConfirmed: false, quorumReason: ctx.lease?.reason ?? ctx.verdict.reason };
+    }
+    const oldPrimary = state.oldPrimary;
+    const votes = await d.store.getVotes();
+    const lastSeen = lastSeenPrimaryLsn(votes, oldPrimary);
+    const rate = primaryLsnRate(votes, oldPrimary);
+    if (state.input.force) {
+      await record(d, state, 'confirm-quorum', `skipped: operator forced the failover (${state.input.reason})`);
+      return {
+        ...state,
+        quorumConfirmed: true,
+        quorumReason: 'forced by operator',
+        oldPrimaryLastSeenLsn: lastSeen,
+        oldPrimaryLsnRate: rate,
+      };
+    }
+    const probeAzs = [...new Set(votes.map((v) => v.az))];
+    // Fewer than three voters must never shrink the majority: require the full fleet's majority.
+    const azs = probeAzs.length >= 3 ? probeAzs : [...probeAzs, ...['?1', '?2', '?3'].slice(0, 3 - probeAzs.length)];
+    const q = quorumVerdict(votes, { primary: oldPrimary, probeAzs: azs, now: d.now(), settings: d.config.settings });
+    await record(d, state, 'confirm-quorum', `${q.verdict}: ${q.reason}`);
+    if (q.verdict === 'primary-down') {
+      return {
+        ...state,
+        quorumConfirmed: true,
+        quorumReason: q.reason,
+        oldPrimaryLastSeenLsn: lastSeen,
+        oldPrimaryLsnRate: rate,
+      };
+    }
+    const epoch = state.epoch;
+    const t = await d.store.transitionLease(
+      (l) => releaseLease(l, { epoch, holder: ev.executionName, reason: `no failover: ${q.reason}`, now: d.now() }),
+      () => ({
+        event: { epoch, fields: { outcome: 'aborted', reason: `released: quorum not confirmed (${q.reason})` } },
+      }),
+    );
+    if (!t.ok) throw new FatalError(t.reason);
+    return { ...state, quorumConfirmed: false, quorumReason: q.reason };
+  },
+);

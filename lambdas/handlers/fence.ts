@@ -23,94 +23,98 @@ async function instanceStateOf(d: Deps, instanceId: string): Promise<string | un
  * PostgreSQL through SSM within a short bound (that also severs the sessions connection tracking keeps
  * alive); if the host cannot be reached, the unreachable-host policy: fence by quorum, STONITH, or an operator.
  */
-export const handler = task('fence', { policy: 'holder', requires: ['candidate'] }, async (state, d) => {
-  const nodes = await d.store.listNodes();
-  const node = findNode(nodes, state.oldPrimary!);
-  const settings = d.config.settings;
-  const { revokedRules } = await d.fence.revokeIngress(node, state.epoch!);
-  await record(d, state, 'fence-revoke', `revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`);
+export const handler = task(
+  'fence',
+  { needs: ['epoch', 'oldPrimary'], policy: 'holder', requires: ['candidate'] },
+  async (state, d) => {
+    const nodes = await d.store.listNodes();
+    const node = findNode(nodes, state.oldPrimary);
+    const settings = d.config.settings;
+    const { revokedRules } = await d.fence.revokeIngress(node, state.epoch);
+    await record(d, state, 'fence-revoke', `revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`);
 
-  // Learn early that the host is gone: EC2 says so before SSM would time out.
-  const before = await instanceStateOf(d, node.instanceId);
-  let hostStop: HostStopOutcome;
-  if (instanceGone(before)) {
-    hostStop = { kind: 'unreachable', detail: `EC2 reports ${node.instanceId} ${before}` };
-  } else {
-    const boundMs = settings.fence.hostStopTimeoutSec * 1000;
-    try {
-      const severed = await d.host.severConnections(node, { timeoutMs: boundMs });
-      hostStop = {
-        kind: 'stopped',
-        detail: `postgres stopped immediately${severed >= 0 ? `, ${severed} tracked connection(s) closed` : ''}`,
-      };
-    } catch (err) {
-      const e = err as Error;
-      hostStop =
-        err instanceof HostUnreachableError
-          ? { kind: 'unreachable', detail: e.message }
-          : { kind: 'failed', detail: `${e.name}: ${e.message}` };
+    // Learn early that the host is gone: EC2 says so before SSM would time out.
+    const before = await instanceStateOf(d, node.instanceId);
+    let hostStop: HostStopOutcome;
+    if (instanceGone(before)) {
+      hostStop = { kind: 'unreachable', detail: `EC2 reports ${node.instanceId} ${before}` };
+    } else {
+      const boundMs = settings.fence.hostStopTimeoutSec * 1000;
+      try {
+        const severed = await d.host.severConnections(node, { timeoutMs: boundMs });
+        hostStop = {
+          kind: 'stopped',
+          detail: `postgres stopped immediately${severed >= 0 ? `, ${severed} tracked connection(s) closed` : ''}`,
+        };
+      } catch (err) {
+        const e = err as Error;
+        hostStop =
+          err instanceof HostUnreachableError
+            ? { kind: 'unreachable', detail: e.message }
+            : { kind: 'failed', detail: `${e.name}: ${e.message}` };
+      }
     }
-  }
-  const instanceState = hostStop.kind === 'stopped' ? before : await instanceStateOf(d, node.instanceId);
-  const decision = fenceLadder({ node: node.name, instanceId: node.instanceId, settings, hostStop, instanceState });
+    const instanceState = hostStop.kind === 'stopped' ? before : await instanceStateOf(d, node.instanceId);
+    const decision = fenceLadder({ node: node.name, instanceId: node.instanceId, settings, hostStop, instanceState });
 
-  if (decision.rung === 'stop-postgres') {
-    await record(d, state, 'fence-sever', `${node.name}: ${hostStop.detail}`);
-    return { ...state, fence: { rung: decision.rung, postgresStopped: true, reason: decision.reason } };
-  }
-  await record(d, state, `fence-${decision.rung}`, decision.reason);
-
-  if (decision.rung === 'operator') throw new FenceNeedsOperatorError(decision.reason);
-
-  if (decision.rung === 'quorum') {
-    // Detach every replica that can be reached; VerifyFence then proves none streams from the old node.
-    const oldRepl = replicationEndpointOf(node);
-    const others = nodes.filter((n) => n.name !== node.name);
-    const lines = await Promise.all(
-      others.map(async (n) => {
-        try {
-          const was = await d.pg.detachUpstream(endpointOf(n));
-          return `${n.name} detached${was ? ` (streamed from ${was === `${oldRepl.host}:${oldRepl.port}` ? node.name : was})` : ''}`;
-        } catch (err) {
-          return `${n.name} not detached: ${(err as Error).message}`;
-        }
-      }),
-    );
-    await record(d, state, 'fence-quorum-detach', lines.join('; '));
-    return { ...state, fence: { rung: decision.rung, postgresStopped: false, reason: decision.reason } };
-  }
-
-  // stop-instance (STONITH).
-  const boundMs = settings.fence.stopInstanceTimeoutSec * 1000;
-  const t0 = d.now();
-  let seen = instanceState;
-  if (!decision.alreadyStopped) {
-    await d.fence.stopInstance(node.instanceId);
-    for (;;) {
-      seen = await instanceStateOf(d, node.instanceId);
-      if (seen === 'stopped' || seen === 'terminated' || d.now() - t0 >= boundMs) break;
-      await sleep(INSTANCE_POLL_MS);
+    if (decision.rung === 'stop-postgres') {
+      await record(d, state, 'fence-sever', `${node.name}: ${hostStop.detail}`);
+      return { ...state, fence: { rung: decision.rung, postgresStopped: true, reason: decision.reason } };
     }
-  }
-  const after = afterStopInstance({
-    node: node.name,
-    instanceId: node.instanceId,
-    instanceState: seen,
-    waitedSec: Math.round((d.now() - t0) / 1000),
-    tried: `ingress revoked; ${decision.reason}`,
-  });
-  if (!after.ok) {
-    await record(d, state, 'fence-operator', after.reason);
-    throw new FenceNeedsOperatorError(after.reason);
-  }
-  await record(d, state, 'fence-stop-instance-done', after.reason);
-  return {
-    ...state,
-    fence: {
-      rung: decision.rung,
-      postgresStopped: true,
+    await record(d, state, `fence-${decision.rung}`, decision.reason);
+
+    if (decision.rung === 'operator') throw new FenceNeedsOperatorError(decision.reason);
+
+    if (decision.rung === 'quorum') {
+      // Detach every replica that can be reached; VerifyFence then proves none streams from the old node.
+      const oldRepl = replicationEndpointOf(node);
+      const others = nodes.filter((n) => n.name !== node.name);
+      const lines = await Promise.all(
+        others.map(async (n) => {
+          try {
+            const was = await d.pg.detachUpstream(endpointOf(n));
+            return `${n.name} detached${was ? ` (streamed from ${was === `${oldRepl.host}:${oldRepl.port}` ? node.name : was})` : ''}`;
+          } catch (err) {
+            return `${n.name} not detached: ${(err as Error).message}`;
+          }
+        }),
+      );
+      await record(d, state, 'fence-quorum-detach', lines.join('; '));
+      return { ...state, fence: { rung: decision.rung, postgresStopped: false, reason: decision.reason } };
+    }
+
+    // stop-instance (STONITH).
+    const boundMs = settings.fence.stopInstanceTimeoutSec * 1000;
+    const t0 = d.now();
+    let seen = instanceState;
+    if (!decision.alreadyStopped) {
+      await d.fence.stopInstance(node.instanceId);
+      for (;;) {
+        seen = await instanceStateOf(d, node.instanceId);
+        if (seen === 'stopped' || seen === 'terminated' || d.now() - t0 >= boundMs) break;
+        await sleep(INSTANCE_POLL_MS);
+      }
+    }
+    const after = afterStopInstance({
+      node: node.name,
+      instanceId: node.instanceId,
       instanceState: seen,
-      reason: `${decision.reason}; ${after.reason}`,
-    },
-  };
-});
+      waitedSec: Math.round((d.now() - t0) / 1000),
+      tried: `ingress revoked; ${decision.reason}`,
+    });
+    if (!after.ok) {
+      await record(d, state, 'fence-operator', after.reason);
+      throw new FenceNeedsOperatorError(after.reason);
+    }
+    await record(d, state, 'fence-stop-instance-done', after.reason);
+    return {
+      ...state,
+      fence: {
+        rung: decision.rung,
+        postgresStopped: true,
+        instanceState: seen,
+        reason: `${decision.reason}; ${after.reason}`,
+      },
+    };
+  },
+);

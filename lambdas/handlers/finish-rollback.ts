@@ -28,12 +28,12 @@ async function ensureRecord(d: Deps, name: string, ips: readonly string[]): Prom
  */
 export const handler = task(
   'finish-rollback',
-  { policy: 'holder', requires: ['candidate'], retryOf: 'rolled-back' },
+  { needs: ['candidate', 'epoch', 'oldPrimary'], policy: 'holder', requires: ['candidate'], retryOf: 'rolled-back' },
   async (state, d, ev, ctx) => {
-    const epoch = state.epoch!;
+    const epoch = state.epoch;
     const nodes = await d.store.listNodes();
-    const old = findNode(nodes, state.oldPrimary!);
-    const target = state.candidate!;
+    const old = findNode(nodes, state.oldPrimary);
+    const target = state.candidate;
     const reason = state.rollback?.reason ?? `switchover ${old.name} -> ${target} rolled back`;
     if (ctx.verdict.verdict === 'act') {
       const fencedTarget = state.rollback?.targetFenced === true;

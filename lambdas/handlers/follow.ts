@@ -4,7 +4,7 @@ import type { RegisteredNode } from '../ports/store-port';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
 import type { Deps } from './deps';
 import type { RunState } from './run-state';
-import { record } from './task';
+import { type Phase, record } from './task';
 
 /** A node did not come back as a streaming replica in time. */
 export class NotStreamingError extends RetriableError {}
@@ -54,14 +54,14 @@ export async function waitStreaming(d: Deps, node: RegisteredNode, timeline: num
  */
 export async function afterCommit(
   d: Deps,
-  state: RunState,
+  state: Phase<'oldPrimary' | 'candidate' | 'epoch'>,
   label: string,
   fn: (old: RegisteredNode, primary: RegisteredNode) => Promise<string>,
 ): Promise<RunState> {
   const nodes = await d.store.listNodes();
-  const old = findNode(nodes, state.oldPrimary!);
-  const primary = findNode(nodes, state.candidate!);
-  const epoch = state.epoch!;
+  const old = findNode(nodes, state.oldPrimary);
+  const primary = findNode(nodes, state.candidate);
+  const epoch = state.epoch;
   const guard = { epoch, primary: primary.name };
   try {
     const detail = await fn(old, primary);

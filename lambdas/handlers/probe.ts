@@ -115,12 +115,12 @@ export async function probeRound(
       if (note) d.log.info('probe watch', { az, note });
     })
     .catch((err: Error) => d.log.warn('probe watch failed', { az, error: err.message }));
-  if (primaryOk) {
+  if (primaryOk && primaryResult) {
     await watching;
-    await d.metrics.syncStandbyMissing(Boolean(primaryResult!.syncStandbyMissing));
+    await d.metrics.syncStandbyMissing(Boolean(primaryResult.syncStandbyMissing));
     for (const r of results) {
-      if (r.ok && r.role === 'replica' && r.replayLsn && primaryResult!.currentLsn) {
-        await d.metrics.replicaLag(r.node, Math.max(0, Number(lsnDiff(primaryResult!.currentLsn, r.replayLsn))));
+      if (r.ok && r.role === 'replica' && r.replayLsn && primaryResult.currentLsn) {
+        await d.metrics.replicaLag(r.node, Math.max(0, Number(lsnDiff(primaryResult.currentLsn, r.replayLsn))));
       }
     }
     return { vote, decision: { action: 'no-action', reason: `${lease.primary} reachable from ${az}` } };

@@ -1,13 +1,16 @@
-import type { StepRule } from '../core/step-policy';
 import { endpointOf, findNode } from './cluster-view';
-import { advance, record, task } from './task';
+import { advance, record, type TaskRule, task } from './task';
 
 /** Promotes the chosen replica (idempotent: an already promoted node is success). */
 /** Only the holder, for its recorded candidate, once the old primary is fenced (switchover: stopped). */
-const rule: StepRule = { policy: 'holder', requires: ['candidate', 'old-primary-out'] };
+const rule: TaskRule<'candidate' | 'epoch'> = {
+  needs: ['candidate', 'epoch'],
+  policy: 'holder',
+  requires: ['candidate', 'old-primary-out'],
+};
 
 export const handler = task('promote', rule, async (state, d, ev) => {
-  const node = findNode(await d.store.listNodes(), state.candidate!);
+  const node = findNode(await d.store.listNodes(), state.candidate);
   const r = await d.pg.promote(endpointOf(node), { timeoutMs: 30000 });
   await record(
     d,

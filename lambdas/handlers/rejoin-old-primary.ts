@@ -9,7 +9,7 @@ import { record, task } from './task';
  */
 export const handler = task(
   'rejoin-old-primary', // The run committed before this step: the lease is steady and must name the candidate, never the old primary.
-  { policy: 'after-commit' },
+  { policy: 'after-commit', needs: ['oldPrimary', 'candidate', 'epoch'] },
   (state, d) =>
     afterCommit(d, state, 'rejoin', async (old, primary) => {
       // pg_rewind reads the source's control file, which shows the new timeline only after a checkpoint.
@@ -39,7 +39,7 @@ export const handler = task(
         .split('\n')
         .filter((l) => l.startsWith('LOST: '))
         .map((l) => l.slice(6));
-      await d.store.updateEvent(state.epoch!, { lostTransactions: lost });
+      await d.store.updateEvent(state.epoch, { lostTransactions: lost });
       await record(d, state, 'rejoin-wal', `${lost.length} transaction(s) only on ${old.name} after ${diverge}`);
       await d.fence.restoreIngress(old);
       await waitStreaming(d, old, timeline);

@@ -3,7 +3,7 @@ import { replanRun } from '../core/lease';
 import { replanDecision } from '../core/replan';
 import { findNode } from './cluster-view';
 import type { RunState } from './run-state';
-import { record, StepRefusedError, task } from './task';
+import { heldRun, record, StepRefusedError, task } from './task';
 
 /** The failed step's error as one line (Step Functions hands the Lambda error over as JSON). */
 function failureOf(state: RunState): string {
@@ -30,71 +30,77 @@ export class ReplanFenceError extends FatalError {}
  * bound, best effort (a dead host cannot be stopped; its closed ingress keeps clients away). A retry after the
  * record changed finds the candidate excluded and repeats the same fence (idempotent).
  */
-export const handler = task('replan', { policy: 'holder' }, async (state, d, ev, ctx) => {
-  const candidate = state.candidate;
-  if (!candidate || state.input.mode !== 'failover') {
-    throw new StepRefusedError(
-      `replan refused: ${candidate ? `a ${state.input.mode} does not re-plan` : 'no candidate to give up'}`,
+export const handler = task(
+  'replan',
+  { needs: ['epoch', 'oldPrimary'], policy: 'holder' },
+  async (state, d, ev, ctx) => {
+    const candidate = state.candidate;
+    if (!candidate || state.input.mode !== 'failover') {
+      throw new StepRefusedError(
+        `replan refused: ${candidate ? `a ${state.input.mode} does not re-plan` : 'no candidate to give up'}`,
+      );
+    }
+    const run = heldRun(ctx);
+    const nodes = await d.store.listNodes();
+    const failure = failureOf(state);
+    const decision = replanDecision({
+      candidate,
+      oldPrimary: state.oldPrimary,
+      excluded: run.excluded ?? [],
+      nodes: nodes.map((n) => n.name),
+      maxReplans: d.config.settings.maxReplans,
+      failure,
+    });
+    if (decision.action === 'give-up') {
+      await record(d, state, 'replan-give-up', decision.reason);
+      // Abort fences a candidate this run promoted before the run ends.
+      throw new FatalError(decision.reason);
+    }
+    const node = findNode(nodes, candidate);
+    try {
+      const { revokedRules } = await d.fence.revokeIngress(node, state.epoch);
+      if (!(await d.fence.ingressClosed(node.securityGroupId))) throw new Error('ingress still open after the revoke');
+      await record(
+        d,
+        state,
+        'replan-fence-revoke',
+        `${candidate}: revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`,
+      );
+    } catch (err) {
+      const reason = `candidate ${candidate} failed (${failure}) and its ingress could not be revoked (${(err as Error).message}): no other node is promoted; needs attention`;
+      await record(d, state, 'replan-fence-failed', reason);
+      throw new ReplanFenceError(reason);
+    }
+    const boundMs = d.config.settings.fence.hostStopTimeoutSec * 1000;
+    const stopped = await d.host
+      .severConnections(node, { timeoutMs: boundMs })
+      .then(() => 'postgres stopped')
+      .catch(
+        (err: Error) => `postgres not stopped (${err.name}: ${err.message.slice(0, 200)}); its ingress is revoked`,
+      );
+    await record(d, state, 'replan-fence-stop', `${candidate}: ${stopped}`);
+    const t = await d.store.transitionLease(
+      (l) => replanRun(l, { epoch: state.epoch, holder: ev.executionName, candidate }),
+      (after) => ({ event: { epoch: state.epoch, fields: { excluded: after.run?.excluded ?? decision.excluded } } }),
     );
-  }
-  const run = ctx.lease!.run!;
-  const nodes = await d.store.listNodes();
-  const failure = failureOf(state);
-  const decision = replanDecision({
-    candidate,
-    oldPrimary: state.oldPrimary!,
-    excluded: run.excluded ?? [],
-    nodes: nodes.map((n) => n.name),
-    maxReplans: d.config.settings.maxReplans,
-    failure,
-  });
-  if (decision.action === 'give-up') {
-    await record(d, state, 'replan-give-up', decision.reason);
-    // Abort fences a candidate this run promoted before the run ends.
-    throw new FatalError(decision.reason);
-  }
-  const node = findNode(nodes, candidate);
-  try {
-    const { revokedRules } = await d.fence.revokeIngress(node, state.epoch!);
-    if (!(await d.fence.ingressClosed(node.securityGroupId))) throw new Error('ingress still open after the revoke');
-    await record(
-      d,
-      state,
-      'replan-fence-revoke',
-      `${candidate}: revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`,
-    );
-  } catch (err) {
-    const reason = `candidate ${candidate} failed (${failure}) and its ingress could not be revoked (${(err as Error).message}): no other node is promoted; needs attention`;
-    await record(d, state, 'replan-fence-failed', reason);
-    throw new ReplanFenceError(reason);
-  }
-  const boundMs = d.config.settings.fence.hostStopTimeoutSec * 1000;
-  const stopped = await d.host
-    .severConnections(node, { timeoutMs: boundMs })
-    .then(() => 'postgres stopped')
-    .catch((err: Error) => `postgres not stopped (${err.name}: ${err.message.slice(0, 200)}); its ingress is revoked`);
-  await record(d, state, 'replan-fence-stop', `${candidate}: ${stopped}`);
-  const t = await d.store.transitionLease(
-    (l) => replanRun(l, { epoch: state.epoch!, holder: ev.executionName, candidate }),
-    (after) => ({ event: { epoch: state.epoch!, fields: { excluded: after.run?.excluded ?? decision.excluded } } }),
-  );
-  if (!t.ok) throw new StepRefusedError(`replan refused: ${t.reason}`);
-  await record(d, state, 'replan', decision.reason);
-  const followed = state.newTimeline !== undefined && state.promotedLsn ? [state.newTimeline] : [];
-  return {
-    ...state,
-    candidate: undefined,
-    candidateReason: undefined,
-    candidateLsn: undefined,
-    promotedLsn: undefined,
-    newTimeline: undefined,
-    replicas: undefined,
-    repointed: undefined,
-    dns: undefined,
-    readers: undefined,
-    error: undefined,
-    excluded: [...(t.lease.run?.excluded ?? decision.excluded)],
-    followedTimelines: [...new Set([...(state.followedTimelines ?? []), ...followed])],
-    replan: { count: (state.replan?.count ?? 0) + 1, reason: decision.reason },
-  };
-});
+    if (!t.ok) throw new StepRefusedError(`replan refused: ${t.reason}`);
+    await record(d, state, 'replan', decision.reason);
+    const followed = state.newTimeline !== undefined && state.promotedLsn ? [state.newTimeline] : [];
+    return {
+      ...state,
+      candidate: undefined,
+      candidateReason: undefined,
+      candidateLsn: undefined,
+      promotedLsn: undefined,
+      newTimeline: undefined,
+      replicas: undefined,
+      repointed: undefined,
+      dns: undefined,
+      readers: undefined,
+      error: undefined,
+      excluded: [...(t.lease.run?.excluded ?? decision.excluded)],
+      followedTimelines: [...new Set([...(state.followedTimelines ?? []), ...followed])],
+      replan: { count: (state.replan?.count ?? 0) + 1, reason: decision.reason },
+    };
+  },
+);

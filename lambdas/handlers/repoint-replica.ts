@@ -12,7 +12,7 @@ import { record, StepRefusedError, task } from './task';
  */
 export const handler = task(
   'repoint-replica',
-  { policy: 'holder', requires: ['candidate', 'promoted'] },
+  { needs: ['candidate'], policy: 'holder', requires: ['candidate', 'promoted'] },
   async (state, d, ev) => {
     const name = ev.item!;
     // Only the run's own replicas: never the promoted node or the one it replaced.
@@ -21,7 +21,7 @@ export const handler = task(
     }
     const nodes = await d.store.listNodes();
     const replica = findNode(nodes, name);
-    const primary = findNode(nodes, state.candidate!);
+    const primary = findNode(nodes, state.candidate);
     const upstream = replicationEndpointOf(primary);
     const others = state.replicas.filter((r) => r !== name);
     const stopWaiting = async (elapsedMs: number): Promise<string | null> => {

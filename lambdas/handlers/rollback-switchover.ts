@@ -4,7 +4,7 @@ import type { ProbeResult } from '../ports/postgres-port';
 import type { RegisteredNode } from '../ports/store-port';
 import { endpointOf, findNode } from './cluster-view';
 import type { Deps } from './deps';
-import { record, task } from './task';
+import { heldRun, record, task } from './task';
 
 /** How long the restarted old primary gets to answer as a primary after the host command returned (ms). @default 15000 */
 export const ROLLBACK_WRITABLE_TIMEOUT_MS = 15000;
@@ -32,14 +32,14 @@ async function waitPrimary(d: Deps, node: RegisteredNode, timeoutMs: number): Pr
  */
 export const handler = task(
   'rollback-switchover',
-  { policy: 'holder', requires: ['candidate'], retryOf: 'rolled-back' },
+  { needs: ['epoch', 'candidate'], policy: 'holder', requires: ['candidate'], retryOf: 'rolled-back' },
   async (state, d, _ev, ctx) => {
     if (ctx.verdict.verdict === 'retried') return state;
-    const run = ctx.lease!.run!;
-    const epoch = state.epoch!;
+    const run = heldRun(ctx);
+    const epoch = state.epoch;
     const nodes = await d.store.listNodes();
     const old = findNode(nodes, run.oldPrimary);
-    const target = findNode(nodes, run.candidate!);
+    const target = findNode(nodes, state.candidate);
     const tp = await d.pg.probe(endpointOf(target));
     const decision = decideSwitchoverFailure({
       run,

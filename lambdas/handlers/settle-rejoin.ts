@@ -2,7 +2,7 @@ import { commitHealth } from '../core/commit-health';
 import { findNode } from './cluster-view';
 import type { Deps } from './deps';
 import type { RunState } from './run-state';
-import { record, task } from './task';
+import { type Phase, record, task } from './task';
 
 /**
  * The last step of every run that committed, outside the VPC: Route 53 has no
@@ -12,9 +12,9 @@ import { record, task } from './task';
  * catch lands here with `rejoinError`), marks the old primary `needs-rejoin` so
  * the failure is visible instead of silently ending the run as Done.
  */
-export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> {
+export async function settleRejoin(state: Phase<'candidate' | 'epoch'>, d: Deps): Promise<RunState> {
   let nodes = await d.store.listNodes();
-  const primary = findNode(nodes, state.candidate!);
+  const primary = findNode(nodes, state.candidate);
   if (state.rejoinError && state.oldPrimary) {
     const old = findNode(nodes, state.oldPrimary);
     const detail = `rejoin of ${old.name} crashed: ${state.rejoinError.Error ?? 'error'}: ${(state.rejoinError.Cause ?? '').slice(0, 300)}`;
@@ -27,8 +27,8 @@ export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> 
         ...commitHealth({ primary: primary.name, replicas: [], rejoinFailure: detail }).degraded,
       ];
       await d.store.writeGuarded(
-        { epoch: state.epoch!, primary: primary.name },
-        { nodes: [flagged], event: { epoch: state.epoch!, fields: { rejoin: detail, degraded } } },
+        { epoch: state.epoch, primary: primary.name },
+        { nodes: [flagged], event: { epoch: state.epoch, fields: { rejoin: detail, degraded } } },
       );
       await record(d, state, 'rejoin-failed', detail);
       nodes = nodes.map((n) => (n.name === old.name ? flagged : n));
@@ -45,4 +45,8 @@ export async function settleRejoin(state: RunState, d: Deps): Promise<RunState> 
 }
 
 /** The Lambda entry point. It runs after the commit, when the lease is steady: a stale epoch skips it, quietly. */
-export const handler = task('settle-rejoin', { policy: 'after-commit' }, (state, d) => settleRejoin(state, d));
+export const handler = task(
+  'settle-rejoin',
+  { policy: 'after-commit', needs: ['oldPrimary', 'candidate', 'epoch'] },
+  (state, d) => settleRejoin(state, d),
+);

@@ -50,6 +50,24 @@ export interface StepContext {
   readonly verdict: Extract<StepVerdict, { verdict: 'act' | 'retried' }>;
 }
 
+/** A field of the run state. */
+export type RunField = keyof RunState;
+
+/**
+ * The run state as a step sees it: the fields it declared in `needs` are present (the wrapper refused the call
+ * otherwise), so the step reads them without a non-null assertion.
+ */
+export type Phase<K extends RunField> = RunState & { [P in K]-?: Exclude<RunState[P], undefined> };
+
+/**
+ * A step's declared rule: its lease policy (lambdas/core/step-policy.ts) and the run-state fields it needs present.
+ * A call whose state lacks one refuses with nothing changed, naming the fields.
+ * @default needs []
+ */
+export interface TaskRule<K extends RunField> extends StepRule {
+  readonly needs?: readonly K[];
+}
+
 /** A task's Lambda handler; `withDeps` builds the same handler (same name and rule) over other dependencies. */
 export interface TaskHandler<R> {
   (ev: TaskEvent): Promise<R>;
@@ -63,10 +81,10 @@ export interface TaskHandler<R> {
  * the timeline), run, log one structured line with the outcome, and translate
  * errors for Step Functions.
  */
-export function task<R = RunState>(
+export function task<K extends RunField = never, R = RunState>(
   name: string,
-  rule: StepRule,
-  step: (state: RunState, d: Deps, ev: TaskEvent, ctx: StepContext) => Promise<R>,
+  rule: TaskRule<K>,
+  step: (state: Phase<K>, d: Deps, ev: TaskEvent, ctx: StepContext) => Promise<R>,
   getDeps: () => Promise<Deps> = defaultDeps,
 ): TaskHandler<R> {
   const handler = async (ev: TaskEvent): Promise<R> => {
@@ -108,7 +126,11 @@ export function task<R = RunState>(
         await record(d, state, `${name}-skipped`, detail);
         return { ...state, rejoin: detail } as R;
       }
-      const out = await step(state, d, ev, { lease, verdict: v });
+      const missing = (rule.needs ?? []).filter((k) => state![k] === undefined);
+      if (missing.length) {
+        throw new StepRefusedError(`${name} refused: the run state has no ${missing.join(', ')}; nothing changed`);
+      }
+      const out = await step(state as Phase<K>, d, ev, { lease, verdict: v });
       d.log.info(`${name} done`, { task: name, epoch: state.epoch, ms: Date.now() - t0, outcome: 'ok' });
       return out;
     } catch (err) {
@@ -134,6 +156,13 @@ export function task<R = RunState>(
   return Object.assign(handler, { withDeps: (g: () => Promise<Deps>) => task(name, rule, step, g) });
 }
 
+/** The run record a `holder` step acts for: authorizeStep refused the call if the lease held none. */
+export function heldRun(ctx: StepContext): RunRecord {
+  const run = ctx.lease?.run;
+  if (!run) throw new StepRefusedError('the lease holds no run record: only a run holder acts; nothing changed');
+  return run;
+}
+
 /** Appends a step to the run's timeline (idempotent per step and detail). */
 export async function record(d: Deps, state: RunState, step: string, detail: string): Promise<void> {
   if (state.epoch === undefined) return;
@@ -145,10 +174,17 @@ export async function record(d: Deps, state: RunState, step: string, detail: str
  * write through the one lease transition) and returns the record: a retry
  * recording the same value changes nothing; a conflicting one refuses.
  */
-export async function advance(d: Deps, state: RunState, ev: TaskEvent, progress: RunProgress): Promise<RunRecord> {
+export async function advance(
+  d: Deps,
+  state: Phase<'epoch'>,
+  ev: TaskEvent,
+  progress: RunProgress,
+): Promise<RunRecord> {
   const t = await d.store.transitionLease((l) =>
-    advanceRun(l, { epoch: state.epoch!, holder: ev.executionName, progress }),
+    advanceRun(l, { epoch: state.epoch, holder: ev.executionName, progress }),
   );
   if (!t.ok) throw new StepRefusedError(`run record not advanced: ${t.reason}`);
-  return t.lease.run!;
+  // advanceRun only accepts a lease whose run record it advanced.
+  if (!t.lease.run) throw new StepRefusedError('run record not advanced: the lease holds no run record');
+  return t.lease.run;
 }

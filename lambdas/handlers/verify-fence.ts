@@ -11,37 +11,42 @@ export class FenceNotHoldingError extends RetriableError {}
  * Fenced by quorum, every other node must also answer (one the controller cannot see could still be the old
  * primary's standby); fenced by STONITH, EC2 must report the instance stopped.
  */
-export const handler = task('verify-fence', { policy: 'holder', requires: ['candidate'] }, async (state, d, ev) => {
-  const nodes = await d.store.listNodes();
-  const old = findNode(nodes, state.oldPrimary!);
-  const rung = state.fence?.rung ?? 'stop-postgres';
-  const problems: string[] = [];
-  if (!(await d.fence.ingressClosed(old.securityGroupId)))
-    problems.push(`${old.securityGroupId} still admits PostgreSQL`);
-  const fresh = await d.pg.probe(endpointOf(old));
-  if (fresh.ok) problems.push(`a fresh connection to ${old.name} still succeeds`);
-  const oldRepl = replicationEndpointOf(old);
-  const others = await Promise.all(nodes.filter((n) => n.name !== old.name).map((n) => d.pg.probe(endpointOf(n))));
-  for (const p of others) {
-    if (p.ok && p.streaming && p.upstream === `${oldRepl.host}:${oldRepl.port}`)
-      problems.push(`${p.node} still streams from ${old.name}`);
-    if (rung === 'quorum' && !p.ok) problems.push(`${p.node} does not answer, so it may still stream from ${old.name}`);
-  }
-  let instance = '';
-  if (rung === 'stop-instance') {
-    const s = await d.fence.instanceState(old.instanceId);
-    if (s !== 'stopped' && s !== 'terminated')
-      problems.push(`EC2 reports ${old.instanceId} ${s ?? 'unknown'}, not stopped`);
-    instance = `, instance ${old.instanceId} ${s}`;
-  }
-  if (problems.length) throw new FenceNotHoldingError(`fence of ${old.name} does not hold: ${problems.join('; ')}`);
-  await record(
-    d,
-    state,
-    'verify-fence',
-    `${old.name} (${rung}): ingress closed, fresh connection refused, no replica streaming from it${instance}`,
-  );
-  // Promote refuses until the record says the fence held.
-  await advance(d, state, ev, { fenceVerified: true });
-  return state;
-});
+export const handler = task(
+  'verify-fence',
+  { needs: ['epoch', 'oldPrimary'], policy: 'holder', requires: ['candidate'] },
+  async (state, d, ev) => {
+    const nodes = await d.store.listNodes();
+    const old = findNode(nodes, state.oldPrimary);
+    const rung = state.fence?.rung ?? 'stop-postgres';
+    const problems: string[] = [];
+    if (!(await d.fence.ingressClosed(old.securityGroupId)))
+      problems.push(`${old.securityGroupId} still admits PostgreSQL`);
+    const fresh = await d.pg.probe(endpointOf(old));
+    if (fresh.ok) problems.push(`a fresh connection to ${old.name} still succeeds`);
+    const oldRepl = replicationEndpointOf(old);
+    const others = await Promise.all(nodes.filter((n) => n.name !== old.name).map((n) => d.pg.probe(endpointOf(n))));
+    for (const p of others) {
+      if (p.ok && p.streaming && p.upstream === `${oldRepl.host}:${oldRepl.port}`)
+        problems.push(`${p.node} still streams from ${old.name}`);
+      if (rung === 'quorum' && !p.ok)
+        problems.push(`${p.node} does not answer, so it may still stream from ${old.name}`);
+    }
+    let instance = '';
+    if (rung === 'stop-instance') {
+      const s = await d.fence.instanceState(old.instanceId);
+      if (s !== 'stopped' && s !== 'terminated')
+        problems.push(`EC2 reports ${old.instanceId} ${s ?? 'unknown'}, not stopped`);
+      instance = `, instance ${old.instanceId} ${s}`;
+    }
+    if (problems.length) throw new FenceNotHoldingError(`fence of ${old.name} does not hold: ${problems.join('; ')}`);
+    await record(
+      d,
+      state,
+      'verify-fence',
+      `${old.name} (${rung}): ingress closed, fresh connection refused, no replica streaming from it${instance}`,
+    );
+    // Promote refuses until the record says the fence held.
+    await advance(d, state, ev, { fenceVerified: true });
+    return state;
+  },
+);

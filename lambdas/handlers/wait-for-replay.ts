@@ -9,11 +9,11 @@ import { record, task } from './task';
  */
 export const handler = task(
   'wait-for-replay',
-  { policy: 'holder', requires: ['candidate', 'old-primary-out'] },
+  { needs: ['candidate', 'finalLsn'], policy: 'holder', requires: ['candidate', 'old-primary-out'] },
   async (state, d) => {
-    const target = findNode(await d.store.listNodes(), state.candidate!);
+    const target = findNode(await d.store.listNodes(), state.candidate);
     const at = await d.pg
-      .waitForReplay(endpointOf(target), state.finalLsn!, d.config.settings.switchoverReplayTimeoutMs)
+      .waitForReplay(endpointOf(target), state.finalLsn, d.config.settings.switchoverReplayTimeoutMs)
       .catch((err: Error) => {
         // The adapter's ReplayTimeoutError (by name: handlers reach adapters only through deps).
         throw err.name === 'ReplayTimeoutError' ? new FatalError(err.message) : err;

@@ -3,6 +3,7 @@ import type { Lease } from '../../lambdas/core/types';
 import type { Deps } from '../../lambdas/handlers/deps';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import { handler, settleRejoin } from '../../lambdas/handlers/settle-rejoin';
+import type { Phase } from '../../lambdas/handlers/task';
 import type { RegisteredNode } from '../../lambdas/ports/store-port';
 import { registeredNode } from './fixtures';
 
@@ -44,7 +45,7 @@ function world(lease: Lease, nodes: RegisteredNode[]) {
 }
 
 const steady: Lease = { ...initialLease('pg2', 0), epoch: 7, state: 'steady' };
-const run: RunState = {
+const run: Phase<'oldPrimary' | 'candidate' | 'epoch'> = {
   input: { mode: 'failover', cluster: 'c', reason: 'r' },
   epoch: 7,
   oldPrimary: 'pg1',

@@ -100,6 +100,35 @@ describe('task wrapper', () => {
     });
   });
 
+  it('refuses a state without the fields the step declared it needs, naming them, before the step runs', async () => {
+    const timeline: string[] = [];
+    const step = jest.fn();
+    const h = task('promote', { policy: 'holder', needs: ['epoch', 'candidate', 'candidateLsn'] }, step, async () =>
+      fakeDeps(held, timeline),
+    );
+    await expect(
+      h({ state: { input, epoch: 5, oldPrimary: 'pg1', candidateLsn: '0/1' }, executionName: 'exec-5' }),
+    ).rejects.toMatchObject({
+      name: FATAL_ERROR,
+      message: 'StepRefusedError: promote refused: the run state has no candidate; nothing changed',
+    });
+    expect(step).not.toHaveBeenCalled();
+    expect(timeline).toEqual([]);
+  });
+
+  it('hands the step its declared fields as present', async () => {
+    const h = task(
+      'promote',
+      { policy: 'holder', needs: ['epoch', 'oldPrimary'] },
+      // Typed: `s.epoch` is a number and `s.oldPrimary` a string here, no assertion needed.
+      async (s) => ({ ...s, reason: `${s.oldPrimary.toUpperCase()} at ${s.epoch.toFixed(0)}` }),
+      async () => fakeDeps(held),
+    );
+    await expect(h({ state: { input, epoch: 5, oldPrimary: 'pg1' }, executionName: 'exec-5' })).resolves.toMatchObject({
+      reason: 'PG1 at 5',
+    });
+  });
+
   it('withDeps builds the same handler over other dependencies', async () => {
     const base = task('fence', { policy: 'holder' }, async (s) => s);
     await expect(
