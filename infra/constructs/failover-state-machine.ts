@@ -31,9 +31,11 @@ export interface FailoverStateMachineProps {
 
 /**
  * The failover and switchover workflow (docs/design.md section 3). Every task gets the
- * whole run state plus the execution name and returns the new state; every
- * failure after the lease is taken ends in Abort (lease to needs-attention,
- * notification), failures before it end with nothing changed.
+ * whole run state plus the execution name and returns the new state. Failures
+ * before the lease is taken end with nothing changed; after it, a failed
+ * candidate re-plans (Replan), a switchover that has not promoted rolls back
+ * (RollbackSwitchover), and every other failure ends in Abort (lease to
+ * needs-attention, one notification).
  */
 export class FailoverStateMachine extends Construct {
   readonly stateMachine: sfn.StateMachine;
