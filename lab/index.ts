@@ -649,6 +649,19 @@ export class Lab {
    * its work and then fails with Pgq.Retriable, `times` times (default 1), so the state machine's Retry runs
    * it again. Works on a lab deployment (lab/deploy.ts wraps every task with lab/task-shim.js). reset() disarms.
    */
+  /**
+   * Holds delivery of a host script's Run Command (every node) until `releaseHostCommand`: a drill uses it to act
+   * while the product waits on that command. `lab.reset()` releases every hold.
+   */
+  async holdHostCommand(script: string): Promise<void> {
+    await this.call('/ssm-hold', { script, held: 'true' });
+  }
+
+  /** Delivers a held host script's commands again. */
+  async releaseHostCommand(script: string): Promise<void> {
+    await this.call('/ssm-hold', { script, held: 'false' });
+  }
+
   async armFault(task: string, opts: { times?: number } = {}): Promise<void> {
     if (!(task in TASKS)) {
       throw new LabError(`unknown task '${task}' (expected one of ${Object.keys(TASKS).join(', ')})`);

@@ -1116,6 +1116,9 @@ export async function switchoverRollbackTrial(
   })();
   const t0 = Date.now();
   let pausedOnTime = false;
+  // The old primary's stop waits for the pause: held in the lab's Run Command, as a slow delivery would hold it
+  // (the drawn delivery latency alone loses the race to the history poll now and then).
+  await lab.holdHostCommand('stop-postgres-fast');
   try {
     const { executionArn } = await new SFNClient({}).send(
       new StartExecutionCommand({
@@ -1131,6 +1134,7 @@ export async function switchoverRollbackTrial(
     );
     pausedOnTime = await whenStateEntered(executionArn!, 'StopOldPrimary', runTimeoutFor(lab));
     if (pausedOnTime) await onNode(lab, target, 'SELECT pg_wal_replay_pause()');
+    await lab.releaseHostCommand('stop-postgres-fast');
     const run = await waitForExecution(executionArn!, { runTimeoutMs: runTimeoutFor(lab) });
     const ackBy = Date.now() + 15000;
     while (!load.firstAckAfter(run.stopped) && Date.now() < ackBy) await sleep(50);
@@ -1172,6 +1176,7 @@ export async function switchoverRollbackTrial(
     sampling = false;
     await sampler;
     await load.stop().catch(() => undefined);
+    await lab.releaseHostCommand('stop-postgres-fast').catch(() => undefined);
     await onNode(lab, target, 'SELECT pg_wal_replay_resume()').catch(() => undefined);
   }
 }

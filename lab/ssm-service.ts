@@ -142,6 +142,8 @@ const secs = (ms: number) => ms / 1000;
 /** The lab's SSM Run Command service (see the module comment). */
 export class LabSsmService {
   private readonly invocations = new Map<string, Invocation>();
+  /** Scripts whose delivery a drill holds (see hold()). */
+  private readonly held = new Set<string>();
   private readonly lostSince = new Map<string, number>();
   /** The documents the deployed stack created; until a deployment registers them, any `<prefix>-<script>` is accepted. */
   private documents: Map<string, SsmDocument> | undefined;
@@ -195,6 +197,18 @@ export class LabSsmService {
   /** Forgets every invocation (lab reset); scripts still running are left to finish. */
   forget(): void {
     this.invocations.clear();
+    this.held.clear();
+  }
+
+  /**
+   * Holds (or releases) delivery of one host script: a drill times a fault to the moment the product waits on that
+   * command, as a slow Run Command delivery would let it (the profile's latency is drawn, so no drill can rely on
+   * it). A held invocation stays Pending; on release it is delivered at the next round.
+   */
+  hold(script: string, held: boolean): void {
+    if (held) this.held.add(script);
+    else this.held.delete(script);
+    this.advance();
   }
 
   /** Invocations per status, for the supervisor's status route and tests. */
@@ -223,7 +237,7 @@ export class LabSsmService {
       const online = agent === 'online';
       if (inv.status !== 'InProgress') {
         if (now >= inv.expiresAt) this.finish(inv, 'TimedOut', 'DeliveryTimedOut');
-        else if (online && now >= inv.deliverAt) this.start(inv, now);
+        else if (online && now >= inv.deliverAt && !this.held.has(inv.script)) this.start(inv, now);
         // "Delayed: ... the target wasn't available ... because the node was stopped ... will try again."
         else if (agent === 'stopped' && inv.status === 'Pending') inv.status = inv.details = 'Delayed';
         else if (agent !== 'stopped' && inv.status === 'Delayed') inv.status = inv.details = 'Pending';

@@ -714,6 +714,13 @@ const routes: Record<string, Handler> = {
     calls: proxy.calls,
     route53Changes: proxy.trackedChanges(),
   }),
+  '/ssm-hold': async (b) => {
+    if (!b.script) throw new Error('script is required');
+    const held = b.held !== 'false';
+    ssm.hold(b.script, held);
+    log(`ssm: delivery of ${b.script} ${held ? 'held' : 'released'}`);
+    return { script: b.script, held };
+  },
   '/fault-arm': async (b) => {
     const times = Number(b.times ?? 1);
     if (!b.task) throw new Error('task is required');

@@ -140,6 +140,8 @@ describe('a target that stops replaying after the old primary stopped: rolled ba
   it('the CLI reports a rollback as exit 1 with one line: writes are back on pg1, and why', async () => {
     await freshCluster(3000);
     const t0 = Date.now();
+    // The old primary's stop waits until replay is paused (a drawn SSM latency alone loses that race at times).
+    await lab.holdHostCommand('stop-postgres-fast');
     const child: ChildProcess = spawn(process.execPath, cliArgs('switchover', '--to', 'pg3', '--yes'), {
       cwd: ROOT,
       env,
@@ -158,12 +160,14 @@ describe('a target that stops replaying after the old primary stopped: rolled ba
       }
       expect(await whenStateEntered(arn!, 'StopOldPrimary')).toBe(true);
       await sql('pg3', 'SELECT pg_wal_replay_pause()');
+      await lab.releaseHostCommand('stop-postgres-fast');
       expect(await exited).toBe(EXIT.failed);
       expect(stderr.trim().split('\n').at(-1)).toMatch(
         /^pgquorum: switchover rolled back: writes are back on pg1 \(lease steady at epoch \d+\): WaitForReplay failed: ReplayPausedError: pg3 has WAL replay paused/,
       );
     } finally {
       child.kill();
+      await lab.releaseHostCommand('stop-postgres-fast').catch(() => undefined);
       await sql('pg3', 'SELECT pg_wal_replay_resume()').catch(() => undefined);
     }
   }, 240000);

@@ -117,6 +117,17 @@ describe('lab SSM service: a live host', () => {
     expect(done.StandardOutputContent).toBe('STOPPED on /data/pg1 with pg1 secret=\n');
   });
 
+  it('keeps a held script Pending past its delivery latency, and delivers it once released', async () => {
+    service.hold('stop-postgres-immediate', true);
+    const id = (await send(hosts[0]!.instanceId)).Command!.CommandId!;
+    clock += 5000;
+    expect((await status(id, hosts[0]!.instanceId)).Status).toBe('Pending');
+    expect(fs.existsSync(marker)).toBe(false);
+    service.hold('stop-postgres-immediate', false);
+    expect((await status(id, hosts[0]!.instanceId)).Status).toBe('InProgress');
+    await until(() => fs.existsSync(marker));
+  });
+
   it('reports a failing script as Failed with its exit code and stderr', async () => {
     const id = (await send(hosts[0]!.instanceId, 'pgquorum-lab-stop-postgres-fast')).Command!.CommandId!;
     clock += 2000;
