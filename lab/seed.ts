@@ -148,7 +148,7 @@ export async function seedAws(emulatorPort: number, nodes: LabNodeSpec[]): Promi
     }),
   );
   const hostedZoneId = zone.HostedZone!.Id!.replace('/hostedzone/', '');
-  await createTable(ddb);
+  await createClusterTable(ddb);
   const dbSecretArn = await createDbSecret(sm);
   const ids = { vpcId, subnets, nodes: seededNodes, hostedZoneId, dbSecretArn };
   await resetAwsState(emulatorPort, nodes, ids);
@@ -173,16 +173,20 @@ async function createDbSecret(sm: SecretsManagerClient): Promise<string> {
   }
 }
 
-async function createTable(ddb: DynamoDBClient): Promise<void> {
+/**
+ * Creates a cluster table with the stack's key schema (pk, sk) and TTL on `expiresAt`, unless it exists: the lab's
+ * own table and the adapter tests' throwaway ones. @default name LAB_TABLE
+ */
+export async function createClusterTable(ddb: DynamoDBClient, name = LAB_TABLE): Promise<void> {
   try {
-    await ddb.send(new DescribeTableCommand({ TableName: LAB_TABLE }));
+    await ddb.send(new DescribeTableCommand({ TableName: name }));
     return;
   } catch (err) {
     if (!(err instanceof ResourceNotFoundException)) throw err;
   }
   await ddb.send(
     new CreateTableCommand({
-      TableName: LAB_TABLE,
+      TableName: name,
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
@@ -196,7 +200,7 @@ async function createTable(ddb: DynamoDBClient): Promise<void> {
   );
   await ddb.send(
     new UpdateTimeToLiveCommand({
-      TableName: LAB_TABLE,
+      TableName: name,
       TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' },
     }),
   );

@@ -5,8 +5,9 @@
  * nothing changed (every item of the table compared before and after); a
  * step retried after its side effect succeeds with the same result.
  */
-import { CreateTableCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { createClusterTable } from '../../lab/seed';
 import { makeClients } from '../../lambdas/adapters/aws/clients';
 import { type DynamoStore, EventCommittedError } from '../../lambdas/adapters/aws/dynamo-store';
 import { initialLease } from '../../lambdas/core/lease';
@@ -111,20 +112,7 @@ const runState = (over: Partial<RunState> = {}): RunState => ({
 });
 
 beforeAll(async () => {
-  await aws.ddb.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createClusterTable(aws.ddb, table);
   d = await buildDeps(
     {
       ...process.env,

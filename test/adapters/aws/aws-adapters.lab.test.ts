@@ -1,5 +1,5 @@
 import { ListMetricsCommand } from '@aws-sdk/client-cloudwatch';
-import { CreateTableCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
@@ -10,6 +10,7 @@ import {
 import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { CreateStateMachineCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { createClusterTable } from '../../../lab/seed';
 import { makeClients } from '../../../lambdas/adapters/aws/clients';
 import { CloudWatchMetrics, METRIC_NAMESPACE } from '../../../lambdas/adapters/aws/cloudwatch-metrics';
 import { DynamoStore, LeaseConflictError } from '../../../lambdas/adapters/aws/dynamo-store';
@@ -27,20 +28,7 @@ const table = `pgq-test-${run}`;
 let store: DynamoStore;
 
 beforeAll(async () => {
-  await aws.ddb.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createClusterTable(aws.ddb, table);
   store = new DynamoStore(aws.ddb, table, 'c1');
   await aws.ddb.send(
     new PutItemCommand({
