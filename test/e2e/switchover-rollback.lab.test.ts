@@ -140,7 +140,7 @@ describe('a target that stops replaying after the old primary stopped: rolled ba
   it('the CLI reports a rollback as exit 1 with one line: writes are back on pg1, and why', async () => {
     await freshCluster(3000);
     const t0 = Date.now();
-    // The old primary's stop waits until replay is paused (a drawn SSM latency alone loses that race at times).
+    // The old primary's stop waits until replay is paused and a commit pg3 cannot replay is written.
     await lab.holdHostCommand('stop-postgres-fast');
     const child: ChildProcess = spawn(process.execPath, cliArgs('switchover', '--to', 'pg3', '--yes'), {
       cwd: ROOT,
@@ -160,6 +160,14 @@ describe('a target that stops replaying after the old primary stopped: rolled ba
       }
       expect(await whenStateEntered(arn!, 'StopOldPrimary')).toBe(true);
       await sql('pg3', 'SELECT pg_wal_replay_pause()');
+      // WAL pg3 has not replayed must precede the final checkpoint. Without it, a target that had replayed every
+      // record before the checkpoint reads as caught up (its replay LSN is the checkpoint's start) and the
+      // switchover rightly goes ahead: with no write load here, that happened once in a fresh-clone CI run.
+      // The commit is acknowledged through pg2 (ANY 1); the held stop runs only after it.
+      await sql(
+        'pg1',
+        'CREATE TABLE IF NOT EXISTS pgq_rollback_drill (at timestamptz); INSERT INTO pgq_rollback_drill VALUES (now())',
+      );
       await lab.releaseHostCommand('stop-postgres-fast');
       expect(await exited).toBe(EXIT.failed);
       expect(stderr.trim().split('\n').at(-1)).toMatch(
