@@ -268,11 +268,12 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
       const moment = s.slice('candidate-kill-'.length) as CandidateKillMoment;
       const t = await candidateKillTrial(lab, d, moment, { onProgress: log });
       // Re-plan moments pass only when the run re-planned on its own (the killed candidate fenced); before-commit
-      // passes when the commit told the truth (committed-degraded). Always: one writer, nothing lost.
+      // passes when the operator is told the committed primary is dead (CandidateKillTrial.told). Always: one
+      // writer, nothing lost.
       const ok =
         t.killedCandidate !== null &&
         (moment === 'before-commit'
-          ? t.degraded.length > 0
+          ? t.told !== null
           : t.outcome === 'failover' && t.excluded.includes(t.killedCandidate) && t.killedIngress === 'fenced') &&
         t.writablePrimaries.length <= 1 &&
         !t.lostOnSurvivor.length;

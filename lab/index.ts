@@ -18,7 +18,7 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import { Client, type ClientConfig } from 'pg';
-import { TASKS } from '../infra/constructs/tasks';
+import { TASKS, type TaskName } from '../infra/constructs/tasks';
 import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
 import { lsnDiff } from '../lambdas/core/lsn';
 import type { TrackedChange } from './aws-proxy';
@@ -645,11 +645,6 @@ export class Lab {
   }
 
   /**
-   * Arms the fault switch: the named task function (a TASKS key: commit, promote, repoint-replica...) does
-   * its work and then fails with Pgq.Retriable, `times` times (default 1), so the state machine's Retry runs
-   * it again. Works on a lab deployment (lab/deploy.ts wraps every task with lab/task-shim.js). reset() disarms.
-   */
-  /**
    * Holds delivery of a host script's Run Command (every node) until `releaseHostCommand`: a drill uses it to act
    * while the product waits on that command. `lab.reset()` releases every hold.
    */
@@ -662,6 +657,29 @@ export class Lab {
     await this.call('/ssm-hold', { script, held: 'false' });
   }
 
+  /**
+   * Holds a task function's invocations before their handler runs (as a slow invoke would) until `releaseTask`:
+   * a drill acts at an exact step of a run. `heldTasks` lists the waiting invocations. `lab.reset()` releases all.
+   */
+  async holdTask(task: TaskName): Promise<void> {
+    await this.call('/task-hold', { task, held: 'true' });
+  }
+
+  /** Lets a held task's waiting and later invocations run. */
+  async releaseTask(task: TaskName): Promise<void> {
+    await this.call('/task-hold', { task, held: 'false' });
+  }
+
+  /** The invocations waiting on each held task, with the run's candidate each is about. */
+  async heldTasks(): Promise<Record<string, { candidate: string; at: number }[]>> {
+    return this.call('/task-holds');
+  }
+
+  /**
+   * Arms the fault switch: the named task function (a TASKS key: commit, promote, repoint-replica...) does
+   * its work and then fails with Pgq.Retriable, `times` times (default 1), so the state machine's Retry runs
+   * it again. Works on a lab deployment (lab/deploy.ts wraps every task with lab/task-shim.js). reset() disarms.
+   */
   async armFault(task: string, opts: { times?: number } = {}): Promise<void> {
     if (!(task in TASKS)) {
       throw new LabError(`unknown task '${task}' (expected one of ${Object.keys(TASKS).join(', ')})`);

@@ -14,6 +14,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
+import type { TaskName } from '../infra/constructs/tasks';
 import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
 import { compareLsn } from '../lambdas/core/lsn';
 import type { EventRecord } from '../lambdas/ports/store-port';
@@ -1205,6 +1206,14 @@ export interface CandidateKillTrial extends FailoverTrial {
   survivor: string | null;
   /** The run's degraded list, when it committed-degraded. */
   degraded: string[];
+  /**
+   * How the operator learns that the killed candidate is dead, or null when nothing says so. The commit cannot
+   * see the candidate (nothing probes it between the re-point and the commit), so for before-commit it is
+   * whichever comes first: the old primary's rejoin fails against the dead candidate (committed-degraded), or the
+   * probes see the committed primary down and the next run, refused by anti-flap, leaves the lease
+   * needs-attention naming it (the rejoin then refuses: the lease is not steady).
+   */
+  told: string | null;
 }
 
 /**
@@ -1226,55 +1235,50 @@ export async function candidateKillTrial(
   let killed: string | null = null;
   let killedAt: number | null = null;
   let stop = false;
-  // before-commit: as FlipDns starts, after every replica was re-pointed: nothing in the VPC looks at the
-  // candidate again before the commit, so the run commits a dead primary and must say committed-degraded.
-  const [want, stateName] =
-    moment === 'entering-promote'
-      ? ['TaskStateEntered', 'Promote']
-      : moment === 'after-promote'
-        ? ['TaskStateExited', 'Promote']
-        : ['TaskStateEntered', 'FlipDns'];
-  // A second loop, tighter than the drill's 100 ms wait: Promote lasts tens of milliseconds.
+  // The kill happens at an exact step: the task about to run is held in the lab (as a slow invoke holds it) until
+  // the candidate it names is dead. An execution-history poll raced the run: on a loaded machine it saw the state
+  // only after the next steps had run (a CI run of df522b7 killed a before-commit candidate after its rejoin).
+  // entering-promote: Promote's own invocation; after-promote: the re-point that follows a successful Promote;
+  // before-commit: FlipDns, after every replica was re-pointed: nothing in the VPC looks at the candidate again
+  // before the commit, so the run commits a dead primary and must say committed-degraded.
+  const held: TaskName =
+    moment === 'entering-promote' ? 'promote' : moment === 'after-promote' ? 'repoint-replica' : 'flip-dns';
+  await lab.holdTask(held);
+  const release = () => lab.releaseTask(held).catch(() => undefined);
   const watcher = (async () => {
-    while (!stop && !killed) {
-      const exec = (await executionsSince(d, since).catch(() => []))[0];
-      if (exec) {
-        const h = await sfn
-          .send(new GetExecutionHistoryCommand({ executionArn: exec.executionArn!, maxResults: 1000 }))
-          .catch(() => undefined);
-        const ev = (h?.events ?? []).find(
-          (e) => e.type === want && (e.stateEnteredEventDetails?.name ?? e.stateExitedEventDetails?.name) === stateName,
-        );
-        if (ev) {
-          const raw = ev.stateEnteredEventDetails?.input ?? ev.stateExitedEventDetails?.output ?? '{}';
-          const state = JSON.parse(raw) as { candidate?: string };
-          const candidate = state.candidate ?? (await store.getLease()).run?.candidate;
-          if (candidate) {
-            await lab.kill(candidate);
-            killed = candidate;
-            killedAt = Date.now();
-            say(`kill -9 candidate ${candidate} (${moment}) at ${new Date(killedAt).toISOString()}`);
-            if (moment === 'before-commit') {
-              // The run commits the dead node: its host comes back once the run ended, as the primary of record.
-              const runBy = Date.now() + 180000;
-              while (Date.now() < runBy) {
-                const x = await sfn
-                  .send(new DescribeExecutionCommand({ executionArn: exec.executionArn! }))
-                  .catch(() => undefined);
-                if (x && x.status !== 'RUNNING') break;
-                await sleep(200);
-              }
-              await lab.pgStart(candidate).catch(() => undefined);
-              say(`${candidate} started again after the run`);
+    try {
+      while (!stop && !killed) {
+        const waiting = (await lab.heldTasks().catch(() => ({}) as Record<string, { candidate: string }[]>))[held];
+        const candidate = waiting?.find((w) => w.candidate)?.candidate;
+        if (candidate) {
+          await lab.kill(candidate);
+          killed = candidate;
+          killedAt = Date.now();
+          say(`kill -9 candidate ${candidate} (${moment}, ${held} held) at ${new Date(killedAt).toISOString()}`);
+          await release();
+          if (moment === 'before-commit') {
+            // The run commits the dead node: its host comes back once the run ended, as the primary of record.
+            const exec = (await executionsSince(d, since).catch(() => []))[0];
+            const runBy = Date.now() + 180000;
+            while (exec && Date.now() < runBy) {
+              const x = await sfn
+                .send(new DescribeExecutionCommand({ executionArn: exec.executionArn! }))
+                .catch(() => undefined);
+              if (x && x.status !== 'RUNNING') break;
+              await sleep(200);
             }
-            return;
+            await lab.pgStart(candidate).catch(() => undefined);
+            say(`${candidate} started again after the run`);
           }
+          return;
         }
+        await sleep(20);
       }
-      await sleep(20);
+    } finally {
+      await release();
     }
   })();
-  const t = await kill9Trial(lab, d, opts);
+  const t = await kill9Trial(lab, d, opts).finally(release);
   stop = true;
   await watcher;
   const lease = await store.getLease();
@@ -1303,5 +1307,10 @@ export async function candidateKillTrial(
     lostOnSurvivor,
     survivor,
     degraded: [...(event?.degraded ?? [])],
+    told: event?.degraded?.length
+      ? `committed-degraded: ${event.degraded.join('; ')}`
+      : killed && lease.state === 'needs-attention' && lease.reason.includes(`report ${killed} down`)
+        ? `needs-attention: ${lease.reason}`
+        : null,
   };
 }

@@ -91,6 +91,20 @@ const proxy = new AwsProxy(
 
 /** Faults armed with /fault-arm: task name -> failures left. The task shim takes one per completed invocation. */
 const faults = new Map<string, number>();
+/**
+ * Task holds (/task-hold): a held task's invocations wait in the shim before the real handler runs, as a slow
+ * cold start or invoke would hold them, until the drill releases the task. Per task: the waiting invocations
+ * (with the run's candidate, so a drill knows whom the step is about) and their release callbacks.
+ */
+const taskHolds = new Map<string, { candidate: string; at: number; release: () => void }[]>();
+/** Releases every invocation waiting on `task` (all tasks when undefined). */
+function releaseTaskHolds(task?: string): void {
+  for (const [k, waiters] of taskHolds) {
+    if (task !== undefined && k !== task) continue;
+    for (const w of waiters) w.release();
+    taskHolds.delete(k);
+  }
+}
 /** Every fault fired and every completed task invocation the shim reported, in order (tests and the bench read it). */
 const faultLog: { task: string; at: number; failed: boolean }[] = [];
 
@@ -504,6 +518,7 @@ async function resetLocked(t0: number): Promise<string> {
   proxy.slowMs = 0;
   faults.clear();
   faultLog.length = 0;
+  releaseTaskHolds();
   if (!emulator.pid) {
     await emulator.start();
     writeState();
@@ -741,6 +756,38 @@ const routes: Record<string, Handler> = {
     return { fail: failed };
   },
   '/faults': async () => ({ armed: Object.fromEntries(faults), log: faultLog }),
+  '/task-hold': async (b) => {
+    if (!b.task) throw new Error('task is required');
+    if (b.held === 'false') {
+      releaseTaskHolds(b.task);
+      log(`task hold: ${b.task} released`);
+    } else {
+      if (!taskHolds.has(b.task)) taskHolds.set(b.task, []);
+      log(`task hold: ${b.task} invocations wait before their handler runs`);
+    }
+    return { task: b.task, held: b.held !== 'false' };
+  },
+  '/task-holds': async () =>
+    Object.fromEntries([...taskHolds].map(([k, w]) => [k, w.map(({ candidate, at }) => ({ candidate, at }))])),
+  // Asked by the task shim before the real handler runs: answers once the task is not (or no longer) held.
+  '/task-hold-wait': async (b) => {
+    const waiters = taskHolds.get(b.task ?? '');
+    if (!waiters) return { held: false };
+    log(`task hold: a ${b.task} invocation (candidate ${b.candidate || 'none'}) waits`);
+    await new Promise<void>((resolve) => {
+      // Bounded: a drill that never releases must not hang a run past the function's own timeout.
+      const timer = setTimeout(resolve, 120_000);
+      waiters.push({
+        candidate: b.candidate ?? '',
+        at: Date.now(),
+        release: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
+    return { held: true };
+  },
   '/emulator-stop': async () => {
     await emulator.stop();
     writeState();

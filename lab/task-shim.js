@@ -12,6 +12,12 @@
  *   response lost after the write, or a runtime crash after it, would look to
  *   Step Functions. The state machine's own Retry then runs the task again.
  *
+ * - task holds: before the real handler runs, it asks the supervisor
+ *   (POST /task-hold-wait), which answers at once unless a drill holds this
+ *   task, as a slow cold start holds an invoke: a drill acts at an exact step
+ *   (kill the candidate Promote is about to promote) instead of racing an
+ *   execution-history poll.
+ *
  * Plain CommonJS (it goes into the zip as is, next to the esbuild bundle).
  */
 const real = require('./index.js');
@@ -35,10 +41,24 @@ async function faultArmed() {
   }
 }
 
+async function waitIfHeld(event) {
+  if (!controlUrl || !task) return;
+  try {
+    await fetch(`${controlUrl}/task-hold-wait`, {
+      method: 'POST',
+      body: JSON.stringify({ task, candidate: String(event?.state?.candidate ?? '') }),
+      signal: AbortSignal.timeout(125000),
+    });
+  } catch {
+    // No supervisor answering: no hold.
+  }
+}
+
 exports.handler = async (event, context) => {
   if (event?.warmup) return real.handler(event, context);
   const ms = Math.round(latency.minMs + (latency.maxMs - latency.minMs) * Math.random());
   if (ms > 0) await new Promise((r) => setTimeout(r, ms));
+  await waitIfHeld(event);
   const out = await real.handler(event, context);
   if (await faultArmed()) {
     const err = new Error(`lab fault: ${task} completed its work, then failed as if its response was lost`);

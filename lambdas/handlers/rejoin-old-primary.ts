@@ -1,6 +1,13 @@
+import { HostUnreachableError } from '../core/errors';
 import { endpointOf, replicationEndpointOf } from './cluster-view';
 import { afterCommit, followConninfo, hostRoles, rewindSourceConninfo, waitStreaming } from './follow';
 import { record, task } from './task';
+
+/**
+ * How long the rejoin waits for the old primary's host to pick its command up (ms). A reachable host's agent
+ * takes about a second; a lost one never does, and the rejoin can be run again later. @default 30000
+ */
+export const REJOIN_DELIVERY_TIMEOUT_MS = 30000;
 
 /**
  * Best effort, after the commit: lists what only the old primary has, rewinds
@@ -28,8 +35,20 @@ export const handler = task(
       let how = 'pg_rewind';
       let out: string;
       try {
-        out = (await d.host.run(old, 'rewind-and-follow', params, { timeoutMs: 120000 })).stdout;
+        out = (
+          await d.host.run(old, 'rewind-and-follow', params, {
+            timeoutMs: 120000,
+            deliveryTimeoutMs: REJOIN_DELIVERY_TIMEOUT_MS,
+          })
+        ).stdout;
       } catch (err) {
+        // A host that did not pick the command up will not pick a re-clone up either: leave it needs-rejoin now
+        // rather than hold the run for the re-clone's 10 minutes (a lost host held executions that long).
+        if (err instanceof HostUnreachableError) {
+          throw new HostUnreachableError(
+            `${(err as Error).message}; once its host is back: pgquorum rejoin ${old.name}`,
+          );
+        }
         how = `re-clone (pg_rewind failed: ${(err as Error).message.slice(0, 200)})`;
         const src = replicationEndpointOf(primary);
         const up = { SOURCE_HOST: src.host, SOURCE_PORT: String(src.port) };

@@ -18,13 +18,25 @@ export interface HostCommandResult {
   readonly stderr: string;
 }
 
+/** Bounds of one host command. */
+export interface HostRunOptions {
+  /** The whole command, delivery included (ms). @default 120000 */
+  readonly timeoutMs?: number;
+  /**
+   * Not picked up by the host's agent within this (ms): HostUnreachableError, and the command is not to run
+   * later either (SSM's TimeoutSeconds, at least 30 s). A lost host's agent never picks a command up, so a step
+   * that can be re-run later (the rejoin) gives up here instead of waiting out `timeoutMs`. @default timeoutMs
+   */
+  readonly deliveryTimeoutMs?: number;
+}
+
 /** Runs a host script on a node's instance. */
 export interface HostCommandPort {
   run(
     node: { name: string; instanceId: string },
     script: HostScript,
     params: Readonly<Record<string, string>>,
-    opts?: { timeoutMs?: number },
+    opts?: HostRunOptions,
   ): Promise<HostCommandResult>;
   /**
    * Closes every established connection to the node's PostgreSQL port (the fence's second layer), within

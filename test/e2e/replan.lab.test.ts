@@ -83,8 +83,11 @@ describe('candidate killed before the commit (after every replica was re-pointed
     );
     expect(t.killedCandidate).not.toBeNull();
     // Nothing inside the VPC looks at the candidate between the re-point and the commit: the lease names it, and
-    // what it is missing (its rejoin of the old primary failed against a dead primary) is in the outcome.
-    expect(t.degraded.length).toBeGreaterThan(0);
+    // the operator learns it is dead from the rejoin's failure (committed-degraded) or from the lease
+    // (needs-attention naming it), whichever comes first; never from nothing.
+    expect(t.told).toMatch(
+      new RegExp(`^(committed-degraded: .*rejoin failed|needs-attention: .*report ${t.killedCandidate} down)`),
+    );
     expect(t.lostOnSurvivor).toEqual([]);
     expect(t.writablePrimaries.length).toBeLessThanOrEqual(1);
   }, 300000);

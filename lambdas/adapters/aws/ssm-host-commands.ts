@@ -5,7 +5,7 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { FatalError, HostUnreachableError, RetriableError } from '../../core/errors';
-import type { HostCommandPort, HostCommandResult, HostScript } from '../../ports/host-command-port';
+import type { HostCommandPort, HostCommandResult, HostRunOptions, HostScript } from '../../ports/host-command-port';
 
 /** The command was delivered but did not finish in time (or SSM itself did not answer). */
 export class HostCommandTimeoutError extends RetriableError {}
@@ -43,9 +43,10 @@ export class SsmHostCommands implements HostCommandPort {
     node: { name: string; instanceId: string },
     script: HostScript,
     params: Readonly<Record<string, string>>,
-    opts: { timeoutMs?: number } = {},
+    opts: HostRunOptions = {},
   ): Promise<HostCommandResult> {
     const timeoutMs = opts.timeoutMs ?? 120000;
+    const deliveryMs = Math.min(opts.deliveryTimeoutMs ?? timeoutMs, timeoutMs);
     let commandId: string;
     try {
       const r = await this.ssm.send(
@@ -58,7 +59,8 @@ export class SsmHostCommands implements HostCommandPort {
               [v],
             ]),
           ),
-          TimeoutSeconds: Math.max(30, Math.ceil(timeoutMs / 1000)),
+          // SSM's TimeoutSeconds is a delivery bound: a command not started by then never runs (30 s at least).
+          TimeoutSeconds: Math.max(30, Math.ceil(deliveryMs / 1000)),
           Comment: `pgquorum ${script} on ${node.name}`,
         }),
       );
@@ -73,6 +75,7 @@ export class SsmHostCommands implements HostCommandPort {
       throw new HostCommandTimeoutError(`SendCommand ${script} to ${node.name}: ${(err as Error).message}`);
     }
     const deadline = Date.now() + timeoutMs;
+    const deliveryDeadline = Date.now() + deliveryMs;
     // A steady short period, not a doubling backoff: Run Command reports in about a second, and a doubling
     // poll (200, 400, 800, 1600 ms) can add as much again to every fence and rejoin.
     const interval = this.poll.intervalMs ?? SSM_POLL_INTERVAL_MS;
@@ -106,8 +109,12 @@ export class SsmHostCommands implements HostCommandPort {
         // Right after SendCommand the invocation may not be visible yet.
         if (!(err instanceof InvocationDoesNotExist)) throw err;
       }
+      const undelivered = UNDELIVERED.has(status) || status === 'not visible yet';
+      if (undelivered && deliveryMs < timeoutMs && Date.now() >= deliveryDeadline) {
+        throw new HostUnreachableError(`${script} to ${node.name} not delivered within ${deliveryMs} ms (${status})`);
+      }
       if (Date.now() >= deadline) {
-        if (UNDELIVERED.has(status) || status === 'not visible yet') {
+        if (undelivered) {
           throw new HostUnreachableError(`${script} to ${node.name} not delivered within ${timeoutMs} ms (${status})`);
         }
         throw new HostCommandTimeoutError(`${script} on ${node.name} did not finish within ${timeoutMs} ms`);

@@ -92,6 +92,43 @@ describe('SSM host commands', () => {
     expect(err.message).toMatch(/stop-postgres-fast on pg1 did not finish within 300 ms/);
   });
 
+  it.each([
+    [
+      'never picked up (Pending)',
+      { Status: 'Pending' as const },
+      HostUnreachableError,
+      /not delivered within 300 ms \(Pending\)/,
+    ],
+    ['not visible yet', 'not-yet' as const, HostUnreachableError, /not delivered within 300 ms/],
+    // Delivered: the delivery bound no longer applies, only the whole command's.
+    [
+      'picked up (InProgress)',
+      { Status: 'InProgress' as const },
+      HostCommandTimeoutError,
+      /did not finish within 1200 ms/,
+    ],
+  ])('a delivery bound gives up on a command %s', async (_what, inv, type, message) => {
+    const ssm = scriptedSsm([inv]);
+    const err = await new SsmHostCommands(ssm.client, 'p', undefined, { intervalMs: 50 })
+      .run(node, 'rewind-and-follow', {}, { timeoutMs: 1200, deliveryTimeoutMs: 300 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(type);
+    expect(err.message).toMatch(message);
+    // SSM's TimeoutSeconds is the delivery bound (at least 30 s): a lost host's command must not run later.
+    expect(ssm.sent[0]!.TimeoutSeconds).toBe(30);
+  });
+
+  it('without a delivery bound, TimeoutSeconds follows the whole command', async () => {
+    const ssm = scriptedSsm([{ Status: 'Success', ResponseCode: 0 }]);
+    await new SsmHostCommands(ssm.client, 'p', undefined, { intervalMs: 1 }).run(
+      node,
+      'reclone',
+      {},
+      { timeoutMs: 600000 },
+    );
+    expect(ssm.sent[0]!.TimeoutSeconds).toBe(600);
+  });
+
   it('InvalidInstanceId (agent not connected: stopped or lost instance) is HostUnreachableError at once, not retried', async () => {
     const refusal = Object.assign(new Error('Instances [[i-0abc]] not in a valid state for account'), {
       name: 'InvalidInstanceId',
