@@ -1,7 +1,6 @@
 import { initialLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import type { Deps } from '../../lambdas/handlers/deps';
-import type { RunState } from '../../lambdas/handlers/run-state';
 import { handler, settleRejoin } from '../../lambdas/handlers/settle-rejoin';
 import type { Phase } from '../../lambdas/handlers/task';
 import type { RegisteredNode } from '../../lambdas/ports/store-port';
