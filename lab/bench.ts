@@ -52,6 +52,7 @@ export const SCENARIOS = [
   'double-trigger',
   'switchover',
   'switchover-rollback',
+  'switchover-target-dies',
   'async-kill9',
   'retry-commit',
   'retry-confirm-quorum',
@@ -206,10 +207,17 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
         detail: { writePauseMs: t.writePauseMs, ackedWrites: t.ackedWrites, rejoin: t.event?.rejoin },
       };
     }
-    case 'switchover-rollback': {
-      const t = await switchoverRollbackTrial(lab, d);
+    case 'switchover-rollback':
+    case 'switchover-target-dies': {
+      const t = await switchoverRollbackTrial(
+        lab,
+        d,
+        'pg2',
+        s === 'switchover-rollback' ? 'replay-paused' : 'target-dies',
+      );
       const ok =
         t.pausedOnTime &&
+        (s === 'switchover-rollback' || t.targetIngress === 'fenced') &&
         t.outcome === 'rolled-back' &&
         t.leaseState === 'steady' &&
         t.leasePrimary === t.oldPrimary &&
@@ -232,6 +240,7 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
           writer: t.writer,
           oldPrimaryWritable: t.oldPrimaryWritable,
           pausedOnTime: t.pausedOnTime,
+          targetIngress: t.targetIngress,
           reason: t.reason,
         },
       };

@@ -1084,10 +1084,23 @@ export interface SwitchoverRollbackTrial {
   writePauseMs: number;
   ackedWrites: number;
   lostAcknowledged: number[];
-  /** The state the replay pause was timed to was entered (else the drill did not run as designed). */
+  /**
+   * The fault hit its step: replay paused as StopOldPrimary began, or the target killed while PromoteTarget's
+   * invocation was held (else the drill did not run as designed).
+   */
   pausedOnTime: boolean;
+  /** The target's security group after the run (target-dies: it must be fenced, its promotion may complete). */
+  targetIngress: 'fenced' | 'open' | null;
   event?: EventRecord;
 }
+
+/**
+ * What makes the switchover fail after the old primary was stopped: `replay-paused`, the target's WAL replay
+ * paused as StopOldPrimary starts (WaitForReplay runs out); `target-dies`, the target killed (kill -9) as
+ * PromoteTarget is about to promote it (pg_promote cannot reach it: a promotion that may still complete, so
+ * the rollback must fence it before the old primary writes again).
+ */
+export type SwitchoverRollbackFault = 'replay-paused' | 'target-dies';
 
 /**
  * A switchover to a target caught up at the check, whose WAL replay is paused (pg_wal_replay_pause()) the
@@ -1100,6 +1113,7 @@ export async function switchoverRollbackTrial(
   lab: Lab,
   d: LabDeployment,
   target = 'pg2',
+  fault: SwitchoverRollbackFault = 'replay-paused',
 ): Promise<SwitchoverRollbackTrial> {
   const store = labStore();
   const before = await store.getLease();
@@ -1117,9 +1131,11 @@ export async function switchoverRollbackTrial(
   })();
   const t0 = Date.now();
   let pausedOnTime = false;
-  // The old primary's stop waits for the pause: held in the lab's Run Command, as a slow delivery would hold it
-  // (the drawn delivery latency alone loses the race to the history poll now and then).
-  await lab.holdHostCommand('stop-postgres-fast');
+  // replay-paused: the old primary's stop waits for the pause: held in the lab's Run Command, as a slow delivery
+  // would hold it (the drawn delivery latency alone loses the race to the history poll now and then).
+  // target-dies: PromoteTarget's invocation is held until the target is dead (lab.holdTask).
+  if (fault === 'replay-paused') await lab.holdHostCommand('stop-postgres-fast');
+  else await lab.holdTask('promote');
   try {
     const { executionArn } = await new SFNClient({}).send(
       new StartExecutionCommand({
@@ -1133,10 +1149,22 @@ export async function switchoverRollbackTrial(
         }),
       }),
     );
-    pausedOnTime = await whenStateEntered(executionArn!, 'StopOldPrimary', runTimeoutFor(lab));
-    if (pausedOnTime) await onNode(lab, target, 'SELECT pg_wal_replay_pause()');
-    await lab.releaseHostCommand('stop-postgres-fast');
+    if (fault === 'replay-paused') {
+      pausedOnTime = await whenStateEntered(executionArn!, 'StopOldPrimary', runTimeoutFor(lab));
+      if (pausedOnTime) await onNode(lab, target, 'SELECT pg_wal_replay_pause()');
+      await lab.releaseHostCommand('stop-postgres-fast');
+    } else {
+      const by = Date.now() + runTimeoutFor(lab);
+      while (!pausedOnTime && Date.now() < by) {
+        pausedOnTime = ((await lab.heldTasks()).promote ?? []).some((w) => w.candidate === target);
+        if (!pausedOnTime) await sleep(50);
+      }
+      if (pausedOnTime) await lab.kill(target);
+      await lab.releaseTask('promote');
+    }
     const run = await waitForExecution(executionArn!, { runTimeoutMs: runTimeoutFor(lab) });
+    // The killed target's host comes back: it must not be a writer clients can reach (it is fenced).
+    if (fault === 'target-dies') await lab.pgStart(target).catch(() => undefined);
     const ackBy = Date.now() + 15000;
     while (!load.firstAckAfter(run.stopped) && Date.now() < ackBy) await sleep(50);
     await sleep(300);
@@ -1146,6 +1174,7 @@ export async function switchoverRollbackTrial(
     const lease = await store.getLease();
     const lost = await lostAcknowledged(lab.nodeConnection(lease.primary), load.table, report.acked);
     const event = await store.getEvent(lease.epoch);
+    const st = await lab.status();
     let oldPrimaryWritable = false;
     try {
       const [r] = (await onNode(lab, before.primary, 'SELECT pg_is_in_recovery() AS rec, txid_current() AS x')) as {
@@ -1164,7 +1193,11 @@ export async function switchoverRollbackTrial(
       target,
       leaseState: lease.state,
       leasePrimary: lease.primary,
-      writer: (await lab.status()).writer,
+      writer: st.writer,
+      targetIngress: (() => {
+        const n = st.nodes.find((x) => x.name === target);
+        return n ? (n.gateOpen ? 'open' : 'fenced') : null;
+      })(),
       oldPrimaryWritable,
       maxWritablePrimaries: maxWritable,
       writePauseMs: report.maxGapMs,
@@ -1178,7 +1211,8 @@ export async function switchoverRollbackTrial(
     await sampler;
     await load.stop().catch(() => undefined);
     await lab.releaseHostCommand('stop-postgres-fast').catch(() => undefined);
-    await onNode(lab, target, 'SELECT pg_wal_replay_resume()').catch(() => undefined);
+    await lab.releaseTask('promote').catch(() => undefined);
+    if (fault === 'replay-paused') await onNode(lab, target, 'SELECT pg_wal_replay_resume()').catch(() => undefined);
   }
 }
 

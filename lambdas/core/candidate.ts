@@ -298,3 +298,30 @@ export function existingPrimaryDecision(
     rejected: {},
   };
 }
+
+/** What Promote sees of the run's replicas once the old primary's fence is proven (no more WAL can arrive). */
+export interface PostFenceView {
+  readonly candidate: string;
+  /** The candidate's received LSN now; null when it does not answer as a replica (a retry after its promotion). */
+  readonly candidateReceived: string | null;
+  /** The run's other replicas that answered, with their received LSN (null: not known). */
+  readonly others: readonly { readonly name: string; readonly received: string | null }[];
+}
+
+/**
+ * Invariant 4, checked again after the fence. SelectCandidate reads LSNs before the fence, so an old primary
+ * still serving clients (a pause that resumed, a partition that hid it from the probes only) can commit in
+ * between with a standby's acknowledgement; in quorum-sync mode that standby need not be the candidate.
+ * Promoting the candidate then would lose an acknowledged commit. Once the fence is proven the received LSNs
+ * are final: the candidate must have received at least as much as every replica that answers. Returns null, or
+ * why the candidate must be given up (one sentence naming both nodes and both LSNs).
+ */
+export function candidateBehindAfterFence(v: PostFenceView): string | null {
+  if (v.candidateReceived === null) return null;
+  const ahead = v.others
+    .filter((o) => o.received !== null && compareLsn(o.received, v.candidateReceived!) > 0)
+    .sort((a, b) => compareLsn(b.received!, a.received!));
+  const best = ahead[0];
+  if (!best) return null;
+  return `${v.candidate} received ${v.candidateReceived} but ${best.name} received ${best.received} (${lsnDiff(best.received!, v.candidateReceived)} bytes more) by the time the old primary was fenced: promoting ${v.candidate} could lose commits ${best.name} acknowledged`;
+}

@@ -1,3 +1,5 @@
+import { candidateBehindAfterFence } from '../core/candidate';
+import { CandidateFailedError } from '../core/errors';
 import { endpointOf, findNode } from './cluster-view';
 import { advance, record, type TaskRule, task } from './task';
 
@@ -10,7 +12,24 @@ const rule: TaskRule<'candidate' | 'epoch'> = {
 };
 
 export const handler = task('promote', rule, async (state, d, ev) => {
-  const node = findNode(await d.store.listNodes(), state.candidate);
+  const nodes = await d.store.listNodes();
+  const node = findNode(nodes, state.candidate);
+  // A failover the controller chose itself: the candidate must still be the most advanced now that no more WAL
+  // can arrive; an operator's --to is their choice (SelectCandidate already said what it costs).
+  if (state.input.mode === 'failover' && !state.input.target) {
+    // Only nodes SelectCandidate could choose: a noFailover replica's WAL counted for nothing there either.
+    const others = nodes.filter((n) => (state.replicas ?? []).includes(n.name) && !n.noFailover);
+    const [mine, ...theirs] = await Promise.all([node, ...others].map((n) => d.pg.probe(endpointOf(n))));
+    const behind = candidateBehindAfterFence({
+      candidate: node.name,
+      candidateReceived: mine!.ok && mine!.role === 'replica' ? (mine!.receiveLsn ?? null) : null,
+      others: theirs
+        .filter((p) => p.ok && p.role === 'replica')
+        .map((p) => ({ name: p.node, received: p.receiveLsn ?? null })),
+    });
+    // Replan gives the candidate up (fenced, excluded) and SelectCandidate chooses the more advanced one.
+    if (behind) throw new CandidateFailedError(behind);
+  }
   const r = await d.pg.promote(endpointOf(node), { timeoutMs: 30000 });
   await record(
     d,

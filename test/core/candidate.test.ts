@@ -2,8 +2,10 @@ import {
   type CandidateDecision,
   type ClusterView,
   type ControllerSettings,
+  candidateBehindAfterFence,
   existingPrimaryDecision,
   type NodeView,
+  type PostFenceView,
   selectCandidate,
   selectSwitchoverTarget,
 } from '../../lambdas/core';
@@ -314,5 +316,51 @@ describe('existing primary (one writer before the most advanced replica)', () =>
     if (d?.action === 'promote') {
       expect(d).toMatchObject({ kind: 'adopted', candidate: 'pg2', receiveLsn: '0/3000200' });
     }
+  });
+});
+
+describe('the candidate checked again once the old primary is fenced', () => {
+  it.each<[string, PostFenceView, RegExp | null]>([
+    [
+      'as far as every other replica: promote',
+      { candidate: 'pg2', candidateReceived: '0/5000100', others: [{ name: 'pg3', received: '0/5000100' }] },
+      null,
+    ],
+    [
+      'ahead of the others: promote',
+      { candidate: 'pg2', candidateReceived: '0/5000200', others: [{ name: 'pg3', received: '0/5000100' }] },
+      null,
+    ],
+    [
+      'another replica received more after the selection: given up, naming both nodes and the bytes',
+      {
+        candidate: 'pg2',
+        candidateReceived: '0/5000100',
+        others: [
+          { name: 'pg3', received: '0/5000180' },
+          { name: 'pg4', received: '0/5000140' },
+        ],
+      },
+      /^pg2 received 0\/5000100 but pg3 received 0\/5000180 \(128 bytes more\) by the time the old primary was fenced: promoting pg2 could lose commits pg3 acknowledged$/,
+    ],
+    [
+      'past 2^53 bytes the comparison is exact',
+      { candidate: 'pg2', candidateReceived: '200000/1', others: [{ name: 'pg3', received: '200000/2' }] },
+      /pg3 received 200000\/2 \(1 bytes more\)/,
+    ],
+    [
+      'the candidate no longer a replica (a retry after its promotion): nothing to compare',
+      { candidate: 'pg2', candidateReceived: null, others: [{ name: 'pg3', received: '0/9000000' }] },
+      null,
+    ],
+    [
+      'a replica whose received LSN is unknown does not count',
+      { candidate: 'pg2', candidateReceived: '0/5000100', others: [{ name: 'pg3', received: null }] },
+      null,
+    ],
+  ])('%s', (_name, view, reason) => {
+    const got = candidateBehindAfterFence(view);
+    if (reason === null) expect(got).toBeNull();
+    else expect(got).toMatch(reason);
   });
 });

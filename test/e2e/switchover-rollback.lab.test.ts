@@ -137,6 +137,25 @@ describe('a target that stops replaying after the old primary stopped: rolled ba
     expect(await writablePrimaries(lab)).toEqual(['pg1']);
   }, 240000);
 
+  it('a target killed as PromoteTarget starts: rolled back, the target fenced, pg1 writable, nothing lost', async () => {
+    await freshCluster(3000);
+    const t = await switchoverRollbackTrial(lab, d, 'pg2', 'target-dies');
+    expect(t.pausedOnTime).toBe(true);
+    expect({ status: t.executionStatus, outcome: t.outcome }).toEqual({ status: 'SUCCEEDED', outcome: 'rolled-back' });
+    // pg_promote may have reached it before it died: its ingress is revoked before pg1 writes again.
+    expect(t.reason).toMatch(
+      /^switchover pg1 -> pg2 rolled back: PromoteTarget failed: .+; pg2 cannot be reached and pg_promote was sent to it, so its ingress is revoked \(rejoin it with `pgquorum rejoin pg2`\); pg1 restarted as the primary$/,
+    );
+    expect(t.targetIngress).toBe('fenced');
+    expect({ state: t.leaseState, primary: t.leasePrimary }).toEqual({ state: 'steady', primary: 'pg1' });
+    expect(t.oldPrimaryWritable).toBe(true);
+    expect(t.writer).toEqual(['pg1']);
+    expect(t.lostAcknowledged).toEqual([]);
+    expect(t.maxWritablePrimaries).toBeLessThanOrEqual(1);
+    // The killed target was started again by the trial: fenced, it is no writer a client can reach.
+    expect(await writablePrimaries(lab)).toEqual(['pg1']);
+  }, 240000);
+
   it('the CLI reports a rollback as exit 1 with one line: writes are back on pg1, and why', async () => {
     await freshCluster(3000);
     const t0 = Date.now();
