@@ -1,5 +1,6 @@
-import type { LeaseResult } from '../../lambdas/core/lease';
-import type { Lease } from '../../lambdas/core/types';
+import { DEFAULT_SETTINGS } from '../../lambdas/core';
+import { initialLease, type LeaseResult } from '../../lambdas/core/lease';
+import type { Lease, RunRecord } from '../../lambdas/core/types';
 import type { GuardedWrites, RegisteredNode } from '../../lambdas/ports/store-port';
 
 /**
@@ -49,6 +50,50 @@ export function memoryLease(initial: Lease, onTransition?: (after: Lease, writes
       if (written) writes.push(written);
       onTransition?.(lease, written);
       return { ok: true as const, before, lease, changed: r.lease !== before };
+    },
+  };
+}
+
+/** The execution that holds the handler tests' failover at epoch 4. */
+export const FAILOVER_HOLDER = 'c-failover-e4';
+
+/** A failover at epoch 4 held by FAILOVER_HOLDER: pg1 the old primary, its fence proven, pg2 the candidate. */
+export function failingOverLease(run: Partial<RunRecord> = {}): Lease {
+  return {
+    ...initialLease('pg1', 0),
+    epoch: 4,
+    state: 'failing-over',
+    run: {
+      holder: FAILOVER_HOLDER,
+      mode: 'failover',
+      oldPrimary: 'pg1',
+      candidate: 'pg2',
+      fenceVerified: true,
+      ...run,
+    },
+  } as Lease;
+}
+
+/**
+ * What every step's wrapper reads besides the step's own ports: default settings, a fixed clock, silent logs and
+ * metrics, and a store made of the lease cell, pg1..pg3 (or `nodes`) and a timeline collected as `step: detail`.
+ */
+export function stepDeps(
+  cell: ReturnType<typeof memoryLease>,
+  timeline: string[],
+  nodes: () => RegisteredNode[] = () => ['pg1', 'pg2', 'pg3'].map((n) => registeredNode(n)),
+) {
+  return {
+    config: { settings: DEFAULT_SETTINGS },
+    now: () => 1000,
+    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    metrics: { flush: async () => undefined },
+    store: {
+      getLease: cell.getLease,
+      transitionLease: cell.transitionLease,
+      listNodes: async () => nodes(),
+      appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
+        void timeline.push(`${s.step}: ${s.detail}`),
     },
   };
 }

@@ -1,41 +1,23 @@
-import { DEFAULT_SETTINGS } from '../../lambdas/core';
-import { initialLease } from '../../lambdas/core/lease';
-import type { Lease } from '../../lambdas/core/types';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { handler as promote } from '../../lambdas/handlers/promote';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import { CANDIDATE_FAILED_ERROR } from '../../lambdas/handlers/task';
 import type { ProbeResult } from '../../lambdas/ports/postgres-port';
-import { memoryLease, registeredNode } from './fixtures';
+import { FAILOVER_HOLDER, failingOverLease, memoryLease, registeredNode, stepDeps } from './fixtures';
 
 jest.mock('../../lambdas/handlers/deps', () => ({ deps: () => Promise.resolve(currentDeps) }));
 let currentDeps: Deps;
 
-const HOLDER = 'c-failover-e4';
+const HOLDER = FAILOVER_HOLDER;
 
 /** A failover at epoch 4 with pg1 fenced (proven) and pg2 chosen; `received` is each replica's receive LSN now. */
 function world(received: Record<string, string>, noFailover: string[] = []) {
   const promoted: string[] = [];
   const timeline: string[] = [];
-  const cell = memoryLease({
-    ...initialLease('pg1', 0),
-    epoch: 4,
-    state: 'failing-over',
-    run: { holder: HOLDER, mode: 'failover', oldPrimary: 'pg1', candidate: 'pg2', fenceVerified: true },
-  } as Lease);
+  const cell = memoryLease(failingOverLease());
+  const nodes = () => ['pg1', 'pg2', 'pg3'].map((n) => registeredNode(n, { noFailover: noFailover.includes(n) }));
   currentDeps = {
-    config: { settings: DEFAULT_SETTINGS },
-    now: () => 1000,
-    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    metrics: { flush: async () => undefined },
-    store: {
-      getLease: cell.getLease,
-      transitionLease: cell.transitionLease,
-      listNodes: async () =>
-        ['pg1', 'pg2', 'pg3'].map((n) => registeredNode(n, { noFailover: noFailover.includes(n) })),
-      appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
-        void timeline.push(`${s.step}: ${s.detail}`),
-    },
+    ...stepDeps(cell, timeline, nodes),
     pg: {
       probe: async (n: { name: string }): Promise<ProbeResult> =>
         promoted.includes(n.name)

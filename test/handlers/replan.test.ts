@@ -1,54 +1,25 @@
 import { DEFAULT_SETTINGS } from '../../lambdas/core';
 import { HostUnreachableError } from '../../lambdas/core/errors';
-import { initialLease } from '../../lambdas/core/lease';
-import type { Lease, RunRecord } from '../../lambdas/core/types';
+import type { RunRecord } from '../../lambdas/core/types';
 import { handler as abort } from '../../lambdas/handlers/abort';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { handler as replan } from '../../lambdas/handlers/replan';
 import type { RunState } from '../../lambdas/handlers/run-state';
-import type { RegisteredNode } from '../../lambdas/ports/store-port';
-import { memoryLease, registeredNode } from './fixtures';
+import { FAILOVER_HOLDER, failingOverLease, memoryLease, stepDeps } from './fixtures';
 
 jest.mock('../../lambdas/handlers/deps', () => ({ deps: () => Promise.resolve(currentDeps) }));
 let currentDeps: Deps;
 
-const HOLDER = 'c-failover-e4';
-const node = (name: string): RegisteredNode => registeredNode(name);
+const HOLDER = FAILOVER_HOLDER;
 
 /** A failover at epoch 4 that fenced pg1 and promoted pg2, whose Promote (or re-point) then failed. */
 function world(o: { run?: Partial<RunRecord>; revoke?: () => Promise<void>; sever?: () => Promise<number> } = {}) {
   const calls: string[] = [];
   const timeline: string[] = [];
-  const cell = memoryLease(
-    {
-      ...initialLease('pg1', 0),
-      epoch: 4,
-      state: 'failing-over',
-      run: {
-        holder: HOLDER,
-        mode: 'failover',
-        oldPrimary: 'pg1',
-        candidate: 'pg2',
-        fenceVerified: true,
-        promotedLsn: '0/5000000',
-        ...o.run,
-      },
-    } as Lease,
-    () => void calls.push('record'),
-  );
+  const cell = memoryLease(failingOverLease({ promotedLsn: '0/5000000', ...o.run }), () => void calls.push('record'));
   let sgOpen = true;
   const d = {
-    config: { settings: DEFAULT_SETTINGS },
-    now: () => 1000,
-    log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    metrics: { flush: async () => undefined },
-    store: {
-      getLease: cell.getLease,
-      transitionLease: cell.transitionLease,
-      listNodes: async () => ['pg1', 'pg2', 'pg3'].map(node),
-      appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
-        void timeline.push(`${s.step}: ${s.detail}`),
-    },
+    ...stepDeps(cell, timeline),
     fence: {
       revokeIngress: async () => {
         await o.revoke?.();
