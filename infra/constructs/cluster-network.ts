@@ -23,6 +23,8 @@ export interface ClusterNetworkProps {
 export class ClusterNetwork extends Construct {
   /** The controller functions' security group: PostgreSQL to the nodes, HTTPS to the endpoints. */
   readonly securityGroup: ec2.SecurityGroup;
+  /** The interface endpoints' group, when the endpoints are created. */
+  readonly endpointSecurityGroup?: ec2.SecurityGroup;
 
   constructor(scope: Construct, id: string, props: ClusterNetworkProps) {
     super(scope, id);
@@ -76,7 +78,10 @@ export class ClusterNetwork extends Construct {
       description: 'pgquorum interface endpoints',
       allowAllOutbound: false,
     });
+    this.endpointSecurityGroup = endpointSg;
     endpointSg.addIngressRule(fnSg, ec2.Port.tcp(443), 'controller functions');
+    // Each endpoint also admits the whole VPC CIDR on 443 (`open`, the default): with private DNS every client in the
+    // VPC resolves the service to it, the nodes' SSM agent and the host scripts' secret reads included.
     // No CloudWatch endpoint: metrics leave as EMF log lines through Lambda's own log pipe, not the API.
     for (const [id, svc] of [
       ['Ssm', ec2.InterfaceVpcEndpointAwsService.SSM],

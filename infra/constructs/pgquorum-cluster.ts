@@ -1,9 +1,10 @@
-import { type Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { type Acknowledgment, type Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
@@ -151,7 +152,11 @@ export class PgQuorumCluster extends Construct {
   /** Fully qualified writer and reader record names. */
   readonly records: { readonly writer: string; readonly reader: string };
   readonly clusterName: string;
+  /** The controller functions' security group: admit it on each node's PostgreSQL port. */
+  readonly controllerSecurityGroup: ec2.ISecurityGroup;
   private readonly hostedZoneId: string;
+  private readonly vpcCidr: string;
+  private readonly endpointSecurityGroup?: ec2.ISecurityGroup;
 
   constructor(scope: Construct, id: string, props: PgQuorumClusterProps) {
     super(scope, id);
@@ -219,6 +224,10 @@ export class PgQuorumCluster extends Construct {
       }),
     );
 
+    this.controllerSecurityGroup = network.securityGroup;
+    this.endpointSecurityGroup = network.endpointSecurityGroup;
+    this.vpcCidr = props.vpc.vpcCidrBlock;
+
     const context: FunctionContext = {
       cluster,
       table: this.table,
@@ -283,6 +292,61 @@ export class PgQuorumCluster extends Construct {
         nodes: v.nodes,
       }),
     );
+  }
+
+  /**
+   * Acknowledges the cdk-nag AwsSolutions findings on the cluster that are deliberate, each with its reason (cdk-nag
+   * v3: one acknowledgement per finding). They go on the cluster's stack: the custom resource provider that seeds
+   * the registry is a stack-level singleton, outside the cluster's own scope.
+   */
+  acknowledgeNagFindings(): void {
+    const stack = Stack.of(this);
+    for (const a of this.nagAcknowledgements()) Validations.of(stack).acknowledge(a);
+    if (this.endpointSecurityGroup && Token.isUnresolved(this.vpcCidr)) {
+      Validations.of(this.endpointSecurityGroup).acknowledge({
+        id: 'AwsSolutions-EC23',
+        reason:
+          "The interface endpoints admit the VPC's own CIDR on 443 (the nodes' SSM agent and host scripts reach them through private DNS); cdk-nag cannot evaluate a CIDR that is a token.",
+      });
+    }
+  }
+
+  /** The acknowledgements {@link acknowledgeNagFindings} applies to the stack. */
+  nagAcknowledgements(): Acknowledgment[] {
+    const stack = Stack.of(this);
+    const ack = (id: string, reason: string): Acknowledgment => ({ id: `AwsSolutions-${id}`, reason });
+    return [
+      ack(
+        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'The AWS-managed basic execution role is the documented minimum for Lambda to write its logs.',
+      ),
+      ack(
+        'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        'The AWS-managed VPC access role is the documented minimum for a Lambda to manage its ENIs in the VPC.',
+      ),
+      ack(
+        'IAM5[Resource::*]',
+        'Only actions AWS cannot scope to a resource: ec2:DescribeSecurityGroups, ec2:DescribeInstances, ssm:GetCommandInvocation, cloudwatch:PutMetricData (limited by a namespace condition), X-Ray trace upload and Step Functions log delivery.',
+      ),
+      ack(
+        'IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
+        'route53:GetChange has no per-zone scoping: change ids are global.',
+      ),
+      ...Object.values(this.functions).map((f) =>
+        ack(
+          `IAM5[Resource::<${stack.getLogicalId(f.node.defaultChild as lambda.CfnFunction)}.Arn>:*]`,
+          'Step Functions invokes any version or alias of its own task function (the LambdaInvoke default).',
+        ),
+      ),
+      ack(
+        'L1',
+        'nodejs22.x is pinned on purpose: the handlers are built and tested for Node 20/22 and the SDK they ship with.',
+      ),
+      ack(
+        'SMG4',
+        'PostgreSQL credentials are rotated by the database team together with the roles on the nodes; pgquorum only reads them.',
+      ),
+    ];
   }
 
   /**

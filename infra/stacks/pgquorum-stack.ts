@@ -1,9 +1,8 @@
-import { type CfnElement, CfnOutput, Duration, Stack, type StackProps, Validations } from 'aws-cdk-lib';
+import { type CfnElement, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -150,39 +149,8 @@ export class PgQuorumStack extends Stack {
     return super.allocateLogicalId({ node: { scopes }, stack: this } as unknown as CfnElement);
   }
 
-  /** cdk-nag findings that are deliberate, each with its reason (cdk-nag v3: one acknowledgement per finding). */
+  /** cdk-nag findings that are deliberate, each with its reason (the cluster's list: see nagAcknowledgements). */
   private suppressFindings(): void {
-    const ack = (id: string, reason: string) => Validations.of(this).acknowledge({ id: `AwsSolutions-${id}`, reason });
-    ack(
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
-      'The AWS-managed basic execution role is the documented minimum for Lambda to write its logs.',
-    );
-    ack(
-      'IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
-      'The AWS-managed VPC access role is the documented minimum for a Lambda to manage its ENIs in the VPC.',
-    );
-    ack(
-      'IAM5[Resource::*]',
-      'Only actions AWS cannot scope to a resource: ec2:DescribeSecurityGroups, ec2:DescribeInstances, ssm:GetCommandInvocation, cloudwatch:PutMetricData (limited by a namespace condition), X-Ray trace upload and Step Functions log delivery.',
-    );
-    ack(
-      'IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',
-      'route53:GetChange has no per-zone scoping: change ids are global.',
-    );
-    for (const f of Object.values(this.functions)) {
-      const id = this.getLogicalId(f.node.defaultChild as lambda.CfnFunction);
-      ack(
-        `IAM5[Resource::<${id}.Arn>:*]`,
-        'Step Functions invokes any version or alias of its own task function (the LambdaInvoke default).',
-      );
-    }
-    ack(
-      'L1',
-      'nodejs22.x is pinned on purpose: the handlers are built and tested for Node 20/22 and the SDK they ship with.',
-    );
-    ack(
-      'SMG4',
-      'PostgreSQL credentials are rotated by the database team together with the roles on the nodes; pgquorum only reads them.',
-    );
+    this.cluster.acknowledgeNagFindings();
   }
 }
