@@ -5,7 +5,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, LogLevel, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
@@ -13,13 +13,30 @@ import { Construct } from 'constructs';
 import { METRIC_NAMESPACE } from '../../lambdas/core/contract';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
 import { normalizedRecordName } from '../config';
-import { handlerEntry } from './cluster-assets';
+import { handlerCode } from './cluster-assets';
 import { TASKS, type TaskName, type TaskSpec } from './tasks';
 
 /** The construct id of a task's function (`fence` -> `TaskFence`); the lab deployer maps functions back with it. */
 export function taskConstructId(name: string): string {
   return `Task${name.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase())}`;
 }
+
+/** How NodejsFunction bundles a handler from source; scripts/build-construct.mjs prebuilds with the same options. */
+export const BUNDLING: BundlingOptions = {
+  minify: true,
+  // Error class names are API (logs, the timeline, Step Functions causes): keep them through minification.
+  keepNames: true,
+  // No source map: Node reads one only under --enable-source-maps, which these functions do not set (it
+  // slows every error), so the map was 9.2 MB of dead weight per zip (2.4 MB zip -> 0.67 MB without it).
+  sourceMap: false,
+  // esbuild's size table on every synth buried the demo's narration; warnings and errors still print.
+  logLevel: LogLevel.WARNING,
+  target: 'node22',
+  // The SDK is bundled, not taken from the runtime: the version the tests ran is the version that ships
+  // (and emulators' local executors stub only some clients). pg's optional native binding is never used.
+  externalModules: ['pg-native'],
+  forceDockerBundling: false,
+};
 
 /** What every controller function is built from: the cluster's resources and names. */
 export interface FunctionContext {
@@ -48,7 +65,7 @@ export function controllerFunction(
   ctx: FunctionContext,
   extraEnv: Record<string, string>,
   subnet?: ec2.ISubnet,
-): NodejsFunction {
+): lambda.Function {
   const stack = Stack.of(scope);
   const arn = (service: string, region: string, account: string, resource: string) =>
     `arn:${stack.partition}:${service}:${region}:${account}:${resource}`;
@@ -61,9 +78,7 @@ export function controllerFunction(
     retention: logs.RetentionDays.ONE_MONTH,
     removalPolicy: RemovalPolicy.DESTROY,
   });
-  const f = new NodejsFunction(scope, id, {
-    entry: handlerEntry(spec.entry),
-    handler: 'handler',
+  const common: lambda.FunctionOptions & { runtime: lambda.Runtime } = {
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
     memorySize: spec.memoryMb,
@@ -84,22 +99,17 @@ export function controllerFunction(
           securityGroups: [ctx.securityGroup],
         }
       : {}),
-    bundling: {
-      minify: true,
-      // Error class names are API (logs, the timeline, Step Functions causes): keep them through minification.
-      keepNames: true,
-      // No source map: Node reads one only under --enable-source-maps, which these functions do not set (it
-      // slows every error), so the map was 9.2 MB of dead weight per zip (2.4 MB zip -> 0.67 MB without it).
-      sourceMap: false,
-      // esbuild's size table on every synth buried the demo's narration; warnings and errors still print.
-      logLevel: LogLevel.WARNING,
-      target: 'node22',
-      // The SDK is bundled, not taken from the runtime: the version the tests ran is the version that ships
-      // (and emulators' local executors stub only some clients). pg's optional native binding is never used.
-      externalModules: ['pg-native'],
-      forceDockerBundling: false,
-    },
-  });
+  };
+  const code = handlerCode(spec.entry);
+  const f =
+    'source' in code
+      ? new NodejsFunction(scope, id, { ...common, entry: code.source, handler: 'handler', bundling: BUNDLING })
+      : // The installed package: scripts/build-construct.mjs bundled the handler with the same options.
+        new lambda.Function(scope, id, {
+          ...common,
+          code: lambda.Code.fromAsset(code.bundleDir),
+          handler: 'index.handler',
+        });
   // Whole-table rights, probes included: dynamodb:LeadingKeys scopes by partition key only, and a cluster's
   // lease, votes and history share one partition so they change in one transaction (README, Deploying to AWS).
   ctx.table.grantReadWriteData(f);
@@ -180,7 +190,7 @@ export interface ControllerFunctionsProps {
  */
 export class ControllerFunctions extends Construct {
   /** Every task function, by task name. */
-  readonly functions: Record<TaskName, NodejsFunction>;
+  readonly functions: Record<TaskName, lambda.Function>;
 
   constructor(scope: Construct, id: string, props: ControllerFunctionsProps) {
     super(scope, id);
@@ -189,7 +199,7 @@ export class ControllerFunctions extends Construct {
         name,
         controllerFunction(this, taskConstructId(name), spec, props.context, {}),
       ]),
-    ) as Record<TaskName, NodejsFunction>;
+    ) as Record<TaskName, lambda.Function>;
 
     // A ping every 5 minutes keeps one container of each warm (about 130k invocations a month: cents).
     const fns = Object.values(this.functions);

@@ -5,7 +5,6 @@ import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -134,9 +133,9 @@ export class PgQuorumCluster extends Construct {
   /** The state machine's construct (its definition and task wiring). */
   readonly workflow: FailoverStateMachine;
   /** The task functions, by task name. */
-  readonly functions: Record<TaskName, NodejsFunction>;
+  readonly functions: Record<TaskName, lambda.Function>;
   /** One probe function per probe subnet, in subnet order. */
-  readonly probes: NodejsFunction[];
+  readonly probes: lambda.Function[];
   /** Attach to the PostgreSQL instances' role: the host scripts read the database secret with it. */
   readonly hostPolicy: iam.ManagedPolicy;
   /** Every alarm, by name; `QuorumDown` is the backstop that starts a failover, the others page. */

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { controllerFunction, type FunctionContext } from './controller-functions';
@@ -20,7 +20,7 @@ export interface ProbeFleetProps {
 /** The probes: one per AZ, each pinned to that AZ's subnet, started every minute, looping every probeIntervalMs. */
 export class ProbeFleet extends Construct {
   /** One function per probe subnet, in subnet order. */
-  readonly probes: NodejsFunction[];
+  readonly probes: lambda.Function[];
 
   constructor(scope: Construct, id: string, props: ProbeFleetProps) {
     super(scope, id);

@@ -3,7 +3,7 @@ import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type * as iam from 'aws-cdk-lib/aws-iam';
-import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -31,8 +31,8 @@ export class PgQuorumStack extends Stack {
   readonly cluster: PgQuorumCluster;
   readonly table: dynamodb.Table;
   readonly stateMachine: FailoverStateMachine;
-  readonly functions: Record<TaskName, NodejsFunction>;
-  readonly probes: NodejsFunction[];
+  readonly functions: Record<TaskName, lambda.Function>;
+  readonly probes: lambda.Function[];
   readonly quorumAlarm: cloudwatch.Alarm;
   /** Attach to the PostgreSQL instances' role: the host scripts read the database secret with it. */
   readonly hostPolicy: iam.ManagedPolicy;
