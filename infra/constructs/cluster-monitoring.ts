@@ -4,7 +4,7 @@ import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRIC_NAMESPACE } from '../../lambdas/core/contract';
+import { METRIC_NAMESPACE, METRICS } from '../../lambdas/core/contract';
 import type { ControllerSettings } from '../../lambdas/core/settings';
 import type { QuorumBackstop } from './quorum-backstop';
 
@@ -44,7 +44,7 @@ export class ClusterMonitoring extends Construct {
         `ProbesSilent${i + 1}`,
         new cloudwatch.Metric({
           namespace: NAMESPACE,
-          metricName: 'PrimaryReachable',
+          metricName: METRICS.primaryReachable,
           dimensionsMap: { Cluster: c.cluster, Az: az },
           statistic: 'SampleCount',
           period: Duration.minutes(1),
@@ -85,7 +85,7 @@ export class ClusterMonitoring extends Construct {
       'NeedsAttention',
       new cloudwatch.Metric({
         namespace: NAMESPACE,
-        metricName: 'NeedsAttention',
+        metricName: METRICS.needsAttention,
         dimensionsMap: { Cluster: c.cluster },
         statistic: 'Sum',
         period: Duration.minutes(1),
@@ -102,7 +102,7 @@ export class ClusterMonitoring extends Construct {
       'ReplicaLag',
       new cloudwatch.Metric({
         namespace: NAMESPACE,
-        metricName: 'ReplicaLagBytes',
+        metricName: METRICS.replicaLagBytes,
         dimensionsMap: { Cluster: c.cluster },
         statistic: 'Maximum',
         period: Duration.minutes(1),
@@ -121,7 +121,7 @@ export class ClusterMonitoring extends Construct {
       // a 10 s Maximum reaches syncStandbyAlarmSec within one period of the loss lasting that long.
       new cloudwatch.Metric({
         namespace: NAMESPACE,
-        metricName: 'SyncStandbyMissingSeconds',
+        metricName: METRICS.syncStandbyMissingSeconds,
         dimensionsMap: { Cluster: c.cluster },
         statistic: 'Maximum',
         period: Duration.seconds(10),
@@ -138,7 +138,7 @@ export class ClusterMonitoring extends Construct {
       'UnnamedPrimary',
       new cloudwatch.Metric({
         namespace: NAMESPACE,
-        metricName: 'UnnamedPrimary',
+        metricName: METRICS.unnamedPrimary,
         dimensionsMap: { Cluster: c.cluster },
         statistic: 'Maximum',
         period: Duration.seconds(10),
@@ -171,7 +171,7 @@ export class ClusterMonitoring extends Construct {
             left: [
               new cloudwatch.Metric({
                 namespace: NAMESPACE,
-                metricName: 'ReplicaLagBytes',
+                metricName: METRICS.replicaLagBytes,
                 dimensionsMap: { Cluster: c.cluster },
                 statistic: 'Maximum',
               }),
@@ -184,7 +184,7 @@ export class ClusterMonitoring extends Construct {
               (k) =>
                 new cloudwatch.Metric({
                   namespace: NAMESPACE,
-                  metricName: 'FailoverDuration',
+                  metricName: METRICS.failoverDuration,
                   dimensionsMap: { Cluster: c.cluster, Kind: k },
                   statistic: 'Maximum',
                 }),
@@ -196,7 +196,7 @@ export class ClusterMonitoring extends Construct {
             left: [
               new cloudwatch.Metric({
                 namespace: NAMESPACE,
-                metricName: 'BytesAtRisk',
+                metricName: METRICS.bytesAtRisk,
                 dimensionsMap: { Cluster: c.cluster },
                 statistic: 'Maximum',
               }),

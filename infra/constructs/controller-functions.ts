@@ -10,7 +10,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { METRIC_NAMESPACE } from '../../lambdas/core/contract';
+import { METRIC_NAMESPACE, ssmDocumentName, ssmDocumentPrefix } from '../../lambdas/core/contract';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
 import { normalizedRecordName } from '../config';
 import { handlerCode } from './cluster-assets';
@@ -72,7 +72,7 @@ export function controllerFunction(
   const sgArns = ctx.nodes.map((n) => arn('ec2', stack.region, stack.account, `security-group/${n.securityGroupId}`));
   const instanceArns = ctx.nodes.map((n) => arn('ec2', stack.region, stack.account, `instance/${n.instanceId}`));
   const docArns = HOST_SCRIPTS.map((s) =>
-    arn('ssm', stack.region, stack.account, `document/pgquorum-${ctx.cluster}-${s}`),
+    arn('ssm', stack.region, stack.account, `document/${ssmDocumentName(ssmDocumentPrefix(ctx.cluster), s)}`),
   );
   const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
     retention: logs.RetentionDays.ONE_MONTH,

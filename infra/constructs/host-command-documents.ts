@@ -1,5 +1,6 @@
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import { Construct } from 'constructs';
+import { ssmDocumentName, ssmDocumentPrefix } from '../../lambdas/core/contract';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
 import { hostScript } from './cluster-assets';
 
@@ -40,7 +41,7 @@ export class HostCommandDocuments extends Construct {
         this,
         `Doc${script.replace(/(^|-)(\w)/g, (_m, _d, ch: string) => ch.toUpperCase())}`,
         {
-          name: `pgquorum-${props.cluster}-${script}`,
+          name: ssmDocumentName(ssmDocumentPrefix(props.cluster), script),
           documentType: 'Command',
           updateMethod: 'NewVersion',
           content: {

@@ -12,6 +12,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import type { z } from 'zod';
+import { ssmDocumentPrefix, TABLE_KEYS } from '../../lambdas/core/contract';
 import { type ControllerSettings, settingsSchema } from '../../lambdas/core/settings';
 import { clusterIssues, issuePath } from '../cluster-rules';
 import { deployConfigSchema, nodeConfigSchema } from '../config';
@@ -172,11 +173,11 @@ export class PgQuorumCluster extends Construct {
     };
 
     this.table = new dynamodb.Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
-      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      partitionKey: { name: TABLE_KEYS.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_KEYS.sortKey, type: dynamodb.AttributeType.STRING },
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: 'expiresAt',
+      timeToLiveAttribute: TABLE_KEYS.timeToLive,
       deletionProtection: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
@@ -248,7 +249,7 @@ export class PgQuorumCluster extends Construct {
         PGQ_SETTINGS: JSON.stringify(this.settings),
         PGQ_DB_SECRET_ARN: secret.secretArn,
         PGQ_DB_SSL: 'require',
-        PGQ_SSM_DOCUMENT_PREFIX: `pgquorum-${cluster}`,
+        PGQ_SSM_DOCUMENT_PREFIX: ssmDocumentPrefix(cluster),
         PGQ_PGDATA: v.pgdata,
         PGQ_TOPIC_ARN: topic.topicArn,
         AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',

@@ -4,7 +4,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { METRIC_NAMESPACE } from '../../lambdas/core/contract';
+import { METRIC_NAMESPACE, METRICS } from '../../lambdas/core/contract';
 
 /** Properties of {@link QuorumBackstop}. */
 export interface QuorumBackstopProps {
@@ -36,7 +36,7 @@ export class QuorumBackstop extends Construct {
           `r${i}`,
           new cloudwatch.Metric({
             namespace: METRIC_NAMESPACE,
-            metricName: 'PrimaryReachable',
+            metricName: METRICS.primaryReachable,
             dimensionsMap: { Cluster: c.cluster, Az: az },
             statistic: 'Maximum',
             period: Duration.seconds(10),

@@ -1,6 +1,7 @@
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import { clusterPartitionKey, LEASE_SORT_KEY, nodeSortKey, TABLE_KEYS } from '../../lambdas/core/contract';
 
 /** One node as the registry seeds it. */
 export interface SeedNode {
@@ -28,8 +29,8 @@ export class RegistrySeed extends Construct {
     const c = props;
     const seedItems = [
       {
-        pk: { S: `CLUSTER#${c.cluster}` },
-        sk: { S: 'LEASE' },
+        [TABLE_KEYS.partitionKey]: { S: clusterPartitionKey(c.cluster) },
+        [TABLE_KEYS.sortKey]: { S: LEASE_SORT_KEY },
         epoch: { N: '1' },
         state: { S: 'steady' },
         primary: { S: c.initialPrimary },
@@ -40,8 +41,8 @@ export class RegistrySeed extends Construct {
         lastFailoverAt: { NULL: true },
       },
       ...c.nodes.map((n) => ({
-        pk: { S: `CLUSTER#${c.cluster}` },
-        sk: { S: `NODE#${n.name}` },
+        [TABLE_KEYS.partitionKey]: { S: clusterPartitionKey(c.cluster) },
+        [TABLE_KEYS.sortKey]: { S: nodeSortKey(n.name) },
         name: { S: n.name },
         instanceId: { S: n.instanceId },
         az: { S: n.az },
@@ -59,7 +60,11 @@ export class RegistrySeed extends Construct {
         onCreate: {
           service: 'DynamoDB',
           action: 'putItem',
-          parameters: { TableName: c.table.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' },
+          parameters: {
+            TableName: c.table.tableName,
+            Item: item,
+            ConditionExpression: `attribute_not_exists(${TABLE_KEYS.partitionKey})`,
+          },
           physicalResourceId: cr.PhysicalResourceId.of(`${c.cluster}-${item.sk.S}`),
           ignoreErrorCodesMatching: 'ConditionalCheckFailedException',
         },
