@@ -434,9 +434,14 @@ function validateProps(p: PgQuorumClusterProps): ValidProps {
   const pgdata = check(shape.pgdata, p.pgdata, 'pgdata');
   const writer = check(shape.writerRecord, p.writerRecord, 'writerRecord');
   const reader = check(shape.readerRecord, p.readerRecord, 'readerRecord');
-  const zoneName = p.hostedZone.zoneName;
+  let zoneName: string | undefined;
+  try {
+    zoneName = p.hostedZone.zoneName;
+  } catch {
+    // fromPrivateHostedZoneId: CDK throws on any read of the name.
+  }
   // The records land in IAM conditions (normalized at synth time) and in every function's environment.
-  if (unresolved(zoneName))
+  if (zoneName === undefined || unresolved(zoneName))
     fail('hostedZone', 'its zone name must be known at synth time (import it with fromPrivateHostedZoneAttributes)');
   const issues = clusterIssues(
     {

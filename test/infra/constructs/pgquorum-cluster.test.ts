@@ -87,6 +87,18 @@ describe('PgQuorumCluster props', () => {
       (p) => ({ ...p, pgdata: "/var/lib/pg'; rm -rf /" }),
       /props\.pgdata: an absolute path/,
     ],
+    [
+      'a hosted zone imported by id alone',
+      (p) => ({
+        ...p,
+        hostedZone: route53.PrivateHostedZone.fromPrivateHostedZoneId(
+          p.vpc.node.scope as Stack,
+          `ZoneById${Math.random()}`,
+          'Z0123456789ABCDEFGHIJ',
+        ),
+      }),
+      /props\.hostedZone: its zone name must be known at synth time/,
+    ],
   ];
   it.each(cases)('rejects %s with one sentence naming the prop', (_what, change, message) => {
     const { stack, props } = setup();
