@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { settingsSchema } from '../lambdas/core/settings';
+import { clusterIssues, issuePath } from './cluster-rules';
 
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'Invalid IPv4 address');
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'Invalid CIDR');
@@ -11,19 +12,8 @@ const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'Invalid CIDR'
  */
 export const SAFE_PATH = /^\/(?!.*(?:^|\/)\.\.(?:\/|$))[A-Za-z0-9._/-]{0,255}$/;
 
-/** An IPv4 address as a 32-bit unsigned integer. */
-function ipToInt(ip: string): number {
-  return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-}
-
 /** True when `ip` lies inside `cidr` (a.b.c.d/n). */
-export function inCidr(ip: string, cidr: string): boolean {
-  const [base, bits] = cidr.split('/');
-  const n = Number(bits);
-  if (!(n >= 0 && n <= 32)) return false;
-  const size = 2 ** (32 - n);
-  return Math.floor(ipToInt(ip) / size) === Math.floor(ipToInt(base!) / size);
-}
+export { inCidr } from './cluster-rules';
 
 /** One PostgreSQL node the controller manages. */
 export const nodeConfigSchema = z.object({
@@ -136,61 +126,17 @@ export const deployConfigSchema = z
       .describe('Data directory on the nodes (host scripts).'),
   })
   .superRefine((c, ctx) => {
-    const azs = new Set(c.probeSubnets.map((s) => s.az));
-    if (azs.size !== 3)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['probeSubnets'],
-        message: 'the three probe subnets must be in three distinct AZs',
-      });
-    const names = c.nodes.map((n) => n.name);
-    if (!names.includes(c.initialPrimary))
-      ctx.addIssue({ code: 'custom', path: ['initialPrimary'], message: `must be one of ${names.join(', ')}` });
-    if (new Set(names).size !== names.length)
-      ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'node names must be unique' });
     if (c.dbSecretArn && c.dbSecretName)
       ctx.addIssue({ code: 'custom', path: ['dbSecretName'], message: 'give dbSecretArn or dbSecretName, not both' });
-    const sgs = c.nodes.map((n) => n.securityGroupId);
-    if (new Set(sgs).size !== sgs.length)
-      ctx.addIssue({ code: 'custom', path: ['nodes'], message: 'each node needs its own security group' });
-    // Per node, so the error names the line: a duplicate instance id or IP would aim an SSM stop at the wrong host.
-    for (const field of ['instanceId', 'privateIp'] as const) {
-      const first = new Map<string, string>();
-      c.nodes.forEach((n, i) => {
-        const seen = first.get(n[field]);
-        if (seen !== undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['nodes', i, field],
-            message: `${n[field]} is already node ${seen}'s ${field}: each node needs its own`,
-          });
-        } else first.set(n[field], n.name);
-      });
-    }
-    const validCidr = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c.vpcCidr);
-    c.nodes.forEach((n, i) => {
-      if (validCidr && !inCidr(n.privateIp, c.vpcCidr)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['nodes', i, 'privateIp'],
-          message: `${n.privateIp} is outside vpcCidr ${c.vpcCidr}`,
-        });
-      }
-      if (!azs.has(n.az)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['nodes', i, 'az'],
-          message: `${n.az} is not one of the probe AZs (${[...azs].join(', ')}): no probe would see the node from its own AZ`,
-        });
-      }
-    });
-    if (c.thresholds.voteTtlMs < c.thresholds.probeIntervalMs) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['thresholds', 'voteTtlMs'],
-        message: `${c.thresholds.voteTtlMs} ms is shorter than probeIntervalMs ${c.thresholds.probeIntervalMs}: every vote would be stale before the next`,
-      });
-    }
+    const shape = {
+      probeAzs: c.probeSubnets.map((s) => s.az),
+      nodes: c.nodes,
+      initialPrimary: c.initialPrimary,
+      vpcCidr: c.vpcCidr,
+      voteTtlMs: c.thresholds.voteTtlMs,
+      probeIntervalMs: c.thresholds.probeIntervalMs,
+    };
+    for (const issue of clusterIssues(shape)) ctx.addIssue({ code: 'custom', ...issue });
   });
 
 /** Validated deployment configuration. */
@@ -200,13 +146,7 @@ export type DeployConfig = z.infer<typeof deployConfigSchema>;
 export function parseDeployConfig(raw: unknown): DeployConfig {
   const r = deployConfigSchema.safeParse(raw);
   if (!r.success) {
-    const lines = r.error.issues.map(
-      (i) =>
-        `pgquorum.${i.path
-          .map((p) => (typeof p === 'number' ? `[${p}]` : p))
-          .join('.')
-          .replace(/\.\[/g, '[')}: ${i.message}`,
-    );
+    const lines = r.error.issues.map((i) => `pgquorum.${issuePath(i.path)}: ${i.message}`);
     throw new Error(`invalid pgquorum configuration in cdk.json context:\n  ${lines.join('\n  ')}`);
   }
   return r.data;

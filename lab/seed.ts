@@ -32,6 +32,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { marshall } from '@aws-sdk/util-dynamodb';
+import { clusterPartitionKey, LEASE_SORT_KEY, nodeSortKey, TABLE_KEYS } from '../lambdas/core/contract';
 import {
   LAB_AZS,
   LAB_CLUSTER,
@@ -189,19 +190,19 @@ export async function createClusterTable(ddb: DynamoDBClient, name = LAB_TABLE):
       TableName: name,
       BillingMode: 'PAY_PER_REQUEST',
       AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: TABLE_KEYS.partitionKey, AttributeType: 'S' },
+        { AttributeName: TABLE_KEYS.sortKey, AttributeType: 'S' },
       ],
       KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
+        { AttributeName: TABLE_KEYS.partitionKey, KeyType: 'HASH' },
+        { AttributeName: TABLE_KEYS.sortKey, KeyType: 'RANGE' },
       ],
     }),
   );
   await ddb.send(
     new UpdateTimeToLiveCommand({
       TableName: name,
-      TimeToLiveSpecification: { Enabled: true, AttributeName: 'expiresAt' },
+      TimeToLiveSpecification: { Enabled: true, AttributeName: TABLE_KEYS.timeToLive },
     }),
   );
 }
@@ -228,7 +229,7 @@ export async function resetAwsState(emulatorPort: number, nodes: LabNodeSpec[], 
     LAB_READER_RECORD,
     nodes.slice(1).map((n) => n.privateIp),
   );
-  const pk = `CLUSTER#${LAB_CLUSTER}`;
+  const pk = clusterPartitionKey(LAB_CLUSTER);
   const existing = await ddb.send(
     new QueryCommand({
       TableName: LAB_TABLE,
@@ -247,7 +248,7 @@ export async function resetAwsState(emulatorPort: number, nodes: LabNodeSpec[], 
         TableName: LAB_TABLE,
         Item: marshall({
           pk,
-          sk: `NODE#${n.name}`,
+          sk: nodeSortKey(n.name),
           name: n.name,
           instanceId: id.instanceId,
           az: n.az,
@@ -270,7 +271,7 @@ export async function resetAwsState(emulatorPort: number, nodes: LabNodeSpec[], 
       TableName: LAB_TABLE,
       Item: marshall({
         pk,
-        sk: 'LEASE',
+        sk: LEASE_SORT_KEY,
         epoch: 1,
         state: 'steady',
         primary: primary.name,

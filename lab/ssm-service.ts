@@ -32,6 +32,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
+import { ssmDocumentName } from '../lambdas/core/contract';
 import { HOST_SCRIPTS, type HostScript } from '../lambdas/ports/host-command-port';
 import { type CloudProfile, draw } from './cloud-profile';
 
@@ -396,7 +397,7 @@ export class LabSsmService {
   private documentScript(name: string, params: Record<string, string[]>): HostScript {
     const missing = new SsmServiceError('InvalidDocument', `Document ${name} does not exist`);
     if (!this.documents) {
-      const script = HOST_SCRIPTS.find((s) => name === `${this.opts.documentPrefix}-${s}`);
+      const script = HOST_SCRIPTS.find((s) => name === ssmDocumentName(this.opts.documentPrefix, s));
       if (!script) throw missing;
       return script;
     }

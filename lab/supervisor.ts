@@ -16,6 +16,7 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { admitsPostgres } from '../lambdas/adapters/aws/ec2-fence';
+import { ssmDocumentPrefix } from '../lambdas/core/contract';
 import { AwsProxy } from './aws-proxy';
 import { type CloudProfile, IDEAL_PROFILE } from './cloud-profile';
 import { Emulator } from './emulator';
@@ -182,7 +183,7 @@ const ssm = new LabSsmService({
   agent: agentState,
   hostEnv,
   // The stack names its documents pgquorum-<cluster>-<script> (PGQ_SSM_DOCUMENT_PREFIX).
-  documentPrefix: `pgquorum-${LAB_CLUSTER}`,
+  documentPrefix: ssmDocumentPrefix(LAB_CLUSTER),
   scriptsDir: path.join(REPO_ROOT, 'infra', 'host-scripts'),
   log,
 });

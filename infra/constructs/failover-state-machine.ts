@@ -4,11 +4,12 @@ import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { STEP_ERRORS } from '../../lambdas/core/contract';
 import type { TaskName } from './tasks';
 
 /** Errors a step may be retried on: our own transient class plus Lambda's service-side failures. */
 export const RETRY_ERRORS = [
-  'Pgq.Retriable',
+  STEP_ERRORS.retriable,
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
@@ -18,7 +19,7 @@ export const RETRY_ERRORS = [
 ];
 
 /** The error name of a candidate that failed after it was chosen (lambdas/handlers/task.ts): routed to Replan. */
-export const CANDIDATE_FAILED = 'Pgq.CandidateFailed';
+export const CANDIDATE_FAILED = STEP_ERRORS.candidateFailed;
 
 /** Seconds between two GetChange rounds of the post-commit INSYNC loop. @default 2 */
 export const DNS_POLL_INTERVAL_SEC = 2;

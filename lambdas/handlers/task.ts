@@ -1,3 +1,4 @@
+import { STEP_ERRORS } from '../core/contract';
 import { CandidateFailedError, isRetriable, PgqError, ValidationError } from '../core/errors';
 import { advanceRun, type RunProgress } from '../core/lease';
 import { authorizeStep, type StepRule, type StepVerdict } from '../core/step-policy';
@@ -15,11 +16,11 @@ export interface TaskEvent {
   item?: string;
 }
 
-/** Error names the state machine's Retry and Catch match on (stable API). */
-export const RETRIABLE_ERROR = 'Pgq.Retriable';
-export const FATAL_ERROR = 'Pgq.Fatal';
+/** Error names the state machine's Retry and Catch match on (stable API: lambdas/core/contract.ts). */
+export const RETRIABLE_ERROR = STEP_ERRORS.retriable;
+export const FATAL_ERROR = STEP_ERRORS.fatal;
 /** The candidate failed after it was chosen: the state machine re-plans (Replan) instead of aborting. */
-export const CANDIDATE_FAILED_ERROR = 'Pgq.CandidateFailed';
+export const CANDIDATE_FAILED_ERROR = STEP_ERRORS.candidateFailed;
 
 /**
  * Converts any error into one Step Functions can route: retriable ones are

@@ -4,10 +4,11 @@ import {
   PutMetricDataCommand,
   type StandardUnit,
 } from '@aws-sdk/client-cloudwatch';
+import { METRIC_NAMESPACE, METRICS } from '../../core/contract';
 import type { MetricsPort } from '../../ports/metrics-port';
 
-/** The namespace alarms and the dashboard read. */
-export const METRIC_NAMESPACE = 'PgQuorum';
+/** The namespace alarms and the dashboard read (lambdas/core/contract.ts). */
+export { METRIC_NAMESPACE };
 
 /** One recorded value, with every dimension (Cluster included). */
 export interface RecordedMetric {
@@ -62,30 +63,30 @@ abstract class BufferedMetrics implements MetricsPort {
   }
 
   primaryReachable(az: string, reachable: boolean) {
-    return this.record('PrimaryReachable', reachable ? 1 : 0, 'Count', { Az: az });
+    return this.record(METRICS.primaryReachable, reachable ? 1 : 0, 'Count', { Az: az });
   }
   replicaLag(node: string, bytes: number) {
     // Per node for the dashboard, and cluster-wide for the lag alarm (Maximum over the replicas).
-    return this.record('ReplicaLagBytes', bytes, 'Bytes', { Node: node }, [['Cluster']]);
+    return this.record(METRICS.replicaLagBytes, bytes, 'Bytes', { Node: node }, [['Cluster']]);
   }
   syncStandbyMissing(missing: boolean) {
-    return this.record('SyncStandbyMissing', missing ? 1 : 0, 'Count');
+    return this.record(METRICS.syncStandbyMissing, missing ? 1 : 0, 'Count');
   }
   syncStandbyMissingSeconds(seconds: number) {
-    return this.record('SyncStandbyMissingSeconds', seconds, 'Seconds');
+    return this.record(METRICS.syncStandbyMissingSeconds, seconds, 'Seconds');
   }
   unnamedPrimaries(az: string, count: number) {
     // Per AZ, and cluster-wide for the alarm (Maximum: one probe seeing it is enough).
-    return this.record('UnnamedPrimary', count, 'Count', { Az: az }, [['Cluster']]);
+    return this.record(METRICS.unnamedPrimary, count, 'Count', { Az: az }, [['Cluster']]);
   }
   failoverDuration(kind: 'failover' | 'switchover', ms: number) {
-    return this.record('FailoverDuration', ms, 'Milliseconds', { Kind: kind });
+    return this.record(METRICS.failoverDuration, ms, 'Milliseconds', { Kind: kind });
   }
   bytesAtRisk(bytes: number) {
-    return this.record('BytesAtRisk', bytes, 'Bytes');
+    return this.record(METRICS.bytesAtRisk, bytes, 'Bytes');
   }
   needsAttention() {
-    return this.record('NeedsAttention', 1, 'Count');
+    return this.record(METRICS.needsAttention, 1, 'Count');
   }
 }
 

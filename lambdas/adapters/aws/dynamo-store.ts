@@ -11,6 +11,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { clusterPartitionKey, LEASE_SORT_KEY, NODE_SORT_KEY_PREFIX, nodeSortKey } from '../../core/contract';
 import type { Episode } from '../../core/episode';
 import { FatalError, RetriableError } from '../../core/errors';
 import type { LeaseResult } from '../../core/lease';
@@ -61,7 +62,7 @@ export class DynamoStore implements StorePort {
     private readonly table: string,
     readonly cluster: string,
   ) {
-    this.pk = `CLUSTER#${cluster}`;
+    this.pk = clusterPartitionKey(cluster);
   }
 
   private async get(sk: string): Promise<Record<string, unknown> | undefined> {
@@ -104,7 +105,7 @@ export class DynamoStore implements StorePort {
   }
 
   async getLease(): Promise<Lease> {
-    const i = await this.get('LEASE');
+    const i = await this.get(LEASE_SORT_KEY);
     if (!i) throw new NotSeededError(`cluster ${this.cluster} has no lease in table ${this.table}: seed it first`);
     return {
       epoch: Number(i.epoch),
@@ -129,7 +130,7 @@ export class DynamoStore implements StorePort {
     return {
       TableName: this.table,
       Item: marshall(
-        { pk: this.pk, sk: 'LEASE', ...next, rev: (expected.rev ?? next.rev ?? 0) + 1 },
+        { pk: this.pk, sk: LEASE_SORT_KEY, ...next, rev: (expected.rev ?? next.rev ?? 0) + 1 },
         { removeUndefinedValues: true },
       ),
       ConditionExpression: `epoch = :e AND #s = :s${revCheck}`,
@@ -202,7 +203,7 @@ export class DynamoStore implements StorePort {
 
   private leaseCheck(expected: LeaseExpectation): NonNullable<TransactWriteItem['ConditionCheck']> {
     const { Item: _item, ...check } = this.leasePut({} as Lease, expected);
-    return { ...check, Key: marshall({ pk: this.pk, sk: 'LEASE' }) } as NonNullable<
+    return { ...check, Key: marshall({ pk: this.pk, sk: LEASE_SORT_KEY }) } as NonNullable<
       TransactWriteItem['ConditionCheck']
     >;
   }
@@ -211,7 +212,7 @@ export class DynamoStore implements StorePort {
     const items: TransactWriteItem[] = (w.nodes ?? []).map((n) => ({
       Put: {
         TableName: this.table,
-        Item: marshall({ pk: this.pk, sk: `NODE#${n.name}`, ...n }, { removeUndefinedValues: true }),
+        Item: marshall({ pk: this.pk, sk: nodeSortKey(n.name), ...n }, { removeUndefinedValues: true }),
       },
     }));
     if (w.event) items.push({ Update: this.eventUpdate(w.event.epoch, w.event.fields) });
@@ -244,7 +245,7 @@ export class DynamoStore implements StorePort {
     const check: TransactWriteItem = {
       ConditionCheck: {
         TableName: this.table,
-        Key: marshall({ pk: this.pk, sk: 'LEASE' }),
+        Key: marshall({ pk: this.pk, sk: LEASE_SORT_KEY }),
         ConditionExpression: `epoch = :e${guard.primary ? ' AND #p = :p' : ''}`,
         ...(guard.primary ? { ExpressionAttributeNames: { '#p': 'primary' } } : {}),
         ExpressionAttributeValues: marshall({ ':e': guard.epoch, ...(guard.primary ? { ':p': guard.primary } : {}) }),
@@ -307,7 +308,7 @@ export class DynamoStore implements StorePort {
   }
 
   async listNodes(): Promise<RegisteredNode[]> {
-    return (await this.query('NODE#')).map((i) => ({
+    return (await this.query(NODE_SORT_KEY_PREFIX)).map((i) => ({
       name: String(i.name),
       instanceId: String(i.instanceId),
       az: String(i.az),
@@ -328,7 +329,7 @@ export class DynamoStore implements StorePort {
       await this.ddb.send(
         new PutItemCommand({
           TableName: this.table,
-          Item: marshall({ pk: this.pk, sk: `NODE#${node.name}`, ...node }, { removeUndefinedValues: true }),
+          Item: marshall({ pk: this.pk, sk: nodeSortKey(node.name), ...node }, { removeUndefinedValues: true }),
         }),
       );
     } catch (err) {

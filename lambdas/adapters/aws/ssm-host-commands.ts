@@ -4,6 +4,7 @@ import {
   SendCommandCommand,
   type SSMClient,
 } from '@aws-sdk/client-ssm';
+import { ssmDocumentName } from '../../core/contract';
 import { FatalError, HostUnreachableError, RetriableError } from '../../core/errors';
 import type { HostCommandPort, HostCommandResult, HostRunOptions, HostScript } from '../../ports/host-command-port';
 
@@ -51,7 +52,7 @@ export class SsmHostCommands implements HostCommandPort {
     try {
       const r = await this.ssm.send(
         new SendCommandCommand({
-          DocumentName: `${this.documentPrefix}-${script}`,
+          DocumentName: ssmDocumentName(this.documentPrefix, script),
           InstanceIds: [node.instanceId],
           Parameters: Object.fromEntries(
             Object.entries({ ...params, ...(this.secretId ? { SECRET_ID: this.secretId } : {}) }).map(([k, v]) => [
