@@ -18,8 +18,9 @@ import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { caBundleKind } from '../../lambdas/core/tls';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
-import { type DeployConfig, normalizedRecordName, recordNames } from '../config';
+import { type DeployConfig, deploySslMode, normalizedRecordName, recordNames } from '../config';
 import { FailoverStateMachine } from '../constructs/failover-state-machine';
 import { PROBE, TASKS, type TaskName, type TaskSpec } from '../constructs/tasks';
 
@@ -42,6 +43,9 @@ const SCRIPT_PARAMS = [
   // passwords on the host with the instance role (see the host policy below) into a passfile.
   'SECRET_ID',
 ];
+
+/** The CA bundle's name inside every function bundle when dbCaBundle is a file (PGQ_DB_CA_BUNDLE, relative). */
+export const BUNDLED_CA_FILE = 'db-ca.pem';
 
 /** The construct id of a task's function (`fence` -> `TaskFence`); the lab deployer maps functions back with it. */
 export function taskConstructId(name: string): string {
@@ -128,6 +132,37 @@ export class PgQuorumStack extends Stack {
         }),
       ],
     });
+    // The CA the nodes' certificates chain to. A file is bundled with every function (no call at cold start) and
+    // published as an SSM parameter for the hosts, whose scripts write it to dbHostCaFile when it is missing; a
+    // secret or parameter ARN is read by both. The CA is no secret: only its integrity matters.
+    const sslMode = deploySslMode(c);
+    const caKind = c.dbCaBundle ? caBundleKind(c.dbCaBundle) : undefined;
+    const caFile = caKind === 'file' ? path.resolve(c.dbCaBundle!) : undefined;
+    const caParam = caFile
+      ? new ssm.StringParameter(this, 'DbCaBundleParameter', {
+          parameterName: `/pgquorum/${c.cluster}/db-ca-bundle`,
+          description: `pgquorum ${c.cluster}: CA bundle of the PostgreSQL nodes' certificates (host scripts)`,
+          stringValue: fs.readFileSync(caFile, 'utf8'),
+          // A standard parameter holds 4 KB; a bundle of a few certificates does not fit.
+          tier: fs.statSync(caFile).size > 4096 ? ssm.ParameterTier.ADVANCED : ssm.ParameterTier.STANDARD,
+        })
+      : undefined;
+    const caSource = caParam ? caParam.parameterArn : c.dbCaBundle;
+    const caRead = (grantee: iam.IGrantable) => {
+      if (caParam) caParam.grantRead(grantee);
+      else if (caKind === 'parameter') {
+        iam.Grant.addToPrincipal({ grantee, actions: ['ssm:GetParameter'], resourceArns: [c.dbCaBundle!] });
+      } else if (caKind === 'secret') {
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['secretsmanager:GetSecretValue'],
+          // A secret's complete ARN ends in six random characters; a partial one needs them matched.
+          resourceArns: [/-[A-Za-z0-9]{6}$/.test(c.dbCaBundle!) ? c.dbCaBundle! : `${c.dbCaBundle}-??????`],
+        });
+      }
+    };
+    caRead(this.hostPolicy);
+
     new CfnOutput(this, 'HostPolicyArn', {
       value: this.hostPolicy.managedPolicyArn,
       description:
@@ -178,7 +213,16 @@ export class PgQuorumStack extends Stack {
       PGQ_RECORD_TTL: String(c.recordTtlSec),
       PGQ_SETTINGS: settings,
       PGQ_DB_SECRET_ARN: secret.secretArn,
-      PGQ_DB_SSL: 'require',
+      PGQ_DB_SSL_MODE: sslMode,
+      ...(c.dbCaBundle ? { PGQ_DB_CA_BUNDLE: caFile ? BUNDLED_CA_FILE : c.dbCaBundle } : {}),
+      ...(c.nodes.some((n) => n.tlsServerName)
+        ? {
+            PGQ_NODE_TLS_NAMES: JSON.stringify(
+              Object.fromEntries(c.nodes.filter((n) => n.tlsServerName).map((n) => [n.name, n.tlsServerName])),
+            ),
+          }
+        : {}),
+      PGQ_HOST_CA_FILE: c.dbHostCaFile,
       PGQ_SSM_DOCUMENT_PREFIX: `pgquorum-${c.cluster}`,
       PGQ_PGDATA: c.pgdata,
       PGQ_TOPIC_ARN: topic.topicArn,
@@ -227,12 +271,24 @@ export class PgQuorumStack extends Stack {
           // (and emulators' local executors stub only some clients). pg's optional native binding is never used.
           externalModules: ['pg-native'],
           forceDockerBundling: false,
+          ...(caFile
+            ? {
+                commandHooks: {
+                  beforeBundling: () => [],
+                  beforeInstall: () => [],
+                  afterBundling: (_in: string, out: string) => [
+                    `cp ${JSON.stringify(caFile)} ${JSON.stringify(path.join(out, BUNDLED_CA_FILE))}`,
+                  ],
+                },
+              }
+            : {}),
         },
       });
       // Whole-table rights, probes included: dynamodb:LeadingKeys scopes by partition key only, and a cluster's
       // lease, votes and history share one partition so they change in one transaction (README, Deploying to AWS).
       this.table.grantReadWriteData(f);
       if (spec.needs.includes('postgres')) secret.grantRead(f);
+      if (spec.needs.includes('postgres') && !caFile) caRead(f);
       f.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['cloudwatch:PutMetricData'],
@@ -560,6 +616,9 @@ export class PgQuorumStack extends Stack {
               inputs: {
                 runCommand: [
                   `export PGDATA='${c.pgdata}'`,
+                  // Deploy-time constants (SAFE_PATH and an enum, validated): the same for every command.
+                  `export PGQ_DB_SSLMODE='${sslMode}' PGQ_DB_CA_FILE='${c.dbHostCaFile}'`,
+                  ...(caSource ? [`export PGQ_DB_CA_SOURCE='${caSource}'`] : []),
                   ...SCRIPT_PARAMS.map((p) => `export ${p}='{{ ${p} }}'`),
                   body,
                 ],
@@ -679,8 +738,13 @@ export class PgQuorumStack extends Stack {
       ReaderRecord: [records.reader, 'Record that names the healthy replicas'],
       TopicArn: [topic.topicArn, 'Notifications (committed runs, needs-attention, alarms)'],
       DbSecretArn: [secret.secretArn, "The controller's database credentials"],
-      // The TLS mode the functions connect with (PGQ_DB_SSL=require): the CLI connects the same way.
-      DbSslMode: ['require', 'TLS mode of connections to the nodes (disable, require, verify-ca, verify-full)'],
+      // The TLS mode the functions connect with (PGQ_DB_SSL_MODE): the CLI connects the same way.
+      DbSslMode: [sslMode, 'TLS mode of connections to the nodes (disable, require, verify-ca, verify-full)'],
+      // `none` without a CA: CloudFormation refuses an empty output, and the CLI reads every key it lists.
+      DbCaBundle: [
+        caSource ?? 'none',
+        "CA bundle of the nodes' certificates (SSM parameter or secret ARN), or none: the CLI verifies against it",
+      ],
       Settings: [settings, 'Controller thresholds as deployed (JSON)'],
       ValidateInputFunction: [
         this.functions['validate-input'].functionName,
