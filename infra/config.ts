@@ -58,7 +58,7 @@ export const nodeConfigSchema = z.object({
     .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/, 'a DNS host name')
     .optional()
     .describe(
-      "Host name the node's certificate carries, checked under verify-full instead of privateIp (which then needs an IP SAN); the controller still connects to privateIp.",
+      "Host name the node's certificate carries, checked under verify-full instead of privateIp (without it the certificate needs an IP SAN of privateIp); the controller still connects to privateIp.",
     ),
 });
 
