@@ -53,8 +53,6 @@ export const runtimeConfigSchema = z.object({
   PGQ_NODE_TLS_NAMES: json(z.record(z.string(), z.string().min(1))).optional(),
   /** The CA file on the nodes (the host-side conninfo's sslrootcert). @default '/etc/pgquorum/db-ca.pem' */
   PGQ_HOST_CA_FILE: z.string().default('/etc/pgquorum/db-ca.pem'),
-  /** Secret or SSM parameter ARN the host scripts write PGQ_HOST_CA_FILE from when it is missing (not a secret). */
-  PGQ_HOST_CA_SOURCE: z.string().optional(),
   /** `emf` (log lines CloudWatch turns into metrics, no API call) on AWS; `api` (PutMetricData) where logs are not mined (the lab). */
   PGQ_METRICS_SINK: z.enum(['emf', 'api']).default('emf'),
   PGQ_SSM_DOCUMENT_PREFIX: z.string().default('pgquorum'),
