@@ -107,3 +107,12 @@ export function libpqTlsKeywords(
   if (mode === 'verify-full' && target?.serverName) kw.push(`host=${target.serverName}`, `hostaddr=${target.address}`);
   return kw;
 }
+
+/**
+ * The host a libpq client that connected with {@link libpqTlsKeywords} reports (`pg_stat_wal_receiver.sender_host`
+ * is libpq's PQhost: `host` when set, so the TLS server name when one is configured, else the address). Anything
+ * that matches a replica's upstream against a node must compare with this.
+ */
+export function libpqReportedHost(mode: DbSslMode, address: string, serverName?: string): string {
+  return mode === 'verify-full' && serverName ? serverName : address;
+}

@@ -74,3 +74,14 @@ describe('libpq keywords of host-side connections', () => {
     );
   });
 });
+
+describe('the upstream host a replica reports', () => {
+  it.each([
+    ['verify-full', 'pg1.db.internal', 'pg1.db.internal'],
+    ['verify-full', undefined, '10.0.1.10'],
+    ['verify-ca', 'pg1.db.internal', '10.0.1.10'],
+    ['require', 'pg1.db.internal', '10.0.1.10'],
+  ] as const)('%s with server name %s: %s', (mode, name, want) => {
+    expect(libpqReportedHost(mode, '10.0.1.10', name)).toBe(want);
+  });
+});
