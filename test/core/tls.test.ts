@@ -1,4 +1,11 @@
-import { caBundleKind, effectiveSslMode, libpqTlsKeywords, tlsCheck, tlsConfigProblems } from '../../lambdas/core/tls';
+import {
+  caBundleKind,
+  effectiveSslMode,
+  libpqReportedHost,
+  libpqTlsKeywords,
+  tlsCheck,
+  tlsConfigProblems,
+} from '../../lambdas/core/tls';
 
 describe('TLS mode and CA bundle', () => {
   it.each([
