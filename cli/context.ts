@@ -4,12 +4,14 @@ import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { type FunctionConfiguration, LambdaClient, paginateListFunctions } from '@aws-sdk/client-lambda';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { readCaBundle } from '../lambdas/adapters/aws/ca-bundle';
 import { type AwsClients, makeClients } from '../lambdas/adapters/aws/clients';
 import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
 import { Ec2Fence } from '../lambdas/adapters/aws/ec2-fence';
 import { Route53Dns } from '../lambdas/adapters/aws/route53-dns';
-import { PgNodeAdapter, parsePgConfig } from '../lambdas/adapters/postgres/pg-node-adapter';
+import { type PgConfig, PgNodeAdapter, parsePgConfig, pgSsl } from '../lambdas/adapters/postgres/pg-node-adapter';
 import { type ControllerSettings, DEFAULT_SETTINGS, settingsSchema } from '../lambdas/core/settings';
+import { effectiveSslMode, verifiesServer } from '../lambdas/core/tls';
 import { EnvironmentError, UsageError } from './errors';
 import {
   type DescribeStacksClient,
@@ -56,6 +58,8 @@ export interface Target {
   readonly dbSecretArn?: string;
   /** How the controller connects to the nodes (stack output DbSslMode). @default 'require' */
   readonly dbSslMode?: DbSslMode;
+  /** The CA the nodes' certificates chain to (stack output DbCaBundle: a secret or parameter ARN, or a file). */
+  readonly dbCaBundle?: string;
 }
 
 /** TLS modes of a connection to a node, as libpq names them. */
@@ -238,6 +242,7 @@ export function targetFromOutputs(
     discovery,
     ...(o.DbSecretArn ? { dbSecretArn: o.DbSecretArn } : {}),
     ...(sslMode && SSL_MODES.includes(sslMode) ? { dbSslMode: sslMode } : {}),
+    ...(o.DbCaBundle && o.DbCaBundle !== 'none' ? { dbCaBundle: o.DbCaBundle } : {}),
   };
 }
 
@@ -366,7 +371,28 @@ export interface DbAccess {
   readonly user: string;
   readonly password: string;
   readonly database: string;
-  readonly ssl: false | { rejectUnauthorized: boolean };
+  readonly ssl: PgConfig['ssl'];
+}
+
+/**
+ * TLS as the functions connect (stack output DbSslMode, or PGQ_DB_SSL_MODE), checked against the stack's CA
+ * (DbCaBundle, or an operator's own PEM file in PGQ_DB_CA_BUNDLE). A verify mode without any CA is refused rather
+ * than weakened: the operator's machine would send the controller's password to whatever answers.
+ */
+export async function cliSsl(target: Target, env: NodeJS.ProcessEnv): Promise<PgConfig['ssl']> {
+  const envMode = env.PGQ_DB_SSL_MODE as DbSslMode | undefined;
+  if (envMode && !SSL_MODES.includes(envMode)) {
+    throw new UsageError(`PGQ_DB_SSL_MODE: ${envMode} is not one of ${SSL_MODES.join(', ')}`);
+  }
+  const caRef = env.PGQ_DB_CA_BUNDLE ?? target.dbCaBundle;
+  const mode = effectiveSslMode(envMode ?? target.dbSslMode, !!caRef);
+  if (verifiesServer(mode) && !caRef) {
+    throw new UsageError(
+      `the nodes are verified with ${mode}, and no CA is known: set PGQ_DB_CA_BUNDLE to the CA's PEM file (the stack output DbCaBundle names it)`,
+    );
+  }
+  const ca = caRef && verifiesServer(mode) ? await readCaBundle(caRef, 'DbCaBundle') : undefined;
+  return pgSsl(mode, ca);
 }
 
 /**
@@ -376,10 +402,7 @@ export interface DbAccess {
  * reach the nodes' private IPs: otherwise status falls back to what the probes saw.
  */
 async function dbAccess(target: Target, lambda: LambdaClient, env: NodeJS.ProcessEnv): Promise<DbAccess | undefined> {
-  const mode = target.dbSslMode ?? 'require';
-  // libpq's modes: `require` encrypts without checking the server (as the functions' PGQ_DB_SSL=require does);
-  // the verify modes check it against the CA Node trusts (NODE_EXTRA_CA_CERTS adds one).
-  const ssl = mode === 'disable' ? false : { rejectUnauthorized: mode !== 'require' };
+  const ssl = await cliSsl(target, env);
   if (env.PGQ_DB_USER && env.PGQ_DB_PASSWORD) {
     return { user: env.PGQ_DB_USER, password: env.PGQ_DB_PASSWORD, database: env.PGQ_DB_NAME ?? 'postgres', ssl };
   }

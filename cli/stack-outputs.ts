@@ -12,6 +12,7 @@ export const STACK_OUTPUTS = [
   'TopicArn',
   'DbSecretArn',
   'DbSslMode',
+  'DbCaBundle',
   'Settings',
   'ValidateInputFunction',
   'RejoinFunction',

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { tlsOptionsFor } from '../lambdas/adapters/postgres/pg-node-adapter';
 import { committedLabel } from '../lambdas/core/commit-health';
 import type { Episode } from '../lambdas/core/episode';
 import { lsnDiff } from '../lambdas/core/lsn';
@@ -114,6 +115,7 @@ async function replayLagSeconds(
     host: primary.host,
     port: primary.port,
     ...db,
+    ssl: tlsOptionsFor(db.ssl, primary.name),
     connectionTimeoutMillis: 1500,
     query_timeout: 1500,
     application_name: 'pgquorum-cli',

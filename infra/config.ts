@@ -1,5 +1,7 @@
+import fs from 'node:fs';
 import { z } from 'zod';
 import { settingsSchema } from '../lambdas/core/settings';
+import { caBundleKind, DB_SSL_MODES, effectiveSslMode, tlsConfigProblems } from '../lambdas/core/tls';
 import { clusterIssues, issuePath } from './cluster-rules';
 
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'Invalid IPv4 address');
@@ -41,6 +43,13 @@ export const nodeConfigSchema = z.object({
     .optional()
     .describe('Subnet of the node (documentation and operator tooling; the controller addresses the node by IP).'),
   noFailover: z.boolean().default(false).describe('Never promote this node (say, a reporting replica).'),
+  tlsServerName: z
+    .string()
+    .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$/, 'a DNS host name')
+    .optional()
+    .describe(
+      "Host name the node's certificate carries, checked under verify-full instead of privateIp (without it the certificate needs an IP SAN of privateIp); the controller still connects to privateIp.",
+    ),
 });
 
 /**
@@ -124,6 +133,26 @@ export const deployConfigSchema = z
       .regex(SAFE_PATH, 'an absolute path of letters, digits and . _ - / only (it is interpolated into host scripts)')
       .default('/var/lib/postgresql/15/main')
       .describe('Data directory on the nodes (host scripts).'),
+    dbSslMode: z
+      .enum(DB_SSL_MODES)
+      .optional()
+      .describe(
+        'TLS of every connection to the nodes (functions, probes, CLI, replication, pg_rewind, pg_basebackup), as libpq means it. Default: verify-full when dbCaBundle is given, else require.',
+      ),
+    dbCaBundle: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "CA bundle the nodes' certificates chain to: a PEM file (path relative to the CDK app, bundled with the functions and published to the hosts as an SSM parameter), or the ARN of a Secrets Manager secret or SSM parameter holding the PEM.",
+      ),
+    dbHostCaFile: z
+      .string()
+      .regex(SAFE_PATH, 'an absolute path of letters, digits and . _ - / only (it is interpolated into host scripts)')
+      .default('/etc/pgquorum/db-ca.pem')
+      .describe(
+        "Where the CA bundle lives on each node (the conninfo's sslrootcert); the host scripts write it from dbCaBundle's parameter or secret when it is missing.",
+      ),
   })
   .superRefine((c, ctx) => {
     if (c.dbSecretArn && c.dbSecretName)
@@ -137,6 +166,23 @@ export const deployConfigSchema = z
       probeIntervalMs: c.thresholds.probeIntervalMs,
     };
     for (const issue of clusterIssues(shape)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const p of tlsConfigProblems(c.dbSslMode, c.dbCaBundle)) {
+      ctx.addIssue({ code: 'custom', path: [p.field === 'sslMode' ? 'dbSslMode' : 'dbCaBundle'], message: p.message });
+    }
+    if (c.dbCaBundle && caBundleKind(c.dbCaBundle) === 'file') {
+      let pem = '';
+      try {
+        pem = fs.readFileSync(c.dbCaBundle, 'utf8');
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['dbCaBundle'],
+          message: `cannot read ${c.dbCaBundle}: ${(err as Error).message}`,
+        });
+      }
+      if (pem && !pem.includes('-----BEGIN CERTIFICATE-----'))
+        ctx.addIssue({ code: 'custom', path: ['dbCaBundle'], message: `${c.dbCaBundle} holds no PEM certificate` });
+    }
   });
 
 /** Validated deployment configuration. */
@@ -150,6 +196,11 @@ export function parseDeployConfig(raw: unknown): DeployConfig {
     throw new Error(`invalid pgquorum configuration in cdk.json context:\n  ${lines.join('\n  ')}`);
   }
   return r.data;
+}
+
+/** The TLS mode the deployment's connections use (dbSslMode, or its default given dbCaBundle). */
+export function deploySslMode(c: DeployConfig): (typeof DB_SSL_MODES)[number] {
+  return effectiveSslMode(c.dbSslMode, !!c.dbCaBundle);
 }
 
 /** Fully qualified record names. */

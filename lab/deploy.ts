@@ -48,6 +48,7 @@ import type { Lab } from './index';
 import { type LabDeploymentRecord, writeLabOutputs } from './outputs';
 import { DEPLOYMENT_FILE, LAB_DIR, PG_BIN, REPO_ROOT } from './paths';
 import { readLabState } from './state';
+import { LAB_CA_FILE } from './tls';
 import {
   LAB_AZS,
   LAB_CLUSTER,
@@ -118,6 +119,9 @@ export function labDeployConfig(lab: Lab, settings: Partial<ControllerSettings> 
     zoneName: LAB_ZONE_NAME,
     recordTtlSec: 1,
     thresholds: { ...DEFAULT_SETTINGS, replicationMode: lab.state.mode, ...settings },
+    dbSslMode: 'verify-full',
+    dbCaBundle: LAB_CA_FILE,
+    dbHostCaFile: LAB_CA_FILE,
   };
 }
 
@@ -192,7 +196,10 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
     PGQ_DB_PASSWORD: LAB_DB_PASSWORD,
     PGQ_REPL_USER: LAB_REPL_USER,
     PGQ_REPL_PASSWORD: LAB_REPL_PASSWORD,
-    PGQ_DB_SSL: 'off',
+    // verify-full against the CA `lab up` generated (each node's certificate has IP SAN 127.0.0.1).
+    PGQ_DB_SSL_MODE: 'verify-full',
+    PGQ_DB_CA_BUNDLE: LAB_CA_FILE,
+    PGQ_HOST_CA_FILE: LAB_CA_FILE,
     // ministack runs Run Command only on Docker-backed instances: SSM calls go to the lab's service, which runs
     // each document's script as the node's host would (the SDK v3 honours service-specific endpoint variables).
     AWS_ENDPOINT_URL_SSM: `http://127.0.0.1:${lab.state.ports.ssm}`,

@@ -32,6 +32,7 @@ import { acquireLock, preflight } from './preflight';
 import { childPids, groupMembers, isAlive, pssKiB, rssKiB, signalQuietly, waitGone } from './procs';
 import { labClients, PG_INGRESS } from './seed';
 import { type LabState, readLabState } from './state';
+import { labCaPem } from './tls';
 import {
   EPHEMERAL_PORT_RANGE,
   type GatePath,
@@ -47,6 +48,7 @@ export type { CutMode } from './gate';
 export type { ReplicationMode } from './postgres-node';
 export type { SeededIds } from './seed';
 export { type LabState, readLabState } from './state';
+export { LAB_CA_FILE, labCaPem, makeCa, makeServerCert } from './tls';
 export * from './topology';
 
 /** Options of `Lab.up`. */
@@ -449,6 +451,8 @@ export class Lab {
       user: LAB_DB_USER,
       password: LAB_DB_PASSWORD,
       database: LAB_DB_NAME,
+      // verify-full: node checks the lab CA's chain and, for an IP address, the certificate's IP SAN.
+      ssl: { ca: labCaPem(), rejectUnauthorized: true },
     };
   }
 

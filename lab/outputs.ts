@@ -3,6 +3,7 @@ import { SDK_ENVIRONMENT_OUTPUT, type StackOutputKey } from '../cli/stack-output
 import { DEFAULT_SETTINGS } from '../lambdas/core/settings';
 import { DEPLOYMENT_FILE, OUTPUTS_FILE } from './paths';
 import type { LabState } from './state';
+import { LAB_CA_FILE } from './tls';
 import { LAB_CLUSTER, LAB_READER_RECORD, LAB_TABLE, LAB_WRITER_RECORD } from './topology';
 
 /** The stack name the lab's outputs file files its outputs under. */
@@ -41,8 +42,9 @@ export function labOutputs(
     WriterRecord: LAB_WRITER_RECORD,
     ReaderRecord: LAB_READER_RECORD,
     DbSecretArn: state.ids.dbSecretArn,
-    // The lab's nodes run without TLS.
-    DbSslMode: 'disable',
+    // The functions' mode; the CA `lab up` generated is the file the CLI verifies the nodes against.
+    DbSslMode: 'verify-full',
+    DbCaBundle: LAB_CA_FILE,
     Settings: deployment.settings ?? JSON.stringify({ ...DEFAULT_SETTINGS, replicationMode: state.mode }),
     ...(deployment.stateMachineArn ? { StateMachineArn: deployment.stateMachineArn } : {}),
     ...(fns['validate-input'] ? { ValidateInputFunction: fns['validate-input'] } : {}),

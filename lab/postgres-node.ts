@@ -5,6 +5,7 @@ import { Client } from 'pg';
 import { asPostgres, mkdirForPostgres, runAsPostgresAsync } from './os-user';
 import { nodeDataDir, nodeLogFile, nodeSocketDir, PG_BIN } from './paths';
 import { childPids, signalQuietly, waitGone } from './procs';
+import { LAB_CA_FILE, labServerCert } from './tls';
 import {
   LAB_DB_NAME,
   LAB_DB_PASSWORD,
@@ -51,14 +52,20 @@ function serverConf(mode: ReplicationMode): string {
 
 const HBA = [
   'local   all          all                        trust',
-  `host    replication  ${LAB_REPL_USER}  127.0.0.1/32  scram-sha-256`,
+  // The controller's and the replicas' roles only over TLS: a client that skips TLS is refused before any password.
+  `hostnossl all        ${LAB_DB_USER}    127.0.0.1/32  reject`,
+  `hostnossl replication ${LAB_REPL_USER} 127.0.0.1/32  reject`,
+  `hostssl replication  ${LAB_REPL_USER}  127.0.0.1/32  scram-sha-256`,
   'host    all          all         127.0.0.1/32   scram-sha-256',
   '',
 ].join('\n');
 
+/** libpq's TLS keywords for the lab's replication connections: verify-full against the lab CA (IP SAN 127.0.0.1). */
+export const LAB_LIBPQ_TLS = `sslmode=verify-full sslrootcert=${LAB_CA_FILE}`;
+
 /** Connection settings a replica uses to stream from `upstreamPort` (a gate's repl port). */
 export function primaryConninfo(node: string, upstreamPort: number): string {
-  return `host=127.0.0.1 port=${upstreamPort} user=${LAB_REPL_USER} password=${LAB_REPL_PASSWORD} application_name=${node} connect_timeout=2`;
+  return `host=127.0.0.1 port=${upstreamPort} user=${LAB_REPL_USER} password=${LAB_REPL_PASSWORD} application_name=${node} connect_timeout=2 ${LAB_LIBPQ_TLS}`;
 }
 
 /**
@@ -156,7 +163,7 @@ export class PostgresNode {
         '-c',
         'fast',
       ],
-      { PGPASSWORD: LAB_REPL_PASSWORD },
+      { PGPASSWORD: LAB_REPL_PASSWORD, PGSSLMODE: 'verify-full', PGSSLROOTCERT: LAB_CA_FILE },
     );
     this.configureAsStandby(upstreamGatePort);
   }
@@ -199,6 +206,13 @@ export class PostgresNode {
         nodeSocketDir(this.name),
         '-c',
         `cluster_name=${this.name}`,
+        // On the command line, not in postgresql.conf: pg_basebackup and pg_rewind copy the source's configuration.
+        '-c',
+        'ssl=on',
+        '-c',
+        `ssl_cert_file=${labServerCert(this.name).cert}`,
+        '-c',
+        `ssl_key_file=${labServerCert(this.name).key}`,
       ],
       { ...asPostgres(), cwd: '/', stdio: ['ignore', out, out] },
     );

@@ -29,6 +29,7 @@ import { preflight } from './preflight';
 import { getRecord, labAwsEnv, labClients, resetAwsState, type SeededIds, seedAws, setRecord } from './seed';
 import { type AgentState, LabSsmService, type SsmDocument } from './ssm-service';
 import type { LabState } from './state';
+import { generateLabTls, LAB_CA_FILE } from './tls';
 import {
   GATE_PATHS,
   type GatePath,
@@ -37,6 +38,7 @@ import {
   LAB_READER_RECORD,
   LAB_REPL_PASSWORD,
   LAB_WRITER_RECORD,
+  LAB_ZONE_NAME,
   labPorts,
 } from './topology';
 
@@ -170,6 +172,9 @@ function hostEnv(node: string): Record<string, string> {
     STOP_IMMEDIATE_CMD: ctl('/pg-stop', { node, mode: 'immediate' }),
     DB_PASSWORD: LAB_DB_PASSWORD,
     REPL_PASSWORD: LAB_REPL_PASSWORD,
+    // What the stack's SSM documents export on a real host (the CA file is already there: no fetch).
+    PGQ_DB_SSLMODE: 'verify-full',
+    PGQ_DB_CA_FILE: LAB_CA_FILE,
   };
 }
 
@@ -340,9 +345,17 @@ async function pollSecurityGroups(): Promise<void> {
   }
 }
 
+let tlsGenerated = false;
+
 /** Builds pg1 as primary and clones pg2/pg3 from it, each streaming through pg1's repl gate. */
 async function buildCluster(): Promise<void> {
   const [p1, ...replicas] = [...nodes.values()];
+  if (!tlsGenerated) {
+    // Once per `lab up`: a reset rebuilds the nodes but keeps the CA the deployed functions already trust.
+    log('generating the lab CA and node certificates');
+    generateLabTls([...nodes.keys()], LAB_ZONE_NAME);
+    tlsGenerated = true;
+  }
   await Promise.all([...nodes.values()].map((n) => n.stop('immediate')));
   for (const n of nodes.values()) n.wipe();
   log('initdb pg1');
@@ -860,6 +873,9 @@ async function main(): Promise<void> {
   const emulatorUp = emulator.start().then(() => writeState());
   const [p1, ...replicas] = [...nodes.values()];
   const primaryUp = (async () => {
+    log('generating the lab CA and node certificates');
+    generateLabTls([...nodes.keys()], LAB_ZONE_NAME);
+    tlsGenerated = true;
     for (const n of nodes.values()) n.wipe();
     await p1!.initPrimary(opts.mode);
     await p1!.start();

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -38,6 +39,9 @@ export const BUNDLING: BundlingOptions = {
   forceDockerBundling: false,
 };
 
+/** The CA bundle's name inside every function bundle when dbCaBundle is a file (PGQ_DB_CA_BUNDLE, relative). */
+export const BUNDLED_CA_FILE = 'db-ca.pem';
+
 /** What every controller function is built from: the cluster's resources and names. */
 export interface FunctionContext {
   readonly cluster: string;
@@ -50,6 +54,10 @@ export interface FunctionContext {
   readonly hostedZoneId: string;
   readonly records: { readonly writer: string; readonly reader: string };
   readonly nodes: readonly { readonly instanceId: string; readonly securityGroupId: string }[];
+  /** A CA file (absolute) copied into every bundle built from source as BUNDLED_CA_FILE. @default none */
+  readonly caFile?: string;
+  /** Grants read access to the CA's parameter or secret (functions that connect to PostgreSQL). @default none */
+  readonly caRead?: (grantee: iam.IGrantable) => void;
   /** The environment every function gets (the table, records, settings, secret id ...). */
   readonly environment: Readonly<Record<string, string>>;
 }
@@ -103,7 +111,23 @@ export function controllerFunction(
   const code = handlerCode(spec.entry);
   const f =
     'source' in code
-      ? new NodejsFunction(scope, id, { ...common, entry: code.source, handler: 'handler', bundling: BUNDLING })
+      ? new NodejsFunction(scope, id, {
+          ...common,
+          entry: code.source,
+          handler: 'handler',
+          bundling: ctx.caFile
+            ? {
+                ...BUNDLING,
+                commandHooks: {
+                  beforeBundling: () => [],
+                  beforeInstall: () => [],
+                  afterBundling: (_in: string, out: string) => [
+                    `cp ${JSON.stringify(ctx.caFile)} ${JSON.stringify(path.join(out, BUNDLED_CA_FILE))}`,
+                  ],
+                },
+              }
+            : BUNDLING,
+        })
       : // The installed package: scripts/build-construct.mjs bundled the handler with the same options.
         new lambda.Function(scope, id, {
           ...common,
@@ -114,6 +138,7 @@ export function controllerFunction(
   // lease, votes and history share one partition so they change in one transaction (README, Deploying to AWS).
   ctx.table.grantReadWriteData(f);
   if (spec.needs.includes('postgres')) ctx.secret.grantRead(f);
+  if (spec.needs.includes('postgres') && !ctx.caFile) ctx.caRead?.(f);
   f.addToRolePolicy(
     new iam.PolicyStatement({
       actions: ['cloudwatch:PutMetricData'],

@@ -25,6 +25,12 @@ export interface HostCommandDocumentsProps {
   readonly cluster: string;
   /** Data directory on the nodes; already checked against SAFE_PATH (it is interpolated into shell code). */
   readonly pgdata: string;
+  /** libpq sslmode of the scripts' connections (replication, pg_rewind, pg_basebackup). */
+  readonly sslMode: string;
+  /** Where the CA bundle lives on each node; already checked against SAFE_PATH. */
+  readonly hostCaFile: string;
+  /** The CA's SSM parameter or secret ARN the scripts write hostCaFile from when it is missing. @default none */
+  readonly caSource?: string;
 }
 
 /** Host commands: one SSM document per script, the script text inlined (common.sh first). */
@@ -57,6 +63,9 @@ export class HostCommandDocuments extends Construct {
                 inputs: {
                   runCommand: [
                     `export PGDATA='${props.pgdata}'`,
+                    // Deploy-time constants (SAFE_PATH and an enum, validated): the same for every command.
+                    `export PGQ_DB_SSLMODE='${props.sslMode}' PGQ_DB_CA_FILE='${props.hostCaFile}'`,
+                    ...(props.caSource ? [`export PGQ_DB_CA_SOURCE='${props.caSource}'`] : []),
                     ...SCRIPT_PARAMS.map((p) => `export ${p}='{{ ${p} }}'`),
                     body,
                   ],

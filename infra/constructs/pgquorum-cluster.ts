@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { type Acknowledgment, type Duration, RemovalPolicy, Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -9,22 +11,25 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as route53 from 'aws-cdk-lib/aws-route53';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import type { z } from 'zod';
 import { ssmDocumentPrefix, TABLE_KEYS } from '../../lambdas/core/contract';
 import { type ControllerSettings, settingsSchema } from '../../lambdas/core/settings';
+import { caBundleKind, type DbSslMode, effectiveSslMode, tlsConfigProblems } from '../../lambdas/core/tls';
 import { clusterIssues, issuePath } from '../cluster-rules';
 import { deployConfigSchema, nodeConfigSchema } from '../config';
+import { handlerCode } from './cluster-assets';
 import { ClusterMonitoring } from './cluster-monitoring';
 import { ClusterNetwork } from './cluster-network';
-import { ControllerFunctions, type FunctionContext } from './controller-functions';
+import { BUNDLED_CA_FILE, ControllerFunctions, type FunctionContext } from './controller-functions';
 import { FailoverStateMachine } from './failover-state-machine';
 import { HostCommandDocuments } from './host-command-documents';
 import { ProbeFleet } from './probe-fleet';
 import { QuorumBackstop } from './quorum-backstop';
 import { RegistrySeed } from './registry-seed';
-import type { TaskName } from './tasks';
+import { TASKS, type TaskName } from './tasks';
 
 /** One PostgreSQL node of the cluster (an EC2 instance the construct does not own). */
 export interface PgQuorumNode {
@@ -48,6 +53,12 @@ export interface PgQuorumNode {
    * @default false
    */
   readonly noFailover?: boolean;
+  /**
+   * The host name the node's certificate carries, checked under `verify-full` instead of its IP address (and used
+   * as libpq's `host=` with `hostaddr=` the IP, so replicas report it as their upstream).
+   * @default the IP SAN (privateIp)
+   */
+  readonly tlsServerName?: string;
 }
 
 /** Properties of {@link PgQuorumCluster}. */
@@ -108,6 +119,24 @@ export interface PgQuorumClusterProps {
    * @default '/var/lib/postgresql/15/main'
    */
   readonly pgdata?: string;
+  /**
+   * TLS of every connection to the nodes (functions, probes, CLI, replication, pg_rewind, pg_basebackup), as libpq
+   * means it.
+   * @default 'verify-full' when dbCaBundle is given, else 'require'
+   */
+  readonly dbSslMode?: DbSslMode;
+  /**
+   * The CA bundle the nodes' certificates chain to: a PEM file (bundled with the functions and published to the
+   * hosts as an SSM parameter), or the ARN of a Secrets Manager secret or SSM parameter holding the PEM.
+   * @default no CA (only `disable` or `require` are then allowed)
+   */
+  readonly dbCaBundle?: string;
+  /**
+   * Where the CA bundle lives on each node (the conninfo's sslrootcert); the host scripts write it from the
+   * bundle's parameter or secret when it is missing.
+   * @default '/etc/pgquorum/db-ca.pem'
+   */
+  readonly dbHostCaFile?: string;
 }
 
 /** Constructs that group resources but add no path component to logical ids under PgQuorumStack. */
@@ -154,6 +183,10 @@ export class PgQuorumCluster extends Construct {
   readonly clusterName: string;
   /** The controller functions' security group: admit it on each node's PostgreSQL port. */
   readonly controllerSecurityGroup: ec2.ISecurityGroup;
+  /** The TLS mode every connection to the nodes uses (PGQ_DB_SSL_MODE; the stack's DbSslMode output). */
+  readonly dbSslMode: DbSslMode;
+  /** Where functions and hosts read the CA from (an SSM parameter or secret ARN), when a CA is configured. */
+  readonly dbCaSource?: string;
   private readonly hostedZoneId: string;
   private readonly vpcCidr: string;
   private readonly endpointSecurityGroup?: ec2.ISecurityGroup;
@@ -206,6 +239,40 @@ export class PgQuorumCluster extends Construct {
       ],
     });
 
+    // The CA the nodes' certificates chain to. A file is bundled with every function built from source (no call at
+    // cold start) and published as an SSM parameter for the hosts, whose scripts write it to dbHostCaFile when it is
+    // missing; a secret or parameter ARN is read by both. The CA is no secret: only its integrity matters.
+    this.dbSslMode = v.sslMode;
+    const caKind = props.dbCaBundle ? caBundleKind(props.dbCaBundle) : undefined;
+    const caFile = caKind === 'file' ? path.resolve(props.dbCaBundle!) : undefined;
+    const caParam = caFile
+      ? new ssm.StringParameter(this, 'DbCaBundleParameter', {
+          parameterName: `/pgquorum/${cluster}/db-ca-bundle`,
+          description: `pgquorum ${cluster}: CA bundle of the PostgreSQL nodes' certificates (host scripts)`,
+          stringValue: fs.readFileSync(caFile, 'utf8'),
+          // A standard parameter holds 4 KB; a bundle of a few certificates does not fit.
+          tier: fs.statSync(caFile).size > 4096 ? ssm.ParameterTier.ADVANCED : ssm.ParameterTier.STANDARD,
+        })
+      : undefined;
+    this.dbCaSource = caParam ? caParam.parameterArn : props.dbCaBundle;
+    const caRead = (grantee: iam.IGrantable) => {
+      if (caParam) caParam.grantRead(grantee);
+      else if (caKind === 'parameter') {
+        iam.Grant.addToPrincipal({ grantee, actions: ['ssm:GetParameter'], resourceArns: [props.dbCaBundle!] });
+      } else if (caKind === 'secret') {
+        iam.Grant.addToPrincipal({
+          grantee,
+          actions: ['secretsmanager:GetSecretValue'],
+          // A secret's complete ARN ends in six random characters; a partial one needs them matched.
+          resourceArns: [/-[A-Za-z0-9]{6}$/.test(props.dbCaBundle!) ? props.dbCaBundle! : `${props.dbCaBundle}-??????`],
+        });
+      }
+    };
+    caRead(this.hostPolicy);
+    // An installed package's prebuilt bundles cannot take the file: those functions read the parameter instead.
+    const caBundled = caFile !== undefined && 'source' in handlerCode(TASKS['validate-input'].entry);
+    const tlsNames = v.nodes.filter((n) => n.tlsServerName);
+
     const topic =
       props.alarmTopic ??
       new sns.Topic(this, 'Alerts', {
@@ -239,6 +306,8 @@ export class PgQuorumCluster extends Construct {
       hostedZoneId: this.hostedZoneId,
       records: this.records,
       nodes: v.nodes,
+      ...(caBundled ? { caFile } : {}),
+      caRead,
       environment: {
         PGQ_CLUSTER: cluster,
         PGQ_TABLE: this.table.tableName,
@@ -248,7 +317,12 @@ export class PgQuorumCluster extends Construct {
         PGQ_RECORD_TTL: String(v.recordTtlSec),
         PGQ_SETTINGS: JSON.stringify(this.settings),
         PGQ_DB_SECRET_ARN: secret.secretArn,
-        PGQ_DB_SSL: 'require',
+        PGQ_DB_SSL_MODE: v.sslMode,
+        ...(this.dbCaSource ? { PGQ_DB_CA_BUNDLE: caBundled ? BUNDLED_CA_FILE : this.dbCaSource } : {}),
+        ...(tlsNames.length
+          ? { PGQ_NODE_TLS_NAMES: JSON.stringify(Object.fromEntries(tlsNames.map((n) => [n.name, n.tlsServerName]))) }
+          : {}),
+        PGQ_HOST_CA_FILE: v.hostCaFile,
         PGQ_SSM_DOCUMENT_PREFIX: ssmDocumentPrefix(cluster),
         PGQ_PGDATA: v.pgdata,
         PGQ_TOPIC_ARN: topic.topicArn,
@@ -283,7 +357,15 @@ export class PgQuorumCluster extends Construct {
     );
     this.alarms = { QuorumDown: backstop.alarm, ...monitoring.alarms };
 
-    part(new HostCommandDocuments(this, 'HostCommands', { cluster, pgdata: v.pgdata }));
+    part(
+      new HostCommandDocuments(this, 'HostCommands', {
+        cluster,
+        pgdata: v.pgdata,
+        sslMode: v.sslMode,
+        hostCaFile: v.hostCaFile,
+        ...(this.dbCaSource ? { caSource: this.dbCaSource } : {}),
+      }),
+    );
     part(
       new RegistrySeed(this, 'Registry', {
         cluster,
@@ -382,7 +464,10 @@ interface ValidProps {
   readonly records: { readonly writer: string; readonly reader: string };
   readonly recordTtlSec: number;
   readonly pgdata: string;
+  readonly sslMode: DbSslMode;
+  readonly hostCaFile: string;
   readonly nodes: {
+    tlsServerName?: string;
     name: string;
     instanceId: string;
     az: string;
@@ -427,8 +512,14 @@ function validateProps(p: PgQuorumClusterProps): ValidProps {
       port: check(ns.port, n.port, `${at}.port`),
       securityGroupId: n.securityGroup.securityGroupId,
       noFailover: n.noFailover ?? false,
+      ...(n.tlsServerName ? { tlsServerName: check(ns.tlsServerName, n.tlsServerName, `${at}.tlsServerName`) } : {}),
     };
   });
+  const tlsProblem = tlsConfigProblems(p.dbSslMode, p.dbCaBundle)[0];
+  if (tlsProblem) fail(tlsProblem.field === 'sslMode' ? 'dbSslMode' : 'dbCaBundle', tlsProblem.message);
+  if (p.dbCaBundle && caBundleKind(p.dbCaBundle) === 'file' && !fs.existsSync(p.dbCaBundle))
+    fail('dbCaBundle', `no file ${p.dbCaBundle}`);
+  const hostCaFile = check(shape.dbHostCaFile, p.dbHostCaFile, 'dbHostCaFile');
   const settings = check(settingsSchema, p.thresholds ?? {}, 'thresholds');
   const recordTtlSec = check(shape.recordTtlSec, p.recordTtl?.toSeconds(), 'recordTtl');
   const pgdata = check(shape.pgdata, p.pgdata, 'pgdata');
@@ -461,6 +552,8 @@ function validateProps(p: PgQuorumClusterProps): ValidProps {
     records: { writer: `${writer}.${zoneName}`, reader: `${reader}.${zoneName}` },
     recordTtlSec,
     pgdata,
+    sslMode: effectiveSslMode(p.dbSslMode, !!p.dbCaBundle),
+    hostCaFile,
     nodes,
   };
 }

@@ -7,6 +7,9 @@
 #   SECRET_ID               Secrets Manager secret with the passwords (read with the instance role), or
 #   DB_PASSWORD, REPL_PASSWORD  the passwords themselves, as environment only (the lab's hosts)
 # Passwords never arrive as parameters: SSM keeps parameters in its command history.
+#   PGQ_DB_SSLMODE          TLS mode of this host's connections to the primary (deploy-time constant)
+#   PGQ_DB_CA_FILE          the CA bundle on this host (the conninfo's sslrootcert)
+#   PGQ_DB_CA_SOURCE        SSM parameter or secret ARN the bundle is written from when the file is missing
 set -euo pipefail
 : "${PGDATA:?PGDATA is required}"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
@@ -40,6 +43,29 @@ print("REPL_PASSWORD=" + shlex.quote(s.get("replicationPassword") or s["password
 *:*:*:$(pgpass_field "${DB_USER:?}"):$(pgpass_field "$DB_PASSWORD")"
   printf '%s\n' "$lines" | as_pg sh -c 'umask 077; cat > "$1"' _ "$PGQ_PASSFILE"
   export PGPASSFILE="$PGQ_PASSFILE"
+}
+
+# Makes sure the CA bundle the conninfo's sslrootcert names exists (world-readable: a CA is no secret). An existing
+# file is kept, so a host provisioned with its own copy (or the lab's) never calls AWS for it.
+ensure_db_ca() {
+  case "${PGQ_DB_SSLMODE:-}" in verify-ca|verify-full) ;; *) return 0 ;; esac
+  : "${PGQ_DB_CA_FILE:?PGQ_DB_CA_FILE is required with sslmode $PGQ_DB_SSLMODE}"
+  [ -s "$PGQ_DB_CA_FILE" ] && return 0
+  : "${PGQ_DB_CA_SOURCE:?no CA bundle at $PGQ_DB_CA_FILE and no PGQ_DB_CA_SOURCE to write it from}"
+  local pem
+  case "$PGQ_DB_CA_SOURCE" in
+    arn:*:secretsmanager:*) pem="$(aws secretsmanager get-secret-value --secret-id "$PGQ_DB_CA_SOURCE" --query SecretString --output text)" ;;
+    *) pem="$(aws ssm get-parameter --name "$PGQ_DB_CA_SOURCE" --with-decryption --query Parameter.Value --output text)" ;;
+  esac
+  case "$pem" in *"BEGIN CERTIFICATE"*) ;; *) echo "$PGQ_DB_CA_SOURCE holds no PEM certificate" >&2; return 1 ;; esac
+  mkdir -p "$(dirname "$PGQ_DB_CA_FILE")"
+  printf '%s\n' "$pem" > "$PGQ_DB_CA_FILE.tmp" && chmod 0644 "$PGQ_DB_CA_FILE.tmp" && mv "$PGQ_DB_CA_FILE.tmp" "$PGQ_DB_CA_FILE"
+}
+
+# libpq reads these where a tool takes no conninfo (pg_basebackup -h/-p/-U): never libpq's downgradable `prefer`.
+tls_env() {
+  if [ -n "${PGQ_DB_SSLMODE:-}" ]; then export PGSSLMODE="$PGQ_DB_SSLMODE"; fi
+  case "${PGQ_DB_SSLMODE:-}" in verify-ca|verify-full) export PGSSLROOTCERT="${PGQ_DB_CA_FILE:?}" ;; esac
 }
 
 running() { as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; }

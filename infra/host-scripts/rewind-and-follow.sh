@@ -6,6 +6,7 @@
 . "$(dirname "$0")/common.sh"
 : "${SOURCE_CONNINFO:?}" "${PRIMARY_CONNINFO:?}" "${SLOT_NAME:?}"
 write_passfile
+ensure_db_ca
 if running; then eval "$STOP_IMMEDIATE_CMD"; fi
 if [ -n "${DIVERGE_LSN:-}" ]; then
   # Every commit record on the old timeline past the switch point never reached the new primary.

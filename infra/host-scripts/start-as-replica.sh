@@ -5,6 +5,7 @@
 . "$(dirname "$0")/common.sh"
 : "${PRIMARY_CONNINFO:?}" "${SLOT_NAME:?}"
 write_passfile
+ensure_db_ca
 if running; then eval "$STOP_FAST_CMD"; fi
 configure_standby "$PRIMARY_CONNINFO" "$SLOT_NAME"
 eval "$START_CMD"

@@ -14,7 +14,7 @@ import { isGroupingScope, PgQuorumCluster } from '../constructs/pgquorum-cluster
 import type { TaskName } from '../constructs/tasks';
 
 /** The construct id of a task's function (`fence` -> `TaskFence`); the lab deployer maps functions back with it. */
-export { taskConstructId } from '../constructs/controller-functions';
+export { BUNDLED_CA_FILE, taskConstructId } from '../constructs/controller-functions';
 
 /** Properties of the stack. */
 export interface PgQuorumStackProps extends StackProps {
@@ -77,6 +77,7 @@ export class PgQuorumStack extends Stack {
         privateIp: n.privateIp,
         port: n.port,
         noFailover: n.noFailover,
+        ...(n.tlsServerName ? { tlsServerName: n.tlsServerName } : {}),
         securityGroup: ec2.SecurityGroup.fromSecurityGroupId(this, `NodeSg-${n.name}`, n.securityGroupId, {
           mutable: false,
         }),
@@ -93,6 +94,9 @@ export class PgQuorumStack extends Stack {
       thresholds: c.thresholds,
       createVpcEndpoints: c.createVpcEndpoints,
       pgdata: c.pgdata,
+      ...(c.dbSslMode ? { dbSslMode: c.dbSslMode } : {}),
+      ...(c.dbCaBundle ? { dbCaBundle: c.dbCaBundle } : {}),
+      dbHostCaFile: c.dbHostCaFile,
     });
     this.cluster = cluster;
     this.table = cluster.table;
@@ -121,8 +125,13 @@ export class PgQuorumStack extends Stack {
       ReaderRecord: [cluster.records.reader, 'Record that names the healthy replicas'],
       TopicArn: [cluster.alarmTopic.topicArn, 'Notifications (committed runs, needs-attention, alarms)'],
       DbSecretArn: [cluster.dbSecret.secretArn, "The controller's database credentials"],
-      // The TLS mode the functions connect with (PGQ_DB_SSL=require): the CLI connects the same way.
-      DbSslMode: ['require', 'TLS mode of connections to the nodes (disable, require, verify-ca, verify-full)'],
+      // The TLS mode the functions connect with (PGQ_DB_SSL_MODE): the CLI connects the same way.
+      DbSslMode: [cluster.dbSslMode, 'TLS mode of connections to the nodes (disable, require, verify-ca, verify-full)'],
+      // `none` without a CA: CloudFormation refuses an empty output, and the CLI reads every key it lists.
+      DbCaBundle: [
+        cluster.dbCaSource ?? 'none',
+        "CA bundle of the nodes' certificates (SSM parameter or secret ARN), or none: the CLI verifies against it",
+      ],
       Settings: [JSON.stringify(cluster.settings), 'Controller thresholds as deployed (JSON)'],
       ValidateInputFunction: [
         this.functions['validate-input'].functionName,

@@ -17,6 +17,7 @@ export * from './settings';
 export * from './step-policy';
 export * from './switchover-rollback';
 export * from './sync-standby';
+export * from './tls';
 export * from './types';
 export * from './unnamed-primary';
 export * from './vote';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../core/errors';
 import { type ControllerSettings, settingsSchema } from '../core/settings';
+import { DB_SSL_MODES, type DbSslMode, effectiveSslMode, tlsConfigProblems } from '../core/tls';
 
 const json = <T extends z.ZodTypeAny>(schema: T) =>
   z
@@ -44,7 +45,14 @@ export const runtimeConfigSchema = z.object({
   PGQ_REPL_USER: z.string().optional(),
   PGQ_REPL_PASSWORD: z.string().optional(),
   PGQ_DB_NAME: z.string().default('postgres'),
-  PGQ_DB_SSL: z.enum(['off', 'require', 'verify']).default('off'),
+  /** TLS to the nodes (libpq's modes). Default: verify-full when PGQ_DB_CA_BUNDLE is set, else require. */
+  PGQ_DB_SSL_MODE: z.enum(DB_SSL_MODES).optional(),
+  /** The CA bundle: a PEM file (absolute, or relative to the function's bundle) or a secret / SSM parameter ARN. */
+  PGQ_DB_CA_BUNDLE: z.string().min(1).optional(),
+  /** Per-node TLS server names ({node: host name}) checked under verify-full instead of the node's IP address. */
+  PGQ_NODE_TLS_NAMES: json(z.record(z.string(), z.string().min(1))).optional(),
+  /** The CA file on the nodes (the host-side conninfo's sslrootcert). @default '/etc/pgquorum/db-ca.pem' */
+  PGQ_HOST_CA_FILE: z.string().default('/etc/pgquorum/db-ca.pem'),
   /** `emf` (log lines CloudWatch turns into metrics, no API call) on AWS; `api` (PutMetricData) where logs are not mined (the lab). */
   PGQ_METRICS_SINK: z.enum(['emf', 'api']).default('emf'),
   PGQ_SSM_DOCUMENT_PREFIX: z.string().default('pgquorum'),
@@ -60,7 +68,11 @@ export const runtimeConfigSchema = z.object({
 });
 
 /** Parsed runtime configuration. */
-export type RuntimeConfig = z.infer<typeof runtimeConfigSchema> & { settings: ControllerSettings };
+export type RuntimeConfig = z.infer<typeof runtimeConfigSchema> & {
+  settings: ControllerSettings;
+  /** PGQ_DB_SSL_MODE, or its default given PGQ_DB_CA_BUNDLE. */
+  sslMode: DbSslMode;
+};
 
 /** Validates the environment; the error lists every missing or bad variable by name. */
 export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
@@ -76,5 +88,15 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
       'invalid pgquorum configuration: set PGQ_DB_SECRET_ARN, or PGQ_DB_USER and PGQ_DB_PASSWORD',
     );
   }
-  return { ...c, settings: c.PGQ_SETTINGS ?? settingsSchema.parse({}) };
+  const tls = tlsConfigProblems(c.PGQ_DB_SSL_MODE, c.PGQ_DB_CA_BUNDLE);
+  if (tls.length) {
+    throw new ValidationError(
+      `invalid pgquorum configuration: ${tls.map((p) => `${p.field === 'sslMode' ? 'PGQ_DB_SSL_MODE' : 'PGQ_DB_CA_BUNDLE'}: ${p.message}`).join('; ')}`,
+    );
+  }
+  return {
+    ...c,
+    settings: c.PGQ_SETTINGS ?? settingsSchema.parse({}),
+    sslMode: effectiveSslMode(c.PGQ_DB_SSL_MODE, !!c.PGQ_DB_CA_BUNDLE),
+  };
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { readCaBundle } from '../adapters/aws/ca-bundle';
 import { type AwsClients, makeClients } from '../adapters/aws/clients';
 import { CloudWatchMetrics, EmfMetrics } from '../adapters/aws/cloudwatch-metrics';
 import { DynamoStore } from '../adapters/aws/dynamo-store';
@@ -8,7 +9,7 @@ import { Ec2Fence } from '../adapters/aws/ec2-fence';
 import { Route53Dns } from '../adapters/aws/route53-dns';
 import { SfnStarter } from '../adapters/aws/sfn-starter';
 import { SsmHostCommands } from '../adapters/aws/ssm-host-commands';
-import { PgNodeAdapter, parsePgConfig } from '../adapters/postgres/pg-node-adapter';
+import { PgNodeAdapter, parsePgConfig, pgSsl } from '../adapters/postgres/pg-node-adapter';
 import { FatalError, ValidationError } from '../core/errors';
 
 /** pg_controldata parsing for the switchover's stop step (re-exported: handlers reach adapters only through here). */
@@ -103,13 +104,19 @@ export async function buildDeps(
   const config = loadRuntimeConfig(env);
   const log = new Logger({ serviceName: 'pgquorum', persistentKeys: { cluster: config.PGQ_CLUSTER } });
   const creds = await credentials(config);
+  // A function without database access never connects, so it needs no CA either.
+  // A relative file is one the stack copied into the function's bundle (LAMBDA_TASK_ROOT).
+  const ca =
+    config.PGQ_DB_ACCESS === 'none' || !config.PGQ_DB_CA_BUNDLE
+      ? undefined
+      : await readCaBundle(config.PGQ_DB_CA_BUNDLE, 'PGQ_DB_CA_BUNDLE', process.env.LAMBDA_TASK_ROOT);
   const store = new DynamoStore(clients.ddb, config.PGQ_TABLE, config.PGQ_CLUSTER);
   const adapter = new PgNodeAdapter(
     parsePgConfig({
       user: creds.username,
       password: creds.password,
       database: config.PGQ_DB_NAME,
-      ssl: config.PGQ_DB_SSL === 'off' ? false : { rejectUnauthorized: config.PGQ_DB_SSL === 'verify' },
+      ssl: pgSsl(config.sslMode, ca, config.PGQ_NODE_TLS_NAMES),
     }),
   );
   const pg = config.PGQ_DB_ACCESS === 'none' ? withoutDatabase(adapter) : adapter;

@@ -1,5 +1,6 @@
 import { commitHealth } from '../core/commit-health';
 import { RetriableError } from '../core/errors';
+import { libpqTlsKeywords } from '../core/tls';
 import type { RegisteredNode } from '../ports/store-port';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
 import type { Deps } from './deps';
@@ -16,13 +17,32 @@ export class NotStreamingError extends RetriableError {}
  */
 export function followConninfo(d: Deps, primary: RegisteredNode, applicationName: string): string {
   const up = replicationEndpointOf(primary);
-  return `host=${up.host} port=${up.port} user=${d.repl.user} application_name=${applicationName} connect_timeout=2`;
+  return [
+    `host=${up.host} port=${up.port} user=${d.repl.user} application_name=${applicationName} connect_timeout=2`,
+    ...hostTlsKeywords(d, primary),
+  ].join(' ');
+}
+
+/**
+ * The TLS keywords of a host-side connection to `primary` (replication, pg_rewind, pg_basebackup): the deployment's
+ * mode, the CA file on the host, and the node's TLS server name when one is configured.
+ */
+export function hostTlsKeywords(d: Deps, primary: RegisteredNode): string[] {
+  const up = replicationEndpointOf(primary);
+  const serverName = d.config.PGQ_NODE_TLS_NAMES?.[primary.name];
+  return libpqTlsKeywords(d.config.sslMode, d.config.PGQ_HOST_CA_FILE, {
+    address: up.host,
+    ...(serverName ? { serverName } : {}),
+  });
 }
 
 /** libpq conninfo pg_rewind uses to read the new primary (the controller's privileged role); no password, as above. */
 export function rewindSourceConninfo(d: Deps, primary: RegisteredNode): string {
   const up = replicationEndpointOf(primary);
-  return `host=${up.host} port=${up.port} user=${d.db.user} dbname=${d.config.PGQ_DB_NAME} connect_timeout=5`;
+  return [
+    `host=${up.host} port=${up.port} user=${d.db.user} dbname=${d.config.PGQ_DB_NAME} connect_timeout=5`,
+    ...hostTlsKeywords(d, primary),
+  ].join(' ');
 }
 
 /** The non-secret host-script parameters naming the roles whose passwords the passfile must hold. */

@@ -1,4 +1,5 @@
 import { RetriableError } from '../core/errors';
+import { libpqReportedHost } from '../core/tls';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
 import { advance, record, task } from './task';
 
@@ -24,9 +25,15 @@ export const handler = task(
     const fresh = await d.pg.probe(endpointOf(old));
     if (fresh.ok) problems.push(`a fresh connection to ${old.name} still succeeds`);
     const oldRepl = replicationEndpointOf(old);
+    // With a TLS server name the replicas' conninfo names the node by it, and their WAL receiver reports that name.
+    const oldHost = libpqReportedHost(d.config.sslMode, oldRepl.host, d.config.PGQ_NODE_TLS_NAMES?.[old.name]);
     const others = await Promise.all(nodes.filter((n) => n.name !== old.name).map((n) => d.pg.probe(endpointOf(n))));
     for (const p of others) {
-      if (p.ok && p.streaming && p.upstream === `${oldRepl.host}:${oldRepl.port}`)
+      if (
+        p.ok &&
+        p.streaming &&
+        (p.upstream === `${oldRepl.host}:${oldRepl.port}` || p.upstream === `${oldHost}:${oldRepl.port}`)
+      )
         problems.push(`${p.node} still streams from ${old.name}`);
       if (rung === 'quorum' && !p.ok)
         problems.push(`${p.node} does not answer, so it may still stream from ${old.name}`);

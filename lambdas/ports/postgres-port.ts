@@ -14,6 +14,8 @@ export interface ReplicationTarget {
   readonly password: string;
   /** Physical slot on the new primary (created first, idempotently). */
   readonly slotName: string;
+  /** libpq TLS keywords (`sslmode=...`, `sslrootcert=...`) appended to the conninfo, as the host scripts' carry. */
+  readonly tlsKeywords?: readonly string[];
 }
 
 /** One standby as its primary sees it (pg_stat_replication). */

@@ -34,6 +34,7 @@ const outputs = {
   ReaderRecord: 'reader.orders.db.internal',
   DbSecretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:db-AbCdEf',
   DbSslMode: 'verify-full',
+  DbCaBundle: 'arn:aws:ssm:eu-west-1:1:parameter/pgquorum/orders/db-ca-bundle',
   Settings: JSON.stringify({ failuresToDown: 4 }),
   ValidateInputFunction: 'PgQuorum-orders-TaskValidateInput-1',
   RejoinFunction: 'PgQuorum-orders-TaskRejoinOldPrimary-1',
@@ -65,6 +66,8 @@ describe('stack discovery (--stack)', () => {
       readerRecord: 'reader.orders.db.internal',
       stateMachineArn: outputs.StateMachineArn,
       dbSecretArn: outputs.DbSecretArn,
+      dbSslMode: 'verify-full',
+      dbCaBundle: outputs.DbCaBundle,
       functions: {
         'validate-input': outputs.ValidateInputFunction,
         'rejoin-old-primary': outputs.RejoinFunction,

@@ -32,6 +32,21 @@ describe('runtime configuration', () => {
     expect(() => loadRuntimeConfig(env)).toThrow(msg);
   });
 
+  it('defaults TLS to require, and to verify-full once a CA is given', () => {
+    expect(loadRuntimeConfig(base).sslMode).toBe('require');
+    expect(loadRuntimeConfig({ ...base, PGQ_DB_CA_BUNDLE: 'db-ca.pem' }).sslMode).toBe('verify-full');
+    expect(loadRuntimeConfig({ ...base, PGQ_DB_SSL_MODE: 'disable' }).sslMode).toBe('disable');
+  });
+
+  it.each<[string, Record<string, string>, RegExp]>([
+    ['verify-full without a CA', { PGQ_DB_SSL_MODE: 'verify-full' }, /PGQ_DB_CA_BUNDLE: verify-full checks/],
+    ['disable with a CA', { PGQ_DB_SSL_MODE: 'disable', PGQ_DB_CA_BUNDLE: 'x.pem' }, /PGQ_DB_SSL_MODE: disable/],
+    ['an unknown mode', { PGQ_DB_SSL_MODE: 'prefer' }, /PGQ_DB_SSL_MODE/],
+    ['server names not JSON', { PGQ_NODE_TLS_NAMES: 'pg1=x' }, /PGQ_NODE_TLS_NAMES: is not valid JSON/],
+  ])('TLS: %s names the variable', (_n, patch, msg) => {
+    expect(() => loadRuntimeConfig({ ...base, ...patch })).toThrow(msg);
+  });
+
   it('needs no credentials for a function without database access, and still needs them otherwise', () => {
     const none = { ...base, PGQ_DB_USER: undefined, PGQ_DB_PASSWORD: undefined };
     expect(loadRuntimeConfig({ ...none, PGQ_DB_ACCESS: 'none' }).PGQ_DB_ACCESS).toBe('none');

@@ -16,7 +16,13 @@ let currentDeps: Deps;
 const node = (name: string): RegisteredNode => registeredNode(name);
 
 /** The old primary's host as the fence meets it; every call the fence makes is recorded. */
-function world(o: { settings: ControllerSettings; sever: () => Promise<number>; instance: string[] }) {
+function world(o: {
+  settings: ControllerSettings;
+  sever: () => Promise<number>;
+  instance: string[];
+  tls?: { sslMode: string; PGQ_NODE_TLS_NAMES?: Record<string, string> };
+  upstream?: Record<string, string>;
+}) {
   const calls: string[] = [];
   const timeline: string[] = [];
   const states = [...o.instance];
@@ -28,7 +34,7 @@ function world(o: { settings: ControllerSettings; sever: () => Promise<number>; 
   } as Lease);
   let sgOpen = true;
   const d = {
-    config: { settings: o.settings },
+    config: { settings: o.settings, ...(o.tls ?? {}) },
     log: { info: () => undefined, error: () => undefined },
     metrics: { flush: async () => undefined },
     store: {
@@ -60,7 +66,12 @@ function world(o: { settings: ControllerSettings; sever: () => Promise<number>; 
         calls.push(`detach ${e.name}`);
         return '10.0.0.1:5432';
       },
-      probe: async (e: { name: string }) => ({ node: e.name, ok: e.name !== 'pg1', streaming: false, upstream: null }),
+      probe: async (e: { name: string }) => ({
+        node: e.name,
+        ok: e.name !== 'pg1',
+        streaming: !!o.upstream?.[e.name],
+        upstream: o.upstream?.[e.name] ?? null,
+      }),
     },
     now: () => 0,
   } as unknown as Deps;
@@ -137,6 +148,22 @@ describe('fence handler: the ladder, rung by rung', () => {
     expect(err.message).toMatch(
       /^FenceNeedsOperatorError: pg1 \(i-0pg1\) could not be fenced automatically: ingress revoked; host unreachable.*policy operator\..*stop-instances --force --instance-ids i-0pg1/,
     );
+    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
+  });
+
+  it('VerifyFence sees a replica streaming from the old primary by its TLS server name too', async () => {
+    // With tlsServerName, the replicas' conninfo is host=<name> hostaddr=<ip>, and their WAL receiver reports the name.
+    const tls = { sslMode: 'verify-full', PGQ_NODE_TLS_NAMES: { pg1: 'pg1.db.internal' } };
+    const w = world({ settings: sync, sever: async () => 3, instance: ['running'], tls });
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
+    world({
+      settings: sync,
+      sever: async () => 3,
+      instance: ['running'],
+      tls,
+      upstream: { pg3: 'pg1.db.internal:5432' },
+    });
+    await expect(verifyFence({ state: out, executionName: HOLDER })).rejects.toThrow(/pg3 still streams from pg1/);
     expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
   });
 });

@@ -1,6 +1,10 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   type DeployConfig,
   deployConfigSchema,
+  deploySslMode,
   normalizedRecordName,
   parseDeployConfig,
   recordNames,
@@ -253,6 +257,60 @@ describe('deployment config', () => {
     const raw = sampleConfig();
     mutate(raw);
     expect(() => parseDeployConfig(raw)).toThrow(expected);
+  });
+
+  describe('TLS to the nodes', () => {
+    const pem = path.join(os.tmpdir(), `pgq-ca-${process.pid}.pem`);
+    beforeAll(() => fs.writeFileSync(pem, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'));
+    afterAll(() => fs.rmSync(pem, { force: true }));
+
+    it('defaults to require without a CA and to verify-full with one', () => {
+      expect(deploySslMode(parseDeployConfig(sampleConfig()))).toBe('require');
+      const raw = sampleConfig();
+      raw.dbCaBundle = pem;
+      const c = parseDeployConfig(raw);
+      expect(deploySslMode(c)).toBe('verify-full');
+      expect(c.dbHostCaFile).toBe('/etc/pgquorum/db-ca.pem');
+    });
+
+    it.each<[string, Mutate, RegExp]>([
+      ['verify-full without a CA', (c) => (c.dbSslMode = 'verify-full'), /pgquorum\.dbCaBundle: verify-full checks/],
+      ['verify-ca without a CA', (c) => (c.dbSslMode = 'verify-ca'), /pgquorum\.dbCaBundle: verify-ca checks/],
+      [
+        'disable with a CA',
+        (c) => Object.assign(c, { dbSslMode: 'disable', dbCaBundle: 'arn:aws:ssm:us-east-1:1:parameter/ca' }),
+        /pgquorum\.dbSslMode: disable sends everything in clear/,
+      ],
+      ['an unknown mode', (c) => (c.dbSslMode = 'prefer'), /pgquorum\.dbSslMode:/],
+      [
+        'a CA file that does not exist',
+        (c) => (c.dbCaBundle = '/nonexistent/ca.pem'),
+        /pgquorum\.dbCaBundle: cannot read/,
+      ],
+      [
+        'a CA file without a certificate',
+        (c) => (c.dbCaBundle = path.join(__dirname, '..', '..', 'package.json')),
+        /pgquorum\.dbCaBundle: .* holds no PEM/,
+      ],
+      ['a host CA path with a quote', (c) => (c.dbHostCaFile = "/etc/x'y.pem"), /pgquorum\.dbHostCaFile:/],
+      [
+        'a TLS server name with a space',
+        (c) => (c.nodes[1].tlsServerName = 'pg 2'),
+        /pgquorum\.nodes\[1\]\.tlsServerName:/,
+      ],
+    ])('rejects %s and names the field', (_n, mutate, msg) => {
+      const raw = sampleConfig();
+      mutate(raw);
+      expect(() => parseDeployConfig(raw)).toThrow(msg);
+    });
+
+    it('accepts a secret ARN and per-node server names', () => {
+      const raw = sampleConfig();
+      raw.dbCaBundle = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:db-ca-AbCdEf';
+      raw.dbSslMode = 'verify-ca';
+      raw.nodes[0].tlsServerName = 'pg1.orders.db.internal';
+      expect(parseDeployConfig(raw).nodes[0]!.tlsServerName).toBe('pg1.orders.db.internal');
+    });
   });
 
   it('rejects a missing context key with a message naming it', () => {

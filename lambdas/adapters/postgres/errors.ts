@@ -15,3 +15,10 @@ export class ReplayPausedError extends FatalError {}
 export class RepointFailedError extends RetriableError {}
 /** A node is in a state the step cannot work with (for example a replica asked to act as primary). */
 export class UnexpectedNodeStateError extends FatalError {}
+/**
+ * The node could not be authenticated: its certificate does not chain to the configured CA, does not name the node
+ * (verify-full), or it offered no TLS at all. Nothing after the TLS handshake was sent, credentials included. A
+ * kind of unreachable on purpose: a node the controller cannot authenticate is one it cannot use, and the steps
+ * that treat an unreachable node as such (candidacy, probes) must do the same here.
+ */
+export class NodeTlsError extends NodeUnreachableError {}

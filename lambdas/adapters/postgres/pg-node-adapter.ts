@@ -1,7 +1,9 @@
+import tls from 'node:tls';
 import { Client } from 'pg';
 import { z } from 'zod';
 import { ValidationError } from '../../core/errors';
 import { compareLsn } from '../../core/lsn';
+import { type DbSslMode, tlsCheck } from '../../core/tls';
 import type {
   NodeEndpoint,
   PostgresNodePort,
@@ -11,6 +13,7 @@ import type {
   StandbyInfo,
 } from '../../ports/postgres-port';
 import {
+  NodeTlsError,
   NodeUnreachableError,
   PromotionFailedError,
   ReplayPausedError,
@@ -24,9 +27,19 @@ export const pgConfigSchema = z.object({
   user: z.string().min(1),
   password: z.string().min(1),
   database: z.string().min(1).default('postgres'),
-  /** TLS to the node: off in the lab; on AWS `require` (verify with `ca`). */
+  /** TLS to the node (build it from a libpq mode with {@link pgSsl}); false sends everything in clear. */
   ssl: z
-    .union([z.literal(false), z.object({ rejectUnauthorized: z.boolean().default(true), ca: z.string().optional() })])
+    .union([
+      z.literal(false),
+      z.object({
+        rejectUnauthorized: z.boolean().default(true),
+        ca: z.string().optional(),
+        /** The certificate must name the node (its IP address, or its entry in serverNames). @default true */
+        verifyIdentity: z.boolean().default(true),
+        /** Per-node host names the certificate is checked against instead of the address (verify-full). */
+        serverNames: z.record(z.string(), z.string()).default({}),
+      }),
+    ])
     .default(false),
   connectTimeoutMs: z.number().int().min(50).default(500),
   statementTimeoutMs: z.number().int().min(50).default(500),
@@ -34,6 +47,26 @@ export const pgConfigSchema = z.object({
 
 /** Validated adapter configuration. */
 export type PgConfig = z.infer<typeof pgConfigSchema>;
+
+/**
+ * The adapter's `ssl` for a libpq mode (lambdas/core/tls.ts decides what each mode checks). A verify mode without a
+ * CA would fall back to Node's public roots, which no private PostgreSQL certificate chains to: the config
+ * schemas refuse that combination before it gets here.
+ */
+export function pgSsl(
+  mode: DbSslMode,
+  ca?: string,
+  serverNames: Readonly<Record<string, string>> = {},
+): PgConfig['ssl'] {
+  const check = tlsCheck(mode);
+  if (!check.encrypt) return false;
+  return {
+    rejectUnauthorized: check.verifyChain,
+    ...(ca && check.verifyChain ? { ca } : {}),
+    verifyIdentity: check.verifyIdentity,
+    serverNames: check.verifyIdentity ? { ...serverNames } : {},
+  };
+}
 
 /** Validates the adapter config; the error names the bad field. */
 export function parsePgConfig(input: unknown): PgConfig {
@@ -44,6 +77,28 @@ export function parsePgConfig(input: unknown): PgConfig {
     );
   }
   return r.data;
+}
+
+/**
+ * node's TLS options (pg's `ssl`) for one node. pg sends the SSLRequest first and fails on a server that answers
+ * `N` (no TLS), so under any mode but disable no startup message, let alone a password, goes out in clear; under
+ * the verify modes a certificate that does not chain to the CA (or, verify-full, does not name the node) ends the
+ * handshake before the startup message. Every pg client that reaches a node with the controller's role builds its
+ * options here.
+ */
+export function tlsOptionsFor(ssl: PgConfig['ssl'], nodeName: string): false | tls.ConnectionOptions {
+  if (ssl === false) return false;
+  const name = ssl.verifyIdentity ? ssl.serverNames[nodeName] : undefined;
+  return {
+    rejectUnauthorized: ssl.rejectUnauthorized,
+    ...(ssl.ca ? { ca: ssl.ca } : {}),
+    // pg leaves servername unset for an IP address, and node then checks the IP against the certificate's IP SANs.
+    ...(name
+      ? { servername: name, checkServerIdentity: (_host: string, cert) => tls.checkServerIdentity(name, cert) }
+      : {}),
+    // verify-ca: the chain is checked (rejectUnauthorized), the name is not.
+    ...(ssl.verifyIdentity ? {} : { checkServerIdentity: () => undefined }),
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -60,6 +115,18 @@ function conninfoValue(s: string): string {
 
 type Row = Record<string, unknown>;
 
+/** node's certificate-check error codes (OpenSSL's X509 verify results, and node's own host name check). */
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|CERT_|HOSTNAME_MISMATCH)/;
+
+/** True when a connect failed on TLS (an untrusted or misnamed certificate, or a server without TLS). */
+function isTlsFailure(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return (
+    (typeof e.code === 'string' && TLS_CODES.test(e.code)) ||
+    /does not support SSL connections|establishing an SSL connection/.test(String(e.message))
+  );
+}
+
 /**
  * The PostgreSQL side of the controller, over `pg`. Every call has a hard,
  * client-side deadline: a SIGSTOPped server accepts TCP (the kernel completes
@@ -69,6 +136,10 @@ type Row = Record<string, unknown>;
 export class PgNodeAdapter implements PostgresNodePort {
   constructor(private readonly cfg: PgConfig) {}
 
+  private tlsOptions(node: NodeEndpoint): false | tls.ConnectionOptions {
+    return tlsOptionsFor(this.cfg.ssl, node.name);
+  }
+
   /** Runs `fn` on a fresh connection, all within `deadlineMs`. */
   private async withClient<T>(node: NodeEndpoint, deadlineMs: number, fn: (c: Client) => Promise<T>): Promise<T> {
     const c = new Client({
@@ -77,7 +148,7 @@ export class PgNodeAdapter implements PostgresNodePort {
       user: this.cfg.user,
       password: this.cfg.password,
       database: this.cfg.database,
-      ssl: this.cfg.ssl === false ? false : this.cfg.ssl,
+      ssl: this.tlsOptions(node),
       connectionTimeoutMillis: this.cfg.connectTimeoutMs,
       statement_timeout: this.cfg.statementTimeoutMs,
       application_name: 'pgquorum',
@@ -99,7 +170,9 @@ export class PgNodeAdapter implements PostgresNodePort {
           try {
             await c.connect();
           } catch (err) {
-            throw new NodeUnreachableError(`${node.name} (${node.host}:${node.port}): ${(err as Error).message}`);
+            const msg = `${node.name} (${node.host}:${node.port}): ${(err as Error).message}`;
+            if (isTlsFailure(err)) throw new NodeTlsError(`${msg} (TLS: nothing was sent to it)`);
+            throw new NodeUnreachableError(msg);
           }
           return fn(c);
         })(),
@@ -351,6 +424,7 @@ export class PgNodeAdapter implements PostgresNodePort {
       `password=${conninfoValue(target.password)}`,
       `application_name=${conninfoValue(replica.name)}`,
       'connect_timeout=2',
+      ...(target.tlsKeywords ?? []),
     ].join(' ');
     await this.withClient(replica, 5000, async (c) => {
       const [r] = await this.rows(c, 'SELECT pg_is_in_recovery() AS rec');

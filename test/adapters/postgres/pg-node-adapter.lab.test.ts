@@ -1,12 +1,25 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from 'pg';
-import { LAB_DB_PASSWORD, LAB_DB_USER, LAB_REPL_PASSWORD, LAB_REPL_USER, Lab } from '../../../lab/index';
+import {
+  LAB_CA_FILE,
+  LAB_DB_PASSWORD,
+  LAB_DB_USER,
+  LAB_REPL_PASSWORD,
+  LAB_REPL_USER,
+  Lab,
+  labCaPem,
+} from '../../../lab/index';
 import { NodeUnreachableError, ReplayPausedError } from '../../../lambdas/adapters/postgres/errors';
-import { PgNodeAdapter, parsePgConfig } from '../../../lambdas/adapters/postgres/pg-node-adapter';
+import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import { compareLsn, ValidationError } from '../../../lambdas/core';
 import type { NodeEndpoint } from '../../../lambdas/ports/postgres-port';
 
 let lab: Lab;
-const pg = new PgNodeAdapter(parsePgConfig({ user: LAB_DB_USER, password: LAB_DB_PASSWORD }));
+// As the functions connect: verify-full against the lab's CA (the lab admits the controller's role only over TLS).
+const pg = new PgNodeAdapter(
+  parsePgConfig({ user: LAB_DB_USER, password: LAB_DB_PASSWORD, ssl: pgSsl('verify-full', labCaPem()) }),
+);
 const ep = (name: string): NodeEndpoint => ({ name, host: '127.0.0.1', port: lab.nodeConnection(name).port });
 
 beforeAll(async () => {
@@ -212,8 +225,12 @@ describe('promote and repoint', () => {
       user: LAB_REPL_USER,
       password: LAB_REPL_PASSWORD,
       slotName: 'pg3',
+      tlsKeywords: ['sslmode=verify-full', `sslrootcert=${LAB_CA_FILE}`],
     };
     await pg.repoint(ep('pg3'), ep('pg2'), target, { timeoutMs: 15000 });
+    // The WAL stream travels over TLS, verified against the lab CA.
+    const auto = fs.readFileSync(path.join(lab.dataDir('pg3'), 'postgresql.auto.conf'), 'utf8');
+    expect(auto).toMatch(/primary_conninfo = '.*sslmode=verify-full sslrootcert=/);
     const before = (await pg.probe(ep('pg3'))).replayLsn!;
     const c = new Client(lab.nodeConnection('pg2'));
     await c.connect();
