@@ -51,10 +51,10 @@ import { readLabState } from './state';
 import {
   LAB_AZS,
   LAB_CLUSTER,
-  LAB_DB_PASSWORD,
-  LAB_DB_USER,
-  LAB_REPL_PASSWORD,
+  LAB_CONTROLLER_PASSWORD,
+  LAB_CONTROLLER_USER,
   LAB_REPL_USER,
+  LAB_REWIND_USER,
   LAB_TABLE,
   LAB_VPC_CIDR,
   LAB_ZONE_NAME,
@@ -188,10 +188,11 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
   return {
     PGQ_TABLE: LAB_TABLE,
     PGQ_TOPIC_ARN: topicArn,
-    PGQ_DB_USER: LAB_DB_USER,
-    PGQ_DB_PASSWORD: LAB_DB_PASSWORD,
+    // The controller's least-privileged role; the replication and rewind passwords stay on the hosts.
+    PGQ_DB_USER: LAB_CONTROLLER_USER,
+    PGQ_DB_PASSWORD: LAB_CONTROLLER_PASSWORD,
     PGQ_REPL_USER: LAB_REPL_USER,
-    PGQ_REPL_PASSWORD: LAB_REPL_PASSWORD,
+    PGQ_REWIND_USER: LAB_REWIND_USER,
     PGQ_DB_SSL: 'off',
     // ministack runs Run Command only on Docker-backed instances: SSM calls go to the lab's service, which runs
     // each document's script as the node's host would (the SDK v3 honours service-specific endpoint variables).
@@ -203,6 +204,9 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
     // Every AWS call a function makes goes through the lab's AWS endpoint (the proxy that models the profile).
     AWS_ENDPOINT_URL: lab.awsEnv.AWS_ENDPOINT_URL!,
     PGQ_PGBIN: PG_BIN,
+    // The lab's hosts share one machine, each with its own data directory, so no one absolute path names every
+    // node's passfile; relative to the data directory (a walreceiver's working directory) one path does.
+    PGQ_PASSFILE: '../.pgpass-pgquorum',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }

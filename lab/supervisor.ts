@@ -32,9 +32,9 @@ import {
   GATE_PATHS,
   type GatePath,
   LAB_CLUSTER,
-  LAB_DB_PASSWORD,
   LAB_READER_RECORD,
   LAB_REPL_PASSWORD,
+  LAB_REWIND_PASSWORD,
   LAB_WRITER_RECORD,
   labPorts,
 } from './topology';
@@ -153,8 +153,9 @@ function hostEnv(node: string): Record<string, string> {
     START_CMD: ctl('/pg-start', { node }),
     STOP_FAST_CMD: ctl('/pg-stop', { node, mode: 'fast' }),
     STOP_IMMEDIATE_CMD: ctl('/pg-stop', { node, mode: 'immediate' }),
-    DB_PASSWORD: LAB_DB_PASSWORD,
+    // What the hosts' secret holds: the replication and rewind passwords, never the controller's.
     REPL_PASSWORD: LAB_REPL_PASSWORD,
+    REWIND_PASSWORD: LAB_REWIND_PASSWORD,
   };
 }
 

@@ -37,7 +37,7 @@ const SCRIPT_PARAMS = [
   'SOURCE_HOST',
   'SOURCE_PORT',
   'REPL_USER',
-  'DB_USER',
+  'REWIND_USER',
   // The secret's id, never a password: parameters are visible in SSM command history, so the script reads the
   // passwords on the host with the instance role (see the host policy below) into a passfile.
   'SECRET_ID',
@@ -109,7 +109,7 @@ export class PgQuorumStack extends Stack {
       : c.dbSecretName
         ? secretsmanager.Secret.fromSecretNameV2(this, 'DbSecret', c.dbSecretName)
         : new secretsmanager.Secret(this, 'DbSecret', {
-            description: `pgquorum ${c.cluster}: controller and replication credentials for PostgreSQL`,
+            description: `pgquorum ${c.cluster}: the controller's PostgreSQL credentials (not readable by the hosts)`,
             generateSecretString: {
               secretStringTemplate: JSON.stringify({ username: 'pgquorum', replicationUsername: 'replicator' }),
               generateStringKey: 'password',
@@ -117,21 +117,45 @@ export class PgQuorumStack extends Stack {
             },
           });
 
+    // The hosts' own secret: the replication and rewind passwords, all the host scripts need. A second secret
+    // because IAM grants GetSecretValue on a whole secret, never on one of its keys: with one secret the hosts
+    // could read the controller's password. Generated with one password for both host roles (Secrets Manager
+    // generates one key); both are read only by the hosts, so a second one would protect nothing from a host that
+    // holds both. Give `rewindPassword` its own value to rotate it apart.
+    const hostSecret = c.hostSecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'HostSecret', c.hostSecretArn)
+      : c.hostSecretName
+        ? secretsmanager.Secret.fromSecretNameV2(this, 'HostSecret', c.hostSecretName)
+        : new secretsmanager.Secret(this, 'HostSecret', {
+            description: `pgquorum ${c.cluster}: replication and rewind credentials, read by the PostgreSQL hosts`,
+            generateSecretString: {
+              secretStringTemplate: JSON.stringify({
+                replicationUsername: c.replicationUser,
+                rewindUsername: c.rewindUser,
+              }),
+              generateStringKey: 'replicationPassword',
+              excludePunctuation: true,
+            },
+          });
+
     // For the PostgreSQL instances' role: host scripts read the passwords themselves (SECRET_ID), because SSM keeps
     // every command parameter in its history. The stack does not own the instances, so it exports the policy.
     this.hostPolicy = new iam.ManagedPolicy(this, 'HostPolicy', {
-      description: `pgquorum ${c.cluster}: attach to the PostgreSQL instances' role (host scripts read the database secret)`,
+      description: `pgquorum ${c.cluster}: attach to the PostgreSQL instances' role (host scripts read the hosts' secret)`,
       statements: [
         new iam.PolicyStatement({
           actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-          resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+          resources: [hostSecret.secretFullArn ?? `${hostSecret.secretArn}-??????`],
         }),
       ],
     });
+    new CfnOutput(this, 'HostSecretArn', {
+      value: hostSecret.secretArn,
+      description: 'The replication and rewind credentials (the hosts read them; the controller only names them)',
+    });
     new CfnOutput(this, 'HostPolicyArn', {
       value: this.hostPolicy.managedPolicyArn,
-      description:
-        "Attach to the PostgreSQL instances' IAM role: lets pgquorum's host scripts read the database secret",
+      description: "Attach to the PostgreSQL instances' IAM role: lets pgquorum's host scripts read the hosts' secret",
     });
 
     const topicKey = kms.Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns');
@@ -178,6 +202,10 @@ export class PgQuorumStack extends Stack {
       PGQ_RECORD_TTL: String(c.recordTtlSec),
       PGQ_SETTINGS: settings,
       PGQ_DB_SECRET_ARN: secret.secretArn,
+      // Named, never read by the functions: host commands send it as SECRET_ID.
+      PGQ_HOST_SECRET_ARN: hostSecret.secretArn,
+      PGQ_REPL_USER: c.replicationUser,
+      PGQ_REWIND_USER: c.rewindUser,
       PGQ_DB_SSL: 'require',
       PGQ_SSM_DOCUMENT_PREFIX: `pgquorum-${c.cluster}`,
       PGQ_PGDATA: c.pgdata,
@@ -570,6 +598,22 @@ export class PgQuorumStack extends Stack {
         },
       });
     }
+
+    // The passfile a re-point names must exist on every node before the first failover: State Manager runs
+    // write-passfile on each node at deployment and again every 30 minutes (a rotated password reaches the hosts).
+    const passfileAssoc = new ssm.CfnAssociation(this, 'WritePassfile', {
+      name: `pgquorum-${c.cluster}-write-passfile`,
+      associationName: `pgquorum-${c.cluster}-write-passfile`,
+      targets: [{ key: 'InstanceIds', values: c.nodes.map((n) => n.instanceId) }],
+      parameters: {
+        REPL_USER: [c.replicationUser],
+        REWIND_USER: [c.rewindUser],
+        SECRET_ID: [hostSecret.secretArn],
+      },
+      scheduleExpression: 'rate(30 minutes)',
+    });
+    const passfileDoc = this.node.tryFindChild('DocWritePassfile');
+    if (passfileDoc) passfileAssoc.node.addDependency(passfileDoc);
 
     // Seed the lease and the node registry once (a redeploy never resets them).
     const seedItems = [

@@ -41,8 +41,10 @@ export interface Deps {
   host: HostCommandPort;
   starter: StarterPort | undefined;
   repl: ReplCredentials;
-  /** The controller's own database credentials (pg_rewind connects to the new primary with them). */
+  /** The controller's own database credentials. */
   db: ReplCredentials;
+  /** The role pg_rewind reads the new primary as (its password lives in the hosts' passfile only). */
+  rewind: { user: string };
   notify(subject: string, message: string): Promise<void>;
   now(): number;
 }
@@ -52,6 +54,7 @@ interface DbSecret {
   password: string;
   replicationUsername?: string;
   replicationPassword?: string;
+  rewindUsername?: string;
 }
 
 /** A function without database access (PGQ_DB_ACCESS=none) holds no credentials; these stand in, never sent. */
@@ -116,7 +119,8 @@ export async function buildDeps(
   const host: HostCommandPort = new SsmHostCommands(
     clients.ssm,
     config.PGQ_SSM_DOCUMENT_PREFIX,
-    config.PGQ_DB_SECRET_ARN,
+    // The hosts read the replication and rewind passwords from their own secret; never the controller's.
+    config.PGQ_HOST_SECRET_ARN,
   );
   const sns = config.PGQ_TOPIC_ARN ? new SNSClient({}) : undefined;
   return {
@@ -132,8 +136,12 @@ export async function buildDeps(
         : new EmfMetrics(config.PGQ_CLUSTER),
     host,
     starter: config.PGQ_STATE_MACHINE_ARN ? new SfnStarter(clients.sfn, config.PGQ_STATE_MACHINE_ARN) : undefined,
-    repl: { user: creds.replicationUsername ?? creds.username, password: creds.replicationPassword ?? creds.password },
+    repl: {
+      user: config.PGQ_REPL_USER ?? creds.replicationUsername ?? creds.username,
+      password: creds.replicationPassword ?? creds.password,
+    },
     db: { user: creds.username, password: creds.password },
+    rewind: { user: config.PGQ_REWIND_USER ?? creds.rewindUsername ?? creds.username },
     async notify(subject, message) {
       if (!sns) return;
       await sns

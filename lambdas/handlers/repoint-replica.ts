@@ -1,6 +1,7 @@
 import { repointEnough } from '../core/commit-health';
 import { CandidateFailedError } from '../core/errors';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
+import { hostPassfile } from './config';
 import { record, StepRefusedError, task } from './task';
 
 /**
@@ -43,7 +44,7 @@ export const handler = task(
       await d.pg.repoint(
         endpointOf(replica),
         endpointOf(primary),
-        { ...upstream, ...d.repl, slotName: replica.name },
+        { ...upstream, user: d.repl.user, passfile: hostPassfile(d.config), slotName: replica.name },
         { timeoutMs: 20000, stopWaiting },
       );
     } catch (err) {

@@ -1,12 +1,22 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Client } from 'pg';
-import { LAB_DB_PASSWORD, LAB_DB_USER, LAB_REPL_PASSWORD, LAB_REPL_USER, Lab } from '../../../lab/index';
+import {
+  LAB_CONTROLLER_PASSWORD,
+  LAB_CONTROLLER_USER,
+  LAB_REPL_PASSWORD,
+  LAB_REPL_USER,
+  Lab,
+} from '../../../lab/index';
+import { nodeDataDir } from '../../../lab/paths';
 import { NodeUnreachableError, ReplayPausedError } from '../../../lambdas/adapters/postgres/errors';
 import { PgNodeAdapter, parsePgConfig } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import { compareLsn, ValidationError } from '../../../lambdas/core';
 import type { NodeEndpoint } from '../../../lambdas/ports/postgres-port';
 
 let lab: Lab;
-const pg = new PgNodeAdapter(parsePgConfig({ user: LAB_DB_USER, password: LAB_DB_PASSWORD }));
+// The controller's own least-privileged role (not a superuser): every call below works with its grants alone.
+const pg = new PgNodeAdapter(parsePgConfig({ user: LAB_CONTROLLER_USER, password: LAB_CONTROLLER_PASSWORD }));
 const ep = (name: string): NodeEndpoint => ({ name, host: '127.0.0.1', port: lab.nodeConnection(name).port });
 
 beforeAll(async () => {
@@ -159,7 +169,8 @@ describe('failure detection never hangs', () => {
 
 describe('terminateSessions', () => {
   it('ends client sessions on the node', async () => {
-    const c = new Client(lab.nodeConnection('pg2'));
+    // A client's role (not a superuser's session: pg_signal_backend cannot end those, the host stop does).
+    const c = new Client({ ...lab.nodeConnection('pg2'), user: LAB_REPL_USER, password: LAB_REPL_PASSWORD });
     c.on('error', () => undefined);
     await c.connect();
     expect(await pg.terminateSessions(ep('pg2'))).toBeGreaterThanOrEqual(1);
@@ -210,10 +221,16 @@ describe('promote and repoint', () => {
       host: '127.0.0.1',
       port: lab.state.ports.nodes[1]!.gatePorts.repl,
       user: LAB_REPL_USER,
-      password: LAB_REPL_PASSWORD,
+      // The lab's clone wrote pg3's passfile next to its data directory, as the host scripts do on EC2.
+      passfile: '../.pgpass-pgquorum',
       slotName: 'pg3',
     };
     await pg.repoint(ep('pg3'), ep('pg2'), target, { timeoutMs: 15000 });
+    // Named, not carried: the replica's configuration (copied by every base backup and rewind) holds no password.
+    const auto = fs.readFileSync(path.join(nodeDataDir('pg3'), 'postgresql.auto.conf'), 'utf8');
+    expect(auto).toContain('passfile=../.pgpass-pgquorum');
+    expect(auto).not.toContain(LAB_REPL_PASSWORD);
+    expect(auto).not.toMatch(/password=/);
     const before = (await pg.probe(ep('pg3'))).replayLsn!;
     const c = new Client(lab.nodeConnection('pg2'));
     await c.connect();
