@@ -207,6 +207,19 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
     // The lab's hosts share one machine, each with its own data directory, so no one absolute path names every
     // node's passfile; relative to the data directory (a walreceiver's working directory) one path does.
     PGQ_PASSFILE: '../.pgpass-pgquorum',
+    // The lab reaches each node through its gate on loopback: the registry the lab seeds says so, and the config
+    // the functions check it against must say the same (the synthesized one names the emulated private IPs).
+    PGQ_NODES: JSON.stringify(
+      lab.state.ports.nodes.map((n) => ({
+        name: n.name,
+        host: '127.0.0.1',
+        port: n.gatePorts.client,
+        replicationHost: '127.0.0.1',
+        replicationPort: n.gatePorts.repl,
+        securityGroupId: lab.state.ids.nodes[n.name]!.securityGroupId,
+      })),
+    ),
+    PGQ_ALLOWED_INGRESS: JSON.stringify({ cidrs: [LAB_VPC_CIDR], securityGroupIds: [] }),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }

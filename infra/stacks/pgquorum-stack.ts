@@ -206,6 +206,14 @@ export class PgQuorumStack extends Stack {
       PGQ_HOST_SECRET_ARN: hostSecret.secretArn,
       PGQ_REPL_USER: c.replicationUser,
       PGQ_REWIND_USER: c.rewindUser,
+      // What the table's NODE# items and fence snapshots are checked against before use (issue 15).
+      PGQ_NODES: JSON.stringify(
+        c.nodes.map((n) => ({ name: n.name, host: n.privateIp, port: n.port, securityGroupId: n.securityGroupId })),
+      ),
+      PGQ_ALLOWED_INGRESS: JSON.stringify({
+        cidrs: c.allowedIngress.cidrs ?? [c.vpcCidr],
+        securityGroupIds: c.allowedIngress.securityGroupIds,
+      }),
       PGQ_DB_SSL: 'require',
       PGQ_SSM_DOCUMENT_PREFIX: `pgquorum-${c.cluster}`,
       PGQ_PGDATA: c.pgdata,

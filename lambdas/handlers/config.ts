@@ -67,6 +67,26 @@ export const runtimeConfigSchema = z.object({
   /** Probe: its AZ, and per-AZ address overrides (the lab routes each AZ through its own gate path). */
   PGQ_AZ: z.string().optional(),
   PGQ_NODE_ADDRESS_OVERRIDES: json(z.record(z.string(), z.string().regex(/^[^:]+:\d+$/))).optional(),
+  /**
+   * The nodes as the deploy config has them ({name, host, port, replicationHost?, replicationPort?,
+   * securityGroupId}): a NODE# table item that says otherwise is refused (a FatalError naming both values).
+   */
+  PGQ_NODES: json(
+    z.array(
+      z.object({
+        name: z.string().min(1),
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65535),
+        replicationHost: z.string().min(1).optional(),
+        replicationPort: z.number().int().min(1).max(65535).optional(),
+        securityGroupId: z.string().min(1).optional(),
+      }),
+    ),
+  ).optional(),
+  /** The ingress sources a rejoin may put back from a fence snapshot ({cidrs, securityGroupIds}). */
+  PGQ_ALLOWED_INGRESS: json(
+    z.object({ cidrs: z.array(z.string().min(1)), securityGroupIds: z.array(z.string().min(1)).default([]) }),
+  ).optional(),
   /** The probe AZs, comma-separated (default: one per AZ the nodes live in). */
   PGQ_PROBE_AZS: z.string().optional(),
   /** Probe: how long one invocation keeps looping (just under the schedule period). */

@@ -652,6 +652,21 @@ describe('placement, endpoints, topic, documents, secret', () => {
     }
   });
 
+  it('gives every function the configured node addresses and ingress allow-list the table is checked against', () => {
+    for (const f of [...Object.values(stack.functions), ...stack.probes]) {
+      const env = t.Resources[logicalIdOf(f)].Properties.Environment.Variables;
+      expect(JSON.parse(env.PGQ_NODES)).toEqual(
+        stack.config.nodes.map((n) => ({
+          name: n.name,
+          host: n.privateIp,
+          port: n.port,
+          securityGroupId: n.securityGroupId,
+        })),
+      );
+      expect(JSON.parse(env.PGQ_ALLOWED_INGRESS)).toEqual({ cidrs: [stack.config.vpcCidr], securityGroupIds: [] });
+    }
+  });
+
   it('writes the passfile on every node at deployment (State Manager), before any re-point names it', () => {
     const [[, assoc]] = resourcesOf('AWS::SSM::Association') as [[string, Json]];
     const hostSecretId = resourcesOf('AWS::SecretsManager::Secret').find(([k]) => k.startsWith('HostSecret'))![0];
