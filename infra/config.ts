@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { settingsSchema } from '../lambdas/core/settings';
 import { caBundleKind, DB_SSL_MODES, effectiveSslMode, tlsConfigProblems } from '../lambdas/core/tls';
-import { clusterIssues, issuePath } from './cluster-rules';
+import { clusterIssues, inCidr, issuePath } from './cluster-rules';
 
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'Invalid IPv4 address');
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'Invalid CIDR');
@@ -115,13 +115,49 @@ export const deployConfigSchema = z
       .startsWith('arn:')
       .optional()
       .describe(
-        'Existing secret {username, password, replicationUsername, replicationPassword}, by ARN; created when neither this nor dbSecretName is set.',
+        "The controller's existing secret {username, password}, by ARN; created when neither this nor dbSecretName is set. The hosts cannot read it.",
       ),
     dbSecretName: z
       .string()
       .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'Invalid secret name')
       .optional()
       .describe('The same existing secret, by name (instead of dbSecretArn).'),
+    hostSecretArn: z
+      .string()
+      .startsWith('arn:')
+      .optional()
+      .describe(
+        "The hosts' existing secret {replicationPassword, rewindPassword}, by ARN: all the host scripts read; created when neither this nor hostSecretName is set.",
+      ),
+    hostSecretName: z
+      .string()
+      .regex(/^[A-Za-z0-9/_+=.@-]{1,512}$/, 'Invalid secret name')
+      .optional()
+      .describe("The hosts' existing secret, by name (instead of hostSecretArn)."),
+    allowedIngress: z
+      .object({
+        cidrs: z.array(cidr).optional().describe('CIDRs a rejoin may re-authorize on a node (default: vpcCidr alone).'),
+        securityGroupIds: z
+          .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, 'Invalid security group id'))
+          .default([])
+          .describe('Security groups a rejoin may re-authorize as sources on a node.'),
+      })
+      .default({ securityGroupIds: [] })
+      .describe(
+        "The ingress sources a rejoin may put back on a fenced node's security group: a fence snapshot's rule with any other source (a tampered table item) is not restored.",
+      ),
+    replicationUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a PostgreSQL role name of lower-case letters, digits and _')
+      .default('replicator')
+      .describe('The REPLICATION role replicas stream as and pg_basebackup copies as.'),
+    rewindUser: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a PostgreSQL role name of lower-case letters, digits and _')
+      .default('pgquorum_rewind')
+      .describe(
+        "The role pg_rewind reads the new primary as (EXECUTE on pg_rewind's four file functions, no superuser).",
+      ),
     createVpcEndpoints: z
       .boolean()
       .default(true)
@@ -157,6 +193,36 @@ export const deployConfigSchema = z
   .superRefine((c, ctx) => {
     if (c.dbSecretArn && c.dbSecretName)
       ctx.addIssue({ code: 'custom', path: ['dbSecretName'], message: 'give dbSecretArn or dbSecretName, not both' });
+    if (c.hostSecretArn && c.hostSecretName)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostSecretName'],
+        message: 'give hostSecretArn or hostSecretName, not both',
+      });
+    // One secret for both would hand the hosts the controller's password (IAM grants a whole secret, not a key).
+    const same = (a?: string, b?: string) => a !== undefined && a === b;
+    if (same(c.dbSecretArn, c.hostSecretArn) || same(c.dbSecretName, c.hostSecretName))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostSecretArn'],
+        message: "must differ from the controller's secret: the hosts may not read the controller's password",
+      });
+    // The fence snapshot's restore admits only these: a source wider than the VPC would open the node to it.
+    (c.allowedIngress.cidrs ?? []).forEach((a, i) => {
+      const [base, bits] = a.split('/');
+      if (
+        /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(c.vpcCidr) &&
+        !(inCidr(base!, c.vpcCidr) && Number(bits) >= Number(c.vpcCidr.split('/')[1]))
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['allowedIngress', 'cidrs', i],
+          message: `${a} is not inside vpcCidr ${c.vpcCidr}: a rejoin would open the node to addresses outside the VPC`,
+        });
+      }
+    });
+    if (c.replicationUser === c.rewindUser)
+      ctx.addIssue({ code: 'custom', path: ['rewindUser'], message: 'must differ from replicationUser' });
     const shape = {
       probeAzs: c.probeSubnets.map((s) => s.az),
       nodes: c.nodes,

@@ -52,10 +52,10 @@ import { LAB_CA_FILE } from './tls';
 import {
   LAB_AZS,
   LAB_CLUSTER,
-  LAB_DB_PASSWORD,
-  LAB_DB_USER,
-  LAB_REPL_PASSWORD,
+  LAB_CONTROLLER_PASSWORD,
+  LAB_CONTROLLER_USER,
   LAB_REPL_USER,
+  LAB_REWIND_USER,
   LAB_TABLE,
   LAB_VPC_CIDR,
   LAB_ZONE_NAME,
@@ -192,10 +192,11 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
   return {
     PGQ_TABLE: LAB_TABLE,
     PGQ_TOPIC_ARN: topicArn,
-    PGQ_DB_USER: LAB_DB_USER,
-    PGQ_DB_PASSWORD: LAB_DB_PASSWORD,
+    // The controller's least-privileged role; the replication and rewind passwords stay on the hosts.
+    PGQ_DB_USER: LAB_CONTROLLER_USER,
+    PGQ_DB_PASSWORD: LAB_CONTROLLER_PASSWORD,
     PGQ_REPL_USER: LAB_REPL_USER,
-    PGQ_REPL_PASSWORD: LAB_REPL_PASSWORD,
+    PGQ_REWIND_USER: LAB_REWIND_USER,
     // verify-full against the CA `lab up` generated (each node's certificate has IP SAN 127.0.0.1).
     PGQ_DB_SSL_MODE: 'verify-full',
     PGQ_DB_CA_BUNDLE: LAB_CA_FILE,
@@ -210,6 +211,22 @@ function labEnv(lab: Lab, topicArn: string): Record<string, string> {
     // Every AWS call a function makes goes through the lab's AWS endpoint (the proxy that models the profile).
     AWS_ENDPOINT_URL: lab.awsEnv.AWS_ENDPOINT_URL!,
     PGQ_PGBIN: PG_BIN,
+    // The lab's hosts share one machine, each with its own data directory, so no one absolute path names every
+    // node's passfile; relative to the data directory (a walreceiver's working directory) one path does.
+    PGQ_PASSFILE: '../.pgpass-pgquorum',
+    // The lab reaches each node through its gate on loopback: the registry the lab seeds says so, and the config
+    // the functions check it against must say the same (the synthesized one names the emulated private IPs).
+    PGQ_NODES: JSON.stringify(
+      lab.state.ports.nodes.map((n) => ({
+        name: n.name,
+        host: '127.0.0.1',
+        port: n.gatePorts.client,
+        replicationHost: '127.0.0.1',
+        replicationPort: n.gatePorts.repl,
+        securityGroupId: lab.state.ids.nodes[n.name]!.securityGroupId,
+      })),
+    ),
+    PGQ_ALLOWED_INGRESS: JSON.stringify({ cidrs: [LAB_VPC_CIDR], securityGroupIds: [] }),
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
 }

@@ -2,16 +2,22 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { roleSetupSql } from '../lambdas/adapters/postgres/roles';
+import { buildConninfo } from '../lambdas/core/conninfo';
 import { asPostgres, mkdirForPostgres, runAsPostgresAsync } from './os-user';
 import { nodeDataDir, nodeLogFile, nodeSocketDir, PG_BIN } from './paths';
 import { childPids, signalQuietly, waitGone } from './procs';
 import { LAB_CA_FILE, labServerCert } from './tls';
 import {
+  LAB_CONTROLLER_PASSWORD,
+  LAB_CONTROLLER_USER,
   LAB_DB_NAME,
   LAB_DB_PASSWORD,
   LAB_DB_USER,
   LAB_REPL_PASSWORD,
   LAB_REPL_USER,
+  LAB_REWIND_PASSWORD,
+  LAB_REWIND_USER,
   type LabNodeSpec,
 } from './topology';
 
@@ -50,10 +56,18 @@ function serverConf(mode: ReplicationMode): string {
   ].join('\n');
 }
 
+/** The role/password pairs a lab host's passfile holds: what the host scripts' write_passfile writes. */
+const LAB_PASSFILE_ENTRIES: readonly (readonly [string, string])[] = [
+  [LAB_REPL_USER, LAB_REPL_PASSWORD],
+  [LAB_REWIND_USER, LAB_REWIND_PASSWORD],
+];
+
 const HBA = [
   'local   all          all                        trust',
   // The controller's and the replicas' roles only over TLS: a client that skips TLS is refused before any password.
   `hostnossl all        ${LAB_DB_USER}    127.0.0.1/32  reject`,
+  `hostnossl all        ${LAB_CONTROLLER_USER}  127.0.0.1/32  reject`,
+  `hostnossl all        ${LAB_REWIND_USER}  127.0.0.1/32  reject`,
   `hostnossl replication ${LAB_REPL_USER} 127.0.0.1/32  reject`,
   `hostssl replication  ${LAB_REPL_USER}  127.0.0.1/32  scram-sha-256`,
   'host    all          all         127.0.0.1/32   scram-sha-256',
@@ -63,9 +77,28 @@ const HBA = [
 /** libpq's TLS keywords for the lab's replication connections: verify-full against the lab CA (IP SAN 127.0.0.1). */
 export const LAB_LIBPQ_TLS = `sslmode=verify-full sslrootcert=${LAB_CA_FILE}`;
 
-/** Connection settings a replica uses to stream from `upstreamPort` (a gate's repl port). */
-export function primaryConninfo(node: string, upstreamPort: number): string {
-  return `host=127.0.0.1 port=${upstreamPort} user=${LAB_REPL_USER} password=${LAB_REPL_PASSWORD} application_name=${node} connect_timeout=2 ${LAB_LIBPQ_TLS}`;
+/**
+ * Where a lab node's host keeps its passfile: next to the data directory, where infra/host-scripts/common.sh
+ * (PGQ_PASSFILE) writes it on a real host.
+ */
+export function nodePassfile(dataDir: string): string {
+  return path.join(path.dirname(dataDir), '.pgpass-pgquorum');
+}
+
+/**
+ * Connection settings a replica uses to stream from `upstreamPort` (a gate's repl port). The password stays in
+ * the node's passfile: postgresql.auto.conf travels in every base backup and rewind.
+ */
+export function primaryConninfo(node: string, upstreamPort: number, passfile: string): string {
+  return buildConninfo({
+    host: '127.0.0.1',
+    port: upstreamPort,
+    user: LAB_REPL_USER,
+    applicationName: node,
+    passfile,
+    connectTimeoutSec: 2,
+    tlsKeywords: [LAB_LIBPQ_TLS],
+  });
 }
 
 /**
@@ -117,6 +150,18 @@ export class PostgresNode {
     ]);
     fs.appendFileSync(path.join(this.dataDir, 'postgresql.conf'), serverConf(mode));
     fs.writeFileSync(path.join(this.dataDir, 'pg_hba.conf'), HBA);
+    this.writePassfile();
+  }
+
+  /** The host's passfile, as write_passfile in infra/host-scripts/common.sh writes it (0600, owned by postgres). */
+  writePassfile(): void {
+    const field = (v: string) => v.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
+    const file = nodePassfile(this.dataDir);
+    const lines = LAB_PASSFILE_ENTRIES.map(([u, p]) => `*:*:*:${field(u)}:${field(p)}`);
+    fs.writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+    fs.chmodSync(file, 0o600);
+    const user = asPostgres();
+    if (user.uid !== undefined) fs.chownSync(file, user.uid, user.gid!);
   }
 
   /**
@@ -129,11 +174,14 @@ export class PostgresNode {
     try {
       await c.query('SET synchronous_commit = local');
       await c.query(`CREATE ROLE ${LAB_DB_USER} LOGIN SUPERUSER PASSWORD '${LAB_DB_PASSWORD}'`);
-      await c.query(`CREATE ROLE ${LAB_REPL_USER} LOGIN REPLICATION PASSWORD '${LAB_REPL_PASSWORD}'`);
-      await c.query(
-        'CREATE TABLE pgquorum_heartbeat (id int PRIMARY KEY, at timestamptz NOT NULL, writer text); ' +
-          `GRANT ALL ON pgquorum_heartbeat TO ${LAB_DB_USER}`,
-      );
+      // The controller, replication and rewind roles exactly as an operator creates them on AWS.
+      for (const sql of roleSetupSql(
+        { controller: LAB_CONTROLLER_USER, replication: LAB_REPL_USER, rewind: LAB_REWIND_USER },
+        { controller: LAB_CONTROLLER_PASSWORD, replication: LAB_REPL_PASSWORD, rewind: LAB_REWIND_PASSWORD },
+      )) {
+        await c.query(sql);
+      }
+      await c.query(`GRANT ALL ON pgquorum_heartbeat TO ${LAB_DB_USER}`);
       await c.query('CHECKPOINT');
     } finally {
       await c.end();
@@ -165,6 +213,7 @@ export class PostgresNode {
       ],
       { PGPASSWORD: LAB_REPL_PASSWORD, PGSSLMODE: 'verify-full', PGSSLROOTCERT: LAB_CA_FILE },
     );
+    this.writePassfile();
     this.configureAsStandby(upstreamGatePort);
   }
 
@@ -179,7 +228,7 @@ export class PostgresNode {
           .filter((l) => !/^\s*(primary_conninfo|primary_slot_name)\s*=/.test(l))
       : [];
     kept.push(
-      `primary_conninfo = '${primaryConninfo(this.name, upstreamGatePort)}'`,
+      `primary_conninfo = '${primaryConninfo(this.name, upstreamGatePort, nodePassfile(this.dataDir)).replace(/'/g, "''")}'`,
       `primary_slot_name = '${this.name}'`,
       '',
     );

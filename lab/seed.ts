@@ -36,13 +36,15 @@ import { clusterPartitionKey, LEASE_SORT_KEY, nodeSortKey, TABLE_KEYS } from '..
 import {
   LAB_AZS,
   LAB_CLUSTER,
-  LAB_DB_PASSWORD,
-  LAB_DB_USER,
+  LAB_CONTROLLER_PASSWORD,
+  LAB_CONTROLLER_USER,
   LAB_READER_RECORD,
   LAB_RECORD_TTL_SEC,
   LAB_REGION,
   LAB_REPL_PASSWORD,
   LAB_REPL_USER,
+  LAB_REWIND_PASSWORD,
+  LAB_REWIND_USER,
   LAB_TABLE,
   LAB_VPC_CIDR,
   LAB_WRITER_RECORD,
@@ -160,11 +162,14 @@ export async function seedAws(emulatorPort: number, nodes: LabNodeSpec[]): Promi
 export const LAB_DB_SECRET_NAME = `pgquorum-${LAB_CLUSTER}-db`;
 
 async function createDbSecret(sm: SecretsManagerClient): Promise<string> {
+  // All three roles, as the stack's two secrets hold them between them (README, "Security").
   const value = JSON.stringify({
-    username: LAB_DB_USER,
-    password: LAB_DB_PASSWORD,
+    username: LAB_CONTROLLER_USER,
+    password: LAB_CONTROLLER_PASSWORD,
     replicationUsername: LAB_REPL_USER,
     replicationPassword: LAB_REPL_PASSWORD,
+    rewindUsername: LAB_REWIND_USER,
+    rewindPassword: LAB_REWIND_PASSWORD,
   });
   try {
     return (await sm.send(new CreateSecretCommand({ Name: LAB_DB_SECRET_NAME, SecretString: value }))).ARN!;

@@ -34,9 +34,9 @@ import {
   GATE_PATHS,
   type GatePath,
   LAB_CLUSTER,
-  LAB_DB_PASSWORD,
   LAB_READER_RECORD,
   LAB_REPL_PASSWORD,
+  LAB_REWIND_PASSWORD,
   LAB_WRITER_RECORD,
   LAB_ZONE_NAME,
   labPorts,
@@ -170,8 +170,9 @@ function hostEnv(node: string): Record<string, string> {
     START_CMD: ctl('/pg-start', { node }),
     STOP_FAST_CMD: ctl('/pg-stop', { node, mode: 'fast' }),
     STOP_IMMEDIATE_CMD: ctl('/pg-stop', { node, mode: 'immediate' }),
-    DB_PASSWORD: LAB_DB_PASSWORD,
+    // What the hosts' secret holds: the replication and rewind passwords, never the controller's.
     REPL_PASSWORD: LAB_REPL_PASSWORD,
+    REWIND_PASSWORD: LAB_REWIND_PASSWORD,
     // What the stack's SSM documents export on a real host (the CA file is already there: no fetch).
     PGQ_DB_SSLMODE: 'verify-full',
     PGQ_DB_CA_FILE: LAB_CA_FILE,

@@ -15,12 +15,21 @@ export const LAB_READER_RECORD = `reader.${LAB_ZONE_NAME}`;
 /** Low TTL, as a production writer record would have: clients re-resolve quickly after a flip. */
 export const LAB_RECORD_TTL_SEC = 1;
 
-/** The database role the controller (probes, state-machine tasks) uses. */
+/**
+ * The lab's administrative role (a superuser): test clients, the load generator and the lab's housekeeping. The
+ * controller does not use it: it runs as LAB_CONTROLLER_USER, with the grants the stack documents.
+ */
 export const LAB_DB_USER = 'pgquorum';
 export const LAB_DB_PASSWORD = 'pgquorum-lab';
 /** The role replicas stream as. */
 export const LAB_REPL_USER = 'replicator';
 export const LAB_REPL_PASSWORD = 'replicator-lab';
+/** The controller's least-privileged role (probes, state-machine tasks, the CLI): not a superuser. */
+export const LAB_CONTROLLER_USER = 'pgquorum_controller';
+export const LAB_CONTROLLER_PASSWORD = 'controller-lab';
+/** The role pg_rewind reads the new primary as (function grants only). */
+export const LAB_REWIND_USER = 'pgquorum_rewind';
+export const LAB_REWIND_PASSWORD = 'rewind-lab';
 export const LAB_DB_NAME = 'postgres';
 
 /**

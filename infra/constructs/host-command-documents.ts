@@ -14,7 +14,7 @@ export const SCRIPT_PARAMS = [
   'SOURCE_HOST',
   'SOURCE_PORT',
   'REPL_USER',
-  'DB_USER',
+  'REWIND_USER',
   // The secret's id, never a password: parameters are visible in SSM command history, so the script reads the
   // passwords on the host with the instance role (see the host policy) into a passfile.
   'SECRET_ID',
@@ -36,7 +36,7 @@ export interface HostCommandDocumentsProps {
 /** Host commands: one SSM document per script, the script text inlined (common.sh first). */
 export class HostCommandDocuments extends Construct {
   /** The documents, by script. */
-  readonly documents: Record<string, ssm.CfnDocument> = {};
+  readonly documents: Partial<Record<string, ssm.CfnDocument>> = {};
 
   constructor(scope: Construct, id: string, props: HostCommandDocumentsProps) {
     super(scope, id);

@@ -15,10 +15,10 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import type { z } from 'zod';
-import { ssmDocumentPrefix, TABLE_KEYS } from '../../lambdas/core/contract';
+import { ssmDocumentName, ssmDocumentPrefix, TABLE_KEYS } from '../../lambdas/core/contract';
 import { type ControllerSettings, settingsSchema } from '../../lambdas/core/settings';
 import { caBundleKind, type DbSslMode, effectiveSslMode, tlsConfigProblems } from '../../lambdas/core/tls';
-import { clusterIssues, issuePath } from '../cluster-rules';
+import { clusterIssues, inCidr, issuePath } from '../cluster-rules';
 import { deployConfigSchema, nodeConfigSchema } from '../config';
 import { handlerCode } from './cluster-assets';
 import { ClusterMonitoring } from './cluster-monitoring';
@@ -99,6 +99,29 @@ export interface PgQuorumClusterProps {
    */
   readonly dbSecret?: secretsmanager.ISecret;
   /**
+   * Secret `{replicationPassword, rewindPassword?}` of the replication and rewind roles: all the host scripts read,
+   * and the only secret the host policy may read. A second secret because IAM grants a whole secret, never one of
+   * its keys: with one secret the hosts could read the controller's password.
+   * @default a new generated secret (one password for both host roles; `rewindPassword` falls back to it)
+   */
+  readonly hostSecret?: secretsmanager.ISecret;
+  /**
+   * The REPLICATION role replicas stream as and pg_basebackup copies as.
+   * @default 'replicator'
+   */
+  readonly replicationUser?: string;
+  /**
+   * The role pg_rewind reads the new primary as (EXECUTE on pg_rewind's file functions, no superuser).
+   * @default 'pgquorum_rewind'
+   */
+  readonly rewindUser?: string;
+  /**
+   * Sources a rejoin may re-authorize on a node's security group from its fence snapshot; any other rule in the
+   * snapshot (a tampered table item) is left out.
+   * @default the VPC's CIDR, no security groups
+   */
+  readonly allowedIngress?: { readonly cidrs?: readonly string[]; readonly securityGroupIds?: readonly string[] };
+  /**
    * Notifications (committed runs, needs-attention) and every alarm's action.
    * @default a new topic encrypted with the AWS-managed SNS key
    */
@@ -174,6 +197,8 @@ export class PgQuorumCluster extends Construct {
   readonly quorumAlarm: cloudwatch.Alarm;
   /** The controller's database credentials. */
   readonly dbSecret: secretsmanager.ISecret;
+  /** The replication and rewind credentials: the hosts read them, the functions only name them (SECRET_ID). */
+  readonly hostSecret: secretsmanager.ISecret;
   /** Notifications and alarm actions. */
   readonly alarmTopic: sns.ITopic;
   /** The validated thresholds, every default filled in. */
@@ -218,7 +243,7 @@ export class PgQuorumCluster extends Construct {
     const secret =
       props.dbSecret ??
       new secretsmanager.Secret(this, 'DbSecret', {
-        description: `pgquorum ${cluster}: controller and replication credentials for PostgreSQL`,
+        description: `pgquorum ${cluster}: the controller's PostgreSQL credentials (not readable by the hosts)`,
         generateSecretString: {
           secretStringTemplate: JSON.stringify({ username: 'pgquorum', replicationUsername: 'replicator' }),
           generateStringKey: 'password',
@@ -227,14 +252,32 @@ export class PgQuorumCluster extends Construct {
       });
     this.dbSecret = secret;
 
+    // The hosts' own secret (see props.hostSecret). Generated with one password for both host roles (Secrets
+    // Manager generates one key); both are read only by the hosts, so a second one would protect nothing from a
+    // host that holds both. Give `rewindPassword` its own value to rotate it apart.
+    const hostSecret =
+      props.hostSecret ??
+      new secretsmanager.Secret(this, 'HostSecret', {
+        description: `pgquorum ${cluster}: replication and rewind credentials, read by the PostgreSQL hosts`,
+        generateSecretString: {
+          secretStringTemplate: JSON.stringify({
+            replicationUsername: v.replicationUser,
+            rewindUsername: v.rewindUser,
+          }),
+          generateStringKey: 'replicationPassword',
+          excludePunctuation: true,
+        },
+      });
+    this.hostSecret = hostSecret;
+
     // For the PostgreSQL instances' role: host scripts read the passwords themselves (SECRET_ID), because SSM keeps
     // every command parameter in its history. The construct does not own the instances, so it exposes the policy.
     this.hostPolicy = new iam.ManagedPolicy(this, 'HostPolicy', {
-      description: `pgquorum ${cluster}: attach to the PostgreSQL instances' role (host scripts read the database secret)`,
+      description: `pgquorum ${cluster}: attach to the PostgreSQL instances' role (host scripts read the hosts' secret)`,
       statements: [
         new iam.PolicyStatement({
           actions: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-          resources: [secret.secretFullArn ?? `${secret.secretArn}-??????`],
+          resources: [hostSecret.secretFullArn ?? `${hostSecret.secretArn}-??????`],
         }),
       ],
     });
@@ -323,6 +366,18 @@ export class PgQuorumCluster extends Construct {
           ? { PGQ_NODE_TLS_NAMES: JSON.stringify(Object.fromEntries(tlsNames.map((n) => [n.name, n.tlsServerName]))) }
           : {}),
         PGQ_HOST_CA_FILE: v.hostCaFile,
+        // Named, never read by the functions: host commands send it as SECRET_ID.
+        PGQ_HOST_SECRET_ARN: hostSecret.secretArn,
+        PGQ_REPL_USER: v.replicationUser,
+        PGQ_REWIND_USER: v.rewindUser,
+        // What the table's NODE# items and fence snapshots are checked against before use (issue 15).
+        PGQ_NODES: JSON.stringify(
+          v.nodes.map((n) => ({ name: n.name, host: n.privateIp, port: n.port, securityGroupId: n.securityGroupId })),
+        ),
+        PGQ_ALLOWED_INGRESS: JSON.stringify({
+          cidrs: props.allowedIngress?.cidrs ?? [props.vpc.vpcCidrBlock],
+          securityGroupIds: props.allowedIngress?.securityGroupIds ?? [],
+        }),
         PGQ_SSM_DOCUMENT_PREFIX: ssmDocumentPrefix(cluster),
         PGQ_PGDATA: v.pgdata,
         PGQ_TOPIC_ARN: topic.topicArn,
@@ -357,7 +412,7 @@ export class PgQuorumCluster extends Construct {
     );
     this.alarms = { QuorumDown: backstop.alarm, ...monitoring.alarms };
 
-    part(
+    const hostCommands = part(
       new HostCommandDocuments(this, 'HostCommands', {
         cluster,
         pgdata: v.pgdata,
@@ -366,6 +421,22 @@ export class PgQuorumCluster extends Construct {
         ...(this.dbCaSource ? { caSource: this.dbCaSource } : {}),
       }),
     );
+    // The passfile a re-point names must exist on every node before the first failover: State Manager runs
+    // write-passfile on each node at deployment and again every 30 minutes (a rotated password reaches the hosts).
+    const passfileAssoc = new ssm.CfnAssociation(this, 'WritePassfile', {
+      name: ssmDocumentName(ssmDocumentPrefix(cluster), 'write-passfile'),
+      associationName: ssmDocumentName(ssmDocumentPrefix(cluster), 'write-passfile'),
+      targets: [{ key: 'InstanceIds', values: v.nodes.map((n) => n.instanceId) }],
+      parameters: {
+        REPL_USER: [v.replicationUser],
+        REWIND_USER: [v.rewindUser],
+        SECRET_ID: [hostSecret.secretArn],
+      },
+      scheduleExpression: 'rate(30 minutes)',
+    });
+    const passfileDoc = hostCommands.documents['write-passfile'];
+    if (passfileDoc) passfileAssoc.node.addDependency(passfileDoc);
+
     part(
       new RegistrySeed(this, 'Registry', {
         cluster,
@@ -466,6 +537,8 @@ interface ValidProps {
   readonly pgdata: string;
   readonly sslMode: DbSslMode;
   readonly hostCaFile: string;
+  readonly replicationUser: string;
+  readonly rewindUser: string;
   readonly nodes: {
     tlsServerName?: string;
     name: string;
@@ -520,6 +593,21 @@ function validateProps(p: PgQuorumClusterProps): ValidProps {
   if (p.dbCaBundle && caBundleKind(p.dbCaBundle) === 'file' && !fs.existsSync(p.dbCaBundle))
     fail('dbCaBundle', `no file ${p.dbCaBundle}`);
   const hostCaFile = check(shape.dbHostCaFile, p.dbHostCaFile, 'dbHostCaFile');
+  const replicationUser = check(shape.replicationUser, p.replicationUser, 'replicationUser');
+  const rewindUser = check(shape.rewindUser, p.rewindUser, 'rewindUser');
+  if (replicationUser === rewindUser) fail('rewindUser', 'must differ from replicationUser');
+  if (p.hostSecret && p.dbSecret && p.hostSecret === p.dbSecret)
+    fail('hostSecret', "must differ from dbSecret: the hosts may not read the controller's password");
+  const vpcCidr = p.vpc.vpcCidrBlock;
+  (p.allowedIngress?.cidrs ?? []).forEach((a, i) => {
+    check(shape.allowedIngress.unwrap().shape.cidrs.unwrap().element, a, `allowedIngress.cidrs[${i}]`);
+    const [base, bits] = a.split('/');
+    if (!unresolved(vpcCidr) && !(inCidr(base!, vpcCidr) && Number(bits) >= Number(vpcCidr.split('/')[1])))
+      fail(
+        `allowedIngress.cidrs[${i}]`,
+        `${a} is not inside the VPC's CIDR ${vpcCidr}: a rejoin would open the node to addresses outside the VPC`,
+      );
+  });
   const settings = check(settingsSchema, p.thresholds ?? {}, 'thresholds');
   const recordTtlSec = check(shape.recordTtlSec, p.recordTtl?.toSeconds(), 'recordTtl');
   const pgdata = check(shape.pgdata, p.pgdata, 'pgdata');
@@ -554,6 +642,8 @@ function validateProps(p: PgQuorumClusterProps): ValidProps {
     pgdata,
     sslMode: effectiveSslMode(p.dbSslMode, !!p.dbCaBundle),
     hostCaFile,
+    replicationUser,
+    rewindUser,
     nodes,
   };
 }

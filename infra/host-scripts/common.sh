@@ -3,9 +3,9 @@
 #   PGDATA, PGBIN           data directory and PostgreSQL binaries
 #   START_CMD               how this host starts PostgreSQL (default: Debian's pg_ctlcluster)
 #   STOP_FAST_CMD, STOP_IMMEDIATE_CMD
-#   DB_USER, REPL_USER      roles the passfile holds passwords for
-#   SECRET_ID               Secrets Manager secret with the passwords (read with the instance role), or
-#   DB_PASSWORD, REPL_PASSWORD  the passwords themselves, as environment only (the lab's hosts)
+#   REPL_USER, REWIND_USER  roles the passfile holds passwords for (replication; pg_rewind's source)
+#   SECRET_ID               the hosts' Secrets Manager secret with those passwords (read with the instance role), or
+#   REPL_PASSWORD, REWIND_PASSWORD  the passwords themselves, as environment only (the lab's hosts)
 # Passwords never arrive as parameters: SSM keeps parameters in its command history.
 #   PGQ_DB_SSLMODE          TLS mode of this host's connections to the primary (deploy-time constant)
 #   PGQ_DB_CA_FILE          the CA bundle on this host (the conninfo's sslrootcert)
@@ -27,20 +27,25 @@ PGQ_PASSFILE="${PGQ_PASSFILE:-$(dirname "$PGDATA")/.pgpass-pgquorum}"
 # Escapes a pgpass field (backslash and colon are special there).
 pgpass_field() { local v="${1//\\/\\\\}"; printf '%s' "${v//:/\\:}"; }
 
-# Writes the passfile (mode 0600, owned by the server's user) the scripts and the replica's walreceiver use.
+# Writes the passfile (mode 0600, owned by the server's user) the scripts and the replica's walreceiver use. It holds
+# the replication role's password and, when REWIND_USER is set, the rewind role's: never the controller's, which
+# lives in a secret the hosts cannot read.
 write_passfile() {
-  if [ -z "${DB_PASSWORD:-}" ] && [ -z "${REPL_PASSWORD:-}" ] && [ -n "${SECRET_ID:-}" ]; then
+  if [ -z "${REPL_PASSWORD:-}" ] && [ -z "${REWIND_PASSWORD:-}" ] && [ -n "${SECRET_ID:-}" ]; then
     local secret
     secret="$(aws secretsmanager get-secret-value --secret-id "$SECRET_ID" --query SecretString --output text)"
     eval "$(printf '%s' "$secret" | python3 -c 'import json, shlex, sys
 s = json.load(sys.stdin)
-print("DB_PASSWORD=" + shlex.quote(s["password"]))
-print("REPL_PASSWORD=" + shlex.quote(s.get("replicationPassword") or s["password"]))')"
+print("REPL_PASSWORD=" + shlex.quote(s.get("replicationPassword") or ""))
+print("REWIND_PASSWORD=" + shlex.quote(s.get("rewindPassword") or s.get("replicationPassword") or ""))')"
   fi
-  : "${DB_PASSWORD:?no DB_PASSWORD and no SECRET_ID to read it from}"
+  : "${REPL_PASSWORD:?no REPL_PASSWORD and no SECRET_ID to read it from}"
   local lines
-  lines="*:*:*:$(pgpass_field "${REPL_USER:?}"):$(pgpass_field "${REPL_PASSWORD:-$DB_PASSWORD}")
-*:*:*:$(pgpass_field "${DB_USER:?}"):$(pgpass_field "$DB_PASSWORD")"
+  lines="*:*:*:$(pgpass_field "${REPL_USER:?}"):$(pgpass_field "$REPL_PASSWORD")"
+  if [ -n "${REWIND_USER:-}" ]; then
+    lines="$lines
+*:*:*:$(pgpass_field "$REWIND_USER"):$(pgpass_field "${REWIND_PASSWORD:?no REWIND_PASSWORD for REWIND_USER}")"
+  fi
   printf '%s\n' "$lines" | as_pg sh -c 'umask 077; cat > "$1"' _ "$PGQ_PASSFILE"
   export PGPASSFILE="$PGQ_PASSFILE"
 }

@@ -66,6 +66,12 @@ export class PgQuorumStack extends Stack {
         ? secretsmanager.Secret.fromSecretNameV2(this, 'DbSecret', c.dbSecretName)
         : undefined;
 
+    const hostSecret = c.hostSecretArn
+      ? secretsmanager.Secret.fromSecretCompleteArn(this, 'HostSecret', c.hostSecretArn)
+      : c.hostSecretName
+        ? secretsmanager.Secret.fromSecretNameV2(this, 'HostSecret', c.hostSecretName)
+        : undefined;
+
     const cluster = new PgQuorumCluster(this, 'Cluster', {
       clusterName: c.cluster,
       vpc,
@@ -91,6 +97,13 @@ export class PgQuorumStack extends Stack {
       readerRecord: c.readerRecord,
       recordTtl: Duration.seconds(c.recordTtlSec),
       ...(dbSecret ? { dbSecret } : {}),
+      ...(hostSecret ? { hostSecret } : {}),
+      replicationUser: c.replicationUser,
+      rewindUser: c.rewindUser,
+      allowedIngress: {
+        ...(c.allowedIngress.cidrs ? { cidrs: c.allowedIngress.cidrs } : {}),
+        securityGroupIds: c.allowedIngress.securityGroupIds,
+      },
       thresholds: c.thresholds,
       createVpcEndpoints: c.createVpcEndpoints,
       pgdata: c.pgdata,
@@ -109,8 +122,11 @@ export class PgQuorumStack extends Stack {
 
     new CfnOutput(this, 'HostPolicyArn', {
       value: this.hostPolicy.managedPolicyArn,
-      description:
-        "Attach to the PostgreSQL instances' IAM role: lets pgquorum's host scripts read the database secret",
+      description: "Attach to the PostgreSQL instances' IAM role: lets pgquorum's host scripts read the hosts' secret",
+    });
+    new CfnOutput(this, 'HostSecretArn', {
+      value: cluster.hostSecret.secretArn,
+      description: 'The replication and rewind credentials (the hosts read them; the controller only names them)',
     });
 
     // What the CLI (`pgquorum --stack <name>`) reads with one DescribeStacks call: no lambda:ListFunctions needed.

@@ -1,5 +1,6 @@
 export * from './candidate';
 export * from './commit-health';
+export * from './conninfo';
 export * from './dns-wait';
 export * from './episode';
 export * from './errors';
@@ -17,6 +18,7 @@ export * from './settings';
 export * from './step-policy';
 export * from './switchover-rollback';
 export * from './sync-standby';
+export * from './table-checks';
 export * from './tls';
 export * from './types';
 export * from './unnamed-primary';

@@ -31,7 +31,7 @@ export const runtimeConfigSchema = z.object({
   PGQ_TOPIC_ARN: z.string().optional(),
   /** Controller thresholds as JSON (defaults when absent). */
   PGQ_SETTINGS: json(settingsSchema).optional(),
-  /** Secrets Manager secret with {username, password, replicationUsername, replicationPassword}. */
+  /** Secrets Manager secret with the controller's {username, password} (and the other roles' names). */
   PGQ_DB_SECRET_ARN: z.string().optional(),
   /**
    * `none`: this function never connects to PostgreSQL, so it reads no credentials (the stack grants it no right to
@@ -44,6 +44,13 @@ export const runtimeConfigSchema = z.object({
   PGQ_DB_PASSWORD: z.string().optional(),
   PGQ_REPL_USER: z.string().optional(),
   PGQ_REPL_PASSWORD: z.string().optional(),
+  /** The role pg_rewind connects as (a name only: the password is in the host secret, read by the hosts). */
+  PGQ_REWIND_USER: z.string().optional(),
+  /**
+   * Secret with {replicationUsername, replicationPassword, rewindUsername, rewindPassword}: what the host scripts
+   * read with the instance role (sent as SECRET_ID). The controller never reads it: it names the secret only.
+   */
+  PGQ_HOST_SECRET_ARN: z.string().optional(),
   PGQ_DB_NAME: z.string().default('postgres'),
   /** TLS to the nodes (libpq's modes). Default: verify-full when PGQ_DB_CA_BUNDLE is set, else require. */
   PGQ_DB_SSL_MODE: z.enum(DB_SSL_MODES).optional(),
@@ -58,9 +65,36 @@ export const runtimeConfigSchema = z.object({
   PGQ_SSM_DOCUMENT_PREFIX: z.string().default('pgquorum'),
   PGQ_PGDATA: z.string().default('/var/lib/postgresql/15/main'),
   PGQ_PGBIN: z.string().default('/usr/lib/postgresql/15/bin'),
+  /**
+   * The passfile on every node that holds the replication and rewind passwords (written by the host scripts'
+   * write_passfile): `primary_conninfo` names it instead of carrying a password. A relative path is resolved from
+   * the data directory (a walreceiver's working directory).
+   * @default `<dirname of PGQ_PGDATA>/.pgpass-pgquorum`, where infra/host-scripts/common.sh writes it
+   */
+  PGQ_PASSFILE: z.string().min(1).optional(),
   /** Probe: its AZ, and per-AZ address overrides (the lab routes each AZ through its own gate path). */
   PGQ_AZ: z.string().optional(),
   PGQ_NODE_ADDRESS_OVERRIDES: json(z.record(z.string(), z.string().regex(/^[^:]+:\d+$/))).optional(),
+  /**
+   * The nodes as the deploy config has them ({name, host, port, replicationHost?, replicationPort?,
+   * securityGroupId}): a NODE# table item that says otherwise is refused (a FatalError naming both values).
+   */
+  PGQ_NODES: json(
+    z.array(
+      z.object({
+        name: z.string().min(1),
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65535),
+        replicationHost: z.string().min(1).optional(),
+        replicationPort: z.number().int().min(1).max(65535).optional(),
+        securityGroupId: z.string().min(1).optional(),
+      }),
+    ),
+  ).optional(),
+  /** The ingress sources a rejoin may put back from a fence snapshot ({cidrs, securityGroupIds}). */
+  PGQ_ALLOWED_INGRESS: json(
+    z.object({ cidrs: z.array(z.string().min(1)), securityGroupIds: z.array(z.string().min(1)).default([]) }),
+  ).optional(),
   /** The probe AZs, comma-separated (default: one per AZ the nodes live in). */
   PGQ_PROBE_AZS: z.string().optional(),
   /** Probe: how long one invocation keeps looping (just under the schedule period). */
@@ -99,4 +133,11 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
     settings: c.PGQ_SETTINGS ?? settingsSchema.parse({}),
     sslMode: effectiveSslMode(c.PGQ_DB_SSL_MODE, !!c.PGQ_DB_CA_BUNDLE),
   };
+}
+
+/** The passfile `primary_conninfo` names on a replica (see PGQ_PASSFILE). */
+export function hostPassfile(c: Pick<RuntimeConfig, 'PGQ_PASSFILE' | 'PGQ_PGDATA'>): string {
+  if (c.PGQ_PASSFILE) return c.PGQ_PASSFILE;
+  const dir = c.PGQ_PGDATA.replace(/\/+$/, '').replace(/\/[^/]*$/, '') || '/';
+  return `${dir === '/' ? '' : dir}/.pgpass-pgquorum`;
 }

@@ -11,17 +11,25 @@ import { SfnStarter } from '../adapters/aws/sfn-starter';
 import { SsmHostCommands } from '../adapters/aws/ssm-host-commands';
 import { PgNodeAdapter, parsePgConfig, pgSsl } from '../adapters/postgres/pg-node-adapter';
 import { FatalError, ValidationError } from '../core/errors';
+import {
+  type AllowedIngress,
+  checkNodeAddresses,
+  type IngressRule,
+  type NodeAddress,
+  type RestoreDecision,
+  restorableIngress,
+} from '../core/table-checks';
 
 /** pg_controldata parsing for the switchover's stop step (re-exported: handlers reach adapters only through here). */
 export { parseControlData } from '../adapters/postgres/control-data';
 
 import type { DnsPort } from '../ports/dns-port';
-import type { FencePort } from '../ports/fence-port';
+import type { FencePort, RestoreDecider } from '../ports/fence-port';
 import type { HostCommandPort } from '../ports/host-command-port';
 import type { MetricsPort } from '../ports/metrics-port';
 import type { PostgresNodePort } from '../ports/postgres-port';
 import type { StarterPort } from '../ports/starter-port';
-import type { StorePort } from '../ports/store-port';
+import type { RegisteredNode, StorePort } from '../ports/store-port';
 import { loadRuntimeConfig, type RuntimeConfig } from './config';
 
 /** Replication credentials replicas stream with. */
@@ -42,8 +50,12 @@ export interface Deps {
   host: HostCommandPort;
   starter: StarterPort | undefined;
   repl: ReplCredentials;
-  /** The controller's own database credentials (pg_rewind connects to the new primary with them). */
+  /** How the rejoin filters a fence snapshot's rules (undefined: restore them as saved, an older deployment). */
+  restoreRule?: RestoreDecider;
+  /** The controller's own database credentials. */
   db: ReplCredentials;
+  /** The role pg_rewind reads the new primary as (its password lives in the hosts' passfile only). */
+  rewind: { user: string };
   notify(subject: string, message: string): Promise<void>;
   now(): number;
 }
@@ -53,6 +65,7 @@ interface DbSecret {
   password: string;
   replicationUsername?: string;
   replicationPassword?: string;
+  rewindUsername?: string;
 }
 
 /** A function without database access (PGQ_DB_ACCESS=none) holds no credentials; these stand in, never sent. */
@@ -96,6 +109,42 @@ export function withoutDatabase(pg: PostgresNodePort): PostgresNodePort {
   });
 }
 
+/**
+ * The store with its node registry checked against the deploy config (PGQ_NODES): the controller connects, with its
+ * password, only where the config says a node is. Without a configured list (an older deployment) it is unchanged.
+ */
+export function checkedStore(store: StorePort, configured: readonly NodeAddress[] | undefined): StorePort {
+  if (!configured) return store;
+  return new Proxy(store, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target);
+      if (prop !== 'listNodes' || typeof v !== 'function') return typeof v === 'function' ? v.bind(target) : v;
+      return async () => {
+        const nodes = (await v.call(target)) as RegisteredNode[];
+        const check = checkNodeAddresses(configured, nodes);
+        if (!check.ok) throw new FatalError(check.reason);
+        return nodes;
+      };
+    },
+  });
+}
+
+/** The rejoin's rule for a fence snapshot (restorableIngress against PGQ_ALLOWED_INGRESS), or none when unset. */
+export function restoreDecider(
+  allowed: AllowedIngress | undefined,
+  configured: readonly NodeAddress[] | undefined,
+): RestoreDecider | undefined {
+  if (!allowed) return undefined;
+  return (node: RegisteredNode, snap: { securityGroupId: string; rules: readonly IngressRule[] }): RestoreDecision =>
+    restorableIngress({
+      node: node.name,
+      configuredGroupId: configured?.find((c) => c.name === node.name)?.securityGroupId ?? node.securityGroupId,
+      snapshotGroupId: snap.securityGroupId,
+      rules: snap.rules,
+      allowed,
+    });
+}
+
 /** Builds the real dependencies from the environment. */
 export async function buildDeps(
   env: NodeJS.ProcessEnv = process.env,
@@ -110,7 +159,7 @@ export async function buildDeps(
     config.PGQ_DB_ACCESS === 'none' || !config.PGQ_DB_CA_BUNDLE
       ? undefined
       : await readCaBundle(config.PGQ_DB_CA_BUNDLE, 'PGQ_DB_CA_BUNDLE', process.env.LAMBDA_TASK_ROOT);
-  const store = new DynamoStore(clients.ddb, config.PGQ_TABLE, config.PGQ_CLUSTER);
+  const store = checkedStore(new DynamoStore(clients.ddb, config.PGQ_TABLE, config.PGQ_CLUSTER), config.PGQ_NODES);
   const adapter = new PgNodeAdapter(
     parsePgConfig({
       user: creds.username,
@@ -123,7 +172,8 @@ export async function buildDeps(
   const host: HostCommandPort = new SsmHostCommands(
     clients.ssm,
     config.PGQ_SSM_DOCUMENT_PREFIX,
-    config.PGQ_DB_SECRET_ARN,
+    // The hosts read the replication and rewind passwords from their own secret; never the controller's.
+    config.PGQ_HOST_SECRET_ARN,
   );
   const sns = config.PGQ_TOPIC_ARN ? new SNSClient({}) : undefined;
   return {
@@ -139,8 +189,13 @@ export async function buildDeps(
         : new EmfMetrics(config.PGQ_CLUSTER),
     host,
     starter: config.PGQ_STATE_MACHINE_ARN ? new SfnStarter(clients.sfn, config.PGQ_STATE_MACHINE_ARN) : undefined,
-    repl: { user: creds.replicationUsername ?? creds.username, password: creds.replicationPassword ?? creds.password },
+    repl: {
+      user: config.PGQ_REPL_USER ?? creds.replicationUsername ?? creds.username,
+      password: creds.replicationPassword ?? creds.password,
+    },
     db: { user: creds.username, password: creds.password },
+    restoreRule: restoreDecider(config.PGQ_ALLOWED_INGRESS, config.PGQ_NODES),
+    rewind: { user: config.PGQ_REWIND_USER ?? creds.rewindUsername ?? creds.username },
     async notify(subject, message) {
       if (!sns) return;
       await sns

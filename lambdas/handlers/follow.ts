@@ -1,4 +1,5 @@
 import { commitHealth } from '../core/commit-health';
+import { buildConninfo } from '../core/conninfo';
 import { RetriableError } from '../core/errors';
 import { libpqTlsKeywords } from '../core/tls';
 import type { RegisteredNode } from '../ports/store-port';
@@ -17,10 +18,13 @@ export class NotStreamingError extends RetriableError {}
  */
 export function followConninfo(d: Deps, primary: RegisteredNode, applicationName: string): string {
   const up = replicationEndpointOf(primary);
-  return [
-    `host=${up.host} port=${up.port} user=${d.repl.user} application_name=${applicationName} connect_timeout=2`,
-    ...hostTlsKeywords(d, primary),
-  ].join(' ');
+  return buildConninfo({
+    ...up,
+    user: d.repl.user,
+    applicationName,
+    connectTimeoutSec: 2,
+    tlsKeywords: hostTlsKeywords(d, primary),
+  });
 }
 
 /**
@@ -36,18 +40,21 @@ export function hostTlsKeywords(d: Deps, primary: RegisteredNode): string[] {
   });
 }
 
-/** libpq conninfo pg_rewind uses to read the new primary (the controller's privileged role); no password, as above. */
+/** libpq conninfo pg_rewind uses to read the new primary (the rewind role); no password, as above. */
 export function rewindSourceConninfo(d: Deps, primary: RegisteredNode): string {
   const up = replicationEndpointOf(primary);
-  return [
-    `host=${up.host} port=${up.port} user=${d.db.user} dbname=${d.config.PGQ_DB_NAME} connect_timeout=5`,
-    ...hostTlsKeywords(d, primary),
-  ].join(' ');
+  return buildConninfo({
+    ...up,
+    user: d.rewind.user,
+    dbname: d.config.PGQ_DB_NAME,
+    connectTimeoutSec: 5,
+    tlsKeywords: hostTlsKeywords(d, primary),
+  });
 }
 
 /** The non-secret host-script parameters naming the roles whose passwords the passfile must hold. */
-export function hostRoles(d: Deps): { DB_USER: string; REPL_USER: string } {
-  return { DB_USER: d.db.user, REPL_USER: d.repl.user };
+export function hostRoles(d: Deps): { REWIND_USER: string; REPL_USER: string } {
+  return { REWIND_USER: d.rewind.user, REPL_USER: d.repl.user };
 }
 
 /** Waits until `node` is a replica streaming on at least `timeline`. */

@@ -1,6 +1,7 @@
 import { repointEnough } from '../core/commit-health';
 import { CandidateFailedError } from '../core/errors';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
+import { hostPassfile } from './config';
 import { hostTlsKeywords } from './follow';
 import { record, StepRefusedError, task } from './task';
 
@@ -44,7 +45,13 @@ export const handler = task(
       await d.pg.repoint(
         endpointOf(replica),
         endpointOf(primary),
-        { ...upstream, ...d.repl, slotName: replica.name, tlsKeywords: hostTlsKeywords(d, primary) },
+        {
+          ...upstream,
+          user: d.repl.user,
+          passfile: hostPassfile(d.config),
+          slotName: replica.name,
+          tlsKeywords: hostTlsKeywords(d, primary),
+        },
         { timeoutMs: 20000, stopWaiting },
       );
     } catch (err) {

@@ -6,6 +6,7 @@ export const HOST_SCRIPTS = [
   'reclone',
   'start-as-replica',
   'start-as-primary',
+  'write-passfile',
 ] as const;
 
 /** One of the host scripts. */

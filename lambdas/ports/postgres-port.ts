@@ -11,7 +11,11 @@ export interface ReplicationTarget {
   readonly host: string;
   readonly port: number;
   readonly user: string;
-  readonly password: string;
+  /**
+   * The passfile on the replica's host that holds `user`'s password (written by the host scripts, and by the lab's
+   * clone): the conninfo names it, so no password is ever written to the replica's configuration.
+   */
+  readonly passfile: string;
   /** Physical slot on the new primary (created first, idempotently). */
   readonly slotName: string;
   /** libpq TLS keywords (`sslmode=...`, `sslrootcert=...`) appended to the conninfo, as the host scripts' carry. */

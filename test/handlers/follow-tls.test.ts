@@ -17,6 +17,7 @@ const deps = (extra: Record<string, string>): Deps =>
     config: loadRuntimeConfig({ ...env, ...extra }) as RuntimeConfig,
     repl: { user: 'replicator', password: 'repl-password' },
     db: { user: 'pgquorum', password: 'secret-password' },
+    rewind: { user: 'pgquorum_rewind' },
   }) as unknown as Deps;
 const pg2 = registeredNode('pg2');
 
@@ -30,6 +31,8 @@ describe('host-side conninfo carries the TLS mode', () => {
       expect(c).not.toMatch(/password/);
     }
     expect(follow).toMatch(/^host=10\.0\.0\.2 port=5432 user=replicator /);
+    // pg_rewind reads the new primary as the rewind role (not the controller's).
+    expect(rewind).toMatch(/^host=10\.0\.0\.2 port=5432 user=pgquorum_rewind /);
   });
 
   it('names require when no CA is configured: never libpq’s downgradable default', () => {

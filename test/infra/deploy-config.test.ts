@@ -239,6 +239,43 @@ describe('deployment config', () => {
       },
       'pgquorum.thresholds.voteTtlMs: 1000 ms is shorter than probeIntervalMs 2000',
     ],
+    [
+      'an allowed ingress CIDR wider than the VPC (a rejoin would open the node to it)',
+      (c) => {
+        c.allowedIngress = { cidrs: ['10.20.5.0/24', '0.0.0.0/0'] };
+      },
+      'pgquorum.allowedIngress.cidrs[1]: 0.0.0.0/0 is not inside vpcCidr 10.20.0.0/16',
+    ],
+    [
+      'an allowed ingress CIDR outside the VPC',
+      (c) => {
+        c.allowedIngress = { cidrs: ['192.168.0.0/24'] };
+      },
+      'pgquorum.allowedIngress.cidrs[0]: 192.168.0.0/24 is not inside vpcCidr',
+    ],
+    [
+      'a bad allowed security group',
+      (c) => {
+        c.allowedIngress = { securityGroupIds: ['sg-nope'] };
+      },
+      'pgquorum.allowedIngress.securityGroupIds[0]: Invalid security group id',
+    ],
+    [
+      "the hosts' secret the same as the controller's (the hosts would read its password)",
+      (c) => {
+        c.dbSecretName = 'pgq/db';
+        c.hostSecretName = 'pgq/db';
+      },
+      "pgquorum.hostSecretArn: must differ from the controller's secret",
+    ],
+    [
+      'one role for replication and rewind',
+      (c) => {
+        c.replicationUser = 'pgq';
+        c.rewindUser = 'pgq';
+      },
+      'pgquorum.rewindUser: must differ from replicationUser',
+    ],
   );
   it.each([
     ['/var/lib/postgresql/15/main', true],

@@ -20,43 +20,44 @@ function runCommon(snippet: string, env: Record<string, string>): { dir: string;
 describe('host scripts: passwords never travel as parameters', () => {
   it('writes a 0600 passfile next to PGDATA, escaping pgpass metacharacters, from environment-only passwords', () => {
     const { dir } = runCommon('write_passfile; echo "$PGPASSFILE"', {
-      DB_USER: 'pgquorum',
+      REWIND_USER: 'pgquorum_rewind',
       REPL_USER: 'replicator',
-      DB_PASSWORD: 'a:b\\c',
+      REWIND_PASSWORD: 'a:b\\c',
       REPL_PASSWORD: 'r:1',
     });
     const file = path.join(dir, '.pgpass-pgquorum');
-    expect(fs.readFileSync(file, 'utf8')).toBe('*:*:*:replicator:r\\:1\n*:*:*:pgquorum:a\\:b\\\\c\n');
+    expect(fs.readFileSync(file, 'utf8')).toBe('*:*:*:replicator:r\\:1\n*:*:*:pgquorum_rewind:a\\:b\\\\c\n');
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   });
 
-  it('falls back to the controller password for replication when the secret has no replication password', () => {
-    const { dir } = runCommon('write_passfile', { DB_USER: 'u', REPL_USER: 'u', DB_PASSWORD: 'p' });
-    expect(fs.readFileSync(path.join(dir, '.pgpass-pgquorum'), 'utf8')).toBe('*:*:*:u:p\n*:*:*:u:p\n');
+  it('holds only the replication password when no rewind role is named (restart, re-clone)', () => {
+    const { dir } = runCommon('write_passfile', { REPL_USER: 'u', REPL_PASSWORD: 'p' });
+    expect(fs.readFileSync(path.join(dir, '.pgpass-pgquorum'), 'utf8')).toBe('*:*:*:u:p\n');
   });
 
-  it('on EC2 reads the passwords from the secret named by SECRET_ID (with the instance role)', () => {
+  it("on EC2 reads the passwords from the hosts' secret named by SECRET_ID (with the instance role)", () => {
     const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-bin-'));
     // A stand-in for the AWS CLI: prints the secret string for exactly this call, fails otherwise.
     fs.writeFileSync(
       path.join(bin, 'aws'),
-      `#!/bin/sh\n[ "$*" = "secretsmanager get-secret-value --secret-id arn:secret:db --query SecretString --output text" ] || exit 9\necho '{"username":"pgquorum","password":"p'"'"'q","replicationUsername":"replicator","replicationPassword":"r$x"}'\n`,
+      `#!/bin/sh\n[ "$*" = "secretsmanager get-secret-value --secret-id arn:secret:host --query SecretString --output text" ] || exit 9\necho '{"rewindUsername":"pgquorum_rewind","rewindPassword":"p'"'"'q","replicationUsername":"replicator","replicationPassword":"r$x"}'\n`,
       { mode: 0o755 },
     );
     const { dir } = runCommon('write_passfile', {
       PATH: `${bin}:${process.env.PATH}`,
-      SECRET_ID: 'arn:secret:db',
-      DB_USER: 'pgquorum',
+      SECRET_ID: 'arn:secret:host',
+      REWIND_USER: 'pgquorum_rewind',
       REPL_USER: 'replicator',
     });
     expect(fs.readFileSync(path.join(dir, '.pgpass-pgquorum'), 'utf8')).toBe(
-      "*:*:*:replicator:r$x\n*:*:*:pgquorum:p'q\n",
+      "*:*:*:replicator:r$x\n*:*:*:pgquorum_rewind:p'q\n",
     );
   });
 
   it('refuses to run without a password source rather than configuring a replica that cannot authenticate', () => {
-    expect(() => runCommon('write_passfile', { DB_USER: 'u', REPL_USER: 'u' })).toThrow(
-      /no DB_PASSWORD and no SECRET_ID/,
+    expect(() => runCommon('write_passfile', { REPL_USER: 'u' })).toThrow(/no REPL_PASSWORD and no SECRET_ID/);
+    expect(() => runCommon('write_passfile', { REPL_USER: 'u', REPL_PASSWORD: 'p', REWIND_USER: 'w' })).toThrow(
+      /no REWIND_PASSWORD/,
     );
   });
 

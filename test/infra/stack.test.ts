@@ -632,17 +632,54 @@ describe('placement, endpoints, topic, documents, secret', () => {
     }
   });
 
-  it('exports a host policy that reads the database secret and nothing else', () => {
+  it("exports a host policy that reads the hosts' secret and nothing else (never the controller's)", () => {
     const [[id, policy]] = resourcesOf('AWS::IAM::ManagedPolicy') as [[string, Json]];
-    const [secretId] = resourcesOf('AWS::SecretsManager::Secret')[0]!;
+    const hostSecretId = resourcesOf('AWS::SecretsManager::Secret').find(([k]) => k.startsWith('HostSecret'))![0];
     expect(policy.Properties.PolicyDocument.Statement).toEqual([
       {
         Effect: 'Allow',
         Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
-        Resource: { Ref: secretId },
+        Resource: { Ref: hostSecretId },
       },
     ]);
     expect(t.Outputs.HostPolicyArn.Value).toEqual({ Ref: id });
+    expect(t.Outputs.HostSecretArn.Value).toEqual({ Ref: hostSecretId });
+    // No function may read the hosts' secret: the controller names it (SECRET_ID) and never needs its passwords.
+    for (const [, p] of resourcesOf('AWS::IAM::Policy')) {
+      for (const s of p.Properties.PolicyDocument.Statement as Json[]) {
+        expect(JSON.stringify(s.Resource ?? '')).not.toContain(hostSecretId);
+      }
+    }
+  });
+
+  it('gives every function the configured node addresses and ingress allow-list the table is checked against', () => {
+    for (const f of [...Object.values(stack.functions), ...stack.probes]) {
+      const env = t.Resources[logicalIdOf(f)].Properties.Environment.Variables;
+      expect(JSON.parse(env.PGQ_NODES)).toEqual(
+        stack.config.nodes.map((n) => ({
+          name: n.name,
+          host: n.privateIp,
+          port: n.port,
+          securityGroupId: n.securityGroupId,
+        })),
+      );
+      expect(JSON.parse(env.PGQ_ALLOWED_INGRESS)).toEqual({ cidrs: [stack.config.vpcCidr], securityGroupIds: [] });
+    }
+  });
+
+  it('writes the passfile on every node at deployment (State Manager), before any re-point names it', () => {
+    const [[, assoc]] = resourcesOf('AWS::SSM::Association') as [[string, Json]];
+    const hostSecretId = resourcesOf('AWS::SecretsManager::Secret').find(([k]) => k.startsWith('HostSecret'))![0];
+    expect(assoc.Properties).toMatchObject({
+      Name: `pgquorum-${stack.config.cluster}-write-passfile`,
+      Targets: [{ Key: 'InstanceIds', Values: stack.config.nodes.map((n) => n.instanceId) }],
+      Parameters: {
+        REPL_USER: [stack.config.replicationUser],
+        REWIND_USER: [stack.config.rewindUser],
+        SECRET_ID: [{ Ref: hostSecretId }],
+      },
+    });
+    expect(assoc.DependsOn).toEqual([expect.stringMatching(/^DocWritePassfile/)]);
   });
 
   it('declares every output the CLI discovers the cluster from, each pointing at its resource', () => {
@@ -707,8 +744,11 @@ describe('placement, endpoints, topic, documents, secret', () => {
     for (const q of queried) expect({ q, emitted: emitted.has(q) }).toEqual({ q, emitted: true });
   });
 
-  it('creates a database secret when none is configured', () => {
-    expect(resourcesOf('AWS::SecretsManager::Secret')).toHaveLength(1);
+  it("creates the controller's and the hosts' secrets when none is configured", () => {
+    expect(resourcesOf('AWS::SecretsManager::Secret').map(([k]) => k.replace(/[0-9A-F]{8}$/, ''))).toEqual([
+      'DbSecret',
+      'HostSecret',
+    ]);
   });
 
   it('has a dashboard with the probe, lag, epoch-free duration and bytes-at-risk widgets', () => {

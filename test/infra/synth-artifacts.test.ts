@@ -61,7 +61,7 @@ describe('synthArtifacts', () => {
     expect(probe.environment.PGQ_TABLE).toBe('${table}');
     expect(probe.environment.PGQ_STATE_MACHINE_ARN).toBe('${stateMachine}');
     expect(probe.unresolvedEnvironment.sort()).toEqual(
-      ['PGQ_DB_SECRET_ARN', 'PGQ_STATE_MACHINE_ARN', 'PGQ_TABLE', 'PGQ_TOPIC_ARN'].sort(),
+      ['PGQ_DB_SECRET_ARN', 'PGQ_HOST_SECRET_ARN', 'PGQ_STATE_MACHINE_ARN', 'PGQ_TABLE', 'PGQ_TOPIC_ARN'].sort(),
     );
   });
 });

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TASKS } from '../../infra/constructs/tasks';
+import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
 
 /**
  * The construct as npm ships it: scripts/build-construct.mjs (the prepack hook) builds dist/construct, dist/types
@@ -85,6 +86,6 @@ describe('the packed construct', () => {
     expect(r.handlers).toHaveLength(Object.keys(TASKS).length + 3);
     expect(new Set(r.handlers)).toEqual(new Set(['index.handler']));
     expect(r.assets).toBe(ENTRIES.length);
-    expect(r.docs).toBe(6);
+    expect(r.docs).toBe(HOST_SCRIPTS.length);
   });
 });

@@ -8,6 +8,7 @@ import {
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { RetriableError } from '../../core/errors';
+import type { IngressRule, RestoreDecision } from '../../core/table-checks';
 import type { FencePort } from '../../ports/fence-port';
 import type { StorePort } from '../../ports/store-port';
 
@@ -92,10 +93,15 @@ export class Ec2Fence implements FencePort {
     return !admitsPostgres(await this.rules(securityGroupId));
   }
 
-  async restoreIngress(node: { name: string; securityGroupId: string }): Promise<{ restoredRules: number }> {
+  async restoreIngress(
+    node: { name: string; securityGroupId: string },
+    decide?: (snapshot: { securityGroupId: string; rules: readonly IngressRule[] }) => RestoreDecision,
+  ): Promise<{ restoredRules: number; reason?: string }> {
     const snap = await this.store.getFenceSnapshot(node.name);
     if (!snap) return { restoredRules: 0 };
-    const wanted = JSON.parse(snap.rules) as IpPermission[];
+    const saved = JSON.parse(snap.rules) as IpPermission[];
+    const decision = decide?.({ securityGroupId: snap.securityGroupId, rules: saved as IngressRule[] });
+    const wanted = (decision ? decision.restore : saved) as IpPermission[];
     const current = await this.rules(node.securityGroupId);
     const key = (p: IpPermission) => JSON.stringify(clean([p])[0]);
     const have = new Set(current.map(key));
@@ -110,7 +116,7 @@ export class Ec2Fence implements FencePort {
       }
     }
     await this.store.deleteFenceSnapshot(node.name);
-    return { restoredRules: missing.length };
+    return { restoredRules: missing.length, ...(decision ? { reason: decision.reason } : {}) };
   }
 
   async instanceState(instanceId: string): Promise<string | undefined> {

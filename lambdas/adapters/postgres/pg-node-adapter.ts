@@ -1,6 +1,7 @@
 import tls from 'node:tls';
 import { Client } from 'pg';
 import { z } from 'zod';
+import { buildConninfo } from '../../core/conninfo';
 import { ValidationError } from '../../core/errors';
 import { compareLsn } from '../../core/lsn';
 import { type DbSslMode, tlsCheck } from '../../core/tls';
@@ -106,11 +107,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Quotes a string as an SQL literal (ALTER SYSTEM takes no bind parameters). */
 export function sqlLiteral(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
-}
-
-/** Quotes a libpq conninfo value. */
-function conninfoValue(s: string): string {
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 type Row = Record<string, unknown>;
@@ -417,15 +413,15 @@ export class PgNodeAdapter implements PostgresNodePort {
       );
       return Number(r!.tli);
     });
-    const conninfo = [
-      `host=${conninfoValue(target.host)}`,
-      `port=${target.port}`,
-      `user=${conninfoValue(target.user)}`,
-      `password=${conninfoValue(target.password)}`,
-      `application_name=${conninfoValue(replica.name)}`,
-      'connect_timeout=2',
-      ...(target.tlsKeywords ?? []),
-    ].join(' ');
+    const conninfo = buildConninfo({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      applicationName: replica.name,
+      passfile: target.passfile,
+      connectTimeoutSec: 2,
+      ...(target.tlsKeywords ? { tlsKeywords: target.tlsKeywords } : {}),
+    });
     await this.withClient(replica, 5000, async (c) => {
       const [r] = await this.rows(c, 'SELECT pg_is_in_recovery() AS rec');
       if (!r?.rec)
@@ -508,8 +504,9 @@ export class PgNodeAdapter implements PostgresNodePort {
     return this.withClient(node, 5000, async (c) => {
       const [r] = await this.rows(
         c,
-        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
-         WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+        // pg_signal_backend (the controller is no superuser) cannot end a superuser's session: the fence's host stop does.
+        `SELECT count(pg_terminate_backend(a.pid))::int AS n FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid
+         WHERE a.pid <> pg_backend_pid() AND a.backend_type = 'client backend' AND NOT r.rolsuper`,
       );
       return Number(r?.n ?? 0);
     });

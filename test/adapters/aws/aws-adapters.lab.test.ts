@@ -4,6 +4,7 @@ import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   CreateVpcCommand,
+  DescribeSecurityGroupsCommand,
   EC2Client,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
@@ -18,7 +19,7 @@ import { Ec2Fence } from '../../../lambdas/adapters/aws/ec2-fence';
 import { Route53Dns } from '../../../lambdas/adapters/aws/route53-dns';
 import { SfnStarter } from '../../../lambdas/adapters/aws/sfn-starter';
 import { SsmHostCommands } from '../../../lambdas/adapters/aws/ssm-host-commands';
-import { acquireLease, initialLease } from '../../../lambdas/core';
+import { acquireLease, initialLease, restorableIngress } from '../../../lambdas/core';
 import { HostUnreachableError, isRetriable } from '../../../lambdas/core/errors';
 import type { StoredVote } from '../../../lambdas/ports/store-port';
 
@@ -135,6 +136,38 @@ describe('EC2 fence', () => {
     expect(await fence.ingressClosed(node.securityGroupId)).toBe(false);
     expect(await fence.restoreIngress(node)).toEqual({ restoredRules: 0 });
     expect(await store.getFenceSnapshot('pgx')).toBeUndefined();
+  });
+
+  it('restores from a tampered snapshot only what the deploy config allows (issue 15): never 0.0.0.0/0', async () => {
+    const vpc = await aws.ec2.send(new CreateVpcCommand({ CidrBlock: '10.78.0.0/16' }));
+    const sg = await aws.ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: `tamper-${run}`, Description: 'tamper test', VpcId: vpc.Vpc!.VpcId }),
+    );
+    const node = { name: 'pgt', securityGroupId: sg.GroupId! };
+    const rule = (cidr: string) => ({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, IpRanges: [{ CidrIp: cidr }] });
+    // What a writer to the table could leave behind: the real rule plus the world.
+    await store.saveFenceSnapshot({
+      node: node.name,
+      securityGroupId: node.securityGroupId,
+      rules: JSON.stringify([rule('10.78.0.0/16'), rule('0.0.0.0/0')]),
+      epoch: 3,
+      fencedAt: Date.now(),
+    });
+    const fence = new Ec2Fence(aws.ec2, store);
+    const r = await fence.restoreIngress(node, (snap) =>
+      restorableIngress({
+        node: node.name,
+        configuredGroupId: node.securityGroupId,
+        snapshotGroupId: snap.securityGroupId,
+        rules: snap.rules,
+        allowed: { cidrs: ['10.78.0.0/16'], securityGroupIds: [] },
+      }),
+    );
+    expect(r.restoredRules).toBe(1);
+    expect(r.reason).toMatch(/not restored, the deploy config does not allow them: tcp 5432-5432 from 0\.0\.0\.0\/0/);
+    const g = await aws.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [node.securityGroupId] }));
+    const cidrs = (g.SecurityGroups?.[0]?.IpPermissions ?? []).flatMap((p) => (p.IpRanges ?? []).map((x) => x.CidrIp));
+    expect(cidrs).toEqual(['10.78.0.0/16']);
   });
 });
 

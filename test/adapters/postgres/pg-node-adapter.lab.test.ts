@@ -3,22 +3,28 @@ import path from 'node:path';
 import { Client } from 'pg';
 import {
   LAB_CA_FILE,
-  LAB_DB_PASSWORD,
-  LAB_DB_USER,
+  LAB_CONTROLLER_PASSWORD,
+  LAB_CONTROLLER_USER,
   LAB_REPL_PASSWORD,
   LAB_REPL_USER,
   Lab,
   labCaPem,
 } from '../../../lab/index';
+import { nodeDataDir } from '../../../lab/paths';
 import { NodeUnreachableError, ReplayPausedError } from '../../../lambdas/adapters/postgres/errors';
 import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import { compareLsn, ValidationError } from '../../../lambdas/core';
 import type { NodeEndpoint } from '../../../lambdas/ports/postgres-port';
 
 let lab: Lab;
-// As the functions connect: verify-full against the lab's CA (the lab admits the controller's role only over TLS).
+// The controller's own least-privileged role (not a superuser), as the functions connect: verify-full against the
+// lab's CA (the lab admits the controller's role only over TLS). Every call below works with its grants alone.
 const pg = new PgNodeAdapter(
-  parsePgConfig({ user: LAB_DB_USER, password: LAB_DB_PASSWORD, ssl: pgSsl('verify-full', labCaPem()) }),
+  parsePgConfig({
+    user: LAB_CONTROLLER_USER,
+    password: LAB_CONTROLLER_PASSWORD,
+    ssl: pgSsl('verify-full', labCaPem()),
+  }),
 );
 const ep = (name: string): NodeEndpoint => ({ name, host: '127.0.0.1', port: lab.nodeConnection(name).port });
 
@@ -172,7 +178,8 @@ describe('failure detection never hangs', () => {
 
 describe('terminateSessions', () => {
   it('ends client sessions on the node', async () => {
-    const c = new Client(lab.nodeConnection('pg2'));
+    // A client's role (not a superuser's session: pg_signal_backend cannot end those, the host stop does).
+    const c = new Client({ ...lab.nodeConnection('pg2'), user: LAB_REPL_USER, password: LAB_REPL_PASSWORD });
     c.on('error', () => undefined);
     await c.connect();
     expect(await pg.terminateSessions(ep('pg2'))).toBeGreaterThanOrEqual(1);
@@ -223,13 +230,18 @@ describe('promote and repoint', () => {
       host: '127.0.0.1',
       port: lab.state.ports.nodes[1]!.gatePorts.repl,
       user: LAB_REPL_USER,
-      password: LAB_REPL_PASSWORD,
+      // The lab's clone wrote pg3's passfile next to its data directory, as the host scripts do on EC2.
+      passfile: '../.pgpass-pgquorum',
       slotName: 'pg3',
       tlsKeywords: ['sslmode=verify-full', `sslrootcert=${LAB_CA_FILE}`],
     };
     await pg.repoint(ep('pg3'), ep('pg2'), target, { timeoutMs: 15000 });
-    // The WAL stream travels over TLS, verified against the lab CA.
-    const auto = fs.readFileSync(path.join(lab.dataDir('pg3'), 'postgresql.auto.conf'), 'utf8');
+    // Named, not carried: the replica's configuration (copied by every base backup and rewind) holds no password,
+    // and the WAL stream travels over TLS, verified against the lab CA.
+    const auto = fs.readFileSync(path.join(nodeDataDir('pg3'), 'postgresql.auto.conf'), 'utf8');
+    expect(auto).toContain('passfile=../.pgpass-pgquorum');
+    expect(auto).not.toContain(LAB_REPL_PASSWORD);
+    expect(auto).not.toMatch(/password=/);
     expect(auto).toMatch(/primary_conninfo = '.*sslmode=verify-full sslrootcert=/);
     const before = (await pg.probe(ep('pg3'))).replayLsn!;
     const c = new Client(lab.nodeConnection('pg2'));

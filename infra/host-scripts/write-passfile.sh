@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Writes (or refreshes, after a password rotation) this host's passfile, which the primary_conninfo a re-point
+# writes names. Run on every node by the stack's State Manager association, so the passfile exists before the
+# first failover ever re-points this node. Version 1.
+. "$(dirname "$0")/common.sh"
+: "${REPL_USER:?}"
+write_passfile
+echo "PASSFILE=$PGQ_PASSFILE"

@@ -1,0 +1,94 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  SFNClient,
+} from '@aws-sdk/client-sfn';
+import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../../lab/deploy';
+import { Lab } from '../../lab/index';
+import { nodeDataDir, nodeLogFile, SUPERVISOR_LOG } from '../../lab/paths';
+import { kill9Trial } from '../../lab/scenarios';
+import { LAB_CONTROLLER_PASSWORD, LAB_REPL_PASSWORD, LAB_REWIND_PASSWORD, LAB_TABLE } from '../../lab/topology';
+
+/**
+ * Issue 15: after a failover and the old primary's rejoin, no password is anywhere a password must never be:
+ * a node's postgresql.auto.conf (copied by every base backup and rewind), a server log, the lab's own log, the
+ * Step Functions history (every state's input and output) or an item of the table.
+ */
+let lab: Lab;
+let d: LabDeployment;
+
+/**
+ * The passwords the controller and the hosts hold. (The lab's administrative superuser, LAB_DB_USER, is the test
+ * clients' and never reaches the controller; its password is also a substring of the table's name.)
+ */
+const SECRETS = [LAB_CONTROLLER_PASSWORD, LAB_REPL_PASSWORD, LAB_REWIND_PASSWORD];
+
+beforeAll(async () => {
+  lab = await Lab.attach();
+  await lab.reset();
+  d = await deployToLab(lab, { probeRunMs: 170000 });
+  await startProbes(d);
+  await new Promise((r) => setTimeout(r, 3000));
+}, 600000);
+
+afterAll(async () => {
+  await undeployFromLab();
+  await lab.reset();
+}, 60000);
+
+/** Where each secret shows in `text`, as "<secret #> in <where>" (the secret itself is not repeated). */
+function hits(where: string, text: string): string[] {
+  return SECRETS.flatMap((s, i) => (text.includes(s) ? [`secret #${i} in ${where}`] : []));
+}
+
+async function stepFunctionsText(): Promise<{ where: string; text: string }[]> {
+  const sfn = new SFNClient({});
+  const execs = (await sfn.send(new ListExecutionsCommand({ stateMachineArn: d.stateMachineArn, maxResults: 100 })))
+    .executions;
+  const out: { where: string; text: string }[] = [];
+  for (const e of execs ?? []) {
+    const desc = await sfn.send(new DescribeExecutionCommand({ executionArn: e.executionArn! }));
+    const events: unknown[] = [];
+    let nextToken: string | undefined;
+    do {
+      const h = await sfn.send(
+        new GetExecutionHistoryCommand({ executionArn: e.executionArn!, maxResults: 1000, nextToken }),
+      );
+      events.push(...(h.events ?? []));
+      nextToken = h.nextToken;
+    } while (nextToken);
+    out.push({ where: `execution ${e.name}`, text: JSON.stringify({ desc, events }) });
+  }
+  return out;
+}
+
+describe('no password at rest or in flight after a failover and a rejoin', () => {
+  it('greps every node configuration, server log, execution history and table item', async () => {
+    const t = await kill9Trial(lab, d);
+    expect(t.executionStatus).toBe('SUCCEEDED');
+    expect(t.event!.rejoin).toMatch(/pg1 streams from pg[23] again \(pg_rewind\)/);
+    // The sweep looks where it must: every node's configuration names a passfile, and there are executions.
+    const sources: { where: string; text: string }[] = [];
+    for (const n of ['pg1', 'pg2', 'pg3']) {
+      const auto = fs.readFileSync(path.join(nodeDataDir(n), 'postgresql.auto.conf'), 'utf8');
+      if (n !== t.newPrimary) expect(auto).toMatch(/primary_conninfo = '.*passfile=/);
+      sources.push({ where: `${n} postgresql.auto.conf`, text: auto });
+      sources.push({ where: `${n} server log`, text: fs.readFileSync(nodeLogFile(n), 'utf8') });
+    }
+    sources.push({ where: 'the lab supervisor log', text: fs.readFileSync(SUPERVISOR_LOG, 'utf8') });
+    const executions = await stepFunctionsText();
+    expect(executions.length).toBeGreaterThan(0);
+    sources.push(...executions);
+    const items = (await new DynamoDBClient({}).send(new ScanCommand({ TableName: LAB_TABLE, ConsistentRead: true })))
+      .Items;
+    expect(items?.length).toBeGreaterThan(0);
+    sources.push({ where: `table ${LAB_TABLE}`, text: JSON.stringify(items) });
+    expect(sources.flatMap((s) => hits(s.where, s.text))).toEqual([]);
+    // No conninfo anywhere carries a password keyword either (whatever its value).
+    expect(sources.filter((s) => /password\s*=/i.test(s.text)).map((s) => s.where)).toEqual([]);
+  }, 240000);
+});
