@@ -22,6 +22,9 @@ function openssl(args: string[]): void {
   execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** openssl req arguments for a new unencrypted P-256 key (the CA's and every server's). */
+const NEW_P256_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
 /** Creates a self-signed CA (P-256, valid 30 days) as `<dir>/<name>.crt` and `.key`; returns the paths. */
 export function makeCa(dir: string, name: string, cn: string): { cert: string; key: string } {
   fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -30,11 +33,7 @@ export function makeCa(dir: string, name: string, cn: string): { cert: string; k
   openssl([
     'req',
     '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
+    ...NEW_P256_KEY,
     '-keyout',
     key,
     '-out',
@@ -64,20 +63,7 @@ export function makeServerCert(
 ): void {
   const csr = `${out.cert}.csr`;
   const ext = `${out.cert}.ext`;
-  openssl([
-    'req',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    out.key,
-    '-out',
-    csr,
-    '-subj',
-    `/CN=${cn}`,
-  ]);
+  openssl(['req', ...NEW_P256_KEY, '-keyout', out.key, '-out', csr, '-subj', `/CN=${cn}`]);
   fs.writeFileSync(
     ext,
     `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth\nbasicConstraints=critical,CA:FALSE\n`,

@@ -7,8 +7,9 @@ import {
   LAB_REWIND_PASSWORD,
   LAB_REWIND_USER,
   Lab,
+  labCaPem,
 } from '../../../lab/index';
-import { PgNodeAdapter, parsePgConfig } from '../../../lambdas/adapters/postgres/pg-node-adapter';
+import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import { CONTROLLER_ALTER_SYSTEM_PARAMETERS } from '../../../lambdas/adapters/postgres/roles';
 import type { NodeEndpoint } from '../../../lambdas/ports/postgres-port';
 
@@ -68,7 +69,14 @@ describe('the three roles: not superusers, each with its documented minimum', ()
   });
 
   it('the controller runs what the steps run: CHECKPOINT, the timeline history, a slot, the settings it changes', async () => {
-    const pg = new PgNodeAdapter(parsePgConfig({ user: LAB_CONTROLLER_USER, password: LAB_CONTROLLER_PASSWORD }));
+    // Over TLS, as the functions connect: the lab refuses the controller's role without it.
+    const pg = new PgNodeAdapter(
+      parsePgConfig({
+        user: LAB_CONTROLLER_USER,
+        password: LAB_CONTROLLER_PASSWORD,
+        ssl: pgSsl('verify-full', labCaPem()),
+      }),
+    );
     expect(await pg.probe(ep('pg1'), { heartbeatId: 7, writer: 'roles-test' })).toMatchObject({
       ok: true,
       role: 'primary',
