@@ -251,8 +251,17 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
     case 'retry-promote':
     case 'retry-repoint-replicas': {
       const t = await retryTrial(lab, d, RETRY_DRILLS[s]);
-      // Two writable primaries would be split brain whatever the outcome.
-      const row = fromFailover(s, i, t, t.faultFired && t.writablePrimaries.length <= 1 && !t.lostOnSurvivor.length);
+      // Issue 14's bar: the retried step is safe, so the failover commits as if it had not failed (the retry ran,
+      // the lease is steady, the old primary rejoined), with nothing lost and one writer.
+      const ok =
+        t.faultFired &&
+        t.outcome === 'failover' &&
+        t.taskCompletions >= 2 &&
+        t.lease.startsWith('steady ') &&
+        /streams from/.test(t.event?.rejoin ?? '') &&
+        t.writablePrimaries.length <= 1 &&
+        !t.lostOnSurvivor.length;
+      const row = fromFailover(s, i, t, ok);
       return {
         ...row,
         // Counted on the node holding the data whatever the outcome (an aborted run has no committed new primary).
@@ -276,14 +285,13 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
     case 'candidate-kill-before-commit': {
       const moment = s.slice('candidate-kill-'.length) as CandidateKillMoment;
       const t = await candidateKillTrial(lab, d, moment, { onProgress: log });
-      // Re-plan moments pass only when the run re-planned on its own (the killed candidate fenced); before-commit
-      // passes when the operator is told the committed primary is dead (CandidateKillTrial.told). Always: one
-      // writer, nothing lost.
+      // Every moment passes only when the run re-planned on its own (the killed candidate fenced): before-commit
+      // too, since ConfirmCandidate probes the candidate before Commit. Always: one writer, nothing lost.
       const ok =
         t.killedCandidate !== null &&
-        (moment === 'before-commit'
-          ? t.told !== null
-          : t.outcome === 'failover' && t.excluded.includes(t.killedCandidate) && t.killedIngress === 'fenced') &&
+        t.outcome === 'failover' &&
+        t.excluded.includes(t.killedCandidate) &&
+        t.killedIngress === 'fenced' &&
         t.writablePrimaries.length <= 1 &&
         !t.lostOnSurvivor.length;
       const row = fromFailover(s, i, t, ok);

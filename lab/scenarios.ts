@@ -1241,11 +1241,11 @@ export interface CandidateKillTrial extends FailoverTrial {
   /** The run's degraded list, when it committed-degraded. */
   degraded: string[];
   /**
-   * How the operator learns that the killed candidate is dead, or null when nothing says so. The commit cannot
-   * see the candidate (nothing probes it between the re-point and the commit), so for before-commit it is
-   * whichever comes first: the old primary's rejoin fails against the dead candidate (committed-degraded), or the
-   * probes see the committed primary down and the next run, refused by anti-flap, leaves the lease
-   * needs-attention naming it (the rejoin then refuses: the lease is not steady).
+   * How the operator learns that a committed primary is dead, or null when nothing says so: the old primary's
+   * rejoin fails against it (committed-degraded), or the probes see it down and the next run, refused by
+   * anti-flap, leaves the lease needs-attention naming it. ConfirmCandidate probes the candidate after FlipDns and
+   * before Commit, so a candidate killed before FlipDns is re-planned like the others; this is what remains for one
+   * that dies between ConfirmCandidate and Commit's write.
    */
   told: string | null;
 }
@@ -1273,8 +1273,8 @@ export async function candidateKillTrial(
   // the candidate it names is dead. An execution-history poll raced the run: on a loaded machine it saw the state
   // only after the next steps had run (a CI run of df522b7 killed a before-commit candidate after its rejoin).
   // entering-promote: Promote's own invocation; after-promote: the re-point that follows a successful Promote;
-  // before-commit: FlipDns, after every replica was re-pointed: nothing in the VPC looks at the candidate again
-  // before the commit, so the run commits a dead primary and must say committed-degraded.
+  // before-commit: FlipDns, after every replica was re-pointed: ConfirmCandidate probes the candidate next, so the
+  // run must re-plan here too (before that step existed, it committed the dead node).
   const held: TaskName =
     moment === 'entering-promote' ? 'promote' : moment === 'after-promote' ? 'repoint-replica' : 'flip-dns';
   await lab.holdTask(held);
@@ -1291,7 +1291,8 @@ export async function candidateKillTrial(
           say(`kill -9 candidate ${candidate} (${moment}, ${held} held) at ${new Date(killedAt).toISOString()}`);
           await release();
           if (moment === 'before-commit') {
-            // The run commits the dead node: its host comes back once the run ended, as the primary of record.
+            // Should the run commit the dead node anyway, its host comes back once the run ended, as the primary of
+            // record would: the drill then sees what the operator is told (`told`).
             const exec = (await executionsSince(d, since).catch(() => []))[0];
             const runBy = Date.now() + 180000;
             while (exec && Date.now() < runBy) {

@@ -160,6 +160,12 @@ export class FailoverStateMachine extends Construct {
     const selectCandidate = guarded(invoke('SelectCandidate', 'select-candidate'));
     const replan = guarded(invoke('Replan', 'replan'));
     replan.next(selectCandidate);
+    // ConfirmCandidate probes the promoted candidate before Commit: one that died after the last re-point is given
+    // up and replaced like one that died during it (the catch goes before guarded's States.ALL: first match wins).
+    const replansOn = <T extends tasks.LambdaInvoke>(t: T) => {
+      t.addCatch(replan, { errors: [CANDIDATE_FAILED], resultPath: '$.error' });
+      return t;
+    };
     const promote = invoke('Promote', 'promote');
     promote.addCatch(replan, { errors: ['States.ALL'], resultPath: '$.error' });
     const failover = guarded(invoke('ConfirmQuorum', 'confirm-quorum')).next(
@@ -185,6 +191,7 @@ export class FailoverStateMachine extends Construct {
       // then UPSERT the records (no INSYNC wait), then commit. DNS is off the write path.
       .next(repoint('RepointReplicas', replan))
       .next(guarded(invoke('FlipDns', 'flip-dns')))
+      .next(guarded(replansOn(invoke('ConfirmCandidate', 'confirm-candidate'))))
       .next(guarded(invoke('Commit', 'commit', { attempts: 4 })))
       .next(dnsWait('', rejoin.next(settleFailover)));
 

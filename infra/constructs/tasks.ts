@@ -64,6 +64,14 @@ export const TASKS = {
     needs: ['fence', 'ssm', 'describe-sg'],
   },
   'repoint-replica': { entry: 'repoint-replica', timeoutSec: 60, memoryMb: 256, needsVpc: true, needs: ['postgres'] },
+  // Probes the promoted candidate (twice, 500 ms apart) after FlipDns and before Commit: in the VPC, as neither is.
+  'confirm-candidate': {
+    entry: 'confirm-candidate',
+    timeoutSec: 15,
+    memoryMb: 256,
+    needsVpc: true,
+    needs: ['postgres'],
+  },
   commit: { entry: 'commit', timeoutSec: 30, memoryMb: 256, needsVpc: false, needs: ['sns'] },
   // describe-*: the notification states the fenced node's condition (ingress, instance state).
   abort: {

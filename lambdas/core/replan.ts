@@ -53,3 +53,25 @@ export function replanDecision(i: ReplanInput): ReplanDecision {
     reason: `${failed}: fenced and given up, choosing again among ${remaining.join(', ')} (re-plan ${excluded.length} of at most ${i.maxReplans})`,
   };
 }
+
+/** What a step saw of the promoted candidate: a probe's answer (the PostgreSQL port's ProbeResult fields). */
+export interface NewPrimarySeen {
+  readonly ok: boolean;
+  readonly role?: 'primary' | 'replica';
+  readonly error?: string;
+}
+
+/**
+ * Whether the promoted candidate is lost, with the reason (null while it answers as a writable primary). A node
+ * that does not answer, answers as a replica or cannot write its heartbeat (a primary whose local commit fails
+ * serves no writes) is the run's candidate failing: the step throws CandidateFailedError and Replan chooses again,
+ * which is only possible before the commit. `during` says when, as the end of the sentence ("while pg3 was
+ * re-pointed to it"). The caller probes twice before asking, so one slow probe never gives a healthy primary up.
+ */
+export function newPrimaryLost(candidate: string, seen: NewPrimarySeen | undefined, during: string): string | null {
+  if (seen?.ok && seen.role === 'primary') return null;
+  const how = seen?.ok
+    ? `answers as a ${seen.role ?? 'node of unknown role'}`
+    : `does not answer (${seen?.error ?? 'probe failed'})`;
+  return `new primary ${candidate} ${how} ${during}`;
+}

@@ -1,8 +1,8 @@
 import { repointEnough } from '../core/commit-health';
-import { CandidateFailedError } from '../core/errors';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
 import { hostPassfile } from './config';
 import { hostTlsKeywords } from './follow';
+import { requireNewPrimary } from './new-primary';
 import { record, StepRefusedError, task } from './task';
 
 /**
@@ -58,12 +58,7 @@ export const handler = task(
       ok = false;
       detail = `not re-pointed: ${(err as Error).message}`;
       // Is it the candidate that failed? A primary that does not answer as one is the run's problem, not the replica's.
-      const p = await d.pg.probe(endpointOf(primary)).catch(() => undefined);
-      if (!p?.ok || p.role !== 'primary') {
-        const why = `new primary ${primary.name} ${p?.ok ? `answers as a ${p.role ?? 'node of unknown role'}` : `does not answer (${p?.error ?? 'probe failed'})`} while ${name} was re-pointed to it`;
-        await record(d, state, 'repoint-candidate-lost', why);
-        throw new CandidateFailedError(why);
-      }
+      await requireNewPrimary(d, state, primary, 'repoint', `while ${name} was re-pointed to it`);
     }
     await record(d, state, 'repoint', `${name}: ${detail}`);
     return { replica: name, ok, detail };

@@ -3,6 +3,7 @@ import {
   committedLabel,
   existingPrimaryDecision,
   type Lease,
+  newPrimaryLost,
   parseSettings,
   replanDecision,
   replanRun,
@@ -345,5 +346,33 @@ describe('resumeDecision', () => {
     },
   ])('$name', ({ l, r, action, reason }) => {
     expect(resumeDecision(l, { ...req, ...r })).toMatchObject({ action, reason });
+  });
+});
+
+describe('newPrimaryLost', () => {
+  it.each([
+    { name: 'a writable primary', seen: { ok: true, role: 'primary' as const }, reason: null },
+    {
+      name: 'no answer',
+      seen: { ok: false, error: 'timeout after 1500 ms' },
+      reason: 'new primary pg2 does not answer (timeout after 1500 ms) before the commit',
+    },
+    {
+      name: 'a primary whose heartbeat failed (no local commit)',
+      seen: { ok: false, role: 'primary' as const, error: 'heartbeat write failed: disk full' },
+      reason: 'new primary pg2 does not answer (heartbeat write failed: disk full) before the commit',
+    },
+    {
+      name: 'answers as a replica',
+      seen: { ok: true, role: 'replica' as const },
+      reason: 'new primary pg2 answers as a replica before the commit',
+    },
+    {
+      name: 'no probe result',
+      seen: undefined,
+      reason: 'new primary pg2 does not answer (probe failed) before the commit',
+    },
+  ])('$name', ({ seen, reason }) => {
+    expect(newPrimaryLost('pg2', seen, 'before the commit')).toBe(reason);
   });
 });

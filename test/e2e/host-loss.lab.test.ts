@@ -39,5 +39,9 @@ describe('host loss', () => {
     expect(t.writableAtEnd.length).toBeLessThanOrEqual(1);
     // The product asked the lost host to stop PostgreSQL, and the lab never delivered it.
     expect(t.ssm.filter((i) => i.script === 'stop-postgres-immediate').map((i) => i.status)).toContain('Pending');
+    // Issue 12: the run learns the host is gone, fences by quorum (sync mode) and commits on its own.
+    expect(t.outcome).toBe('failover');
+    expect(t.event?.timeline.map((s) => s.step)).toEqual(expect.arrayContaining(['fence-quorum', 'commit']));
+    expect(t.writableAtEnd).toEqual([t.newPrimary]);
   }, 400000);
 });

@@ -85,7 +85,7 @@ describe('retry-commit drill', () => {
     await stopProbes(d);
   }, 60000);
 
-  it('kill -9 with Commit failing once after its lease write: no acknowledged write lost, never two writable primaries', async () => {
+  it('kill -9 with Commit failing once after its lease write: the retry commits, nothing lost, one writer, rejoined', async () => {
     await lab.reset();
     await startProbes(d);
     await waitForHealthyVotes(30000);
@@ -98,5 +98,11 @@ describe('retry-commit drill', () => {
     expect(t.lostOnSurvivor).toEqual([]);
     expect(t.lostAcknowledged).toEqual([]);
     expect(t.writablePrimaries.length).toBeLessThanOrEqual(1);
+    // Issue 14: the retried Commit recognises its own write and the run finishes as if it had not failed.
+    expect(t.outcome).toBe('failover');
+    expect(t.taskCompletions).toBeGreaterThanOrEqual(2);
+    expect(t.lease).toMatch(/^steady /);
+    expect(t.writablePrimaries).toEqual([t.newPrimary]);
+    expect(t.event?.rejoin).toMatch(/streams from/);
   }, 240000);
 });

@@ -250,6 +250,7 @@ describe('state machine', () => {
         'Promote',
         'FlipDns',
         'RepointReplicas',
+        'ConfirmCandidate',
         'Commit',
         'CheckTarget',
         'StopOldPrimary',
@@ -280,12 +281,21 @@ describe('state machine', () => {
     expect(top.RolledBack.Type).toBe('Succeed');
     // A failed candidate re-plans (issue 13): Promote's every failure, and the Map's CandidateFailed, go to Replan,
     // which loops back to SelectCandidate and whose own failure goes to Abort.
-    const replanning = ['Promote', 'RepointReplicas'];
+    // ConfirmCandidate probes the candidate before Commit: one lost after the last re-point re-plans too.
+    const replanning = ['Promote', 'RepointReplicas', 'ConfirmCandidate'];
     expect(catchOf('Promote')).toMatchObject({ ErrorEquals: ['States.ALL'], Next: 'Replan', ResultPath: '$.error' });
-    expect(top.RepointReplicas.Catch).toEqual([
-      { ErrorEquals: ['Pgq.CandidateFailed'], Next: 'Replan', ResultPath: '$.error' },
-      { ErrorEquals: ['States.ALL'], Next: 'Abort', ResultPath: '$.error' },
-    ]);
+    for (const id of ['RepointReplicas', 'ConfirmCandidate']) {
+      expect({ id, c: top[id].Catch }).toEqual({
+        id,
+        c: [
+          { ErrorEquals: ['Pgq.CandidateFailed'], Next: 'Replan', ResultPath: '$.error' },
+          { ErrorEquals: ['States.ALL'], Next: 'Abort', ResultPath: '$.error' },
+        ],
+      });
+    }
+    // A switchover's target failing after its promotion is not re-planned: its steps abort as before.
+    for (const id of ['FlipDns', 'Commit', 'FlipDnsToTarget', 'CommitSwitchover'])
+      expect(catchOf(id).Next).toBe('Abort');
     expect(top.Replan.Next).toBe('SelectCandidate');
     for (const [id] of guarded.filter(([id]) => !rollsBack.includes(id) && !replanning.includes(id)))
       expect(catchOf(id)).toMatchObject({ Next: 'Abort', ResultPath: '$.error' });
@@ -323,6 +333,7 @@ describe('state machine', () => {
       'Promote',
       'RepointReplicas',
       'FlipDns',
+      'ConfirmCandidate',
       'Commit',
       'CheckDnsInsync',
       'DnsInsync?',
@@ -525,8 +536,10 @@ describe('IAM least privilege', () => {
     const probeRoles = stack.probes.map((p) => t.Resources[logicalIdOf(p)].Properties.Role['Fn::GetAtt'][0]);
     expect([...readers].sort()).toEqual([...connecting.map(roleOf), ...probeRoles].sort());
     // The list agrees with the handlers' code: a step connects when it calls the pg port (a deadline is no call),
-    // builds a cluster view (which probes every node) or uses the database credentials.
-    const connects = /d\.pg\s*\.(?!probeDeadlineMs)|buildClusterView|d\.repl\b|d\.db\b|from '\.\/follow'/;
+    // builds a cluster view (which probes every node), probes the new primary (requireNewPrimary) or uses the
+    // database credentials.
+    const connects =
+      /d\.pg\s*\.(?!probeDeadlineMs)|buildClusterView|requireNewPrimary|d\.repl\b|d\.db\b|from '\.\/follow'/;
     for (const name of Object.keys(TASKS) as (keyof typeof TASKS)[]) {
       const src = fs.readFileSync(path.join(__dirname, '../../lambdas/handlers', `${TASKS[name].entry}.ts`), 'utf8');
       expect({ name, connects: connects.test(src) }).toEqual({ name, connects: connecting.includes(name) });
