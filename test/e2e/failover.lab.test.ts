@@ -22,6 +22,7 @@ import {
   waitForExecution,
   waitForRun,
 } from '../../lab/scenarios';
+import { LAB_CA_FILE } from '../../lab/tls';
 import { LAB_CLUSTER, LAB_DB_PASSWORD, LAB_DB_USER } from '../../lab/topology';
 import { pauseLease, resumeLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
@@ -141,6 +142,8 @@ describe('a client path that needs no DNS', () => {
     );
     expect(cli.stderr).toBe('');
     const { connstr, hosts } = JSON.parse(cli.stdout) as { connstr: string; hosts: { name: string }[] };
+    // The lab's mode and CA file: psql below verifies the node's certificate, as the controller does.
+    expect(connstr).toContain(`sslmode=verify-full sslrootcert=${LAB_CA_FILE}`);
     // Every node is listed, the new primary first; pg1 (rejoined as a replica) is among the fallbacks.
     expect(hosts.map((h) => h.name)[0]).toBe(newPrimary);
     expect(hosts.map((h) => h.name).sort()).toEqual(['pg1', 'pg2', 'pg3']);
