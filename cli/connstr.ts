@@ -5,6 +5,9 @@
  * connections.
  */
 
+import path from 'node:path';
+import { caBundleKind, type DbSslMode, verifiesServer } from '../lambdas/core/tls';
+
 /** A string format. */
 export const CONNSTR_FORMATS = ['libpq', 'uri', 'jdbc'] as const;
 
@@ -34,6 +37,13 @@ export interface ConnstrOptions {
    * @default 2
    */
   readonly connectTimeoutSec?: number;
+  /**
+   * The deployment's TLS mode, printed so a client that copies the string checks the server as the controller
+   * does (libpq's default `prefer` can be downgraded to clear text). Absent: no TLS keyword is printed.
+   */
+  readonly sslMode?: DbSslMode;
+  /** The CA file on the client's machine (`sslrootcert`), printed with a verify mode only. */
+  readonly sslRootCert?: string;
 }
 
 /** The string, plus the hosts in the order it lists them. */
@@ -42,6 +52,25 @@ export interface ConnectionString {
   readonly format: ConnstrFormat;
   readonly connstr: string;
   readonly hosts: readonly { name: string; host: string; port: number }[];
+}
+
+/**
+ * The TLS parameters in libpq's names (libpq keyword/value and URI): `sslrootcert` only with a verify mode, since
+ * libpq treats `require` with a root certificate as `verify-ca`, which would not be what the deployment says.
+ */
+function tlsParams(o: ConnstrOptions): [string, string][] {
+  if (!o.sslMode) return [];
+  const verifies = o.sslMode === 'verify-ca' || o.sslMode === 'verify-full';
+  return [
+    ['sslmode', o.sslMode],
+    ...(verifies && o.sslRootCert ? ([['sslrootcert', o.sslRootCert]] as [string, string][]) : []),
+  ];
+}
+
+/** pgjdbc's: `ssl=true` turns TLS on (its default is `prefer`), `sslmode` and `sslrootcert` as libpq's. */
+function jdbcTlsParams(o: ConnstrOptions): [string, string][] {
+  if (!o.sslMode) return [];
+  return [...(o.sslMode === 'disable' ? [] : ([['ssl', 'true']] as [string, string][])), ...tlsParams(o)];
 }
 
 const libpqValue = (v: string) => (/^[^\s'\\]+$/.test(v) ? v : `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
@@ -67,6 +96,7 @@ export function connectionString(nodes: readonly ConnstrNode[], o: ConnstrOption
       ['connect_timeout', String(timeout)],
       ['target_session_attrs', o.reader ? 'prefer-standby' : 'read-write'],
       ...(o.reader ? ([['load_balance_hosts', 'random']] as [string, string][]) : []),
+      ...tlsParams(o),
     ];
     connstr = kv.map(([k, v]) => `${k}=${libpqValue(v)}`).join(' ');
   } else if (format === 'uri') {
@@ -74,6 +104,7 @@ export function connectionString(nodes: readonly ConnstrNode[], o: ConnstrOption
       connect_timeout: String(timeout),
       target_session_attrs: o.reader ? 'prefer-standby' : 'read-write',
       ...(o.reader ? { load_balance_hosts: 'random' } : {}),
+      ...Object.fromEntries(tlsParams(o)),
     });
     const user = o.user ? `${encodeURIComponent(o.user)}@` : '';
     connstr = `postgresql://${user}${ordered.map(hostPort).join(',')}/${encodeURIComponent(dbname)}?${params}`;
@@ -84,8 +115,55 @@ export function connectionString(nodes: readonly ConnstrNode[], o: ConnstrOption
       ...(o.reader ? { loadBalanceHosts: 'true' } : {}),
       connectTimeout: String(timeout),
       ...(o.user ? { user: o.user } : {}),
+      ...Object.fromEntries(jdbcTlsParams(o)),
     });
     connstr = `jdbc:postgresql://${ordered.map(hostPort).join(',')}/${encodeURIComponent(dbname)}?${params}`;
   }
   return { kind, format, connstr, hosts };
+}
+
+/** The TLS part of a printed string, and what the operator must still do for it to verify. */
+export interface ConnstrTls {
+  readonly sslMode: DbSslMode;
+  /** An absolute path on this machine, when one is known. */
+  readonly sslRootCert?: string;
+  /** The CA's secret or parameter ARN when it is not a file here. */
+  readonly caSource?: string;
+  /** One sentence when the string as printed will not verify as the controller does without a step of the operator's. */
+  readonly warning?: string;
+}
+
+/**
+ * What TLS the printed string carries: the deployment's mode, with `sslrootcert` from `--sslrootcert`, else the
+ * CA bundle when it is a file on this machine (the lab's; PGQ_DB_CA_BUNDLE). A CA held in a secret or parameter
+ * cannot be named as a file, so the string then leaves `sslrootcert` out (libpq falls back to
+ * ~/.postgresql/root.crt and refuses to connect without it: it fails closed) and the warning says how to fetch it.
+ */
+export function connstrTls(i: { mode: DbSslMode; caRef?: string; sslRootCert?: string }): ConnstrTls {
+  if (!verifiesServer(i.mode)) {
+    return {
+      sslMode: i.mode,
+      ...(i.sslRootCert
+        ? { warning: `--sslrootcert ignored: the deployment's sslmode is ${i.mode}, which checks no certificate` }
+        : {}),
+    };
+  }
+  if (i.sslRootCert) return { sslMode: i.mode, sslRootCert: path.resolve(i.sslRootCert) };
+  if (!i.caRef) {
+    return {
+      sslMode: i.mode,
+      warning: `sslmode=${i.mode} and no CA is known here: pass --sslrootcert FILE (the nodes' CA), or libpq reads ~/.postgresql/root.crt`,
+    };
+  }
+  const kind = caBundleKind(i.caRef);
+  if (kind === 'file') return { sslMode: i.mode, sslRootCert: path.resolve(i.caRef) };
+  const fetch =
+    kind === 'secret'
+      ? `aws secretsmanager get-secret-value --secret-id ${i.caRef} --query SecretString --output text`
+      : `aws ssm get-parameter --name ${i.caRef} --query Parameter.Value --output text`;
+  return {
+    sslMode: i.mode,
+    caSource: i.caRef,
+    warning: `sslmode=${i.mode}: save the nodes' CA to a file (${fetch} > ca.pem) and pass --sslrootcert ca.pem, or libpq reads ~/.postgresql/root.crt`,
+  };
 }

@@ -375,17 +375,25 @@ export interface DbAccess {
 }
 
 /**
- * TLS as the functions connect (stack output DbSslMode, or PGQ_DB_SSL_MODE), checked against the stack's CA
- * (DbCaBundle, or an operator's own PEM file in PGQ_DB_CA_BUNDLE). A verify mode without any CA is refused rather
- * than weakened: the operator's machine would send the controller's password to whatever answers.
+ * The mode the CLI (and a client given `connstr`'s string) connects with, and the CA it checks against: PGQ_DB_SSL_MODE
+ * over the stack's DbSslMode, PGQ_DB_CA_BUNDLE over its DbCaBundle (a file path or an ARN).
  */
-export async function cliSsl(target: Target, env: NodeJS.ProcessEnv): Promise<PgConfig['ssl']> {
+export function cliTlsMode(target: Target, env: NodeJS.ProcessEnv): { mode: DbSslMode; caRef?: string } {
   const envMode = env.PGQ_DB_SSL_MODE as DbSslMode | undefined;
   if (envMode && !SSL_MODES.includes(envMode)) {
     throw new UsageError(`PGQ_DB_SSL_MODE: ${envMode} is not one of ${SSL_MODES.join(', ')}`);
   }
   const caRef = env.PGQ_DB_CA_BUNDLE ?? target.dbCaBundle;
-  const mode = effectiveSslMode(envMode ?? target.dbSslMode, !!caRef);
+  return { mode: effectiveSslMode(envMode ?? target.dbSslMode, !!caRef), ...(caRef ? { caRef } : {}) };
+}
+
+/**
+ * TLS as the functions connect (stack output DbSslMode, or PGQ_DB_SSL_MODE), checked against the stack's CA
+ * (DbCaBundle, or an operator's own PEM file in PGQ_DB_CA_BUNDLE). A verify mode without any CA is refused rather
+ * than weakened: the operator's machine would send the controller's password to whatever answers.
+ */
+export async function cliSsl(target: Target, env: NodeJS.ProcessEnv): Promise<PgConfig['ssl']> {
+  const { mode, caRef } = cliTlsMode(target, env);
   if (verifiesServer(mode) && !caRef) {
     throw new UsageError(
       `the nodes are verified with ${mode}, and no CA is known: set PGQ_DB_CA_BUNDLE to the CA's PEM file (the stack output DbCaBundle names it)`,

@@ -115,6 +115,10 @@ export function buildProgram(
     .option('--dbname <name>', 'database', 'postgres')
     .option('--user <name>', 'role to connect as (no password is ever printed)')
     .option('--connect-timeout <seconds>', 'per host attempt: a fenced node drops packets', positiveInt, 2)
+    .option(
+      '--sslrootcert <file>',
+      "the nodes' CA on the client's machine (default: the stack's CA when it is a file here, or PGQ_DB_CA_BUNDLE)",
+    )
     .addOption(json())
     .action((_o, cmd: Command) =>
       act(cmd, async (ctx, out) =>
@@ -126,6 +130,7 @@ export function buildProgram(
             dbname: string;
             user?: string;
             connectTimeout: number;
+            sslrootcert?: string;
           }>(),
           out,
         ),

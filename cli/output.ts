@@ -3,6 +3,8 @@ export interface Output {
   readonly json: boolean;
   /** A progress line: stdout for people; stderr under --json so stdout stays one JSON document. */
   note(line: string): void;
+  /** A caveat about the result: always stderr, so a result captured with `$(...)` stays clean. */
+  warn(line: string): void;
   /** The command's result: `value` as JSON under --json, else `text` when given. */
   result(value: unknown, text?: string): void;
 }
@@ -21,6 +23,7 @@ export function makeOutput(
   return {
     json,
     note: (line) => (json ? stderr : stdout)(`${line}\n`),
+    warn: (line) => stderr(`${line}\n`),
     result: (value, text) => {
       if (json) stdout(`${toJson(value)}\n`);
       else if (text !== undefined) stdout(`${text}\n`);

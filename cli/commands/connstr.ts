@@ -1,5 +1,5 @@
-import { type ConnectionString, type ConnstrFormat, connectionString } from '../connstr';
-import type { CliContext } from '../context';
+import { type ConnectionString, type ConnstrFormat, type ConnstrTls, connectionString, connstrTls } from '../connstr';
+import { type CliContext, cliTlsMode } from '../context';
 import { UsageError } from '../errors';
 import type { Output } from '../output';
 
@@ -10,20 +10,27 @@ export interface ConnstrCommandOptions {
   readonly dbname?: string;
   readonly user?: string;
   readonly connectTimeout?: number;
+  /** The CA file on the client's machine, printed as `sslrootcert` (verify modes). */
+  readonly sslrootcert?: string;
 }
 
 /**
  * `connstr`: a connection string over every node of the registry (the addresses the controller itself
- * connects to: private IPs on AWS, the gates in the lab), so clients need no DNS to follow a failover.
+ * connects to: private IPs on AWS, the gates in the lab), so clients need no DNS to follow a failover. It carries the
+ * deployment's TLS mode, so a client checks the nodes' certificates as the controller does. A node with a
+ * `tlsServerName` (a certificate without its IP) is not verifiable by address: such a deployment's clients need
+ * `host=<names> hostaddr=<ips>`, which this command cannot print (the CLI does not know the names).
  */
 export async function connstrCommand(
   ctx: CliContext,
   o: ConnstrCommandOptions,
   out: Output,
-): Promise<ConnectionString> {
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ConnectionString & { tls: ConnstrTls }> {
   const nodes = await ctx.store.listNodes();
   if (nodes.length === 0) throw new UsageError(`no nodes registered for cluster ${ctx.target.cluster}`);
   const lease = await ctx.store.getLease();
+  const tls = connstrTls({ ...cliTlsMode(ctx.target, env), sslRootCert: o.sslrootcert });
   const r = connectionString(
     nodes.map((n) => ({
       name: n.name,
@@ -38,8 +45,12 @@ export async function connstrCommand(
       dbname: o.dbname,
       user: o.user,
       connectTimeoutSec: o.connectTimeout,
+      sslMode: tls.sslMode,
+      ...(tls.sslRootCert ? { sslRootCert: tls.sslRootCert } : {}),
     },
   );
-  out.result(r, r.connstr);
-  return r;
+  if (tls.warning) out.warn(`warning: ${tls.warning}`);
+  const result = { ...r, tls };
+  out.result(result, r.connstr);
+  return result;
 }

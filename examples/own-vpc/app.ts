@@ -81,7 +81,7 @@ export class OrdersDatabaseStack extends Stack {
       hostedZone: this.zone,
       thresholds: { replicationMode: 'sync' },
     });
-    // The host scripts read the database secret with the instances' own role.
+    // The host scripts read the hosts' secret (never the controller's) and the CA parameter with the instances' own role.
     role.addManagedPolicy(this.cluster.hostPolicy);
     for (const n of nodes) {
       n.securityGroup.addIngressRule(this.cluster.controllerSecurityGroup, ec2.Port.tcp(5432), 'pgquorum controller');

@@ -493,11 +493,11 @@ export class PgQuorumCluster extends Construct {
       ),
       ack(
         'L1',
-        'nodejs22.x is pinned on purpose: the handlers are built and tested for Node 20/22 and the SDK they ship with.',
+        'nodejs22.x is pinned on purpose: the bundles target node22 (controller-functions.ts) with the SDK they ship, and the lab runs those same bundles; a newer runtime is a tested change, not a default.',
       ),
       ack(
         'SMG4',
-        'PostgreSQL credentials are rotated by the database team together with the roles on the nodes; pgquorum only reads them.',
+        "DbSecret (the controller's role) and HostSecret (the replication and rewind roles) hold PostgreSQL role passwords: rotating one means ALTER ROLE on the primary too, which needs a privileged session pgquorum deliberately does not hold. The operator rotates them (docs/upgrading.md: the secret, then the write-passfile association, then ALTER ROLE); the association carries a rotated HostSecret to every host within 30 minutes.",
       ),
     ];
   }

@@ -46,6 +46,11 @@ print("REWIND_PASSWORD=" + shlex.quote(s.get("rewindPassword") or s.get("replica
     lines="$lines
 *:*:*:$(pgpass_field "$REWIND_USER"):$(pgpass_field "${REWIND_PASSWORD:?no REWIND_PASSWORD for REWIND_USER}")"
   fi
+  # What the file held before (missing, stale after a rotation, or current): the re-point's fallback reads it to
+  # tell a replica that could not authenticate from one that failed otherwise. Compared here, never printed.
+  if ! as_pg test -e "$PGQ_PASSFILE"; then PGQ_PASSFILE_STATE=missing
+  elif printf '%s\n' "$lines" | as_pg cmp -s - "$PGQ_PASSFILE"; then PGQ_PASSFILE_STATE=current
+  else PGQ_PASSFILE_STATE=stale; fi
   printf '%s\n' "$lines" | as_pg sh -c 'umask 077; cat > "$1"' _ "$PGQ_PASSFILE"
   export PGPASSFILE="$PGQ_PASSFILE"
 }

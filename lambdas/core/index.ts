@@ -12,6 +12,7 @@ export * from './lsn';
 export * from './quorum';
 export * from './readable-reason';
 export * from './replan';
+export * from './repoint-passfile';
 export * from './rpo';
 export * from './run-checks';
 export * from './settings';

@@ -22,6 +22,8 @@ import {
 
 /** pg_controldata parsing for the switchover's stop step (re-exported: handlers reach adapters only through here). */
 export { parseControlData } from '../adapters/postgres/control-data';
+/** A node's PostgreSQL did not answer (re-exported for the re-point, which tells it from a replica not streaming). */
+export { NodeUnreachableError } from '../adapters/postgres/errors';
 
 import type { DnsPort } from '../ports/dns-port';
 import type { FencePort, RestoreDecider } from '../ports/fence-port';

@@ -40,7 +40,7 @@ function ctxWith(l: Lease, status: string | Error) {
       },
     },
   } as unknown as CliContext;
-  const out: Output = { json: false, note: () => undefined, result: () => undefined };
+  const out: Output = { json: false, note: () => undefined, warn: () => undefined, result: () => undefined };
   return { ctx, out, described, lease: () => current };
 }
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Client } from 'pg';
 import {
@@ -13,7 +13,7 @@ import {
   undeployFromLab,
 } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
-import { nodeDataDir } from '../../lab/paths';
+import { nodeDataDir, nodeLogFile } from '../../lab/paths';
 import {
   kill9Trial,
   labStore,
@@ -22,7 +22,8 @@ import {
   waitForExecution,
   waitForRun,
 } from '../../lab/scenarios';
-import { LAB_CLUSTER, LAB_DB_PASSWORD, LAB_DB_USER } from '../../lab/topology';
+import { LAB_CA_FILE } from '../../lab/tls';
+import { LAB_CLUSTER, LAB_DB_PASSWORD, LAB_DB_USER, LAB_REPL_USER } from '../../lab/topology';
 import { pauseLease, resumeLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import { buildCli } from '../cli/fixtures';
@@ -141,6 +142,8 @@ describe('a client path that needs no DNS', () => {
     );
     expect(cli.stderr).toBe('');
     const { connstr, hosts } = JSON.parse(cli.stdout) as { connstr: string; hosts: { name: string }[] };
+    // The lab's mode and CA file: psql below verifies the node's certificate, as the controller does.
+    expect(connstr).toContain(`sslmode=verify-full sslrootcert=${LAB_CA_FILE}`);
     // Every node is listed, the new primary first; pg1 (rejoined as a replica) is among the fallbacks.
     expect(hosts.map((h) => h.name)[0]).toBe(newPrimary);
     expect(hosts.map((h) => h.name).sort()).toEqual(['pg1', 'pg2', 'pg3']);
@@ -296,15 +299,40 @@ describe('rejoin falls back to a re-clone when pg_rewind cannot work', () => {
       candidate: lease.primary,
       newTimeline: 1,
     };
-    const r = await new LambdaClient({}).send(
-      new InvokeCommand({
-        FunctionName: d.functionNames['rejoin-old-primary'],
-        Payload: Buffer.from(JSON.stringify({ state })),
-      }),
-    );
+    // The source logs each new session for this run only: pg_basebackup's must be the replication role over TLS.
+    const logConnections = async (node: string, on: boolean) => {
+      const c = new Client(lab.directConnection(node));
+      await c.connect();
+      try {
+        await c.query(on ? 'ALTER SYSTEM SET log_connections = on' : 'ALTER SYSTEM RESET log_connections');
+        await c.query('SELECT pg_reload_conf()');
+      } finally {
+        await c.end();
+      }
+    };
+    const sourceLog = nodeLogFile(lease.primary);
+    const logFrom = fs.statSync(sourceLog).size;
+    await logConnections(lease.primary, true);
+    let r: InvokeCommandOutput;
+    try {
+      r = await new LambdaClient({}).send(
+        new InvokeCommand({
+          FunctionName: d.functionNames['rejoin-old-primary'],
+          Payload: Buffer.from(JSON.stringify({ state })),
+        }),
+      );
+    } finally {
+      // The re-clone copied the source's postgresql.auto.conf, setting included.
+      await logConnections(lease.primary, false);
+      await logConnections('pg3', false).catch(() => undefined);
+    }
     const out = JSON.parse(Buffer.from(r.Payload!).toString('utf8')) as { rejoin?: string };
     expect(r.FunctionError ? Buffer.from(r.Payload!).toString('utf8') : undefined).toBeUndefined();
     expect(out.rejoin).toMatch(/^pg3 streams from pg1 again \(re-clone \(pg_rewind failed/);
+    // (The lab's pg_hba refuses this role without TLS; the log also says the session used it.)
+    expect(fs.readFileSync(sourceLog, 'utf8').slice(logFrom)).toMatch(
+      new RegExp(`replication connection authorized: user=${LAB_REPL_USER} application_name=pg_basebackup SSL enabled`),
+    );
     const st = await lab.status();
     expect(st.nodes.find((n) => n.name === 'pg3')).toMatchObject({ role: 'replica', upstream: 'pg1' });
     // The damaged data directory is kept for forensics, never deleted by the script.

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import {
   DescribeExecutionCommand,
   GetExecutionHistoryCommand,
@@ -10,8 +11,15 @@ import {
 import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../../lab/deploy';
 import { Lab } from '../../lab/index';
 import { nodeDataDir, nodeLogFile, SUPERVISOR_LOG } from '../../lab/paths';
-import { kill9Trial } from '../../lab/scenarios';
-import { LAB_CONTROLLER_PASSWORD, LAB_REPL_PASSWORD, LAB_REWIND_PASSWORD, LAB_TABLE } from '../../lab/topology';
+import { nodePassfile } from '../../lab/postgres-node';
+import { kill9Trial, labStore } from '../../lab/scenarios';
+import {
+  LAB_CLUSTER,
+  LAB_CONTROLLER_PASSWORD,
+  LAB_REPL_PASSWORD,
+  LAB_REWIND_PASSWORD,
+  LAB_TABLE,
+} from '../../lab/topology';
 
 /**
  * Issue 15: after a failover and the old primary's rejoin, no password is anywhere a password must never be:
@@ -68,8 +76,30 @@ async function stepFunctionsText(): Promise<{ where: string; text: string }[]> {
 
 describe('no password at rest or in flight after a failover and a rejoin', () => {
   it('greps every node configuration, server log, execution history and table item', async () => {
-    const t = await kill9Trial(lab, d);
+    // The replicas' hosts lose their passfiles (a host provisioned before write-passfile ever ran on it): the
+    // streams they hold stay up, and the re-point must write the passfile through the host before it can stream.
+    const saved = new Map(['pg2', 'pg3'].map((n) => [n, fs.readFileSync(nodePassfile(nodeDataDir(n)))]));
+    for (const n of saved.keys()) fs.rmSync(nodePassfile(nodeDataDir(n)));
+    let t: Awaited<ReturnType<typeof kill9Trial>>;
+    try {
+      t = await kill9Trial(lab, d);
+    } finally {
+      for (const [n, body] of saved) {
+        const file = nodePassfile(nodeDataDir(n));
+        if (fs.existsSync(file)) continue;
+        fs.writeFileSync(file, body, { mode: 0o600 });
+        const owner = fs.statSync(nodeDataDir(n));
+        fs.chownSync(file, owner.uid, owner.gid);
+      }
+    }
     expect(t.executionStatus).toBe('SUCCEEDED');
+    const other = ['pg2', 'pg3'].find((n) => n !== t.newPrimary)!;
+    expect(t.event!.timeline.find((s) => s.step === 'repoint')?.detail).toMatch(
+      new RegExp(
+        `^${other}: streams from ${t.newPrimary} on timeline \\d+ \\(its passfile at \\.\\./\\.pgpass-pgquorum was missing: written by write-passfile, then re-pointed\\)$`,
+      ),
+    );
+    expect(t.event!.degraded ?? []).toEqual([]);
     expect(t.event!.rejoin).toMatch(/pg1 streams from pg[23] again \(pg_rewind\)/);
     // The sweep looks where it must: every node's configuration names a passfile, and there are executions.
     const sources: { where: string; text: string }[] = [];
@@ -91,4 +121,45 @@ describe('no password at rest or in flight after a failover and a rejoin', () =>
     // No conninfo anywhere carries a password keyword either (whatever its value).
     expect(sources.filter((s) => /password\s*=/i.test(s.text)).map((s) => s.where)).toEqual([]);
   }, 240000);
+});
+
+describe('a tampered NODE# item', () => {
+  it('sends the controller nowhere: a real rejoin call refuses, naming both addresses, with nothing changed', async () => {
+    const store = labStore();
+    const lease = await store.getLease();
+    expect(lease.state).toBe('steady');
+    const victim = (await store.listNodes()).find((n) => n.name !== lease.primary)!;
+    const ssmBefore = (await lab.ssmInvocations()).length;
+    // Anything that can write the table (any probe) moves the node elsewhere: the controller would send its
+    // password there, and this rejoin would rewind whatever answers.
+    await store.putNode({ ...victim, port: victim.port + 1 });
+    let r: InvokeCommandOutput;
+    try {
+      const state = {
+        input: { mode: 'failover', cluster: LAB_CLUSTER, reason: 'e2e: tampered NODE# item' },
+        epoch: lease.epoch,
+        oldPrimary: victim.name,
+        candidate: lease.primary,
+      };
+      r = await new LambdaClient({}).send(
+        new InvokeCommand({
+          FunctionName: d.functionNames['rejoin-old-primary'],
+          Payload: Buffer.from(JSON.stringify({ state })),
+        }),
+      );
+    } finally {
+      await store.putNode(victim);
+    }
+    expect(r.FunctionError).toBeDefined();
+    const want = `node ${victim.name}: the table's address ${victim.host}:${victim.port + 1} differs from the deploy config's ${victim.host}:${victim.port}: refusing to connect or act on it`;
+    expect(Buffer.from(r.Payload!).toString('utf8')).toContain(want);
+    // Nothing changed: no host command, the same lease, the node still a streaming replica of the same primary.
+    expect((await lab.ssmInvocations()).length).toBe(ssmBefore);
+    expect(await store.getLease()).toEqual(lease);
+    expect((await lab.status()).nodes.find((n) => n.name === victim.name)).toMatchObject({
+      role: 'replica',
+      upstream: lease.primary,
+    });
+    expect((await store.getEvent(lease.epoch))?.timeline.at(-1)?.detail).toContain(want);
+  }, 60000);
 });

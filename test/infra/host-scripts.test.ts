@@ -54,6 +54,28 @@ describe('host scripts: passwords never travel as parameters', () => {
     );
   });
 
+  it('says what the passfile held before (missing, current, stale after a rotation), never its content', () => {
+    const state = (dir: string | undefined, pw: string) => {
+      const env = { REPL_USER: 'u', REPL_PASSWORD: pw };
+      if (!dir) return runCommon('write_passfile; echo "$PGQ_PASSFILE_STATE"', env);
+      const out = execFileSync('bash', ['-c', `. "${COMMON}"; write_passfile; echo "$PGQ_PASSFILE_STATE"`], {
+        env: { PATH: process.env.PATH!, PGDATA: path.join(dir, 'data'), ...env },
+        encoding: 'utf8',
+      });
+      return { dir, out };
+    };
+    const first = state(undefined, 'p1');
+    expect(first.out.trim()).toBe('missing');
+    expect(state(first.dir, 'p1').out.trim()).toBe('current');
+    expect(state(first.dir, 'p2').out.trim()).toBe('stale');
+    expect(fs.readFileSync(path.join(first.dir, '.pgpass-pgquorum'), 'utf8')).toBe('*:*:*:u:p2\n');
+    const script = execFileSync('bash', [path.join(SCRIPTS, 'write-passfile.sh')], {
+      env: { PATH: process.env.PATH!, PGDATA: path.join(first.dir, 'data'), REPL_USER: 'u', REPL_PASSWORD: 'p2' },
+      encoding: 'utf8',
+    });
+    expect(script).toBe(`PASSFILE=${first.dir}/.pgpass-pgquorum PASSFILE_STATE=current\n`);
+  });
+
   it('refuses to run without a password source rather than configuring a replica that cannot authenticate', () => {
     expect(() => runCommon('write_passfile', { REPL_USER: 'u' })).toThrow(/no REPL_PASSWORD and no SECRET_ID/);
     expect(() => runCommon('write_passfile', { REPL_USER: 'u', REPL_PASSWORD: 'p', REWIND_USER: 'w' })).toThrow(

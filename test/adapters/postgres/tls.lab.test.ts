@@ -1,11 +1,23 @@
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
-import { LAB_DB_PASSWORD, LAB_DB_USER, Lab, labCaPem, makeCa } from '../../../lab/index';
+import {
+  LAB_CA_FILE,
+  LAB_DB_NAME,
+  LAB_DB_PASSWORD,
+  LAB_DB_USER,
+  LAB_ZONE_NAME,
+  Lab,
+  labCaPem,
+  makeCa,
+} from '../../../lab/index';
 import { nodeLogFile } from '../../../lab/paths';
 import { NodeTlsError } from '../../../lambdas/adapters/postgres/errors';
 import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../../lambdas/adapters/postgres/pg-node-adapter';
+import { buildConninfo } from '../../../lambdas/core/conninfo';
+import { libpqTlsKeywords } from '../../../lambdas/core/tls';
 
 /**
  * The lab's real PostgreSQL nodes run TLS with certificates from the CA `lab up` generated. To the controller, a
@@ -70,5 +82,53 @@ describe('TLS between the controller and the lab nodes', () => {
     const c = new Client({ ...lab.nodeConnection('pg1'), ssl: false, connectionTimeoutMillis: 3000 });
     c.on('error', () => undefined);
     await expect(c.connect()).rejects.toThrow(/no encryption/);
+  });
+
+  describe('a node verified by its tlsServerName (the lab certificates carry DNS:<node>.<zone>) while dialed by IP', () => {
+    const name = `pg1.${LAB_ZONE_NAME}`;
+    const byName = (serverName: string) =>
+      new PgNodeAdapter(
+        parsePgConfig({
+          user: LAB_DB_USER,
+          password: LAB_DB_PASSWORD,
+          ssl: pgSsl('verify-full', labCaPem(), { pg1: serverName }),
+        }),
+      );
+    /** psql (libpq, as a walreceiver, pg_rewind and pg_basebackup connect) with the host-side TLS keywords. */
+    const psql = (serverName: string) =>
+      spawnSync(
+        '/usr/lib/postgresql/15/bin/psql',
+        [
+          buildConninfo({
+            host: '127.0.0.1',
+            port: ep('pg1').port,
+            user: LAB_DB_USER,
+            dbname: LAB_DB_NAME,
+            connectTimeoutSec: 3,
+            tlsKeywords: libpqTlsKeywords('verify-full', LAB_CA_FILE, { address: '127.0.0.1', serverName }),
+          }),
+          '-XAtc',
+          'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+        ],
+        { env: { ...process.env, PGPASSWORD: LAB_DB_PASSWORD }, encoding: 'utf8', timeout: 20000 },
+      );
+
+    it('the controller (node TLS) checks the name, not the address, and refuses a name the certificate lacks', async () => {
+      expect(await byName(name).probe(ep('pg1'))).toMatchObject({ ok: true, role: 'primary' });
+      const err = await byName('pg1.elsewhere.example')
+        .promote(ep('pg1'), { timeoutMs: 1500 })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(NodeTlsError);
+      expect((err as Error).message).toMatch(/pg1\.elsewhere\.example/);
+    });
+
+    it('libpq with host=<name> hostaddr=<ip> verifies by name without DNS, and refuses a name the certificate lacks', () => {
+      const ok = psql(name);
+      expect(ok.stderr).toBe('');
+      expect(ok.stdout.trim()).toBe('t');
+      const bad = psql('pg1.elsewhere.example');
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(/server certificate for .* does not match host name "pg1\.elsewhere\.example"/);
+    });
   });
 });
