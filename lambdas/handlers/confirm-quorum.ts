@@ -1,7 +1,7 @@
 import { FatalError } from '../core/errors';
 import { releaseLease } from '../core/lease';
 import { quorumVerdict, voterAzs } from '../core/quorum';
-import { lastSeenPrimaryLsn, primaryLsnRate } from './cluster-view';
+import { lastSeenPrimaryLsn, primaryLsnRate } from '../core/rpo';
 import { record, task } from './task';
 
 /**

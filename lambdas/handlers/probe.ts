@@ -3,6 +3,7 @@ import { decideFailover, type FailoverDecision } from '../core/failover-decision
 import { escalateLease } from '../core/lease';
 import { lsnDiff } from '../core/lsn';
 import { voterAzs } from '../core/quorum';
+import { walRate } from '../core/rpo';
 import { asReason } from '../core/run-checks';
 import { nextVote } from '../core/vote';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
@@ -42,19 +43,6 @@ function seen(p: ProbeResult, prev: NodeSeen | undefined, now: number): NodeSeen
     lastSeenAt: isPrimary ? now : (prev?.lastSeenAt ?? null),
     lsnRate: isPrimary ? walRate(p.currentLsn ?? null, prev, now) : (prev?.lsnRate ?? null),
   };
-}
-
-/**
- * The primary's WAL rate between two probes, as a maximum that decays 5% a
- * round: RPO accounting needs an upper bound of what it may have written in
- * the window between its last successful probe and its death.
- */
-function walRate(lsn: string | null, prev: NodeSeen | undefined, now: number): number | null {
-  const decayed = prev?.lsnRate != null ? prev.lsnRate * 0.95 : null;
-  if (!lsn || !prev?.lastSeenLsn || !prev.lastSeenAt || now <= prev.lastSeenAt) return decayed;
-  const d = lsnDiff(lsn, prev.lastSeenLsn);
-  const rate = d > 0n ? Number(d) / ((now - prev.lastSeenAt) / 1000) : 0;
-  return Math.round(Math.max(rate, decayed ?? 0));
 }
 
 /**
