@@ -347,11 +347,19 @@ export function decideCandidate(r: CandidateRequest): CandidateDecision {
   }
   const best = selectCandidate(ctx(r.view, Boolean(r.force)));
   if (best.action !== 'promote' || !r.target || best.candidate === r.target) return best;
-  const only = r.view.nodes.filter((n) => n.name === r.target || n.name === r.oldPrimary);
-  const forced = selectCandidate(ctx({ ...r.view, nodes: only }, true));
+  const forced = checkOperatorTarget(ctx(r.view, true), r.target);
   return forced.action === 'promote'
     ? { ...forced, kind: 'operator', reason: `operator chose ${r.target} (${forced.reason})` }
     : forced;
+}
+
+/**
+ * A failover target the operator named, checked on its own (ValidateInput before the lease, SelectCandidate
+ * after): every eligibility rule but the lag one, which their `--force` overrides (they chose what it costs).
+ */
+export function checkOperatorTarget(ctx: Omit<EligibilityContext, 'force'>, target: string): CandidateDecision {
+  const nodes = ctx.view.nodes.filter((n) => n.name === target || n.name === ctx.oldPrimary);
+  return selectCandidate({ ...ctx, view: { ...ctx.view, nodes }, force: true });
 }
 
 /** What Promote sees of the run's replicas once the old primary's fence is proven (no more WAL can arrive). */
