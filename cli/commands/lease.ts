@@ -3,6 +3,7 @@ import { LeaseConflictError } from '../../lambdas/adapters/aws/dynamo-store';
 import { executionArnOf } from '../../lambdas/adapters/aws/sfn-starter';
 import { resumeDecision } from '../../lambdas/core/guards';
 import { breakLease, pauseLease, resumeLease, resumePausedLease } from '../../lambdas/core/lease';
+import { voterAzs } from '../../lambdas/core/quorum';
 import type { Lease } from '../../lambdas/core/types';
 import { endpointOf } from '../../lambdas/handlers/cluster-view';
 import { checkNode } from '../checks';
@@ -72,8 +73,8 @@ export async function resumeCommand(ctx: CliContext, o: LeaseOptions, out: Outpu
   // Never race the probes (issue 13): steady only when a majority of their fresh votes see the primary up;
   // otherwise the primary is recorded with the lease paused, and the operator resumes again once they do.
   const votes = await ctx.store.getVotes();
-  const seen = [...new Set(votes.map((v) => v.az))];
-  const probeAzs = seen.length >= 3 ? seen : [...seen, ...['?1', '?2', '?3'].slice(0, 3 - seen.length)];
+  // The CLI does not know the deployed probe AZs: the votes name them, padded as ConfirmQuorum pads them.
+  const probeAzs = voterAzs(undefined, votes);
   const decision = resumeDecision(lease, {
     ...(o.primary ? { primary: o.primary } : {}),
     votes,

@@ -299,6 +299,69 @@ export function existingPrimaryDecision(
   };
 }
 
+/** Everything SelectCandidate decides from: the run's request and record, and one view of the cluster. */
+export interface CandidateRequest {
+  readonly mode: 'failover' | 'switchover';
+  /** The cluster as the controller sees it now, with the old primary's last seen LSN. */
+  readonly view: ClusterView;
+  readonly oldPrimary: string;
+  readonly settings: ControllerSettings;
+  /** The operator's `--to`, when given. */
+  readonly target?: string;
+  /** Operator override of the lag rule. @default false */
+  readonly force?: boolean;
+  /** The candidates this run gave up on (RunRecord.excluded). @default [] */
+  readonly excluded?: readonly string[];
+  /** Timelines of given-up candidates that were promoted (EligibilityContext.followedTimelines). @default [] */
+  readonly followedTimelines?: readonly number[];
+  /** When the run started: a re-plan (something excluded) judges streaming as of then. */
+  readonly startedAt?: number;
+  /** Failover: the previous run, when it aborted after choosing a candidate. */
+  readonly interrupted?: InterruptedRun;
+}
+
+/**
+ * SelectCandidate's one decision (invariants 1 and 4). A switchover takes its checked target or the best
+ * replica. A failover never makes a second primary: it adopts the previous run's own promotion, unless the
+ * operator asked for another node, or refuses. Otherwise the most advanced eligible replica; an operator's
+ * target other than that one is checked on its own, with the lag rule overridden (they chose what it costs).
+ */
+export function decideCandidate(r: CandidateRequest): CandidateDecision {
+  if (r.mode === 'switchover') return selectSwitchoverTarget(r.view, r.settings, r.target);
+  const excluded = r.excluded ?? [];
+  const ctx = (view: ClusterView, force: boolean): EligibilityContext => ({
+    view,
+    oldPrimary: r.oldPrimary,
+    settings: r.settings,
+    force,
+    excluded,
+    followedTimelines: r.followedTimelines ?? [],
+    ...(excluded.length && r.startedAt ? { streamingAsOf: r.startedAt } : {}),
+  });
+  const existing = existingPrimaryDecision(r.view, r.oldPrimary, r.interrupted, excluded);
+  if (existing) {
+    if (existing.action === 'promote' && r.target && r.target !== existing.candidate) {
+      return { action: 'no-candidate', reason: `${existing.reason}; not ${r.target} as asked`, rejected: {} };
+    }
+    return existing;
+  }
+  const best = selectCandidate(ctx(r.view, Boolean(r.force)));
+  if (best.action !== 'promote' || !r.target || best.candidate === r.target) return best;
+  const forced = checkOperatorTarget(ctx(r.view, true), r.target);
+  return forced.action === 'promote'
+    ? { ...forced, kind: 'operator', reason: `operator chose ${r.target} (${forced.reason})` }
+    : forced;
+}
+
+/**
+ * A failover target the operator named, checked on its own (ValidateInput before the lease, SelectCandidate
+ * after): every eligibility rule but the lag one, which their `--force` overrides (they chose what it costs).
+ */
+export function checkOperatorTarget(ctx: Omit<EligibilityContext, 'force'>, target: string): CandidateDecision {
+  const nodes = ctx.view.nodes.filter((n) => n.name === target || n.name === ctx.oldPrimary);
+  return selectCandidate({ ...ctx, view: { ...ctx.view, nodes }, force: true });
+}
+
 /** What Promote sees of the run's replicas once the old primary's fence is proven (no more WAL can arrive). */
 export interface PostFenceView {
   readonly candidate: string;

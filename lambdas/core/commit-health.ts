@@ -26,6 +26,40 @@ export function committedLabel(degraded: readonly string[] | undefined): 'commit
   return degraded?.length ? 'committed-degraded' : 'committed';
 }
 
+/** A registry entry as the commit rewrites it: the role and status it decides, whatever else the entry carries. */
+export interface RegistryEntry {
+  readonly name: string;
+  readonly role: 'primary' | 'replica';
+  readonly status: string;
+}
+
+/** What the commit knows of the run when it rewrites the registry. */
+export interface CommittedRun {
+  readonly mode: 'failover' | 'switchover';
+  /** The new primary. */
+  readonly primary: string;
+  /** The node it replaced, when known. */
+  readonly oldPrimary?: string;
+  /** RepointReplicas' results; undefined when the Map did not run. */
+  readonly repointed?: readonly { readonly replica: string; readonly ok: boolean }[];
+}
+
+/**
+ * The registry a commit writes with the lease: the new primary healthy; the old one a replica that is not
+ * healthy until the rejoin proves it streams (fenced after a failover, stopped after a switchover); a replica
+ * whose re-point failed needs a rejoin; every other replica healthy.
+ */
+export function committedRegistry<N extends RegistryEntry>(nodes: readonly N[], run: CommittedRun): N[] {
+  return nodes.map((n): N => {
+    if (n.name === run.primary) return { ...n, role: 'primary', status: 'healthy' };
+    if (n.name === run.oldPrimary) {
+      return { ...n, role: 'replica', status: run.mode === 'failover' ? 'fenced' : 'stopped' };
+    }
+    const repointed = run.repointed?.find((x) => x.replica === n.name);
+    return { ...n, role: 'replica', status: repointed && !repointed.ok ? 'needs-rejoin' : 'healthy' };
+  });
+}
+
 /**
  * A commit tells the truth (issue 13): the lease is committed once the new primary takes writes, but a replica
  * left on the old timeline, a reader record that names no live replica, or a failed rejoin leaves the cluster

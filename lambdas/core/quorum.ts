@@ -47,6 +47,25 @@ export function unusableVote(vote: Vote, primary: string, now: number, s: Contro
   return null;
 }
 
+/** The fewest voters a quorum counts: a smaller fleet than the deployed three never shrinks the majority. @default 3 */
+export const MIN_VOTERS = 3;
+
+/**
+ * The AZs whose votes make the quorum, one rule for the probe, ConfirmQuorum and `pgquorum resume`: the configured
+ * probe AZs when known, otherwise every AZ a vote (or node) came from, sorted, padded with placeholder voters `?1`,
+ * `?2`... to MIN_VOTERS. A placeholder never votes, so it counts as silent: with two votes stored both must agree,
+ * as with the full fleet, instead of one of one.
+ */
+export function voterAzs(
+  configured: readonly string[] | undefined,
+  votes: readonly { readonly az: string }[],
+): string[] {
+  const given = (configured ?? []).filter(Boolean);
+  const azs = given.length ? [...new Set(given)] : [...new Set(votes.map((v) => v.az))].sort();
+  for (let i = 1; azs.length < MIN_VOTERS; i++) azs.push(`?${i}`);
+  return azs;
+}
+
 /**
  * Quorum verdict (invariant 2): primary-down only when fresh votes from a
  * majority of probe AZs each report at least failuresToDown consecutive

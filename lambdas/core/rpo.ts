@@ -1,4 +1,4 @@
-import { lsnDiff } from './lsn';
+import { lsnDiff, maxLsn } from './lsn';
 
 /** Bytes at risk in a failover (invariant 6). */
 export interface RpoAccount {
@@ -56,4 +56,50 @@ export function accountRpo(
     bytesAtRisk: d,
     reason: `${d} bytes between promoted ${promotedLsn} and the old primary's last seen ${oldPrimaryLastSeenLsn}`,
   };
+}
+
+/** What one probe recorded of a node's WAL: the fields the rate and RPO rules read (a vote's NodeSeen). */
+export interface WalSighting {
+  /** The node's LSN when a probe last saw it as primary. */
+  readonly lastSeenLsn?: string | null;
+  /** When that was (ms). */
+  readonly lastSeenAt?: number | null;
+  /** The WAL-rate maximum so far (bytes/s). */
+  readonly lsnRate?: number | null;
+}
+
+/**
+ * How much of the WAL-rate maximum survives one probe round: a burst bounds the estimate for a while, then
+ * fades, so one busy minute does not inflate every later RPO bound forever. @default 0.95
+ */
+export const WAL_RATE_DECAY = 0.95;
+
+/**
+ * The primary's WAL rate between two probes, as a maximum that decays 5% a
+ * round: RPO accounting needs an upper bound of what it may have written in
+ * the window between its last successful probe and its death. Without a new
+ * measurement (no LSN, no earlier sighting, a clock that did not move) the
+ * decayed maximum stands; null when nothing was ever measured.
+ */
+export function walRate(lsn: string | null, prev: WalSighting | undefined, now: number): number | null {
+  const decayed = prev?.lsnRate != null ? prev.lsnRate * WAL_RATE_DECAY : null;
+  if (!lsn || !prev?.lastSeenLsn || !prev.lastSeenAt || now <= prev.lastSeenAt) return decayed;
+  const d = lsnDiff(lsn, prev.lastSeenLsn);
+  const rate = d > 0n ? Number(d) / ((now - prev.lastSeenAt) / 1000) : 0;
+  return Math.round(Math.max(rate, decayed ?? 0));
+}
+
+/** Votes as the RPO rules read them: what each AZ last saw of each node. */
+export type WalVotes = readonly { readonly nodes?: Readonly<Record<string, WalSighting>> }[];
+
+/** The highest WAL rate any AZ measured on the primary (bytes/s), or null. */
+export function primaryLsnRate(votes: WalVotes, primary: string): number | null {
+  const rates = votes.map((v) => v.nodes?.[primary]?.lsnRate ?? null).filter((x): x is number => x !== null);
+  return rates.length ? Math.max(...rates) : null;
+}
+
+/** The old primary's LSN as last seen by any probe AZ (RPO accounting and the async lag rule). */
+export function lastSeenPrimaryLsn(votes: WalVotes, primary: string): string | null {
+  const seen = votes.map((v) => v.nodes?.[primary]?.lastSeenLsn ?? null).filter((x): x is string => !!x);
+  return maxLsn(seen) ?? null;
 }

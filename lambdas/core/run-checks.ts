@@ -1,4 +1,4 @@
-import { selectCandidate, selectSwitchoverTarget } from './candidate';
+import { checkOperatorTarget, selectSwitchoverTarget } from './candidate';
 import { automaticFailoverGuard } from './guards';
 import { acquireLease } from './lease';
 import type { ControllerSettings } from './settings';
@@ -119,12 +119,7 @@ export function checkRunView(req: RunRequest, view: ClusterView, settings: Contr
       : { ok: false, reason: `switchover refused: ${pick.reason}` };
   }
   if (!req.target) return { ok: true, candidate: null };
-  const pick = selectCandidate({
-    view: { ...view, nodes: view.nodes.filter((n) => n.name === req.target || n.name === view.primary) },
-    oldPrimary: view.primary,
-    settings,
-    force: true,
-  });
+  const pick = checkOperatorTarget({ view, oldPrimary: view.primary, settings }, req.target);
   return pick.action === 'promote'
     ? { ok: true, candidate: pick.candidate }
     : { ok: false, reason: `failover refused: ${pick.reason}` };

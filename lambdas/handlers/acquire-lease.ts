@@ -1,7 +1,7 @@
 import { FatalError } from '../core/errors';
 import { acquireLease } from '../core/lease';
 import { checkRunRequest } from '../core/run-checks';
-import { task } from './task';
+import { StepRefusedError, task } from './task';
 
 /**
  * Takes the lease: the epoch it moves to is this run's fencing token, and the
@@ -10,7 +10,9 @@ import { task } from './task';
  * read, so a direct invoke cannot skip ValidateInput (wrong cluster, anti-flap).
  */
 export const handler = task('acquire-lease', { policy: 'acquire' }, async (state, d, ev) => {
-  const holder = ev.executionName!;
+  // The acquire policy already refused a nameless call; this check only carries the name typed.
+  const holder = ev.executionName;
+  if (!holder) throw new StepRefusedError('acquire-lease refused: the event has no executionName; nothing changed');
   const nodes = await d.store.listNodes();
   const now = d.now();
   const t = await d.store.transitionLease((lease) => {

@@ -1,4 +1,4 @@
-import { maxLsn } from '../core/lsn';
+import { lastSeenPrimaryLsn } from '../core/rpo';
 import type { ClusterView, NodeView } from '../core/types';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
 import type { RegisteredNode, StoredVote } from '../ports/store-port';
@@ -21,17 +21,8 @@ export function findNode(nodes: readonly RegisteredNode[], name: string): Regist
   return n;
 }
 
-/** The old primary's LSN as last seen by any probe AZ (RPO accounting and the async lag rule). */
-/** The highest WAL rate any AZ measured on the primary (bytes/s), or null. */
-export function primaryLsnRate(votes: readonly StoredVote[], primary: string): number | null {
-  const rates = votes.map((v) => v.nodes?.[primary]?.lsnRate ?? null).filter((x): x is number => x !== null);
-  return rates.length ? Math.max(...rates) : null;
-}
-
-export function lastSeenPrimaryLsn(votes: readonly StoredVote[], primary: string): string | null {
-  const seen = votes.map((v) => v.nodes?.[primary]?.lastSeenLsn ?? null).filter((x): x is string => !!x);
-  return maxLsn(seen) ?? null;
-}
+// Decided in core (lambdas/core/rpo.ts); re-exported for the handlers that read them from here.
+export { lastSeenPrimaryLsn, primaryLsnRate } from '../core/rpo';
 
 /**
  * One immutable view of the cluster for the core: the controller's own fresh

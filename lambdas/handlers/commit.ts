@@ -1,4 +1,4 @@
-import { commitHealth, committedLabel } from '../core/commit-health';
+import { commitHealth, committedLabel, committedRegistry } from '../core/commit-health';
 import { FatalError } from '../core/errors';
 import { commitLease } from '../core/lease';
 import { accountRpo } from '../core/rpo';
@@ -43,14 +43,11 @@ export const handler = task(
           reason: `${accounted.reason} (async semantics: ${state.oldPrimary} ran without a synchronous standby since ${new Date(window.since).toISOString()}, onNoSyncStandby degrade)`,
         }
       : accounted;
-    const registry = (await d.store.listNodes()).map((n): RegisteredNode => {
-      if (n.name === candidate) return { ...n, role: 'primary', status: 'healthy' };
-      // Not healthy until the rejoin step proves it streams: fenced (failover) or stopped (switchover).
-      if (n.name === state.oldPrimary) {
-        return { ...n, role: 'replica', status: state.input.mode === 'failover' ? 'fenced' : 'stopped' };
-      }
-      const repointed = state.repointed?.find((x) => x.replica === n.name);
-      return { ...n, role: 'replica', status: repointed && !repointed.ok ? 'needs-rejoin' : 'healthy' };
+    const registry = committedRegistry<RegisteredNode>(await d.store.listNodes(), {
+      mode: state.input.mode,
+      primary: candidate,
+      oldPrimary: state.oldPrimary,
+      repointed: state.repointed,
     });
     // The lease commits either way; what the cluster is missing is told, not hidden (issue 13).
     const health = commitHealth({

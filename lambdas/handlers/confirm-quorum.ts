@@ -1,7 +1,7 @@
 import { FatalError } from '../core/errors';
 import { releaseLease } from '../core/lease';
-import { quorumVerdict } from '../core/quorum';
-import { lastSeenPrimaryLsn, primaryLsnRate } from './cluster-view';
+import { quorumVerdict, voterAzs } from '../core/quorum';
+import { lastSeenPrimaryLsn, primaryLsnRate } from '../core/rpo';
 import { record, task } from './task';
 
 /**
@@ -31,10 +31,8 @@ export const handler = task(
         oldPrimaryLsnRate: rate,
       };
     }
-    const probeAzs = [...new Set(votes.map((v) => v.az))];
-    // Fewer than three voters must never shrink the majority: require the full fleet's majority.
-    const azs = probeAzs.length >= 3 ? probeAzs : [...probeAzs, ...['?1', '?2', '?3'].slice(0, 3 - probeAzs.length)];
-    const q = quorumVerdict(votes, { primary: oldPrimary, probeAzs: azs, now: d.now(), settings: d.config.settings });
+    const probeAzs = voterAzs(d.config.PGQ_PROBE_AZS?.split(','), votes);
+    const q = quorumVerdict(votes, { primary: oldPrimary, probeAzs, now: d.now(), settings: d.config.settings });
     await record(d, state, 'confirm-quorum', `${q.verdict}: ${q.reason}`);
     if (q.verdict === 'primary-down') {
       return {

@@ -2,6 +2,8 @@ import type { Context } from 'aws-lambda';
 import { decideFailover, type FailoverDecision } from '../core/failover-decision';
 import { escalateLease } from '../core/lease';
 import { lsnDiff } from '../core/lsn';
+import { voterAzs } from '../core/quorum';
+import { walRate } from '../core/rpo';
 import { asReason } from '../core/run-checks';
 import { nextVote } from '../core/vote';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
@@ -44,23 +46,11 @@ function seen(p: ProbeResult, prev: NodeSeen | undefined, now: number): NodeSeen
 }
 
 /**
- * The primary's WAL rate between two probes, as a maximum that decays 5% a
- * round: RPO accounting needs an upper bound of what it may have written in
- * the window between its last successful probe and its death.
- */
-function walRate(lsn: string | null, prev: NodeSeen | undefined, now: number): number | null {
-  const decayed = prev?.lsnRate != null ? prev.lsnRate * 0.95 : null;
-  if (!lsn || !prev?.lastSeenLsn || !prev.lastSeenAt || now <= prev.lastSeenAt) return decayed;
-  const d = lsnDiff(lsn, prev.lastSeenLsn);
-  const rate = d > 0n ? Number(d) / ((now - prev.lastSeenAt) / 1000) : 0;
-  return Math.round(Math.max(rate, decayed ?? 0));
-}
-
-/**
  * One probe round for one AZ: probe every node (never through DNS), vote with
  * a forward-only sequence, publish metrics, and, when this AZ sees the primary
  * down, ask the core whether the quorum is complete and start the state
  * machine if so. Any store error means do nothing this round (fail static).
+ * `probeAzs` orders the heartbeat slots; the quorum's voters come from voterAzs over the votes the round reads.
  */
 export async function probeRound(
   d: Deps,
@@ -135,7 +125,9 @@ export async function probeRound(
       decision: { action: 'impaired', reason: `votes unreadable, no decision: ${(err as Error).message}` },
     };
   }
-  const decision = decideFailover({ votes, lease, probeAzs, now: d.now(), settings: d.config.settings });
+  // The voters as ConfirmQuorum counts them from the same votes: a start it would release is no start.
+  const voters = voterAzs(d.config.PGQ_PROBE_AZS?.split(','), votes);
+  const decision = decideFailover({ votes, lease, probeAzs: voters, now: d.now(), settings: d.config.settings });
   if (decision.action === 'start-failover' && d.starter) {
     const s = await d.starter.start(
       // ValidateInput refuses an unbounded reason: a long quorum explanation must never block the failover.
@@ -184,10 +176,9 @@ export async function probeRound(
   return { vote, decision };
 }
 
-/** The probe AZs: configured, or one per AZ the nodes live in. */
+/** The probe AZs by heartbeat slot: configured, or one per AZ the nodes live in (the voter rule, over the nodes). */
 function probeAzsOf(d: Deps, nodes: readonly RegisteredNode[]): string[] {
-  const fromEnv = d.config.PGQ_PROBE_AZS?.split(',').filter(Boolean);
-  return fromEnv?.length ? fromEnv : [...new Set(nodes.map((n) => n.az))].sort();
+  return voterAzs(d.config.PGQ_PROBE_AZS?.split(','), nodes);
 }
 
 /** Event of a probe invocation: tests bound it with `rounds`. */

@@ -19,10 +19,13 @@ export const handler = task('promote', rule, async (state, d, ev) => {
   if (state.input.mode === 'failover' && !state.input.target) {
     // Only nodes SelectCandidate could choose: a noFailover replica's WAL counted for nothing there either.
     const others = nodes.filter((n) => (state.replicas ?? []).includes(n.name) && !n.noFailover);
-    const [mine, ...theirs] = await Promise.all([node, ...others].map((n) => d.pg.probe(endpointOf(n))));
+    const [mine, theirs] = await Promise.all([
+      d.pg.probe(endpointOf(node)),
+      Promise.all(others.map((n) => d.pg.probe(endpointOf(n)))),
+    ]);
     const behind = candidateBehindAfterFence({
       candidate: node.name,
-      candidateReceived: mine!.ok && mine!.role === 'replica' ? (mine!.receiveLsn ?? null) : null,
+      candidateReceived: mine.ok && mine.role === 'replica' ? (mine.receiveLsn ?? null) : null,
       others: theirs
         .filter((p) => p.ok && p.role === 'replica')
         .map((p) => ({ name: p.node, received: p.receiveLsn ?? null })),

@@ -60,7 +60,8 @@ export const handler = task(
         .map((l) => l.slice(6));
       await d.store.updateEvent(state.epoch, { lostTransactions: lost });
       await record(d, state, 'rejoin-wal', `${lost.length} transaction(s) only on ${old.name} after ${diverge}`);
-      const restored = await d.fence.restoreIngress(old, d.restoreRule && ((snap) => d.restoreRule!(old, snap)));
+      const decide = d.restoreRule;
+      const restored = await d.fence.restoreIngress(old, decide && ((snap) => decide(old, snap)));
       if (restored.reason) await record(d, state, 'rejoin-ingress', restored.reason);
       await waitStreaming(d, old, timeline);
       return `${old.name} streams from ${primary.name} again (${how})`;

@@ -25,7 +25,9 @@ export const handler = task(
   'repoint-replica',
   { needs: ['candidate'], policy: 'holder', requires: ['candidate', 'promoted'] },
   async (state, d, ev) => {
-    const name = ev.item!;
+    const name = ev.item;
+    if (!name)
+      throw new StepRefusedError('repoint-replica refused: the event has no item (the replica); nothing changed');
     // Only the run's own replicas: never the promoted node or the one it replaced.
     if (!state.replicas?.includes(name) || name === state.candidate || name === state.oldPrimary) {
       throw new StepRefusedError(`repoint-replica refused: ${name} is not one of this run's replicas; nothing changed`);

@@ -1,4 +1,4 @@
-import { existingPrimaryDecision, selectCandidate, selectSwitchoverTarget } from '../core/candidate';
+import { decideCandidate } from '../core/candidate';
 import { FatalError } from '../core/errors';
 import { buildClusterView } from './cluster-view';
 import { advance, record, task } from './task';
@@ -14,56 +14,23 @@ export const handler = task(
     const { view } = await buildClusterView(d, { primary: state.oldPrimary, nodes, votes });
     const lastSeen = state.oldPrimaryLastSeenLsn ?? view.primaryLastSeenLsn;
     const viewWithLsn = { ...view, primaryLastSeenLsn: lastSeen };
-    let pick =
-      state.input.mode === 'switchover'
-        ? selectSwitchoverTarget(viewWithLsn, d.config.settings, state.input.target)
-        : selectCandidate({
-            view: viewWithLsn,
-            oldPrimary: state.oldPrimary,
-            settings: d.config.settings,
-            force: Boolean(state.input.force),
-            excluded,
-            followedTimelines: state.followedTimelines ?? [],
-            ...(excluded.length && state.startedAt ? { streamingAsOf: state.startedAt } : {}),
-          });
-    if (state.input.mode === 'failover') {
-      // Never a second primary; finish the previous run's promotion if that is what left one.
-      const prev = state.epoch && state.epoch > 1 ? await d.store.getEvent(state.epoch - 1) : undefined;
-      const interrupted =
-        prev?.outcome === 'aborted' && prev.candidate ? { epoch: prev.epoch, candidate: prev.candidate } : undefined;
-      const existing = existingPrimaryDecision(viewWithLsn, state.oldPrimary, interrupted, excluded);
-      if (existing) {
-        const mismatch =
-          existing.action === 'promote' && state.input.target && state.input.target !== existing.candidate;
-        pick = mismatch
-          ? { action: 'no-candidate', reason: `${existing.reason}; not ${state.input.target} as asked`, rejected: {} }
-          : existing;
-      }
-    }
-    if (
-      state.input.mode === 'failover' &&
-      pick.action === 'promote' &&
-      pick.kind !== 'adopted' &&
-      state.input.target &&
-      pick.candidate !== state.input.target
-    ) {
-      const forced = selectCandidate({
-        view: {
-          ...viewWithLsn,
-          nodes: viewWithLsn.nodes.filter((n) => n.name === state.input.target || n.name === state.oldPrimary),
-        },
-        oldPrimary: state.oldPrimary,
-        settings: d.config.settings,
-        force: true,
-        excluded,
-        followedTimelines: state.followedTimelines ?? [],
-        ...(excluded.length && state.startedAt ? { streamingAsOf: state.startedAt } : {}),
-      });
-      pick =
-        forced.action === 'promote'
-          ? { ...forced, kind: 'operator', reason: `operator chose ${state.input.target} (${forced.reason})` }
-          : forced;
-    }
+    // Never a second primary: the previous run's promotion, if that is what left one, is core's to finish.
+    const prev =
+      state.input.mode === 'failover' && state.epoch > 1 ? await d.store.getEvent(state.epoch - 1) : undefined;
+    const pick = decideCandidate({
+      mode: state.input.mode,
+      view: viewWithLsn,
+      oldPrimary: state.oldPrimary,
+      settings: d.config.settings,
+      ...(state.input.target ? { target: state.input.target } : {}),
+      force: Boolean(state.input.force),
+      excluded,
+      followedTimelines: state.followedTimelines ?? [],
+      ...(state.startedAt ? { startedAt: state.startedAt } : {}),
+      ...(prev?.outcome === 'aborted' && prev.candidate
+        ? { interrupted: { epoch: prev.epoch, candidate: prev.candidate } }
+        : {}),
+    });
     await record(d, state, 'select-candidate', pick.reason);
     if (pick.action !== 'promote') throw new FatalError(pick.reason);
     // Recorded before anything acts on it: a retry that picks another node refuses instead of fencing for it.

@@ -1,8 +1,10 @@
 import {
   type CandidateDecision,
+  type CandidateRequest,
   type ClusterView,
   type ControllerSettings,
   candidateBehindAfterFence,
+  decideCandidate,
   existingPrimaryDecision,
   type NodeView,
   type PostFenceView,
@@ -362,5 +364,123 @@ describe('the candidate checked again once the old primary is fenced', () => {
     const got = candidateBehindAfterFence(view);
     if (reason === null) expect(got).toBeNull();
     else expect(got).toMatch(reason);
+  });
+});
+
+describe('the one candidate decision', () => {
+  const dead = clusterWithDeadPrimary({ pg2: { receiveLsn: '0/3000000' }, pg3: { receiveLsn: '0/2FFFF00' } });
+  const promoted = (over: Partial<NodeView> = {}) =>
+    node('pg2', { role: 'primary', timeline: 2, currentLsn: '0/3000200', receiveLsn: null, streaming: false, ...over });
+  const withPg2Promoted: ClusterView = { ...dead, nodes: [dead.nodes[0]!, promoted(), dead.nodes[2]!] };
+  const failover = (over: Partial<CandidateRequest> = {}): CandidateRequest => ({
+    mode: 'failover',
+    view: dead,
+    oldPrimary: 'pg1',
+    settings: S,
+    ...over,
+  });
+
+  it.each<[string, CandidateRequest, string, string | undefined, string]>([
+    [
+      'failover: the most advanced replica',
+      failover(),
+      'best',
+      'pg2',
+      'pg2 has the highest received LSN 0/3000000, 0 bytes behind the old primary; ahead of pg3 at 0/2FFFF00',
+    ],
+    [
+      'failover asked for the best one anyway: still best',
+      failover({ target: 'pg2' }),
+      'best',
+      'pg2',
+      'pg2 has the highest received LSN 0/3000000, 0 bytes behind the old primary; ahead of pg3 at 0/2FFFF00',
+    ],
+    [
+      'failover asked for another eligible replica: the operator chose it',
+      failover({ target: 'pg3' }),
+      'operator',
+      'pg3',
+      'operator chose pg3 (pg3 has the highest received LSN 0/2FFFF00, 256 bytes behind the old primary)',
+    ],
+    [
+      "an operator's target lagging past maxLagBytes (async): their choice overrides the lag rule",
+      failover({
+        settings: ASYNC,
+        target: 'pg3',
+        view: clusterWithDeadPrimary({ pg2: { receiveLsn: '0/3000000' }, pg3: { receiveLsn: '0/2000000' } }),
+      }),
+      'operator',
+      'pg3',
+      'operator chose pg3 (pg3 has the highest received LSN 0/2000000, 16777216 bytes behind the old primary)',
+    ],
+    [
+      "an operator's target tagged noFailover: no candidate, the reason says why",
+      failover({
+        target: 'pg3',
+        view: clusterWithDeadPrimary({ pg2: { receiveLsn: '0/3000000' }, pg3: { tags: { noFailover: true } } }),
+      }),
+      'no-candidate',
+      undefined,
+      'no eligible candidate (pg1: is the old primary, is not a replica (role unknown), unreachable (reached from 0 of 3 AZs, 2 needed); pg3: tagged noFailover)',
+    ],
+    [
+      "the previous run's own promotion: adopted",
+      failover({ view: withPg2Promoted, interrupted: { epoch: 6, candidate: 'pg2' } }),
+      'adopted',
+      'pg2',
+      'adopting pg2: the run at epoch 6 promoted it before it aborted (timeline 2); promoting another node would fork the history',
+    ],
+    [
+      "the previous run's promotion, and the operator asked for it: adopted",
+      failover({ view: withPg2Promoted, interrupted: { epoch: 6, candidate: 'pg2' }, target: 'pg2' }),
+      'adopted',
+      'pg2',
+      'adopting pg2: the run at epoch 6 promoted it before it aborted (timeline 2); promoting another node would fork the history',
+    ],
+    [
+      "the previous run's promotion, but the operator asked for another: refused, never a second primary",
+      failover({ view: withPg2Promoted, interrupted: { epoch: 6, candidate: 'pg2' }, target: 'pg3' }),
+      'no-candidate',
+      undefined,
+      'adopting pg2: the run at epoch 6 promoted it before it aborted (timeline 2); promoting another node would fork the history; not pg3 as asked',
+    ],
+    [
+      'a primary nobody chose: refused, even with a target',
+      failover({ view: withPg2Promoted, target: 'pg3' }),
+      'no-candidate',
+      undefined,
+      'refusing to promote a second primary: pg2 is already primary (timeline 2); an operator must decide',
+    ],
+    [
+      'switchover to a named replica: the operator chose it',
+      { mode: 'switchover', view: cluster(), oldPrimary: 'pg1', settings: S, target: 'pg3' },
+      'operator',
+      'pg3',
+      'operator chose pg3',
+    ],
+    [
+      'switchover without a target: the best replica',
+      { mode: 'switchover', view: cluster(), oldPrimary: 'pg1', settings: S },
+      'best',
+      'pg2',
+      'pg2 has the highest received LSN 0/3000000, 0 bytes behind the old primary; ahead of pg3 at 0/3000000',
+    ],
+  ])('%s', (_name, request, kind, candidate, reason) => {
+    const d = decideCandidate(request);
+    expect(d.reason).toBe(reason);
+    if (kind === 'no-candidate') expect(d.action).toBe('no-candidate');
+    else expect(d).toMatchObject({ action: 'promote', kind, candidate });
+  });
+
+  it('a re-plan judges streaming as of the run start, an ordinary run as of now', () => {
+    // pg3 streamed 1 s before the run started, long before now; pg2 was given up by this run.
+    const view = clusterWithDeadPrimary({ pg3: { lastStreamedAt: NOW - 60_000 } });
+    const replan = failover({ view, excluded: ['pg2'], startedAt: NOW - 59_000 });
+    expect(decideCandidate(replan)).toMatchObject({ action: 'promote', candidate: 'pg3' });
+    const first = decideCandidate({ ...replan, excluded: [] });
+    expect(first).toMatchObject({ action: 'promote', candidate: 'pg2' });
+    expect(decideCandidate({ ...replan, startedAt: undefined }).reason).toMatch(
+      /pg3: not streaming \(last streamed 60000 ms ago\)/,
+    );
   });
 });

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { isStaleVote, quorumVerdict, readVote, type Vote } from '../../lambdas/core';
+import { isStaleVote, quorumVerdict, readVote, type Vote, voterAzs } from '../../lambdas/core';
 import { AZS, downVote, NOW, S, vote } from './builders';
 
 const verdict = (votes: Vote[], primary = 'pg1') =>
@@ -120,5 +120,35 @@ describe('one vote', () => {
     [5001, true],
   ])('a vote %i ms old is stale: %s (ttl 5000 ms)', (age, want) => {
     expect(isStaleVote(age, 5000)).toBe(want);
+  });
+});
+
+describe('the voter set', () => {
+  const from = (...azs: string[]) => azs.map((az) => vote(az));
+  it.each<[string, string[] | undefined, Vote[], string[]]>([
+    ['configured AZs, whatever voted', ['az-a', 'az-b', 'az-c'], from('az-a'), ['az-a', 'az-b', 'az-c']],
+    ['configured AZs keep their order (heartbeat slots)', ['az-c', 'az-a', 'az-b'], [], ['az-c', 'az-a', 'az-b']],
+    ['empty entries of a configured list are dropped', ['az-a', '', 'az-b'], [], ['az-a', 'az-b', '?1']],
+    [
+      'nothing configured: the AZs that voted, sorted',
+      undefined,
+      from('az-c', 'az-a', 'az-b'),
+      ['az-a', 'az-b', 'az-c'],
+    ],
+    ['two votes stored: padded to three', undefined, from('az-b', 'az-a'), ['az-a', 'az-b', '?1']],
+    ['one vote stored', [], from('az-a'), ['az-a', '?1', '?2']],
+    ['no votes at all', undefined, [], ['?1', '?2', '?3']],
+    ['an AZ voting twice counts once', undefined, [vote('az-a'), vote('az-a', { seq: 11 })], ['az-a', '?1', '?2']],
+    ['more than three configured stay', ['a', 'b', 'c', 'd'], [], ['a', 'b', 'c', 'd']],
+  ])('%s', (_name, configured, votes, want) => {
+    expect(voterAzs(configured, votes)).toEqual(want);
+  });
+
+  it('with two votes stored, one down is no quorum and both down is one', () => {
+    const q = (votes: Vote[]) =>
+      quorumVerdict(votes, { primary: 'pg1', probeAzs: voterAzs(undefined, votes), now: NOW, settings: S });
+    expect(q([downVote('az-a'), vote('az-b')]).verdict).toBe('unknown');
+    expect(q([downVote('az-a'), downVote('az-b')]).reason).toMatch(/2 of 3 AZs report pg1 down/);
+    expect(q([downVote('az-a')]).verdict).toBe('unknown');
   });
 });

@@ -259,6 +259,62 @@ describe('finding 2: a step acts only for its own run', () => {
     });
     expect(await snapshot()).toEqual(before);
   });
+
+  it('promote by the holder of a run record with candidate pg3 but no verified fence is refused, nothing changed', async () => {
+    await seed(
+      base({
+        epoch: 2,
+        state: 'failing-over',
+        holder: 'rs-failover-e2',
+        resumeState: 'steady',
+        run: record({ candidate: 'pg3' }),
+      }),
+      { epoch: 2 },
+    );
+    const before = await snapshot();
+    await expect(
+      promote.withDeps(withDeps)({
+        state: { input, epoch: 2, oldPrimary: 'pg1', candidate: 'pg3' },
+        executionName: 'rs-failover-e2',
+      }),
+    ).rejects.toThrow(/promote refused: epoch 2 has not verified the fence of pg1; nothing changed/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('promote of a noFailover node the run did not choose is refused, nothing changed', async () => {
+    await seed(
+      base({
+        epoch: 2,
+        state: 'failing-over',
+        holder: 'rs-failover-e2',
+        resumeState: 'steady',
+        run: record({ candidate: 'pg2', fenceVerified: true }),
+      }),
+      { epoch: 2 },
+    );
+    const tagged = { pk: `CLUSTER#${CLUSTER}`, sk: 'NODE#pg3', ...node('pg3', 'replica'), noFailover: true };
+    await aws.ddb.send(new PutItemCommand({ TableName: table, Item: marshall(tagged) }));
+    const before = await snapshot();
+    await expect(
+      promote.withDeps(withDeps)({
+        state: { input, epoch: 2, oldPrimary: 'pg1', candidate: 'pg3' },
+        executionName: 'rs-failover-e2',
+      }),
+    ).rejects.toThrow(/promote refused: epoch 2 chose pg2, not pg3; nothing changed/);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('acquire-lease inside the anti-flap window is refused, nothing changed', async () => {
+    // Steady at epoch 2, the last failover 10 s ago: inside minFailoverIntervalSec (300 s by default).
+    await seed(base({ epoch: 2, lastFailoverAt: Date.now() - 10_000 }), { epoch: 2, outcome: 'committed' });
+    const before = await snapshot();
+    await expect(
+      acquireLease.withDeps(withDeps)({ state: { input: { ...input } }, executionName: 'rs-failover-e3' }),
+    ).rejects.toThrow(
+      /lease not acquired: failover refused: anti-flap: the last failover was \d+ s ago, less than minFailoverIntervalSec/,
+    );
+    expect(await snapshot()).toEqual(before);
+  });
 });
 
 describe('finding 3: post-commit steps refuse the node the lease names as primary', () => {
@@ -331,6 +387,15 @@ describe('finding 6: input is taken precisely', () => {
   ])('refuses %s before anything changes', async (_n, bad, reason) => {
     const before = await snapshot();
     await expect(validateInput.withDeps(withDeps)({ state: { input: bad } })).rejects.toThrow(reason);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('refuses a forced target that is not streaming, with the table unchanged', async () => {
+    const before = await snapshot();
+    // The seeded nodes listen nowhere (port 1): pg3 answers no probe and no vote saw it stream.
+    await expect(
+      validateInput.withDeps(withDeps)({ state: { input: { ...input, target: 'pg3', force: true } } }),
+    ).rejects.toThrow(/failover refused: no eligible candidate \(.*pg3: [^;]*not streaming/);
     expect(await snapshot()).toEqual(before);
   });
 });

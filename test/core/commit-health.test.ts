@@ -1,0 +1,48 @@
+import { type CommittedRun, committedRegistry, type RegistryEntry } from '../../lambdas/core';
+
+const entry = (name: string, role: 'primary' | 'replica' = 'replica', status = 'healthy') => ({
+  name,
+  role,
+  status,
+  az: 'a',
+});
+const before = [entry('pg1', 'primary'), entry('pg2'), entry('pg3'), entry('pg4', 'replica', 'needs-rejoin')];
+
+describe('the registry a commit writes', () => {
+  const roles = (nodes: readonly RegistryEntry[]) => nodes.map((n) => `${n.name} ${n.role} ${n.status}`);
+  it.each<[string, CommittedRun, string[]]>([
+    [
+      'failover, every replica re-pointed: the old primary fenced',
+      { mode: 'failover', primary: 'pg2', oldPrimary: 'pg1', repointed: [{ replica: 'pg3', ok: true }] },
+      ['pg1 replica fenced', 'pg2 primary healthy', 'pg3 replica healthy', 'pg4 replica healthy'],
+    ],
+    [
+      'switchover: the old primary stopped',
+      { mode: 'switchover', primary: 'pg2', oldPrimary: 'pg1', repointed: [{ replica: 'pg3', ok: true }] },
+      ['pg1 replica stopped', 'pg2 primary healthy', 'pg3 replica healthy', 'pg4 replica healthy'],
+    ],
+    [
+      'a failed re-point needs a rejoin',
+      { mode: 'failover', primary: 'pg2', oldPrimary: 'pg1', repointed: [{ replica: 'pg3', ok: false }] },
+      ['pg1 replica fenced', 'pg2 primary healthy', 'pg3 replica needs-rejoin', 'pg4 replica healthy'],
+    ],
+    [
+      'no re-point results (the Map did not run): replicas healthy',
+      { mode: 'failover', primary: 'pg3', oldPrimary: 'pg1' },
+      ['pg1 replica fenced', 'pg2 replica healthy', 'pg3 primary healthy', 'pg4 replica healthy'],
+    ],
+    [
+      'no old primary known: only the new one changes role',
+      { mode: 'failover', primary: 'pg2' },
+      ['pg1 replica healthy', 'pg2 primary healthy', 'pg3 replica healthy', 'pg4 replica healthy'],
+    ],
+  ])('%s', (_name, run, want) => {
+    expect(roles(committedRegistry(before, run))).toEqual(want);
+  });
+
+  it('keeps every other field of an entry and changes nothing in place', () => {
+    const out = committedRegistry(before, { mode: 'failover', primary: 'pg2', oldPrimary: 'pg1' });
+    expect(out.map((n) => n.az)).toEqual(['a', 'a', 'a', 'a']);
+    expect(before[0]).toEqual(entry('pg1', 'primary'));
+  });
+});
