@@ -388,3 +388,24 @@ export function candidateBehindAfterFence(v: PostFenceView): string | null {
   if (!best) return null;
   return `${v.candidate} received ${v.candidateReceived} but ${best.name} received ${best.received} (${lsnDiff(best.received!, v.candidateReceived)} bytes more) by the time the old primary was fenced: promoting ${v.candidate} could lose commits ${best.name} acknowledged`;
 }
+
+/**
+ * Whether a refusal may be the controller's own look failing rather than the cluster: some replica that is neither
+ * the old primary nor given up was refused as unreachable from the task (a probe that timed out on a busy network
+ * or a slow TLS handshake looks exactly like that). SelectCandidate then throws a retriable error and the state
+ * machine's Retry looks again (after 1 s, then 2 s): nothing was fenced yet, so looking again changes nothing,
+ * while a refusal aborts the run into needs-attention. Null when the refusal stands, else the reason to look again.
+ */
+export function refusalWorthAnotherLook(
+  decision: CandidateDecision,
+  oldPrimary: string,
+  excluded: readonly string[],
+): string | null {
+  if (decision.action !== 'no-candidate') return null;
+  const unreached = Object.entries(decision.rejected)
+    .filter(([n, why]) => n !== oldPrimary && !excluded.includes(n) && why.some((w) => w.startsWith('unreachable')))
+    .map(([n]) => n);
+  return unreached.length
+    ? `${unreached.join(', ')} not reached from the controller (looked at again before the run gives up)`
+    : null;
+}

@@ -1,5 +1,5 @@
-import { decideCandidate } from '../core/candidate';
-import { FatalError } from '../core/errors';
+import { decideCandidate, refusalWorthAnotherLook } from '../core/candidate';
+import { FatalError, RetriableError } from '../core/errors';
 import { buildClusterView } from './cluster-view';
 import { advance, record, task } from './task';
 
@@ -32,7 +32,10 @@ export const handler = task(
         : {}),
     });
     await record(d, state, 'select-candidate', pick.reason);
-    if (pick.action !== 'promote') throw new FatalError(pick.reason);
+    if (pick.action !== 'promote') {
+      const again = refusalWorthAnotherLook(pick, state.oldPrimary, excluded);
+      throw again ? new RetriableError(`${pick.reason}; ${again}`) : new FatalError(pick.reason);
+    }
     // Recorded before anything acts on it: a retry that picks another node refuses instead of fencing for it.
     await advance(d, state, ev, { candidate: pick.candidate });
     // Never the given-up candidates: they are fenced and stopped, and rejoin only by an operator.

@@ -8,6 +8,7 @@ import {
   existingPrimaryDecision,
   type NodeView,
   type PostFenceView,
+  refusalWorthAnotherLook,
   selectCandidate,
   selectSwitchoverTarget,
 } from '../../lambdas/core';
@@ -483,4 +484,44 @@ describe('the one candidate decision', () => {
       /pg3: not streaming \(last streamed 60000 ms ago\)/,
     );
   });
+});
+
+describe('refusalWorthAnotherLook: a refusal that may be the controller failing to look', () => {
+  const refusal = (rejected: Record<string, string[]>): CandidateDecision => ({
+    action: 'no-candidate',
+    reason: 'no eligible candidate (…)',
+    rejected,
+  });
+  const UNREACHED = 'unreachable (reached from 0 of 1 AZs, 1 needed)';
+  it.each([
+    {
+      name: 'a replica the task could not reach: look again',
+      d: refusal({ pg1: ['is the old primary'], pg2: [UNREACHED, 'is not a replica (role unknown)'], pg3: ['lags'] }),
+      excluded: [],
+      want: 'pg2 not reached from the controller (looked at again before the run gives up)',
+    },
+    {
+      name: 'every replica refused for what it is, not for being out of reach: the refusal stands',
+      d: refusal({ pg1: ['is the old primary', UNREACHED], pg2: ['tagged noFailover'], pg3: ['not streaming'] }),
+      excluded: [],
+      want: null,
+    },
+    {
+      name: 'only a given-up candidate is out of reach: the refusal stands',
+      d: refusal({ pg1: ['is the old primary'], pg2: [UNREACHED], pg3: ['tagged noFailover'] }),
+      excluded: ['pg2'],
+      want: null,
+    },
+    {
+      name: 'a pick is not a refusal',
+      d: { action: 'promote', kind: 'best', candidate: 'pg2', receiveLsn: '0/1', reason: 'r', rejected: {} },
+      excluded: [],
+      want: null,
+    },
+  ] as { name: string; d: CandidateDecision; excluded: string[]; want: string | null }[])(
+    '$name',
+    ({ d, excluded, want }) => {
+      expect(refusalWorthAnotherLook(d, 'pg1', excluded)).toBe(want);
+    },
+  );
 });
