@@ -1,4 +1,3 @@
-import { marshall } from '@aws-sdk/util-dynamodb';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
@@ -14,6 +13,26 @@ export interface RegistrySeedProps {
   readonly table: dynamodb.ITable;
   readonly initialPrimary: string;
   readonly nodes: readonly SeedNode[];
+}
+
+type AttributeValue = { S: string } | { N: string } | { BOOL: boolean } | { NULL: true };
+
+/**
+ * A seed item in DynamoDB's attribute-value form, for the custom resource's putItem. Written here rather than with
+ * @aws-sdk/util-dynamodb's marshall: the packaged construct must not need a package its consumers do not install.
+ * A seed item holds only strings, numbers, booleans and nulls (undefined fields are left out).
+ */
+function toAttributeMap(item: Readonly<Record<string, unknown>>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [k, v] of Object.entries(item)) {
+    if (v === undefined) continue;
+    if (v === null) out[k] = { NULL: true };
+    else if (typeof v === 'string') out[k] = { S: v };
+    else if (typeof v === 'number') out[k] = { N: String(v) };
+    else if (typeof v === 'boolean') out[k] = { BOOL: v };
+    else throw new Error(`seed item field ${k}: ${typeof v} has no attribute-value form here`);
+  }
+  return out;
 }
 
 /** Seeds the lease and the node registry once: a redeploy never resets them (the put is conditional). */
@@ -32,7 +51,7 @@ export class RegistrySeed extends Construct {
     const seedItems = [
       { ...pk, [TABLE_KEYS.sortKey]: LEASE_SORT_KEY, ...seed.lease },
       ...seed.nodes.map((n) => ({ ...pk, [TABLE_KEYS.sortKey]: nodeSortKey(n.name), ...n })),
-    ].map((item) => marshall(item, { removeUndefinedValues: true }));
+    ].map(toAttributeMap);
     seedItems.forEach((item, i) => {
       new cr.AwsCustomResource(this, `Seed${i}`, {
         onCreate: {
@@ -43,7 +62,7 @@ export class RegistrySeed extends Construct {
             Item: item,
             ConditionExpression: `attribute_not_exists(${TABLE_KEYS.partitionKey})`,
           },
-          physicalResourceId: cr.PhysicalResourceId.of(`${c.cluster}-${item[TABLE_KEYS.sortKey]!.S}`),
+          physicalResourceId: cr.PhysicalResourceId.of(`${c.cluster}-${(item[TABLE_KEYS.sortKey] as { S: string }).S}`),
           ignoreErrorCodesMatching: 'ConditionalCheckFailedException',
         },
         policy: cr.AwsCustomResourcePolicy.fromSdkCalls({ resources: [c.table.tableArn] }),
