@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { z } from 'zod';
+import { RECORD_LABELS, recordName } from '../lambdas/core/contract';
 import { settingsSchema } from '../lambdas/core/settings';
 import { caBundleKind, DB_SSL_MODES, effectiveSslMode, tlsConfigProblems } from '../lambdas/core/tls';
 import { clusterIssues, inCidr, issuePath } from './cluster-rules';
@@ -99,8 +100,11 @@ export const deployConfigSchema = z
       .regex(/^Z[0-9A-Z]{4,32}$/, 'Invalid hosted zone id')
       .describe('Route 53 private hosted zone id.'),
     zoneName: z.string().min(1).describe('Its domain name.'),
-    writerRecord: z.string().default('writer').describe('Label of the writer record (`writer.<zoneName>`).'),
-    readerRecord: z.string().default('reader').describe('Label of the reader record.'),
+    writerRecord: z
+      .string()
+      .default(RECORD_LABELS.writer)
+      .describe('Label of the writer record (`writer.<zoneName>`).'),
+    readerRecord: z.string().default(RECORD_LABELS.reader).describe('Label of the reader record.'),
     recordTtlSec: z
       .number()
       .int()
@@ -271,7 +275,7 @@ export function deploySslMode(c: DeployConfig): (typeof DB_SSL_MODES)[number] {
 
 /** Fully qualified record names. */
 export function recordNames(c: DeployConfig): { writer: string; reader: string } {
-  return { writer: `${c.writerRecord}.${c.zoneName}`, reader: `${c.readerRecord}.${c.zoneName}` };
+  return { writer: recordName(c.writerRecord, c.zoneName), reader: recordName(c.readerRecord, c.zoneName) };
 }
 
 /**

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { App, type CfnResource, Stack } from 'aws-cdk-lib';
+import { App, AssetStaging, type CfnResource, Stack } from 'aws-cdk-lib';
 import { buildApp } from './app';
 import { withCapturedOutput } from './captured-output';
 import type { TaskName } from './constructs/tasks';
@@ -152,6 +152,9 @@ export function synthArtifacts(config: unknown, opts: SynthArtifactsOptions = {}
   const outdir = opts.outdir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-synth-'));
   fs.rmSync(outdir, { recursive: true, force: true });
   fs.mkdirSync(outdir, { recursive: true });
+  // CDK caches staged assets per process by source hash: a second synth into the same outdir (the bench restarting
+  // the lab in async mode) would otherwise point at bundles inside the folder just emptied.
+  AssetStaging.clearAssetHashCache();
   const { stack, assembly } = withCapturedOutput(() => {
     const app = new App({ outdir, context: { ...opts.context, pgquorum: config } });
     return { stack: buildApp(app).stack, assembly: app.synth() };

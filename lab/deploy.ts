@@ -37,11 +37,8 @@ import {
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
-import { App, AssetStaging } from 'aws-cdk-lib';
-import { buildApp } from '../infra/app';
-import { withCapturedOutput } from '../infra/captured-output';
 import { TASKS, type TaskName } from '../infra/constructs/tasks';
-import { taskConstructId } from '../infra/stacks/pgquorum-stack';
+import { fillPlaceholders, type SynthArtifacts, synthArtifacts } from '../infra/synth-artifacts';
 import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
 import { HOST_SCRIPTS } from '../lambdas/ports/host-command-port';
 import type { Lab } from './index';
@@ -125,39 +122,12 @@ export function labDeployConfig(lab: Lab, settings: Partial<ControllerSettings> 
   };
 }
 
-/** Synthesizes the CDK app for the lab; returns the template and the cloud assembly folder. */
-export function synthForLab(lab: Lab, settings: Partial<ControllerSettings> = {}): { template: Cfn; outdir: string } {
-  const outdir = path.join(LAB_DIR, 'cdk.out');
-  fs.rmSync(outdir, { recursive: true, force: true });
-  // CDK caches staged assets per process by source hash: a second synth (the bench restarting the lab in async
-  // mode) would otherwise point at bundles inside the cdk.out just removed.
-  AssetStaging.clearAssetHashCache();
-  const { stack, assembly } = withCapturedOutput(() => {
-    const app = new App({ outdir, context: { pgquorum: labDeployConfig(lab, settings) } });
-    return { stack: buildApp(app).stack, assembly: app.synth() };
-  });
-  const template = assembly.getStackByName(stack.stackName).template as Cfn;
-  return { template, outdir };
-}
-
-/** Resolves Fn::Join / Fn::GetAtt in a CloudFormation value with the given logical-id -> ARN map. */
-export function resolveCfn(value: unknown, arns: Record<string, string>): string {
-  if (typeof value === 'string') return value;
-  const v = value as Cfn;
-  if (v['Fn::Join']) {
-    const [sep, parts] = v['Fn::Join'] as [string, unknown[]];
-    return parts.map((p) => resolveCfn(p, arns)).join(sep);
-  }
-  if (v['Fn::GetAtt']) {
-    const [id] = v['Fn::GetAtt'] as [string, string];
-    const arn = arns[id];
-    if (!arn) throw new Error(`cannot resolve Fn::GetAtt ${id} for the lab`);
-    return arn;
-  }
-  if (v.Ref === 'AWS::Partition') return 'aws';
-  if (v.Ref === 'AWS::Region') return 'us-east-1';
-  if (v.Ref === 'AWS::AccountId') return '000000000000';
-  throw new Error(`cannot resolve ${JSON.stringify(value).slice(0, 120)} for the lab`);
+/**
+ * Synthesizes the CDK app for the lab through the product's own walker (infra/synth-artifacts.ts), so the lab
+ * deploys exactly the bundles, environment and definition `cdk deploy` would, resolved the same way.
+ */
+export function synthForLab(lab: Lab, settings: Partial<ControllerSettings> = {}): SynthArtifacts {
+  return synthArtifacts(labDeployConfig(lab, settings), { outdir: path.join(LAB_DIR, 'cdk.out') });
 }
 
 /** Zips a bundle folder; `extra` files (absolute paths) go in at the zip's top level under their own names. */
@@ -253,35 +223,22 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
   Object.assign(process.env, lab.awsEnv);
   const say = opts.onProgress ?? (() => undefined);
   say('synthesizing the CDK app with the lab as configuration (bundling every function with esbuild: about 15 s)');
-  const { template, outdir } = synthForLab(lab, opts.settings);
+  const synth = synthForLab(lab, opts.settings);
+  const { template } = synth;
   const resources = template.Resources as Record<string, { Type: string; Properties: Cfn }>;
   const { lambda, sfn, eb, sns } = clients();
   await undeployFromLab();
   const topicArn = (await sns.send(new CreateTopicCommand({ Name: 'pgquorum-lab-alerts' }))).TopicArn!;
   const baseEnv = labEnv(lab, topicArn);
 
-  const fnFromTemplate = (constructId: string) => {
-    const entry = Object.entries(resources).find(
-      ([id, r]) =>
-        r.Type === 'AWS::Lambda::Function' &&
-        id.startsWith(constructId) &&
-        /^[0-9A-F]{8}$/.test(id.slice(constructId.length)),
+  const fnFromTemplate = (name: string) => {
+    const f = synth.functions.find((x) => x.name === name);
+    if (!f) throw new Error(`no function ${name} in the synthesized template`);
+    // What still names a resource of the stack (table, topic, secrets, state machine) the lab sets itself.
+    const env = Object.fromEntries(
+      Object.entries(f.environment).filter(([k]) => !f.unresolvedEnvironment.includes(k) && k !== 'PGQ_DB_SECRET_ARN'),
     );
-    if (!entry) throw new Error(`no function ${constructId} in the synthesized template`);
-    const [logicalId, r] = entry;
-    const key = resolveCfn((r.Properties.Code as Cfn).S3Key, {});
-    const assetDir = path.join(outdir, `asset.${key.replace(/\.zip$/, '')}`);
-    const vars = ((r.Properties.Environment as Cfn)?.Variables ?? {}) as Record<string, unknown>;
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(vars)) if (typeof v === 'string') env[k] = v;
-    delete env.PGQ_DB_SECRET_ARN;
-    return {
-      logicalId,
-      assetDir,
-      env,
-      timeout: Number(r.Properties.Timeout ?? 30),
-      memory: Number(r.Properties.MemorySize ?? 256),
-    };
+    return { ...f, env, memory: f.memorySize };
   };
 
   const specOf = (
@@ -319,12 +276,12 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
   await registerSsmDocuments(lab, resources);
 
   say('creating the task functions in the emulator');
-  const arns: Record<string, string> = {};
+  const taskArns: Record<string, string> = {};
   const functionNames: Record<string, string> = {};
   for (const name of Object.keys(TASKS) as TaskName[]) {
-    const f = fnFromTemplate(taskConstructId(name));
+    const f = fnFromTemplate(name);
     functionNames[name] = `${FN_PREFIX}-${name}`;
-    arns[f.logicalId] = await createTask(functionNames[name], f, name);
+    taskArns[name] = await createTask(functionNames[name], f, name);
   }
 
   say('warming the task functions (the stack keeps them warm with a 5-minute ping)');
@@ -335,14 +292,15 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
   );
 
   say('creating the state machine from the synthesized definition');
-  const [smId, sm] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::StepFunctions::StateMachine')!;
-  const definition = resolveCfn(sm.Properties.DefinitionString, arns);
+  const definition = fillPlaceholders(synth.stateMachineDefinition, {
+    ...Object.fromEntries(Object.entries(taskArns).map(([task, arn]) => [`fn:${task}`, arn])),
+    'AWS::AccountId': '000000000000',
+  });
   const stateMachineArn = (
     await sfn.send(
       new CreateStateMachineCommand({ name: `${FN_PREFIX}-failover`, definition, roleArn: ROLE, type: 'STANDARD' }),
     )
   ).stateMachineArn!;
-  arns[smId] = stateMachineArn;
   // The lab changes how tasks run (the shim), never what the workflow is: the definition must be the synthesized one.
   const deployed = await sfn.send(new DescribeStateMachineCommand({ stateMachineArn }));
   if (JSON.stringify(JSON.parse(deployed.definition ?? '{}')) !== JSON.stringify(JSON.parse(definition))) {
@@ -354,7 +312,7 @@ export async function deployToLab(lab: Lab, opts: DeployOptions = {}): Promise<L
   const probeSpecs: CreateFunctionCommandInput[] = [];
   let probeInvokeConfig: LabDeployment['probeInvokeConfig'] | undefined;
   for (const [i, az] of LAB_AZS.entries()) {
-    const f = fnFromTemplate(`Probe${i + 1}`);
+    const f = fnFromTemplate(`probe-${az}`);
     const eic = Object.values(resources).find(
       (r) =>
         r.Type === 'AWS::Lambda::EventInvokeConfig' &&

@@ -17,9 +17,10 @@ import {
   DescribeSecurityGroupsCommand,
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
-import { Client, type ClientConfig } from 'pg';
+import type { ClientConfig } from 'pg';
 import { TASKS, type TaskName } from '../infra/constructs/tasks';
 import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
+import { PgNodeAdapter, parsePgConfig, pgSsl } from '../lambdas/adapters/postgres/pg-node-adapter';
 import { lsnDiff } from '../lambdas/core/lsn';
 import type { TrackedChange } from './aws-proxy';
 import { type CloudProfile, type CloudProfileName, cloudProfile } from './cloud-profile';
@@ -801,8 +802,11 @@ export class Lab {
     };
   }
 
+  /**
+   * One node's role, timeline, LSN, upstream and standbys, read by the product's probe (PgNodeAdapter.probe) without
+   * its heartbeat write, so the lab's view of a node is the controller's and its status never moves an LSN.
+   */
   private async queryNode(name: string) {
-    const c = new Client({ ...this.directConnection(name), connectionTimeoutMillis: 1000, statement_timeout: 1000 });
     const down = {
       name,
       role: 'down' as const,
@@ -811,45 +815,40 @@ export class Lab {
       upstream: null,
       standbys: {} as Record<string, string>,
     };
-    const timer = setTimeout(() => {
-      // A SIGSTOPped node accepts TCP but never answers: cut the wait short.
-      (c as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-    }, 1500);
-    try {
-      await c.connect();
-      const r = await c.query(
-        `SELECT pg_is_in_recovery() AS rec,
-                CASE WHEN pg_is_in_recovery() THEN (SELECT timeline_id FROM pg_control_checkpoint())
-                     -- the control file lags a fresh promotion; the current WAL file name does not
-                     ELSE ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int END AS cp_tli,
-                CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text ELSE pg_current_wal_lsn()::text END AS lsn,
-                (SELECT received_tli FROM pg_stat_wal_receiver) AS recv_tli,
-                (SELECT sender_port FROM pg_stat_wal_receiver) AS sender_port`,
-      );
-      const row = r.rows[0];
-      const standbys: Record<string, string> = {};
-      if (!row.rec) {
-        const s = await c.query('SELECT application_name, sync_state, state FROM pg_stat_replication');
-        for (const x of s.rows) standbys[x.application_name] = x.state === 'streaming' ? x.sync_state : x.state;
-      }
-      const upstream = row.sender_port
-        ? (this.state.ports.nodes.find((n) => Object.values(n.gatePorts).includes(Number(row.sender_port)))?.name ??
-          null)
-        : null;
-      const tli = row.rec ? Number(row.recv_tli ?? row.cp_tli) : Number(row.cp_tli);
-      return {
-        name,
-        role: row.rec ? ('replica' as const) : ('primary' as const),
-        timeline: tli,
-        lsn: row.lsn as string,
-        upstream,
-        standbys,
-      };
-    } catch {
-      return down;
-    } finally {
-      clearTimeout(timer);
-      await c.end().catch(() => undefined);
-    }
+    const { host, port } = this.directConnection(name);
+    // The adapter's hard deadline (connect + two statements) also cuts a SIGSTOPped node's silent socket short.
+    const p = await this.statusProbe().probe({ name, host, port }, { heartbeat: false });
+    if (!p.ok || !p.role) return down;
+    const standbys: Record<string, string> = {};
+    for (const x of p.standbys ?? []) standbys[x.name] = x.state === 'streaming' ? x.syncState : x.state;
+    const senderPort = p.upstream ? Number(p.upstream.slice(p.upstream.lastIndexOf(':') + 1)) : null;
+    const upstream = senderPort
+      ? (this.state.ports.nodes.find((n) => Object.values(n.gatePorts).includes(senderPort))?.name ?? null)
+      : null;
+    return {
+      name,
+      role: p.role,
+      timeline: p.timeline ?? null,
+      lsn: (p.role === 'primary' ? p.currentLsn : p.replayLsn) ?? null,
+      upstream,
+      standbys,
+    };
+  }
+
+  private statusAdapter?: PgNodeAdapter;
+
+  /** The product's PostgreSQL adapter with the lab's superuser over verify-full TLS (the CA exists once up). */
+  private statusProbe(): PgNodeAdapter {
+    this.statusAdapter ??= new PgNodeAdapter(
+      parsePgConfig({
+        user: LAB_DB_USER,
+        password: LAB_DB_PASSWORD,
+        database: LAB_DB_NAME,
+        ssl: pgSsl('verify-full', labCaPem()),
+        connectTimeoutMs: 1000,
+        statementTimeoutMs: 500,
+      }),
+    );
+    return this.statusAdapter;
   }
 }

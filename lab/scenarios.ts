@@ -1175,15 +1175,8 @@ export async function switchoverRollbackTrial(
     const lost = await lostAcknowledged(lab.nodeConnection(lease.primary), load.table, report.acked);
     const event = await store.getEvent(lease.epoch);
     const st = await lab.status();
-    let oldPrimaryWritable = false;
-    try {
-      const [r] = (await onNode(lab, before.primary, 'SELECT pg_is_in_recovery() AS rec, txid_current() AS x')) as {
-        rec: boolean;
-      }[];
-      oldPrimaryWritable = r?.rec === false;
-    } catch {
-      oldPrimaryWritable = false;
-    }
+    // The product's probe, past the gate (a fence must not hide a writable node): out of recovery is writable.
+    const oldPrimaryWritable = st.nodes.find((n) => n.name === before.primary)?.role === 'primary';
     return {
       executionStatus: run.status,
       ...(run.cause ? { cause: run.cause } : {}),

@@ -3,7 +3,6 @@ import {
   DeleteItemCommand,
   DescribeTableCommand,
   DynamoDBClient,
-  PutItemCommand,
   QueryCommand,
   ResourceNotFoundException,
   UpdateTimeToLiveCommand,
@@ -19,20 +18,17 @@ import {
   RevokeSecurityGroupIngressCommand,
   RunInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import {
-  ChangeResourceRecordSetsCommand,
-  CreateHostedZoneCommand,
-  ListResourceRecordSetsCommand,
-  Route53Client,
-} from '@aws-sdk/client-route-53';
+import { CreateHostedZoneCommand, Route53Client } from '@aws-sdk/client-route-53';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
   ResourceExistsException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { marshall } from '@aws-sdk/util-dynamodb';
-import { clusterPartitionKey, LEASE_SORT_KEY, nodeSortKey, TABLE_KEYS } from '../lambdas/core/contract';
+import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
+import { Route53Dns } from '../lambdas/adapters/aws/route53-dns';
+import { clusterPartitionKey, TABLE_KEYS } from '../lambdas/core/contract';
+import { registrySeed } from '../lambdas/core/registry-seed';
 import {
   LAB_AZS,
   LAB_CLUSTER,
@@ -246,88 +242,46 @@ export async function resetAwsState(emulatorPort: number, nodes: LabNodeSpec[], 
   for (const item of existing.Items ?? []) {
     await ddb.send(new DeleteItemCommand({ TableName: LAB_TABLE, Key: { pk: item.pk!, sk: item.sk! } }));
   }
-  for (const [i, n] of nodes.entries()) {
-    const id = ids.nodes[n.name]!;
-    await ddb.send(
-      new PutItemCommand({
-        TableName: LAB_TABLE,
-        Item: marshall({
-          pk,
-          sk: nodeSortKey(n.name),
-          name: n.name,
-          instanceId: id.instanceId,
-          az: n.az,
-          privateIp: n.privateIp,
-          host: '127.0.0.1',
-          port: n.gatePorts.client,
-          // Replicas stream through the primary's replication path, so fences and partitions act on it.
-          replicationHost: '127.0.0.1',
-          replicationPort: n.gatePorts.repl,
-          securityGroupId: id.securityGroupId,
-          role: i === 0 ? 'primary' : 'replica',
-          status: 'healthy',
-          noFailover: false,
-        }),
-      }),
-    );
-  }
-  await ddb.send(
-    new PutItemCommand({
-      TableName: LAB_TABLE,
-      Item: marshall({
-        pk,
-        sk: LEASE_SORT_KEY,
-        epoch: 1,
-        state: 'steady',
-        primary: primary.name,
-        holder: 'lab-seed',
-        leaseUntil: 0,
-        reason: 'lab baseline',
-        updatedAt: Date.now(),
-      }),
-    }),
-  );
+  // The stack's seed items (lambdas/core/registry-seed.ts) written by the product's store, with what differs on one
+  // machine: the controller reaches each node through its gate, and replicas stream through the primary's
+  // replication path, so fences and partitions act on it.
+  const seed = registrySeed({
+    initialPrimary: primary.name,
+    nodes: nodes.map((n) => ({
+      name: n.name,
+      instanceId: ids.nodes[n.name]!.instanceId,
+      az: n.az,
+      privateIp: n.privateIp,
+      host: '127.0.0.1',
+      port: n.gatePorts.client,
+      replicationHost: '127.0.0.1',
+      replicationPort: n.gatePorts.repl,
+      securityGroupId: ids.nodes[n.name]!.securityGroupId,
+    })),
+    now: Date.now(),
+    reason: 'lab baseline',
+  });
+  const store = new DynamoStore(ddb, LAB_TABLE, LAB_CLUSTER);
+  for (const n of seed.nodes) await store.putNode(n);
+  await store.seedLease(seed.lease);
 }
 
-/** UPSERTs an A record in the private zone. */
+/** UPSERTs an A record in the private zone, through the product's DNS adapter. */
 export async function setRecord(emulatorPort: number, zoneId: string, name: string, ips: string[]): Promise<void> {
-  const { r53 } = labClients(emulatorPort);
-  await r53.send(
-    new ChangeResourceRecordSetsCommand({
-      HostedZoneId: zoneId,
-      ChangeBatch: {
-        Changes: [
-          {
-            Action: 'UPSERT',
-            ResourceRecordSet: {
-              Name: name,
-              Type: 'A',
-              TTL: LAB_RECORD_TTL_SEC,
-              ResourceRecords: ips.map((Value) => ({ Value })),
-            },
-          },
-        ],
-      },
-    }),
-  );
+  await labDns(emulatorPort, zoneId).setRecord(name, ips);
 }
 
-/** Reads an A record: its values and TTL. */
+/** Reads an A record: its values and TTL (through the product's DNS adapter). */
 export async function getRecord(
   emulatorPort: number,
   zoneId: string,
   name: string,
 ): Promise<{ ips: string[]; ttlSec: number }> {
-  const { r53 } = labClients(emulatorPort);
-  const res = await r53.send(
-    new ListResourceRecordSetsCommand({
-      HostedZoneId: zoneId,
-      StartRecordName: name,
-      StartRecordType: 'A',
-      MaxItems: 1,
-    }),
-  );
-  const rr = res.ResourceRecordSets?.find((r) => r.Name?.replace(/\.$/, '') === name && r.Type === 'A');
+  const rr = await labDns(emulatorPort, zoneId).getRecordSet(name);
   if (!rr) throw new Error(`record ${name} not found in zone ${zoneId}`);
-  return { ips: (rr.ResourceRecords ?? []).map((r) => r.Value!), ttlSec: rr.TTL ?? 60 };
+  return rr;
+}
+
+function labDns(emulatorPort: number, zoneId: string): Route53Dns {
+  return new Route53Dns(labClients(emulatorPort).r53, zoneId, LAB_RECORD_TTL_SEC);
 }

@@ -4,14 +4,17 @@
  * PGQ_LAB_PORT_BASE so two labs (or a lab and a developer's own PostgreSQL) can
  * coexist on one machine.
  */
+import { RECORD_LABELS, recordName } from '../lambdas/core/contract';
+
 export const LAB_CLUSTER = 'lab';
 export const LAB_REGION = 'us-east-1';
 export const LAB_TABLE = 'pgquorum-lab';
 export const LAB_VPC_CIDR = '10.42.0.0/16';
 export const LAB_AZS = ['us-east-1a', 'us-east-1b', 'us-east-1c'] as const;
 export const LAB_ZONE_NAME = 'lab.pgquorum.internal';
-export const LAB_WRITER_RECORD = `writer.${LAB_ZONE_NAME}`;
-export const LAB_READER_RECORD = `reader.${LAB_ZONE_NAME}`;
+/** The stack's record names with its default labels (labDeployConfig sets no labels of its own). */
+export const LAB_WRITER_RECORD = recordName(RECORD_LABELS.writer, LAB_ZONE_NAME);
+export const LAB_READER_RECORD = recordName(RECORD_LABELS.reader, LAB_ZONE_NAME);
 /** Low TTL, as a production writer record would have: clients re-resolve quickly after a flip. */
 export const LAB_RECORD_TTL_SEC = 1;
 

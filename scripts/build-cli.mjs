@@ -8,32 +8,11 @@
 // the CLI prebuilt from the tarball instead.
 import fs from 'node:fs';
 import path from 'node:path';
+import { loadEsbuild, NODE_BUNDLE, root } from './esbuild-common.mjs';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-let esbuild;
-try {
-  esbuild = await import('esbuild');
-} catch {
-  if (process.argv.includes('--if-available')) {
-    console.log('build-cli: esbuild not installed (production install): dist/cli not rebuilt');
-    process.exit(0);
-  }
-  console.error('build-cli: esbuild is not installed: run `npm ci` (with dev dependencies) first');
-  process.exit(1);
-}
+const esbuild = await loadEsbuild('build-cli', 'esbuild not installed (production install): dist/cli not rebuilt');
 const outfile = path.join(root, 'dist', 'cli', 'main.js');
 // A clean folder: the tarball ships dist/cli whole, and files left by an older build would ride along.
 fs.rmSync(path.dirname(outfile), { recursive: true, force: true });
 fs.mkdirSync(path.dirname(outfile), { recursive: true });
-await esbuild.build({
-  entryPoints: [path.join(root, 'cli', 'main.ts')],
-  outfile,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  // Node 20 locally; nothing newer.
-  target: 'node20',
-  packages: 'external',
-  keepNames: true,
-  logLevel: 'warning',
-});
+await esbuild.build({ ...NODE_BUNDLE, entryPoints: [path.join(root, 'cli', 'main.ts')], outfile });

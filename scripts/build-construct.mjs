@@ -10,29 +10,17 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { loadEsbuild, NODE_BUNDLE, root } from './esbuild-common.mjs';
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-let esbuild;
-try {
-  esbuild = await import('esbuild');
-} catch {
-  console.error('build-construct: esbuild is not installed: run `npm ci` (with dev dependencies) first');
-  process.exit(1);
-}
+const esbuild = await loadEsbuild('build-construct');
 const dist = (...p) => path.join(root, 'dist', ...p);
 // Clean folders: the tarball ships them whole, and files left by an older build would ride along.
 for (const d of ['construct', 'types', 'assets']) fs.rmSync(dist(d), { recursive: true, force: true });
 
 await esbuild.build({
+  ...NODE_BUNDLE,
   entryPoints: [path.join(root, 'infra', 'construct.ts')],
   outfile: dist('construct', 'index.js'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  packages: 'external',
-  keepNames: true,
-  logLevel: 'warning',
 });
 
 // The handler list and the bundling options come from the construct itself, so the two cannot drift.

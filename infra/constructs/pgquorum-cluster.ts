@@ -15,7 +15,7 @@ import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct, type IConstruct } from 'constructs';
 import type { z } from 'zod';
-import { ssmDocumentName, ssmDocumentPrefix, TABLE_KEYS } from '../../lambdas/core/contract';
+import { recordName, ssmDocumentName, ssmDocumentPrefix, TABLE_KEYS } from '../../lambdas/core/contract';
 import { type ControllerSettings, settingsSchema } from '../../lambdas/core/settings';
 import { caBundleKind, type DbSslMode, effectiveSslMode, tlsConfigProblems } from '../../lambdas/core/tls';
 import { clusterIssues, inCidr, issuePath } from '../cluster-rules';
@@ -637,7 +637,7 @@ function validateProps(p: PgQuorumClusterProps): ValidProps {
   if (first) fail(issuePath(first.path), first.message);
   return {
     settings,
-    records: { writer: `${writer}.${zoneName}`, reader: `${reader}.${zoneName}` },
+    records: { writer: recordName(writer, zoneName!), reader: recordName(reader, zoneName!) },
     recordTtlSec,
     pgdata,
     sslMode: effectiveSslMode(p.dbSslMode, !!p.dbCaBundle),

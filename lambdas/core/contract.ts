@@ -54,6 +54,17 @@ export function nodeSortKey(name: string): string {
   return `${NODE_SORT_KEY_PREFIX}${name}`;
 }
 
+/** The default labels of the writer and reader records (infra/config.ts `writerRecord`, `readerRecord`). */
+export const RECORD_LABELS = { writer: 'writer', reader: 'reader' } as const;
+
+/**
+ * A record's fully qualified name, `<label>.<zone name>`: the stack gives it to the functions (PGQ_WRITER_RECORD,
+ * PGQ_READER_RECORD) and the lab seeds the same names, so a change of naming reaches both.
+ */
+export function recordName(label: string, zoneName: string): string {
+  return `${label}.${zoneName}`;
+}
+
 /** The prefix of a cluster's SSM documents (the functions get it as PGQ_SSM_DOCUMENT_PREFIX). */
 export function ssmDocumentPrefix(cluster: string): string {
   return `pgquorum-${cluster}`;

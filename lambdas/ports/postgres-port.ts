@@ -68,8 +68,14 @@ export interface PromoteResult {
 export interface PostgresNodePort {
   /** The hard client-side bound on one probe (ms): how long a probe may take to call a node down. */
   readonly probeDeadlineMs: number;
-  /** Never hangs: a dead or stopped node yields ok=false within the probe deadline. */
-  probe(node: NodeEndpoint, opts?: { heartbeatId?: number; writer?: string }): Promise<ProbeResult>;
+  /**
+   * Never hangs: a dead or stopped node yields ok=false within the probe deadline. `heartbeat: false` reads without
+   * writing (an observer's look, e.g. the lab's status): the primary's LSN then moves only with the workload.
+   */
+  probe(
+    node: NodeEndpoint,
+    opts?: { heartbeatId?: number; writer?: string; heartbeat?: boolean },
+  ): Promise<ProbeResult>;
   /** Idempotent: an existing primary is success. Resolves once the node accepts writes. */
   promote(node: NodeEndpoint, opts?: { timeoutMs?: number }): Promise<PromoteResult>;
   /** Resolves with the replay LSN once it is at or past `lsn`. */

@@ -3,11 +3,10 @@ import path from 'node:path';
 import type { RunOutcome } from '../../cli/commands/run';
 import { EXIT } from '../../cli/errors';
 import type { StatusSnapshot } from '../../cli/status';
-import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import type { LabDeployment } from '../../lab/deploy';
 import { executionsSince, labStore } from '../../lab/scenarios';
 import type { EventRecord } from '../../lambdas/ports/store-port';
-import { buildCli } from './fixtures';
+import { useDeployedLab } from '../e2e/fixtures';
 
 /**
  * The CLI against the lab, as an operator runs it: a child process
@@ -16,7 +15,6 @@ import { buildCli } from './fixtures';
  * running lab's emulator (and `--lab` in one case).
  */
 const ROOT = path.resolve(__dirname, '..', '..');
-let lab: Lab;
 let d: LabDeployment;
 let env: NodeJS.ProcessEnv;
 
@@ -33,21 +31,14 @@ function cli(...args: string[]): SpawnSyncReturns<string> {
 
 const oneLine = (r: SpawnSyncReturns<string>) => r.stderr.trim().split('\n');
 
+useDeployedLab({ probeRunMs: 170000, startProbes: true, settleMs: 0, cli: true }, (x) => {
+  ({ d, env } = x);
+});
+
 beforeAll(async () => {
-  buildCli();
-  lab = await Lab.attach();
-  await lab.reset();
-  d = await deployToLab(lab, { probeRunMs: 170000 });
-  await startProbes(d);
-  env = { ...process.env, ...lab.awsEnv };
   // Every probe AZ votes before the status check.
   const store = labStore();
   for (let i = 0; i < 50 && (await store.getVotes()).length < 3; i++) await new Promise((r) => setTimeout(r, 200));
-}, 600000);
-
-afterAll(async () => {
-  await undeployFromLab();
-  await lab.reset();
 }, 60000);
 
 describe('status', () => {

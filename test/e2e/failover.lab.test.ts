@@ -4,15 +4,8 @@ import path from 'node:path';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Client } from 'pg';
-import {
-  deployToLab,
-  type LabDeployment,
-  restartProbes,
-  startProbes,
-  stopProbes,
-  undeployFromLab,
-} from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
+import type { Lab } from '../../lab/index';
 import { nodeDataDir, nodeLogFile } from '../../lab/paths';
 import {
   kill9Trial,
@@ -27,6 +20,7 @@ import { LAB_CLUSTER, LAB_DB_PASSWORD, LAB_DB_USER, LAB_REPL_USER } from '../../
 import { pauseLease, resumeLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import { buildCli } from '../cli/fixtures';
+import { useDeployedLab } from './fixtures';
 
 /**
  * The product end to end on the lab: the synthesized state machine and the
@@ -38,15 +32,9 @@ let d: LabDeployment;
 /** Set by the kill -9 failover; the no-DNS client test connects to it. */
 let newPrimary: string | undefined;
 
-beforeAll(async () => {
-  lab = await Lab.attach();
-  await lab.reset();
-  d = await deployToLab(lab, { probeRunMs: 170000 });
-  await startProbes(d);
-  // A few probe rounds so every AZ has voted "up" before the first fault.
-  await new Promise((r) => setTimeout(r, 3000));
-  // A bound, not a target: bundling 19 functions took 2-4 min on a loaded 2-core machine.
-}, 600000);
+useDeployedLab({ probeRunMs: 170000, startProbes: true }, (x) => {
+  ({ lab, d } = x);
+});
 
 /**
  * The reader record as the lab's resolver endpoint sees it, once it equals `expected`: settle-rejoin changes it
@@ -74,11 +62,6 @@ async function freshCluster(settleMs: number): Promise<void> {
   await restartProbes(d);
   await new Promise((r) => setTimeout(r, settleMs));
 }
-
-afterAll(async () => {
-  await undeployFromLab();
-  await lab.reset();
-}, 60000);
 
 describe('unplanned failover', () => {
   it('kill -9 of the primary: fails over with zero acknowledged writes lost, then rejoins the old primary', async () => {

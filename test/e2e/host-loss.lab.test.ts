@@ -1,6 +1,7 @@
-import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
+import type { Lab } from '../../lab/index';
 import { hostFaultTrial, waitForHealthyVotes } from '../../lab/scenarios';
+import { useDeployedLab } from './fixtures';
 
 /**
  * The primary's whole host is lost under write load, with a client holding a
@@ -13,16 +14,9 @@ import { hostFaultTrial, waitForHealthyVotes } from '../../lab/scenarios';
 let lab: Lab;
 let d: LabDeployment;
 
-beforeAll(async () => {
-  lab = await Lab.attach();
-  await lab.reset();
-  d = await deployToLab(lab, { probeRunMs: 400000 });
-}, 600000);
-
-afterAll(async () => {
-  await undeployFromLab();
-  await lab.reset();
-}, 120000);
+useDeployedLab({ probeRunMs: 400000 }, (x) => {
+  ({ lab, d } = x);
+});
 
 describe('host loss', () => {
   it('the primary host lost (instance running): no acknowledged write lost, never two primaries accepting writes', async () => {

@@ -8,8 +8,8 @@ import {
   ListExecutionsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import type { LabDeployment } from '../../lab/deploy';
+import type { Lab } from '../../lab/index';
 import { nodeDataDir, nodeLogFile, SUPERVISOR_LOG } from '../../lab/paths';
 import { nodePassfile } from '../../lab/postgres-node';
 import { kill9Trial, labStore } from '../../lab/scenarios';
@@ -20,6 +20,7 @@ import {
   LAB_REWIND_PASSWORD,
   LAB_TABLE,
 } from '../../lab/topology';
+import { useDeployedLab } from './fixtures';
 
 /**
  * Issue 15: after a failover and the old primary's rejoin, no password is anywhere a password must never be:
@@ -35,18 +36,9 @@ let d: LabDeployment;
  */
 const SECRETS = [LAB_CONTROLLER_PASSWORD, LAB_REPL_PASSWORD, LAB_REWIND_PASSWORD];
 
-beforeAll(async () => {
-  lab = await Lab.attach();
-  await lab.reset();
-  d = await deployToLab(lab, { probeRunMs: 170000 });
-  await startProbes(d);
-  await new Promise((r) => setTimeout(r, 3000));
-}, 600000);
-
-afterAll(async () => {
-  await undeployFromLab();
-  await lab.reset();
-}, 60000);
+useDeployedLab({ probeRunMs: 170000, startProbes: true }, (x) => {
+  ({ lab, d } = x);
+});
 
 /** Where each secret shows in `text`, as "<secret #> in <where>" (the secret itself is not repeated). */
 function hits(where: string, text: string): string[] {

@@ -1,6 +1,7 @@
-import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
+import type { Lab } from '../../lab/index';
 import { type CandidateKillMoment, candidateKillTrial, labStore, waitForHealthyVotes } from '../../lab/scenarios';
+import { useDeployedLab } from './fixtures';
 
 /**
  * Re-plan drills (issue 13): kill -9 of the primary, then kill -9 of the run's candidate as the state machine
@@ -30,16 +31,9 @@ async function freshCluster(): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  lab = await Lab.attach();
-  await lab.reset();
-  d = await deployToLab(lab, { probeRunMs: 170000 });
-}, 600000);
-
-afterAll(async () => {
-  await undeployFromLab();
-  await lab.reset();
-}, 60000);
+useDeployedLab({ probeRunMs: 170000 }, (x) => {
+  ({ lab, d } = x);
+});
 
 // before-commit: killed as FlipDns is invoked, after every replica was re-pointed to it. ConfirmCandidate probes
 // the candidate before Commit, so that run re-plans too instead of committing a dead primary.

@@ -6,10 +6,11 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { TASKS, type TaskName } from '../../infra/constructs/tasks';
-import { deployToLab, type LabDeployment, startProbes, stopProbes, undeployFromLab } from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import { type LabDeployment, startProbes, stopProbes } from '../../lab/deploy';
+import type { Lab } from '../../lab/index';
 import { retryTrial, waitForExecution, waitForHealthyVotes } from '../../lab/scenarios';
 import { LAB_CLUSTER } from '../../lab/topology';
+import { useDeployedLab } from './fixtures';
 
 /**
  * Retries on the lab: the state machine's own Retry policy runs a task again
@@ -20,16 +21,9 @@ let lab: Lab;
 let d: LabDeployment;
 const sfn = () => new SFNClient({});
 
-beforeAll(async () => {
-  lab = await Lab.attach();
-  await lab.reset();
-  d = await deployToLab(lab, { probeRunMs: 170000 });
-}, 600000);
-
-afterAll(async () => {
-  await undeployFromLab();
-  await lab.reset();
-}, 60000);
+useDeployedLab({ probeRunMs: 170000 }, (x) => {
+  ({ lab, d } = x);
+});
 
 describe('the lab deployment', () => {
   it('deploys the synthesized definition unchanged (the fault switch lives in the task functions, not the workflow)', async () => {

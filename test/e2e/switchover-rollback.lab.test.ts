@@ -3,15 +3,8 @@ import path from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Client } from 'pg';
 import { EXIT } from '../../cli/errors';
-import {
-  deployToLab,
-  type LabDeployment,
-  restartProbes,
-  startProbes,
-  stopProbes,
-  undeployFromLab,
-} from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
+import type { Lab } from '../../lab/index';
 import {
   executionsSince,
   labStore,
@@ -21,7 +14,7 @@ import {
   writablePrimaries,
 } from '../../lab/scenarios';
 import { LAB_CLUSTER } from '../../lab/topology';
-import { buildCli } from '../cli/fixtures';
+import { useDeployedLab } from './fixtures';
 
 /**
  * Issue 13, the switchover parts, on the lab (the `aws` profile of the lab-backed tests): a target whose WAL
@@ -35,20 +28,12 @@ let lab: Lab;
 let d: LabDeployment;
 let env: NodeJS.ProcessEnv;
 
-beforeAll(async () => {
-  buildCli();
-  lab = await Lab.attach();
-  await lab.reset();
-  d = await deployToLab(lab, { probeRunMs: 170000, settings: { switchoverReplayTimeoutMs: 3000 } });
-  await startProbes(d);
-  env = { ...process.env, ...lab.awsEnv };
-  await new Promise((r) => setTimeout(r, 3000));
-}, 600000);
-
-afterAll(async () => {
-  await undeployFromLab();
-  await lab.reset();
-}, 60000);
+useDeployedLab(
+  { probeRunMs: 170000, settings: { switchoverReplayTimeoutMs: 3000 }, startProbes: true, cli: true },
+  (x) => {
+    ({ lab, d, env } = x);
+  },
+);
 
 /** The baseline cluster again with the probes restarted around the reset (see failover.lab.test.ts). */
 async function freshCluster(settleMs: number): Promise<void> {

@@ -1,19 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
-import {
-  deployToLab,
-  type LabDeployment,
-  restartProbes,
-  startProbes,
-  stopProbes,
-  undeployFromLab,
-} from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import { deployToLab, type LabDeployment, restartProbes, startProbes, stopProbes } from '../../lab/deploy';
+import type { Lab } from '../../lab/index';
 import { labStore } from '../../lab/scenarios';
 import type { Episode } from '../../lambdas/core/episode';
 import type { ControllerSettings } from '../../lambdas/core/settings';
-import { buildCli } from '../cli/fixtures';
+import { useAttachedLab } from './fixtures';
 
 /**
  * Both replicas lost under onNoSyncStandby block and degrade, on the lab (the aws profile of the test run):
@@ -25,16 +18,9 @@ let lab: Lab;
 let d: LabDeployment | undefined;
 const root = path.resolve(__dirname, '..', '..');
 
-beforeAll(async () => {
-  lab = await Lab.attach();
-  buildCli();
-}, 120000);
-
-afterAll(async () => {
-  if (d) await stopProbes(d);
-  await undeployFromLab();
-  await lab.reset();
-}, 120000);
+useAttachedLab({ cli: true }, (x) => {
+  ({ lab } = x);
+});
 
 async function deployWith(settings: Partial<ControllerSettings>): Promise<void> {
   if (d) await stopProbes(d);

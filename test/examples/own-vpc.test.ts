@@ -1,31 +1,18 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import { buildExampleApp, type OrdersDatabaseStack } from '../../examples/own-vpc/app';
-import type { Json } from '../infra/fixtures';
+import { type Json, useSynthesizedApp } from '../infra/fixtures';
 
-// One synth for the file, bundling skipped (the template is the same either way; test/infra bundles for real).
 let stack: OrdersDatabaseStack;
 let t: Json;
 let outdir: string;
 let synthError: unknown;
 
-beforeAll(() => {
-  outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-example-'));
-  const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
-  stack = buildExampleApp(app).stack;
-  try {
-    // cdk-nag v3 runs as a policy-validation plugin: an unacknowledged finding makes synth throw.
-    app.synth();
-  } catch (err) {
-    synthError = err;
-  }
-  t = Template.fromStack(stack).toJSON();
+useSynthesizedApp({ build: (app) => buildExampleApp(app).stack }, (x) => {
+  ({ stack, t, outdir, synthError } = x);
 });
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
 const idOf = (c: { node: { defaultChild?: unknown } }) => stack.getLogicalId(c.node.defaultChild as never);
 const resourcesOf = (type: string): [string, Json][] =>

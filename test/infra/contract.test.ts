@@ -1,6 +1,8 @@
+import { marshall } from '@aws-sdk/util-dynamodb';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
+import { parseDeployConfig } from '../../infra/config';
 import { EmfMetrics } from '../../lambdas/adapters/aws/cloudwatch-metrics';
 import {
   clusterPartitionKey,
@@ -8,11 +10,14 @@ import {
   METRIC_NAMESPACE,
   METRICS,
   NODE_SORT_KEY_PREFIX,
+  RECORD_LABELS,
+  recordName,
   STEP_ERRORS,
   ssmDocumentName,
   ssmDocumentPrefix,
   TABLE_KEYS,
 } from '../../lambdas/core/contract';
+import { registrySeed } from '../../lambdas/core/registry-seed';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
 import { type Json, sampleConfig } from './fixtures';
 
@@ -90,6 +95,46 @@ describe('the stack keeps to the contract', () => {
     expect(sks.sort()).toEqual(
       [LEASE_SORT_KEY, ...cfg.nodes.map((n: Json) => `${NODE_SORT_KEY_PREFIX}${n.name}`)].sort(),
     );
+  });
+
+  it('seeds exactly the items registrySeed builds (the lab seeds its registry with the same function)', () => {
+    const items = ofType('Custom::AWS').map(
+      (r) =>
+        JSON.parse(r.Properties.Create['Fn::Join'][1].map((p: Json) => (typeof p === 'string' ? p : 'x')).join(''))
+          .parameters.Item,
+    );
+    const parsed = parseDeployConfig(cfg);
+    const seed = registrySeed({
+      initialPrimary: parsed.initialPrimary,
+      // The fields the stack passes (a deploy config's node also holds TLS names and the like).
+      nodes: parsed.nodes.map(({ name, instanceId, az, privateIp, port, securityGroupId, noFailover }) => ({
+        name,
+        instanceId,
+        az,
+        privateIp,
+        port,
+        securityGroupId,
+        noFailover,
+      })),
+      now: 0,
+      reason: 'initial deployment',
+    });
+    const pk = { [TABLE_KEYS.partitionKey]: clusterPartitionKey(cfg.cluster) };
+    const expected = [
+      { ...pk, [TABLE_KEYS.sortKey]: LEASE_SORT_KEY, ...seed.lease },
+      ...seed.nodes.map((n) => ({ ...pk, [TABLE_KEYS.sortKey]: `${NODE_SORT_KEY_PREFIX}${n.name}`, ...n })),
+    ].map((i) => marshall(i, { removeUndefinedValues: true }));
+    expect(items).toEqual(expected);
+    expect(items[0]).toMatchObject({ epoch: { N: '1' }, state: { S: 'steady' }, holder: { NULL: true } });
+  });
+
+  it('names the writer and reader records as recordName does with the default labels', () => {
+    const fns = ofType('AWS::Lambda::Function').filter((f) => f.Properties.Environment?.Variables?.PGQ_CLUSTER);
+    expect(fns.length).toBeGreaterThan(10);
+    for (const f of fns) {
+      expect(f.Properties.Environment.Variables.PGQ_WRITER_RECORD).toBe(recordName(RECORD_LABELS.writer, cfg.zoneName));
+      expect(f.Properties.Environment.Variables.PGQ_READER_RECORD).toBe(recordName(RECORD_LABELS.reader, cfg.zoneName));
+    }
   });
 
   it('names the documents as the host-command adapter addresses them', () => {

@@ -1,11 +1,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
 import { BUNDLED_CA_FILE } from '../../infra/stacks/pgquorum-stack';
-import { type Json, sampleConfig } from './fixtures';
+import { type Json, sampleConfig, useSynthesizedApp } from './fixtures';
 
 // A deployment that gives a CA file: TLS is verify-full by default everywhere (bundling skipped, as in stack.test.ts).
 const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-stack-tls-'));
@@ -14,20 +12,12 @@ fs.writeFileSync(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICAT
 let t: Json;
 let synthError: unknown;
 
-beforeAll(() => {
-  const config = sampleConfig();
-  config.dbCaBundle = caFile;
-  config.nodes[1].tlsServerName = 'pg2.orders.db.internal';
-  const app = new App({ outdir, context: { pgquorum: config, 'aws:cdk:bundling-stacks': [] } });
-  const { stack } = buildApp(app);
-  try {
-    app.synth();
-  } catch (err) {
-    synthError = err;
-  }
-  t = Template.fromStack(stack).toJSON();
+const config = sampleConfig();
+config.dbCaBundle = caFile;
+config.nodes[1].tlsServerName = 'pg2.orders.db.internal';
+useSynthesizedApp({ build: (app) => buildApp(app).stack, context: { pgquorum: config }, outdir }, (x) => {
+  ({ t, synthError } = x);
 });
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
 const resourcesOf = (type: string): [string, Json][] =>
   Object.entries(t.Resources as Record<string, Json>).filter(([, r]) => r.Type === type);

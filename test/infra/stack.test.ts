@@ -13,30 +13,17 @@ import { TASKS } from '../../infra/constructs/tasks';
 import type { PgQuorumStack } from '../../infra/stacks/pgquorum-stack';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
 import { emfOf, recordEverything } from '../adapters/aws/emf-fixtures';
-import { type Json, sampleConfig } from './fixtures';
+import { type Json, sampleConfig, useSynthesizedApp } from './fixtures';
 
-// One synth for the whole file. Bundling is skipped here (the template is the same either way);
-// synth-artifacts.test.ts bundles for real.
 let stack: PgQuorumStack;
 let template: Template;
 let t: Json;
 let outdir: string;
 let synthError: unknown;
 
-beforeAll(() => {
-  outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-stack-test-'));
-  const app = new App({ outdir, context: { pgquorum: sampleConfig(), 'aws:cdk:bundling-stacks': [] } });
-  stack = buildApp(app).stack;
-  try {
-    // cdk-nag v3 runs as a policy-validation plugin: an unacknowledged finding makes synth throw.
-    app.synth();
-  } catch (err) {
-    synthError = err;
-  }
-  template = Template.fromStack(stack);
-  t = template.toJSON();
+useSynthesizedApp({ build: (app) => buildApp(app).stack, context: { pgquorum: sampleConfig() } }, (x) => {
+  ({ stack, template, t, outdir, synthError } = x);
 });
-afterAll(() => fs.rmSync(outdir, { recursive: true, force: true }));
 
 const resourcesOf = (type: string): [string, Json][] =>
   Object.entries(t.Resources as Record<string, Json>).filter(([, r]) => r.Type === type);

@@ -123,6 +123,27 @@ export class DynamoStore implements StorePort {
     };
   }
 
+  /**
+   * Writes a cluster's first lease (lambdas/core/registry-seed.ts builds it) only where it has none, as the stack's
+   * seed does: a lease that exists is never reset by a seed. The lab empties the partition before it re-seeds.
+   */
+  async seedLease(lease: Lease): Promise<void> {
+    try {
+      await this.ddb.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: marshall({ pk: this.pk, sk: LEASE_SORT_KEY, ...lease }, { removeUndefinedValues: true }),
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException) {
+        throw new LeaseConflictError(`cluster ${this.cluster} already has a lease: a seed never resets it`);
+      }
+      wrap(err, 'seed lease');
+    }
+  }
+
   /** The lease item's put, conditional on what it was decided on; the write counter moves by one. */
   private leasePut(next: Lease, expected: LeaseExpectation): TransactWriteItem['Put'] & object {
     const revCheck =

@@ -59,6 +59,11 @@ export class Route53Dns implements DnsPort {
   }
 
   async getRecord(name: string): Promise<string[]> {
+    return (await this.getRecordSet(name))?.ips ?? [];
+  }
+
+  /** An A record's values and TTL, or undefined when the zone has none by that name. */
+  async getRecordSet(name: string): Promise<{ ips: string[]; ttlSec: number } | undefined> {
     const want = name.replace(/\.$/, '');
     const r = await this.r53.send(
       new ListResourceRecordSetsCommand({
@@ -69,6 +74,8 @@ export class Route53Dns implements DnsPort {
       }),
     );
     const rr = r.ResourceRecordSets?.find((x) => x.Name?.replace(/\.$/, '') === want && x.Type === 'A');
-    return (rr?.ResourceRecords ?? []).map((x) => x.Value!);
+    if (!rr) return undefined;
+    // An alias record carries no TTL of its own.
+    return { ips: (rr.ResourceRecords ?? []).map((x) => x.Value!), ttlSec: rr.TTL ?? 60 };
   }
 }

@@ -189,7 +189,10 @@ export class PgNodeAdapter implements PostgresNodePort {
     return this.cfg.connectTimeoutMs + 2 * this.cfg.statementTimeoutMs;
   }
 
-  async probe(node: NodeEndpoint, opts: { heartbeatId?: number; writer?: string } = {}): Promise<ProbeResult> {
+  async probe(
+    node: NodeEndpoint,
+    opts: { heartbeatId?: number; writer?: string; heartbeat?: boolean } = {},
+  ): Promise<ProbeResult> {
     const t0 = Date.now();
     try {
       return await this.withClient(node, this.probeDeadlineMs, async (c) => {
@@ -243,17 +246,19 @@ export class PgNodeAdapter implements PostgresNodePort {
           !standbys.some((s) => s.state === 'streaming' && (s.syncState === 'sync' || s.syncState === 'quorum'));
         let heartbeatOk = true;
         let error: string | undefined;
-        try {
-          // Local commit: a missing sync standby must show as syncStandbyMissing, not as a dead primary.
-          await c.query(
-            `BEGIN; SET LOCAL synchronous_commit = local;
-             INSERT INTO pgquorum_heartbeat (id, at, writer) VALUES (${Number(opts.heartbeatId ?? 0)}, now(), ${sqlLiteral(opts.writer ?? 'pgquorum')})
-             ON CONFLICT (id) DO UPDATE SET at = excluded.at, writer = excluded.writer; COMMIT;`,
-          );
-        } catch (err) {
-          heartbeatOk = false;
-          error = `heartbeat write failed: ${(err as Error).message}`;
-          await c.query('ROLLBACK').catch(() => undefined);
+        if (opts.heartbeat !== false) {
+          try {
+            // Local commit: a missing sync standby must show as syncStandbyMissing, not as a dead primary.
+            await c.query(
+              `BEGIN; SET LOCAL synchronous_commit = local;
+               INSERT INTO pgquorum_heartbeat (id, at, writer) VALUES (${Number(opts.heartbeatId ?? 0)}, now(), ${sqlLiteral(opts.writer ?? 'pgquorum')})
+               ON CONFLICT (id) DO UPDATE SET at = excluded.at, writer = excluded.writer; COMMIT;`,
+            );
+          } catch (err) {
+            heartbeatOk = false;
+            error = `heartbeat write failed: ${(err as Error).message}`;
+            await c.query('ROLLBACK').catch(() => undefined);
+          }
         }
         return {
           ...base,

@@ -21,6 +21,7 @@ import { SfnStarter } from '../../../lambdas/adapters/aws/sfn-starter';
 import { SsmHostCommands } from '../../../lambdas/adapters/aws/ssm-host-commands';
 import { acquireLease, initialLease, restorableIngress } from '../../../lambdas/core';
 import { HostUnreachableError, isRetriable } from '../../../lambdas/core/errors';
+import { registrySeed } from '../../../lambdas/core/registry-seed';
 import type { StoredVote } from '../../../lambdas/ports/store-port';
 
 const aws = makeClients();
@@ -38,6 +39,23 @@ beforeAll(async () => {
     }),
   );
 }, 60000);
+
+describe('DynamoDB store: seeding', () => {
+  it('seeds a lease only where the cluster has none (a seed never resets a running lease)', async () => {
+    const seeded = new DynamoStore(aws.ddb, table, 'c-seed');
+    const { lease, nodes } = registrySeed({
+      initialPrimary: 'pg1',
+      nodes: [{ name: 'pg1', instanceId: 'i-1', az: 'a', privateIp: '10.0.0.1', port: 5432, securityGroupId: 'sg-1' }],
+      now: 5,
+    });
+    await seeded.seedLease(lease);
+    for (const n of nodes) await seeded.putNode(n);
+    expect(await seeded.getLease()).toEqual(lease);
+    expect(await seeded.listNodes()).toEqual(nodes);
+    await expect(seeded.seedLease({ ...lease, primary: 'pg2' })).rejects.toThrow(LeaseConflictError);
+    expect((await seeded.getLease()).primary).toBe('pg1');
+  });
+});
 
 describe('DynamoDB store: lease', () => {
   it('lets exactly one of two racing acquirers win', async () => {
@@ -223,6 +241,9 @@ describe('Route 53', () => {
     expect(seen.at(-1)).toBe(true);
     await dns.setRecord(name, ['10.78.2.10']);
     expect(await dns.getRecord(name)).toEqual(['10.78.2.10']);
+    // The lab reads the TTL too (its resolver endpoints honour it): the TTL the adapter was given.
+    expect(await dns.getRecordSet(name)).toEqual({ ips: ['10.78.2.10'], ttlSec: 1 });
+    expect(await dns.getRecordSet(`reader.${run}.internal`)).toBeUndefined();
   });
 });
 

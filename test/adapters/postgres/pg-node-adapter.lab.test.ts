@@ -50,6 +50,18 @@ describe('probe of a healthy cluster', () => {
     expect(r.latencyMs).toBeLessThan(1500);
   });
 
+  it('reads the primary without its heartbeat write when asked (an observer: the lab status)', async () => {
+    const r = await pg.probe(ep('pg1'), { heartbeatId: 77, writer: 'observer', heartbeat: false });
+    expect(r).toMatchObject({ ok: true, role: 'primary', heartbeatOk: true, timeline: 1 });
+    const c = new Client({ ...lab.directConnection('pg1'), connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      expect((await c.query('SELECT 1 FROM pgquorum_heartbeat WHERE id = 77')).rowCount).toBe(0);
+    } finally {
+      await c.end();
+    }
+  });
+
   it('reports replicas streaming', async () => {
     for (const n of ['pg2', 'pg3']) {
       const r = await pg.probe(ep(n));
