@@ -18,9 +18,13 @@ export type ReplanDecision =
   | { readonly action: 'replan'; readonly excluded: readonly string[]; readonly reason: string }
   | { readonly action: 'give-up'; readonly excluded: readonly string[]; readonly reason: string };
 
-/** The command an operator runs next when the run gives up: they must pick and verify the writer themselves. */
-function nextCommand(excluded: readonly string[]): string {
-  return `check ${excluded.join(', ')} (fenced: ingress revoked), then \`pgquorum failover --to NODE --force\` to a healthy replica or \`pgquorum resume --primary NODE\` once NODE is verified`;
+/**
+ * The commands an operator runs next when the run gives up: they pick and verify the writer themselves. From
+ * needs-attention a forced failover is refused until `resume` names a primary; with the old primary down that
+ * leaves the lease paused, where an operator's forced failover is allowed (nothing automatic runs to race it).
+ */
+function nextCommand(excluded: readonly string[], oldPrimary: string): string {
+  return `check ${excluded.join(', ')} (fenced: ingress revoked), then \`npx pgquorum resume --primary ${oldPrimary}\` and \`npx pgquorum failover --to NODE --force\` to a healthy replica`;
 }
 
 /**
@@ -36,7 +40,7 @@ export function replanDecision(i: ReplanInput): ReplanDecision {
     return {
       action: 'give-up',
       excluded,
-      reason: `${failed}; ${excluded.length} candidate(s) given up (${excluded.join(', ')}), maxReplans ${i.maxReplans} reached: needs attention; ${nextCommand(excluded)}`,
+      reason: `${failed}; ${excluded.length} candidate(s) given up (${excluded.join(', ')}), maxReplans ${i.maxReplans} reached: needs attention; ${nextCommand(excluded, i.oldPrimary)}`,
     };
   }
   const remaining = i.nodes.filter((n) => n !== i.oldPrimary && !excluded.includes(n));
@@ -44,7 +48,7 @@ export function replanDecision(i: ReplanInput): ReplanDecision {
     return {
       action: 'give-up',
       excluded,
-      reason: `${failed}; no other node to choose (old primary ${i.oldPrimary}, given up: ${excluded.join(', ')}): needs attention; ${nextCommand(excluded)}`,
+      reason: `${failed}; no other node to choose (old primary ${i.oldPrimary}, given up: ${excluded.join(', ')}): needs attention; ${nextCommand(excluded, i.oldPrimary)}`,
     };
   }
   return {
