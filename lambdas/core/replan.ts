@@ -57,3 +57,26 @@ export function replanDecision(i: ReplanInput): ReplanDecision {
     reason: `${failed}: fenced and given up, choosing again among ${remaining.join(', ')} (re-plan ${excluded.length} of at most ${i.maxReplans})`,
   };
 }
+
+/** How a rejoin brings a node back as a replica: pg_rewind first (re-clone if it fails), or a re-clone at once. */
+export interface RejoinMethod {
+  readonly method: 'rewind' | 'reclone';
+  readonly reason: string;
+}
+
+/**
+ * A candidate the run gave up on is never rewound. Promoted from the old primary's timeline, it took the same
+ * next timeline ID as the candidate promoted after it, forked at the same switch point, so pg_rewind compares
+ * identical timeline histories, reports no rewind required, and the node then follows with WAL of its own at
+ * positions where the new primary wrote something else (seen on the lab: replay stalls past its own end, not
+ * streaming, a diverged data directory). A given-up candidate that never promoted loses only time by a re-clone.
+ */
+export function rejoinMethod(i: { readonly node: string; readonly givenUp: readonly string[] }): RejoinMethod {
+  if (i.givenUp.includes(i.node)) {
+    return {
+      method: 'reclone',
+      reason: `${i.node} was given up by the run as its candidate: if it promoted, its timeline has the new primary's ID with another history, which pg_rewind cannot tell apart`,
+    };
+  }
+  return { method: 'rewind', reason: `${i.node} is a former primary: pg_rewind onto the new timeline` };
+}

@@ -4,6 +4,7 @@ import {
   existingPrimaryDecision,
   type Lease,
   parseSettings,
+  rejoinMethod,
   replanDecision,
   replanRun,
   repointEnough,
@@ -358,5 +359,24 @@ describe('resumeDecision', () => {
     },
   ])('$name', ({ l, r, action, reason }) => {
     expect(resumeDecision(l, { ...req, ...r })).toMatchObject({ action, reason });
+  });
+});
+
+describe('rejoinMethod', () => {
+  it.each([
+    { name: 'the old primary: pg_rewind', node: 'pg1', givenUp: ['pg2'], method: 'rewind', reason: /former primary/ },
+    {
+      // Seen on the lab: pg2 and pg3 both promoted to timeline 2 at 0/5094420; pg_rewind found nothing to do.
+      name: 'a given-up candidate: re-clone (same timeline ID, another history)',
+      node: 'pg2',
+      givenUp: ['pg2'],
+      method: 'reclone',
+      reason: /^pg2 was given up by the run as its candidate: .*pg_rewind cannot tell apart/,
+    },
+    { name: 'no record of a give-up: pg_rewind', node: 'pg2', givenUp: [], method: 'rewind', reason: /pg_rewind/ },
+  ])('$name', ({ node, givenUp, method, reason }) => {
+    const m = rejoinMethod({ node, givenUp });
+    expect(m.method).toBe(method);
+    expect(m.reason).toMatch(reason);
   });
 });
