@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
 import { compareLsn, lsnDiff } from '../lambdas/core/lsn';
+import type { ControllerSettings } from '../lambdas/core/settings';
 import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from './deploy';
 import { Lab } from './index';
@@ -29,6 +30,7 @@ import {
   pauseLongTrial,
   pauseShortTrial,
   RETRY_DRILLS,
+  replanExhaustedTrial,
   retryTrial,
   slowEmulatorTrial,
   switchoverRollbackTrial,
@@ -66,7 +68,13 @@ export const SCENARIOS = [
   'candidate-kill-entering-promote',
   'candidate-kill-after-promote',
   'candidate-kill-before-commit',
+  'replan-exhausted',
 ] as const;
+/** Scenarios that need the controller deployed with other settings than the defaults (redeployed for them). */
+const SCENARIO_SETTINGS: Partial<Record<Scenario, Partial<ControllerSettings>>> = {
+  // The first failed candidate exhausts the re-plans: the drill of the give-up path (issue 13).
+  'replan-exhausted': { maxReplans: 0 },
+};
 /** Names that stand for several scenarios. */
 const ALIASES: Record<string, readonly Scenario[]> = { 'host-loss': ['host-loss-running', 'host-loss-stopped'] };
 type Scenario = (typeof SCENARIOS)[number];
@@ -312,6 +320,33 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
         },
       };
     }
+    case 'replan-exhausted': {
+      const t = await replanExhaustedTrial(lab, d, { onProgress: log });
+      // The give-up path: needs-attention with the next command, both nodes fenced, no writer, nothing lost.
+      const ok =
+        t.killedCandidate !== null &&
+        t.leaseState === 'needs-attention' &&
+        /maxReplans 0 reached: needs attention; check .*npx pgquorum failover --to NODE --force/.test(t.reason) &&
+        t.killedIngress === 'fenced' &&
+        t.oldPrimaryIngress === 'fenced' &&
+        t.writablePrimaries.length === 0 &&
+        !t.lostOnSurvivor.length;
+      return {
+        ...fromFailover(s, i, t),
+        ok,
+        writesLost: t.lostOnSurvivor.length,
+        outcome: `${t.leaseState}, killed ${t.killedCandidate ?? 'none'}, ingress ${t.killedIngress ?? '-'}/${t.oldPrimaryIngress ?? '-'} (candidate/old primary), writers [${t.writablePrimaries.join(', ')}]`,
+        detail: {
+          killedCandidate: t.killedCandidate,
+          killedAtMs: t.killedAtMs,
+          reason: t.reason,
+          remaining: t.remaining,
+          ackedWrites: t.ackedWrites,
+          survivor: t.survivor,
+          executionStatus: t.executionStatus,
+        },
+      };
+    }
     case 'host-loss-running':
     case 'host-loss-stopped':
     case 'az-outage':
@@ -486,10 +521,12 @@ async function main(opts: { scenario: string; trials: string; cloud?: string; js
   let lab = await Lab.up({ cloud, onProgress: (m) => log(m) });
   let mode: 'sync' | 'async' = lab.state.mode;
   let d: LabDeployment | undefined;
+  let deployedSettings = '{}';
   try {
     for (const s of wanted) {
       const wantMode = s === 'async-kill9' ? 'async' : 'sync';
-      if (wantMode !== mode || !d) {
+      const wantSettings = JSON.stringify(SCENARIO_SETTINGS[s] ?? {});
+      if (wantMode !== mode || !d || wantSettings !== deployedSettings) {
         if (wantMode !== mode) {
           log(`restarting the lab in ${wantMode} replication`);
           await undeployFromLab().catch(() => undefined);
@@ -500,7 +537,8 @@ async function main(opts: { scenario: string; trials: string; cloud?: string; js
         }
         await lab.reset();
         log('deploying the controller into the emulator');
-        d = await deployToLab(lab, { probeRunMs: 600000 });
+        d = await deployToLab(lab, { probeRunMs: 600000, settings: SCENARIO_SETTINGS[s] ?? {} });
+        deployedSettings = wantSettings;
       }
       const n = s === 'async-kill9' || s === 'controller-crash' ? Math.min(trials, 3) : trials;
       for (let i = 1; i <= n; i++) {

@@ -214,6 +214,8 @@ export async function kill9Trial(
     onProgress?: (m: string) => void;
     /** Black-hole the old primary's replication path this long before the kill, so async replicas fall behind. */
     replicationCutMs?: number;
+    /** How long to wait after the run for a first acknowledged write (a drill expecting none waits less) (ms). */
+    ackWaitMs?: number;
   } = {},
 ): Promise<FailoverTrial> {
   const store = labStore();
@@ -236,7 +238,7 @@ export async function kill9Trial(
   say(`${opts.fault === 'stop' ? 'SIGSTOP' : 'kill -9'} ${oldPrimary} at ${new Date(faultAt).toISOString()}`);
   const run = await waitForRun(d, faultAt, { startTimeoutMs: 20000, runTimeoutMs: runTimeoutFor(lab) });
   // Keep writing until the first acknowledged write after the fault (or give up).
-  const ackBy = Date.now() + 20000;
+  const ackBy = Date.now() + (opts.ackWaitMs ?? 20000);
   const after = run?.started ?? faultAt;
   while ((!load.firstAckAfter(after) || !direct.firstAckAfter(after)) && Date.now() < ackBy) await sleep(50);
   await sleep(500);
@@ -1253,7 +1255,7 @@ export async function candidateKillTrial(
   lab: Lab,
   d: LabDeployment,
   moment: CandidateKillMoment,
-  opts: { onProgress?: (m: string) => void } = {},
+  opts: { onProgress?: (m: string) => void; ackWaitMs?: number } = {},
 ): Promise<CandidateKillTrial> {
   const say = opts.onProgress ?? (() => undefined);
   const store = labStore();
@@ -1340,5 +1342,42 @@ export async function candidateKillTrial(
       : killed && lease.state === 'needs-attention' && lease.reason.includes(`report ${killed} down`)
         ? `needs-attention: ${lease.reason}`
         : null,
+  };
+}
+
+/** Result of the replan-exhausted drill: the candidate-kill drill under a deployment whose re-plans run out. */
+export interface ReplanExhaustedTrial extends CandidateKillTrial {
+  /** The lease after the run: its state and reason (the sentence for the operator). */
+  leaseState: string;
+  reason: string;
+  /** The old primary's security group after the run: the run fenced it before Promote. */
+  oldPrimaryIngress: 'fenced' | 'open' | null;
+  /** The replica neither killed: the healthy node the reason's next command fails over to. */
+  remaining: string | null;
+}
+
+/**
+ * kill -9 of the primary, then of the run's candidate as it enters Promote (candidateKillTrial), under a
+ * deployment with maxReplans 0 (the bench deploys it so for this scenario): the run must give the candidate up
+ * and end needs-attention with the nodes and the next command, the killed candidate fenced as well as the old
+ * primary, no writer at all (never two), nothing acknowledged lost. The killed candidate is started again.
+ */
+export async function replanExhaustedTrial(
+  lab: Lab,
+  d: LabDeployment,
+  opts: { onProgress?: (m: string) => void } = {},
+): Promise<ReplanExhaustedTrial> {
+  const oldPrimary = (await labStore().getLease()).primary;
+  // No write is acknowledged after the give-up: wait briefly for one rather than the failover drills' 20 s.
+  const t = await candidateKillTrial(lab, d, 'entering-promote', { ...opts, ackWaitMs: 3000 });
+  const lease = await labStore().getLease();
+  const old = (await lab.status()).nodes.find((n) => n.name === oldPrimary);
+  return {
+    ...t,
+    scenario: 'replan-exhausted',
+    leaseState: lease.state,
+    reason: lease.reason,
+    oldPrimaryIngress: old ? (old.gateOpen ? 'open' : 'fenced') : null,
+    remaining: lab.nodeNames.find((n) => n !== oldPrimary && n !== t.killedCandidate) ?? null,
   };
 }

@@ -51,7 +51,10 @@ export const notReplica: EligibilityRule = (n) =>
 export const notStreaming: EligibilityRule = (n, c) => {
   if (n.streaming) return null;
   if (n.lastStreamedAt === null) return 'not streaming (never seen streaming)';
-  const ago = (c.streamingAsOf ?? c.view.now) - n.lastStreamedAt;
+  // The earliest of: the run's own anchor (a re-plan), the old primary's last sighting (an operator's forced
+  // failover after a give-up), now.
+  const asOf = Math.min(c.streamingAsOf ?? c.view.now, c.view.primaryLastSeenAt ?? c.view.now, c.view.now);
+  const ago = asOf - n.lastStreamedAt;
   return ago > c.settings.streamingGraceMs ? `not streaming (last streamed ${ago} ms ago)` : null;
 };
 

@@ -53,7 +53,19 @@ export function staleEpoch(lease: Lease, epoch: number): string | null {
  */
 export function acquireLease(
   lease: Lease,
-  req: { mode: Mode; holder: string; now: number; durationMs: number; reason: string },
+  req: {
+    mode: Mode;
+    holder: string;
+    now: number;
+    durationMs: number;
+    reason: string;
+    /**
+     * An operator's `failover --to NODE --force`: allowed from paused too, where nothing automatic runs to race it
+     * (the way forward after `resume --primary OLD` while OLD is down). The lease returns to paused after it.
+     * @default false
+     */
+    forced?: boolean;
+  },
 ): LeaseResult {
   if (IN_FLIGHT.includes(lease.state)) {
     const expired = lease.leaseUntil <= req.now;
@@ -62,7 +74,7 @@ export function acquireLease(
         (expired ? `, expired ${req.now - lease.leaseUntil} ms ago: needs an operator` : ''),
     );
   }
-  const allowed: readonly LeaseState[] = req.mode === 'failover' ? ['steady'] : ['steady', 'paused'];
+  const allowed: readonly LeaseState[] = req.mode === 'failover' && !req.forced ? ['steady'] : ['steady', 'paused'];
   if (!allowed.includes(lease.state)) {
     return refuse(`cannot start a ${req.mode} from ${lease.state}${lease.reason ? ` (${lease.reason})` : ''}`);
   }

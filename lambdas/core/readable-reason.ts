@@ -30,9 +30,11 @@ export function unwrapCause(err: CaughtError | undefined): { name: string; messa
       // Not JSON after all: keep the text.
     }
   }
-  // Runtime.HandlerError hides the real name in the message ("NodeUnreachableError: pg2 ...").
+  // Runtime.HandlerError, and the routing names our tasks throw (Pgq.Fatal, Pgq.Retriable: toStepError), hide
+  // the real name in the message ("NodeUnreachableError: pg2 ...").
   const prefixed = /^([A-Z][A-Za-z]*Error):\s*(.*)$/s.exec(message);
-  if (prefixed && (!name || name === 'Runtime.HandlerError' || name === prefixed[1])) {
+  const wrapper = name === 'Runtime.HandlerError' || name.startsWith('Pgq.');
+  if (prefixed && (!name || wrapper || name === prefixed[1])) {
     name = prefixed[1]!;
     message = prefixed[2]!;
   }
@@ -64,15 +66,22 @@ function what(name: string, message: string, run: FailedRun): string {
 }
 
 /**
+ * Errors whose message already is the sentence for the operator, with the nodes and the next command
+ * (lambdas/handlers/replan.ts): neither cut nor given a second, generic next step.
+ */
+const SELF_EXPLAINING = new Set(['ReplanGiveUpError', 'ReplanFenceError']);
+
+/**
  * One sentence for the lease, status, history and the notification: what ended the run, which nodes it was
  * about, and the command to run next. Never the raw Lambda JSON (the trace and the wrapping are dropped).
  * @default a message cut at 300 characters
  */
 export function readableReason(err: CaughtError | undefined, run: FailedRun, maxMessage = 300): string {
   const { name, message } = unwrapCause(err);
-  const short = message.length > maxMessage ? `${message.slice(0, maxMessage - 1)}…` : message;
   const old = run.oldPrimary ?? 'the old primary';
   const nodes = run.candidate ? `${old} -> ${run.candidate}` : `${old}, no candidate chosen`;
+  if (SELF_EXPLAINING.has(name) && message) return `${run.mode} ${nodes} aborted at epoch ${run.epoch}: ${message}`;
+  const short = message.length > maxMessage ? `${message.slice(0, maxMessage - 1)}…` : message;
   const next =
     run.mode === 'failover'
       ? `find the node that should be primary (\`npx pgquorum status\`), then \`npx pgquorum resume --primary <node>\``

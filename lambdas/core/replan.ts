@@ -18,9 +18,13 @@ export type ReplanDecision =
   | { readonly action: 'replan'; readonly excluded: readonly string[]; readonly reason: string }
   | { readonly action: 'give-up'; readonly excluded: readonly string[]; readonly reason: string };
 
-/** The command an operator runs next when the run gives up: they must pick and verify the writer themselves. */
-function nextCommand(excluded: readonly string[]): string {
-  return `check ${excluded.join(', ')} (fenced: ingress revoked), then \`pgquorum failover --to NODE --force\` to a healthy replica or \`pgquorum resume --primary NODE\` once NODE is verified`;
+/**
+ * The commands an operator runs next when the run gives up: they pick and verify the writer themselves. From
+ * needs-attention a forced failover is refused until `resume` names a primary; with the old primary down that
+ * leaves the lease paused, where an operator's forced failover is allowed (nothing automatic runs to race it).
+ */
+function nextCommand(excluded: readonly string[], oldPrimary: string): string {
+  return `check ${excluded.join(', ')} (fenced: ingress revoked), then \`npx pgquorum resume --primary ${oldPrimary}\` and \`npx pgquorum failover --to NODE --force\` to a healthy replica`;
 }
 
 /**
@@ -36,7 +40,7 @@ export function replanDecision(i: ReplanInput): ReplanDecision {
     return {
       action: 'give-up',
       excluded,
-      reason: `${failed}; ${excluded.length} candidate(s) given up (${excluded.join(', ')}), maxReplans ${i.maxReplans} reached: needs attention; ${nextCommand(excluded)}`,
+      reason: `${failed}; ${excluded.length} candidate(s) given up (${excluded.join(', ')}), maxReplans ${i.maxReplans} reached: needs attention; ${nextCommand(excluded, i.oldPrimary)}`,
     };
   }
   const remaining = i.nodes.filter((n) => n !== i.oldPrimary && !excluded.includes(n));
@@ -44,7 +48,7 @@ export function replanDecision(i: ReplanInput): ReplanDecision {
     return {
       action: 'give-up',
       excluded,
-      reason: `${failed}; no other node to choose (old primary ${i.oldPrimary}, given up: ${excluded.join(', ')}): needs attention; ${nextCommand(excluded)}`,
+      reason: `${failed}; no other node to choose (old primary ${i.oldPrimary}, given up: ${excluded.join(', ')}): needs attention; ${nextCommand(excluded, i.oldPrimary)}`,
     };
   }
   return {
@@ -74,4 +78,27 @@ export function newPrimaryLost(candidate: string, seen: NewPrimarySeen | undefin
     ? `answers as a ${seen.role ?? 'node of unknown role'}`
     : `does not answer (${seen?.error ?? 'probe failed'})`;
   return `new primary ${candidate} ${how} ${during}`;
+}
+
+/** How a rejoin brings a node back as a replica: pg_rewind first (re-clone if it fails), or a re-clone at once. */
+export interface RejoinMethod {
+  readonly method: 'rewind' | 'reclone';
+  readonly reason: string;
+}
+
+/**
+ * A candidate the run gave up on is never rewound. Promoted from the old primary's timeline, it took the same
+ * next timeline ID as the candidate promoted after it, forked at the same switch point, so pg_rewind compares
+ * identical timeline histories, reports no rewind required, and the node then follows with WAL of its own at
+ * positions where the new primary wrote something else (seen on the lab: replay stalls past its own end, not
+ * streaming, a diverged data directory). A given-up candidate that never promoted loses only time by a re-clone.
+ */
+export function rejoinMethod(i: { readonly node: string; readonly givenUp: readonly string[] }): RejoinMethod {
+  if (i.givenUp.includes(i.node)) {
+    return {
+      method: 'reclone',
+      reason: `${i.node} was given up by the run as its candidate: if it promoted, its timeline has the new primary's ID with another history, which pg_rewind cannot tell apart`,
+    };
+  }
+  return { method: 'rewind', reason: `${i.node} is a former primary: pg_rewind onto the new timeline` };
 }

@@ -32,6 +32,11 @@ export type RunCheck =
   | { readonly ok: true }
   | { readonly ok: false; readonly kind: 'usage' | 'refused'; readonly reason: string };
 
+/** An operator's `failover --to NODE --force` (the pre-checks above refuse `force` without a target). */
+export function forcedFailover(req: RunRequest): boolean {
+  return req.mode === 'failover' && req.force === true && req.target !== undefined;
+}
+
 const usage = (reason: string): RunCheck => ({ ok: false, kind: 'usage', reason });
 const refused = (reason: string): RunCheck => ({ ok: false, kind: 'refused', reason });
 
@@ -78,14 +83,18 @@ export function checkRunRequest(
     now: ctx.now,
     durationMs: 1,
     reason: 'pre-check',
+    forced: forcedFailover(req),
   });
   if (lease.state === 'failing-over' || lease.state === 'switching-over') {
     return refused(`${req.mode} refused: ${take.ok ? `${lease.state} in progress` : take.reason}`);
   }
   if (req.mode === 'failover') {
     const g = automaticFailoverGuard(lease, ctx.now, ctx.settings);
-    // An operator's forced failover may override anti-flap, never pause or needs-attention.
-    if (!g.allow && !(req.force && g.escalate)) return refused(`failover refused: ${g.reason}`);
+    // An operator's forced failover may override anti-flap and pause (nothing automatic runs then), never
+    // needs-attention: `resume --primary` first, which leaves the lease paused while that primary is down.
+    if (!g.allow && !(forcedFailover(req) && (g.escalate || lease.state === 'paused'))) {
+      return refused(`failover refused: ${g.reason}`);
+    }
   } else if (lease.state === 'needs-attention') {
     return refused(`switchover refused: cluster needs attention (${lease.reason}); resume it first`);
   }

@@ -119,7 +119,7 @@ const settingsShape = z.object({
     .enum(['block', 'degrade'])
     .default('block')
     .describe(
-      'Sync mode, no synchronous standby: `block` (commits wait, nothing acknowledged is lost) or `degrade` (after degradeAfterSec, empty synchronous_standby_names: writes resume, an RPO window is recorded, quorum sync comes back when a standby streams).',
+      'Sync mode, no synchronous standby: `block` (commits wait, nothing acknowledged is lost) or `degrade` (after degradeAfterSec, empty synchronous_standby_names: writes resume, an RPO window is recorded, quorum sync comes back once a standby has streamed for syncRestoreAfterSec).',
     ),
   degradeAfterSec: z
     .number()
@@ -128,6 +128,21 @@ const settingsShape = z.object({
     .max(3600)
     .default(15)
     .describe('onNoSyncStandby degrade: how long commits may block before the primary goes async (s).'),
+  /**
+   * Hysteresis for onNoSyncStandby degrade: a standby that streams, drops and streams again must not toggle
+   * synchronous_standby_names every few seconds (each restore makes commits wait again, degradeAfterSec at every
+   * drop). Measured on the primary (its walsender's age), so every probe judges the same stream the same way.
+   * @default 10
+   */
+  syncRestoreAfterSec: z
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(10)
+    .describe(
+      'onNoSyncStandby degrade: how long a standby must have streamed without a break before quorum sync is restored (s).',
+    ),
   /**
    * The default, 4 MiB, takes at most a second to replay even at REPLAY_RATE_FLOOR_BYTES_PER_SEC (PostgreSQL 15
    * on modest storage replays tens of MB/s of ordinary WAL), so a target admitted at the bound keeps the write

@@ -7,6 +7,8 @@ export interface StandbySeen {
   readonly name: string;
   readonly state: string;
   readonly syncState: string;
+  /** Its walsender's age on the primary's clock (ms); undefined: unknown, judged as just started. */
+  readonly streamingForMs?: number;
 }
 
 /** What one probe round saw of the primary the lease names (reached, writable). */
@@ -19,7 +21,10 @@ export interface SyncPrimarySeen {
 
 /** The immutable view the synchronous-standby decision takes. */
 export interface SyncStandbyView {
-  readonly settings: Pick<ControllerSettings, 'replicationMode' | 'onNoSyncStandby' | 'degradeAfterSec'>;
+  readonly settings: Pick<
+    ControllerSettings,
+    'replicationMode' | 'onNoSyncStandby' | 'degradeAfterSec' | 'syncRestoreAfterSec'
+  >;
   readonly lease: Pick<Lease, 'state' | 'primary' | 'epoch' | 'syncDegraded'>;
   /** null: the probe did not reach the lease's primary as a writable primary this round (the failover's business). */
   readonly primary: SyncPrimarySeen | null;
@@ -117,12 +122,26 @@ export function decideSyncStandby(v: SyncStandbyView): SyncStandbyDecision {
   }
   if (deg && deg.restoringSince === undefined) {
     const detail = `${p.node} runs without a synchronous standby (degraded to async since ${new Date(deg.since).toISOString()}: an RPO window is open)`;
-    if (streaming.length) {
+    // Hysteresis: only a stream that has held for syncRestoreAfterSec brings quorum sync back; a standby that
+    // streams and drops again leaves the primary async (one RPO window) instead of blocking commits at each drop.
+    const afterMs = v.settings.syncRestoreAfterSec * 1000;
+    const held = p.standbys.filter((s) => s.state === 'streaming' && (s.streamingForMs ?? 0) >= afterMs);
+    if (held.length) {
+      const names = held.map((s) => s.name).join(', ');
       return {
         observation: observation(true, detail),
         missing: true,
         action: { kind: 'restore' },
-        reason: `${streaming.join(', ')} streams from ${p.node} again: restore synchronous_standby_names '${deg.savedNames}'`,
+        reason: `${names} streams from ${p.node} again (for ${Math.floor((held[0]!.streamingForMs ?? 0) / 1000)} s, syncRestoreAfterSec ${afterMs / 1000}): restore synchronous_standby_names '${deg.savedNames}'`,
+      };
+    }
+    if (streaming.length) {
+      const longest = Math.max(...p.standbys.filter((s) => s.state === 'streaming').map((s) => s.streamingForMs ?? 0));
+      return {
+        observation: observation(true, detail),
+        missing: true,
+        action: none,
+        reason: `${detail}; ${streaming.join(', ')} streams again, for ${Math.floor(longest / 1000)} s of syncRestoreAfterSec ${afterMs / 1000} before quorum sync is restored`,
       };
     }
     return {

@@ -39,6 +39,12 @@ export interface ClusterView {
   readonly probeAzs: readonly string[];
   /** The old primary's last LSN seen by any probe (RPO accounting). */
   readonly primaryLastSeenLsn: string | null;
+  /**
+   * When a probe last reached the old primary (ms), while it is not reached now; undefined when unknown or
+   * reached now. A dead primary stops every stream: streaming is judged as of this instant, not as of an
+   * operator's command minutes later.
+   */
+  readonly primaryLastSeenAt?: number;
   readonly now: number;
 }
 

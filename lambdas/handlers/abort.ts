@@ -50,6 +50,11 @@ async function fencePromotedCandidate(
     (s) => (s.step === 'promote' || s.step === 'promote-failed') && s.detail.includes(candidate),
   );
   if (!run?.promotedLsn && !state.promotedLsn && !reached) return undefined;
+  // Replan's give-up fenced it already (its reason says so): nothing to add, and no claim that it was promoted.
+  const fenced = (event?.timeline ?? []).some(
+    (s) => s.step === 'replan-fence-revoke' && s.detail.startsWith(`${candidate}:`),
+  );
+  if (fenced && !run?.promotedLsn && !state.promotedLsn) return undefined;
   const node = (await d.store.listNodes()).find((n) => n.name === candidate);
   if (!node) return undefined;
   try {

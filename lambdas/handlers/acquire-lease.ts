@@ -1,6 +1,6 @@
 import { FatalError } from '../core/errors';
 import { acquireLease } from '../core/lease';
-import { checkRunRequest } from '../core/run-checks';
+import { checkRunRequest, forcedFailover } from '../core/run-checks';
 import { StepRefusedError, task } from './task';
 
 /**
@@ -34,6 +34,7 @@ export const handler = task('acquire-lease', { policy: 'acquire' }, async (state
       now,
       durationMs: d.config.settings.leaseDurationMs,
       reason: state.input.reason,
+      forced: forcedFailover(state.input),
     });
   });
   if (!t.ok) throw new FatalError(`lease not acquired: ${t.reason}`);

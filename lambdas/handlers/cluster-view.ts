@@ -58,6 +58,7 @@ export async function buildClusterView(
       tags: { noFailover: n.noFailover },
     };
   });
+  const lastSeenAt = Math.max(0, ...opts.votes.map((v) => v.nodes?.[opts.primary]?.lastSeenAt ?? 0));
   return {
     view: {
       cluster: d.config.PGQ_CLUSTER,
@@ -67,6 +68,7 @@ export async function buildClusterView(
       primaryLastSeenLsn: probes[opts.primary]?.ok
         ? (probes[opts.primary]!.currentLsn ?? null)
         : lastSeenPrimaryLsn(opts.votes, opts.primary),
+      ...(lastSeenAt && !probes[opts.primary]?.ok ? { primaryLastSeenAt: lastSeenAt } : {}),
       now,
     },
     probes,

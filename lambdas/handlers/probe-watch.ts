@@ -144,7 +144,7 @@ async function actOnSync(
       });
       await d.notify(
         `${c}: ${rec.primary} degraded to async`,
-        `${rec.primary} had no synchronous standby for ${d.config.settings.degradeAfterSec} s: synchronous_standby_names is now '' (was '${rec.savedNames}'), writes resume with async semantics (RPO window open). Quorum sync comes back when a standby streams; to end it now, repair a replica (\`npx pgquorum rejoin <node>\`).`,
+        `${rec.primary} had no synchronous standby for ${d.config.settings.degradeAfterSec} s: synchronous_standby_names is now '' (was '${rec.savedNames}'), writes resume with async semantics (RPO window open). Quorum sync comes back once a standby has streamed for ${d.config.settings.syncRestoreAfterSec} s without a break; to end it now, repair a replica (\`npx pgquorum rejoin <node>\`).`,
       );
       return;
     }

@@ -1,4 +1,5 @@
 import { HostUnreachableError } from '../core/errors';
+import { rejoinMethod } from '../core/replan';
 import { endpointOf, replicationEndpointOf } from './cluster-view';
 import { afterCommit, followConninfo, hostRoles, rewindSourceConninfo, waitStreaming } from './follow';
 import { record, task } from './task';
@@ -32,27 +33,38 @@ export const handler = task(
         OLD_TIMELINE: String(timeline - 1),
         ...hostRoles(d),
       };
-      let how = 'pg_rewind';
-      let out: string;
-      try {
-        out = (
-          await d.host.run(old, 'rewind-and-follow', params, {
-            timeoutMs: 120000,
-            deliveryTimeoutMs: REJOIN_DELIVERY_TIMEOUT_MS,
-          })
-        ).stdout;
-      } catch (err) {
-        // A host that did not pick the command up will not pick a re-clone up either: leave it needs-rejoin now
-        // rather than hold the run for the re-clone's 10 minutes (a lost host held executions that long).
-        if (err instanceof HostUnreachableError) {
-          throw new HostUnreachableError(
-            `${(err as Error).message}; once its host is back: pgquorum rejoin ${old.name}`,
-          );
-        }
-        how = `re-clone (pg_rewind failed: ${(err as Error).message.slice(0, 200)})`;
+      const reclone = async () => {
         const src = replicationEndpointOf(primary);
         const up = { SOURCE_HOST: src.host, SOURCE_PORT: String(src.port) };
-        out = (await d.host.run(old, 'reclone', { ...params, ...up }, { timeoutMs: 600000 })).stdout;
+        return (await d.host.run(old, 'reclone', { ...params, ...up }, { timeoutMs: 600000 })).stdout;
+      };
+      const event = await d.store.getEvent(state.epoch).catch(() => undefined);
+      const plan = rejoinMethod({ node: old.name, givenUp: event?.excluded ?? state.excluded ?? [] });
+      let how = 'pg_rewind';
+      let out: string;
+      if (plan.method === 'reclone') {
+        await record(d, state, 'rejoin-method', plan.reason);
+        how = `re-clone (${plan.reason})`;
+        out = await reclone();
+      } else {
+        try {
+          out = (
+            await d.host.run(old, 'rewind-and-follow', params, {
+              timeoutMs: 120000,
+              deliveryTimeoutMs: REJOIN_DELIVERY_TIMEOUT_MS,
+            })
+          ).stdout;
+        } catch (err) {
+          // A host that did not pick the command up will not pick a re-clone up either: leave it needs-rejoin now
+          // rather than hold the run for the re-clone's 10 minutes (a lost host held executions that long).
+          if (err instanceof HostUnreachableError) {
+            throw new HostUnreachableError(
+              `${(err as Error).message}; once its host is back: pgquorum rejoin ${old.name}`,
+            );
+          }
+          how = `re-clone (pg_rewind failed: ${(err as Error).message.slice(0, 200)})`;
+          out = await reclone();
+        }
       }
       const lost = out
         .split('\n')

@@ -1,7 +1,9 @@
 import { FatalError } from '../core/errors';
 import { replanRun } from '../core/lease';
 import { replanDecision } from '../core/replan';
+import type { RegisteredNode } from '../ports/store-port';
 import { findNode } from './cluster-view';
+import type { Deps } from './deps';
 import type { RunState } from './run-state';
 import { heldRun, record, StepRefusedError, task } from './task';
 
@@ -20,6 +22,31 @@ function failureOf(state: RunState): string {
 
 /** Replan could not fence the failed candidate: never promote another node (invariant 1). */
 export class ReplanFenceError extends FatalError {}
+
+/** The run gave up its last candidate (maxReplans reached, or no node left): the reason names the next command. */
+export class ReplanGiveUpError extends FatalError {}
+
+/**
+ * Fences a given-up candidate: ingress revoked and proven closed (throws when it is not), then PostgreSQL stopped
+ * within the fence's short bound, best effort (a dead host cannot be stopped; its closed ingress keeps clients
+ * away). Each rung goes on the timeline.
+ */
+async function fenceCandidate(d: Deps, state: RunState, node: RegisteredNode): Promise<void> {
+  const { revokedRules } = await d.fence.revokeIngress(node, state.epoch!);
+  if (!(await d.fence.ingressClosed(node.securityGroupId))) throw new Error('ingress still open after the revoke');
+  await record(
+    d,
+    state,
+    'replan-fence-revoke',
+    `${node.name}: revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`,
+  );
+  const boundMs = d.config.settings.fence.hostStopTimeoutSec * 1000;
+  const stopped = await d.host
+    .severConnections(node, { timeoutMs: boundMs })
+    .then(() => 'postgres stopped')
+    .catch((err: Error) => `postgres not stopped (${err.name}: ${err.message.slice(0, 200)}); its ingress is revoked`);
+  await record(d, state, 'replan-fence-stop', `${node.name}: ${stopped}`);
+}
 
 /**
  * The failover's candidate failed after it was chosen (Promote failed or timed out, it became unreachable or
@@ -51,34 +78,26 @@ export const handler = task(
       maxReplans: d.config.settings.maxReplans,
       failure,
     });
-    if (decision.action === 'give-up') {
-      await record(d, state, 'replan-give-up', decision.reason);
-      // Abort fences a candidate this run promoted before the run ends.
-      throw new FatalError(decision.reason);
-    }
     const node = findNode(nodes, candidate);
-    try {
-      const { revokedRules } = await d.fence.revokeIngress(node, state.epoch);
-      if (!(await d.fence.ingressClosed(node.securityGroupId))) throw new Error('ingress still open after the revoke');
-      await record(
-        d,
-        state,
-        'replan-fence-revoke',
-        `${candidate}: revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`,
+    if (decision.action === 'give-up') {
+      // The last candidate is fenced like every other given-up one: a Promote that failed may still end recovery
+      // (a pg_promote that timed out, a host that restarts mid-promotion), and the reason says it is fenced.
+      const unfenced = await fenceCandidate(d, state, node).then(
+        () => '',
+        (err: Error) =>
+          `; but ${candidate}'s ingress could NOT be revoked (${err.message.slice(0, 200)}): fence it by hand first`,
       );
+      const reason = `${decision.reason}${unfenced}`;
+      await record(d, state, 'replan-give-up', reason);
+      throw new ReplanGiveUpError(reason);
+    }
+    try {
+      await fenceCandidate(d, state, node);
     } catch (err) {
       const reason = `candidate ${candidate} failed (${failure}) and its ingress could not be revoked (${(err as Error).message}): no other node is promoted; needs attention`;
       await record(d, state, 'replan-fence-failed', reason);
       throw new ReplanFenceError(reason);
     }
-    const boundMs = d.config.settings.fence.hostStopTimeoutSec * 1000;
-    const stopped = await d.host
-      .severConnections(node, { timeoutMs: boundMs })
-      .then(() => 'postgres stopped')
-      .catch(
-        (err: Error) => `postgres not stopped (${err.name}: ${err.message.slice(0, 200)}); its ingress is revoked`,
-      );
-    await record(d, state, 'replan-fence-stop', `${candidate}: ${stopped}`);
     const t = await d.store.transitionLease(
       (l) => replanRun(l, { epoch: state.epoch, holder: ev.executionName, candidate }),
       (after) => ({ event: { epoch: state.epoch, fields: { excluded: after.run?.excluded ?? decision.excluded } } }),

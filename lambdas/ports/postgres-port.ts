@@ -28,6 +28,8 @@ export interface StandbyInfo {
   readonly state: string;
   readonly syncState: string;
   readonly replayLsn: string | null;
+  /** How long its walsender has run, by the primary's clock (now() - backend_start): its unbroken stream (ms). */
+  readonly streamingForMs?: number;
 }
 
 /** A probe of one node. `ok` is false when the node could not be reached or answered in time. */

@@ -74,6 +74,34 @@ describe('lease transitions', () => {
       /cannot start a failover from paused \(maintenance\)/,
     ],
     [
+      "an operator's forced failover from paused: back to paused after it",
+      () =>
+        acquireLease(lease({ state: 'paused' }), {
+          mode: 'failover',
+          holder: 'exec-1',
+          now: NOW,
+          durationMs: 300000,
+          reason: 'test',
+          forced: true,
+        }),
+      true,
+      { epoch: 8, state: 'failing-over', resumeState: 'paused' },
+    ],
+    [
+      'a forced failover from needs-attention',
+      () =>
+        acquireLease(lease({ state: 'needs-attention' }), {
+          mode: 'failover',
+          holder: 'exec-1',
+          now: NOW,
+          durationMs: 300000,
+          reason: 'test',
+          forced: true,
+        }),
+      false,
+      /cannot start a failover from needs-attention/,
+    ],
+    [
       'failover from needs-attention',
       () => acq(lease({ state: 'needs-attention' }), 'failover'),
       false,

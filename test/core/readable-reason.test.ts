@@ -41,6 +41,11 @@ describe('unwrapCause', () => {
       },
       { name: 'Sandbox.Timedout', message: '2026-12-01T10:00:00.000Z abc Task timed out after 90.00 seconds' },
     ],
+    [
+      'a task error routed as Pgq.Fatal (toStepError keeps the real name in the message)',
+      { Error: 'Pgq.Fatal', Cause: lambdaCause('Pgq.Fatal', 'ReplanGiveUpError: candidate pg2 failed (x)') },
+      { name: 'ReplanGiveUpError', message: 'candidate pg2 failed (x)' },
+    ],
     ['a Cause that only looks like JSON', { Error: 'X', Cause: '{not json' }, { name: 'X', message: '{not json' }],
     ['nothing at all', undefined, { name: 'unknown error', message: '' }],
   ])('%s', (_n, err, want) => {
@@ -85,6 +90,15 @@ describe('readableReason', () => {
     for (const w of want) expect(r).toMatch(w);
     expect(r).not.toMatch(/errorType|errorMessage|trace|\{"/);
     expect(r).not.toMatch(/\n/);
+  });
+
+  it('a re-plan that gave up: its own sentence and next command, uncut, no second next step', () => {
+    const msg = `candidate pg2 failed (${'x'.repeat(300)}); 1 candidate(s) given up (pg2), maxReplans 0 reached: needs attention; check pg2 (fenced: ingress revoked), then \`npx pgquorum resume --primary pg1\` and \`npx pgquorum failover --to NODE --force\` to a healthy replica`;
+    const r = readableReason(
+      { Error: 'Pgq.Fatal', Cause: lambdaCause('Pgq.Fatal', `ReplanGiveUpError: ${msg}`) },
+      { mode: 'failover', epoch: 5, oldPrimary: 'pg1', candidate: 'pg2' },
+    );
+    expect(r).toBe(`failover pg1 -> pg2 aborted at epoch 5: ${msg}`);
   });
 
   it('cuts a long message', () => {

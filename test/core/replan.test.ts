@@ -5,6 +5,7 @@ import {
   type Lease,
   newPrimaryLost,
   parseSettings,
+  rejoinMethod,
   replanDecision,
   replanRun,
   repointEnough,
@@ -14,7 +15,7 @@ import {
 import { AZS, clusterWithDeadPrimary, downVote, lease, NOW, S, vote } from './builders';
 
 const NEXT =
-  'check pg2 (fenced: ingress revoked), then `pgquorum failover --to NODE --force` to a healthy replica or `pgquorum resume --primary NODE` once NODE is verified';
+  'check pg2 (fenced: ingress revoked), then `npx pgquorum resume --primary pg1` and `npx pgquorum failover --to NODE --force` to a healthy replica';
 
 describe('replanDecision', () => {
   const base = {
@@ -54,7 +55,7 @@ describe('replanDecision', () => {
       action: 'give-up',
       excluded: ['pg2', 'pg3'],
       reason:
-        'candidate pg3 failed (x); 2 candidate(s) given up (pg2, pg3), maxReplans 1 reached: needs attention; check pg2, pg3 (fenced: ingress revoked), then `pgquorum failover --to NODE --force` to a healthy replica or `pgquorum resume --primary NODE` once NODE is verified',
+        'candidate pg3 failed (x); 2 candidate(s) given up (pg2, pg3), maxReplans 1 reached: needs attention; check pg2, pg3 (fenced: ingress revoked), then `npx pgquorum resume --primary pg1` and `npx pgquorum failover --to NODE --force` to a healthy replica',
     },
     {
       name: 'a retry whose candidate is already excluded decides the same',
@@ -172,6 +173,19 @@ describe('SelectCandidate after a re-plan', () => {
       `not streaming (last streamed ${S.streamingGraceMs + 5000} ms ago)`,
     ]);
     expect(selectCandidate({ ...ctx, streamingAsOf: NOW - 20000 }).action).toBe('promote');
+  });
+  it("judges streaming as of the old primary's last sighting: an operator's forced failover minutes after a give-up", () => {
+    const lastSeen = NOW - 120_000;
+    const view = clusterWithDeadPrimary({ pg3: { lastStreamedAt: lastSeen - 1000 } });
+    const ctx = { oldPrimary: 'pg1', settings: S, force: true, excluded: [] as string[] };
+    expect(selectCandidate({ ...ctx, view }).rejected.pg3).toEqual(['not streaming (last streamed 121000 ms ago)']);
+    const anchored = { ...view, primaryLastSeenAt: lastSeen };
+    expect(selectCandidate({ ...ctx, view: anchored }).action).toBe('promote');
+    // A replica that had stopped streaming long before the primary was lost stays out.
+    const stale = clusterWithDeadPrimary({ pg3: { lastStreamedAt: lastSeen - S.streamingGraceMs - 1 } });
+    expect(selectCandidate({ ...ctx, view: { ...stale, primaryLastSeenAt: lastSeen } }).rejected.pg3).toEqual([
+      `not streaming (last streamed ${S.streamingGraceMs + 1} ms ago)`,
+    ]);
   });
   it('never adopts (nor counts as a second writer) an excluded candidate that is primary', () => {
     const view = clusterWithDeadPrimary({ pg2: { role: 'primary', timeline: 2, currentLsn: '0/3000200' } });
@@ -374,5 +388,24 @@ describe('newPrimaryLost', () => {
     },
   ])('$name', ({ seen, reason }) => {
     expect(newPrimaryLost('pg2', seen, 'before the commit')).toBe(reason);
+  });
+});
+
+describe('rejoinMethod', () => {
+  it.each([
+    { name: 'the old primary: pg_rewind', node: 'pg1', givenUp: ['pg2'], method: 'rewind', reason: /former primary/ },
+    {
+      // Seen on the lab: pg2 and pg3 both promoted to timeline 2 at 0/5094420; pg_rewind found nothing to do.
+      name: 'a given-up candidate: re-clone (same timeline ID, another history)',
+      node: 'pg2',
+      givenUp: ['pg2'],
+      method: 'reclone',
+      reason: /^pg2 was given up by the run as its candidate: .*pg_rewind cannot tell apart/,
+    },
+    { name: 'no record of a give-up: pg_rewind', node: 'pg2', givenUp: [], method: 'rewind', reason: /pg_rewind/ },
+  ])('$name', ({ node, givenUp, method, reason }) => {
+    const m = rejoinMethod({ node, givenUp });
+    expect(m.method).toBe(method);
+    expect(m.reason).toMatch(reason);
   });
 });

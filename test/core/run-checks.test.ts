@@ -53,6 +53,16 @@ describe('checkRunRequest: the run pre-checks ValidateInput, AcquireLease and th
     ['anti-flap', req(), { lastFailoverAt: NOW - 1000 }, 'refused', /anti-flap/],
     ['anti-flap, forced', req({ force: true, target: 'pg2' }), { lastFailoverAt: NOW - 1000 }, null, null],
     ['switchover of a paused cluster', req({ mode: 'switchover' }), { state: 'paused' }, null, null],
+    // The way forward after a give-up (issue 13): resume --primary OLD leaves a dead OLD paused; nothing automatic
+    // runs there, so the operator's forced failover may start; never from needs-attention itself.
+    ['a forced failover of a paused cluster', req({ force: true, target: 'pg2' }), { state: 'paused' }, null, null],
+    [
+      'a forced failover needing attention',
+      req({ force: true, target: 'pg2' }),
+      { state: 'needs-attention', reason: 'r' },
+      'refused',
+      /cluster needs attention \(r\)/,
+    ],
     [
       'switchover needing attention',
       req({ mode: 'switchover' }),

@@ -44,7 +44,13 @@ function view(over: {
   episode?: Episode;
 }): SyncStandbyView {
   return {
-    settings: { replicationMode: 'sync', onNoSyncStandby: 'block', degradeAfterSec: 15, ...over.settings },
+    settings: {
+      replicationMode: 'sync',
+      onNoSyncStandby: 'block',
+      degradeAfterSec: 15,
+      syncRestoreAfterSec: 10,
+      ...over.settings,
+    },
     lease: lease(over.lease),
     primary:
       over.reached === false ? null : { node: 'pg1', syncNames: over.names ?? NAMES, standbys: over.standbys ?? [] },
@@ -121,14 +127,70 @@ describe('decideSyncStandby', () => {
       { active: true, missing: true, action: 'none', reason: /RPO window is open.*no standby streams/ },
     ],
     [
-      'degraded, a standby streams again: restore',
+      'degraded, a standby has streamed for syncRestoreAfterSec: restore',
+      view({
+        settings: { onNoSyncStandby: 'degrade' },
+        names: '',
+        standbys: [asyncStreaming('pg3'), { ...asyncStreaming('pg2'), streamingForMs: 12_500 }],
+        lease: { syncDegraded: deg() },
+      }),
+      {
+        active: true,
+        missing: true,
+        action: 'restore',
+        reason: /^pg2 streams from pg1 again \(for 12 s, syncRestoreAfterSec 10\): restore .*ANY 1/,
+      },
+    ],
+    [
+      // Hysteresis: a stream that just came back (it may drop again) leaves the primary async, commits flowing.
+      'degraded, a standby streams again but not yet for syncRestoreAfterSec: stay async',
+      view({
+        settings: { onNoSyncStandby: 'degrade' },
+        names: '',
+        standbys: [{ ...asyncStreaming('pg2'), streamingForMs: 3_900 }],
+        lease: { syncDegraded: deg() },
+      }),
+      {
+        active: true,
+        missing: true,
+        action: 'none',
+        reason: /RPO window is open\); pg2 streams again, for 3 s of syncRestoreAfterSec 10 before quorum sync/,
+      },
+    ],
+    [
+      'degraded, a stream of unknown age counts as just started',
       view({
         settings: { onNoSyncStandby: 'degrade' },
         names: '',
         standbys: [asyncStreaming('pg2')],
         lease: { syncDegraded: deg() },
       }),
-      { active: true, missing: true, action: 'restore', reason: /pg2 streams from pg1 again: restore .*ANY 1/ },
+      { active: true, missing: true, action: 'none', reason: /for 0 s of syncRestoreAfterSec 10/ },
+    ],
+    [
+      'syncRestoreAfterSec 0: any stream restores at once',
+      view({
+        settings: { onNoSyncStandby: 'degrade', syncRestoreAfterSec: 0 },
+        names: '',
+        standbys: [asyncStreaming('pg2')],
+        lease: { syncDegraded: deg() },
+      }),
+      {
+        active: true,
+        missing: true,
+        action: 'restore',
+        reason: /pg2 streams from pg1 again \(for 0 s, syncRestoreAfterSec 0\)/,
+      },
+    ],
+    [
+      'degraded, a standby with a long-lived walsender that is not streaming (catchup): stay',
+      view({
+        settings: { onNoSyncStandby: 'degrade' },
+        names: '',
+        standbys: [{ name: 'pg2', state: 'catchup', syncState: 'async', streamingForMs: 60_000 }],
+        lease: { syncDegraded: deg() },
+      }),
+      { active: true, missing: true, action: 'none', reason: /no standby streams/ },
     ],
     [
       'restoring, the setting not back yet (a probe acted on a stale read): apply the saved one',

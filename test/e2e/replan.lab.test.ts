@@ -1,6 +1,16 @@
-import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { deployToLab, type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
 import type { Lab } from '../../lab/index';
-import { type CandidateKillMoment, candidateKillTrial, labStore, waitForHealthyVotes } from '../../lab/scenarios';
+import {
+  type CandidateKillMoment,
+  candidateKillTrial,
+  labStore,
+  replanExhaustedTrial,
+  waitForHealthyVotes,
+  writablePrimaries,
+} from '../../lab/scenarios';
+import { buildCli } from '../cli/fixtures';
 import { useDeployedLab } from './fixtures';
 
 /**
@@ -66,3 +76,67 @@ describe.each<CandidateKillMoment>(['entering-promote', 'after-promote', 'before
     }, 300000);
   },
 );
+
+describe('maxReplans reached (deployed with maxReplans 0)', () => {
+  const root = path.resolve(__dirname, '..', '..');
+  const cli = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [path.join(root, 'bin', 'pgquorum.js'), ...args], {
+      cwd: root,
+      env: { ...process.env, ...lab.awsEnv },
+      encoding: 'utf8',
+      timeout: 240000,
+    });
+    process.stderr.write(`[replan exhausted] pgquorum ${args.join(' ')}: exit ${r.status}\n${r.stdout}${r.stderr}\n`);
+    return r;
+  };
+
+  beforeAll(async () => {
+    buildCli();
+    await stopProbes(d);
+    d = await deployToLab(lab, { probeRunMs: 170000, settings: { maxReplans: 0 } });
+  }, 600000);
+
+  afterAll(async () => {
+    await stopProbes(d);
+  }, 60000);
+
+  it('the candidate killed entering Promote: needs-attention naming the nodes and next command, both fenced, no writer, nothing lost; the next command brings writes back', async () => {
+    await freshCluster();
+    const t = await replanExhaustedTrial(lab, d, {
+      onProgress: (m) => process.stderr.write(`[replan exhausted] ${m}\n`),
+    });
+    process.stderr.write(
+      `[replan exhausted] ${JSON.stringify({ ...t, acked: undefined, event: t.event?.timeline.map((s) => `${s.step}: ${s.detail.slice(0, 160)}`) }, null, 1)}\n`,
+    );
+    const killed = t.killedCandidate!;
+    expect(killed).not.toBeNull();
+    expect(t.outcome).toBe('failed');
+    expect(t.leaseState).toBe('needs-attention');
+    // One sentence: the nodes, the bound, and the commands that lead on (nothing cut, no JSON, no second "next").
+    expect(t.reason).toMatch(
+      new RegExp(
+        `^failover pg1 -> ${killed} aborted at epoch \\d+: candidate ${killed} failed \\(.+\\); 1 candidate\\(s\\) given up \\(${killed}\\), maxReplans 0 reached: needs attention; check ${killed} \\(fenced: ingress revoked\\), then \`npx pgquorum resume --primary pg1\` and \`npx pgquorum failover --to NODE --force\` to a healthy replica$`,
+      ),
+    );
+    expect(t.reason).not.toMatch(/errorType|errorMessage|\n|; next:/);
+    expect(t.event?.timeline.map((s) => s.step)).toEqual(
+      expect.arrayContaining(['fence-revoke', 'replan-fence-revoke', 'replan-give-up', 'abort']),
+    );
+    // The killed candidate (started again, a replica that never promoted) and the old primary: ingress revoked.
+    expect(t.killedIngress).toBe('fenced');
+    expect(t.oldPrimaryIngress).toBe('fenced');
+    expect(t.writablePrimaries).toEqual([]);
+    expect(t.ackedWrites).toBeGreaterThan(10);
+    expect(t.lostOnSurvivor).toEqual([]);
+
+    // The next command, as the reason names it: the old primary is dead, so resume leaves the lease paused, and
+    // the operator's forced failover to the healthy replica runs from there.
+    const remaining = t.remaining!;
+    expect(cli('resume', '--primary', 'pg1', '--yes').status).toBe(0);
+    expect(await labStore().getLease()).toMatchObject({ state: 'paused', primary: 'pg1' });
+    const fo = cli('failover', '--to', remaining, '--force', '--yes', '--reason', 'drill: after maxReplans');
+    expect(fo.status).toBe(0);
+    expect(await labStore().getLease()).toMatchObject({ state: 'paused', primary: remaining });
+    expect(await writablePrimaries(lab)).toEqual([remaining]);
+  }, 300000);
+});

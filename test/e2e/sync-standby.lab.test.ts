@@ -135,6 +135,42 @@ describe('onNoSyncStandby degrade', () => {
     expect(closed?.timeline.map((s) => s.step)).toEqual(['degrade', 'restore', 'closed']);
     expect(await episode()).toMatchObject({ active: false, rev: 2 });
   }, 150000);
+
+  it('a standby that streams, drops, streams: one degrade, no restore until it has streamed syncRestoreAfterSec', async () => {
+    // From the test above: pg3 is pg1's quorum standby, pg2 stopped. pg3 goes, and pg1 degrades once.
+    const windows = async () => (await labStore().listEvents(20)).filter((e) => e.kind === 'rpo-window');
+    const before = (await windows()).length;
+    await lab.pgStop('pg3', 'immediate');
+    await until('the degrade', async () => (await labStore().getLease()).syncDegraded, 30000);
+    // Flap: pg3 streams for ~3 s (less than syncRestoreAfterSec 10) and drops, four times.
+    for (let i = 0; i < 4; i++) {
+      await lab.pgStart('pg3');
+      await new Promise((r) => setTimeout(r, 3000));
+      await lab.pgStop('pg3', 'immediate');
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    // No toggle: still degraded, not restoring, and commits flow (async semantics, the window open).
+    expect((await labStore().getLease()).syncDegraded?.restoringSince).toBeUndefined();
+    const w = startCommit(3);
+    expect(await settled(w.acked, 5000)).toBe(true);
+    await w.client.end();
+    // Newest first: the windows opened since the flap began.
+    const now = await windows();
+    const during = now.slice(0, now.length - before);
+    expect(during).toHaveLength(1);
+    expect(during[0]).toMatchObject({ outcome: 'open', oldPrimary: 'pg1' });
+    expect(during[0]?.timeline.map((s) => s.step)).toEqual(['degrade']);
+
+    // pg3 back for good: restored once it has streamed syncRestoreAfterSec, the one window closed.
+    const back = Date.now();
+    await lab.pgStart('pg3');
+    await until('the degrade record cleared', async () => !(await labStore().getLease()).syncDegraded, 60000);
+    expect(Date.now() - back).toBeGreaterThanOrEqual(10000);
+    const all = await windows();
+    expect(all.length - before).toBe(1);
+    const closed = all.find((e) => e.startedAt === during[0]?.startedAt);
+    expect(closed?.timeline.map((s) => s.step)).toEqual(['degrade', 'restore', 'closed']);
+  }, 180000);
 });
 
 describe('a primary the lease does not name', () => {

@@ -109,8 +109,14 @@ describe('watchRound: sync-standby loss', () => {
       await w.round([]);
     }
     expect(w.alters).toEqual(['']);
-    // pg2 streams again (async, the setting being empty): restore, then clear once it is a quorum standby.
-    await w.round([async_('pg2')]);
+    // pg2 streams again, drops, streams again (syncRestoreAfterSec 10 by default): no toggle, the window stays open.
+    await w.round([{ ...async_('pg2'), streamingForMs: 3000 }]);
+    await w.round([]);
+    await w.round([{ ...async_('pg2'), streamingForMs: 900 }]);
+    expect(w.alters).toEqual(['']);
+    expect(w.lease().syncDegraded?.restoringSince).toBeUndefined();
+    // Its stream has held for syncRestoreAfterSec: restore, then clear once it is a quorum standby.
+    await w.round([{ ...async_('pg2'), streamingForMs: 10_000 }]);
     expect(w.alters).toEqual(['', NAMES]);
     await w.round([quorum('pg2')]);
     expect(w.lease().syncDegraded).toBeUndefined();

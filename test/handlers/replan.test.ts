@@ -92,14 +92,41 @@ describe('Replan', () => {
     expect(w.lease().run?.excluded).toBeUndefined();
   });
 
-  it('the bound reached: gives up with the reason, fences nothing itself (Abort fences the promoted candidate)', async () => {
+  it('no node left: gives up with the reason, the last candidate fenced like the others (its Promote may complete)', async () => {
     const w = world({ run: { candidate: 'pg3', excluded: ['pg2'] } });
     await expect(
       replan({ state: { ...state, candidate: 'pg3', replicas: [] }, executionName: HOLDER }),
     ).rejects.toThrow(
-      /candidate pg3 failed .*no other node to choose \(old primary pg1, given up: pg2, pg3\): needs attention/,
+      /^ReplanGiveUpError: candidate pg3 failed .*no other node to choose \(old primary pg1, given up: pg2, pg3\): needs attention; check pg2, pg3 \(fenced: ingress revoked\), then `npx pgquorum resume --primary pg1`/,
     );
-    expect(w.calls).toEqual([]);
+    // Fenced, but the record is not changed: nothing else may be promoted, the run aborts.
+    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
+    expect(w.lease().run?.candidate).toBe('pg3');
+    expect(w.timeline).toContainEqual(expect.stringMatching(/^replan-give-up: candidate pg3 failed/));
+  });
+
+  it('maxReplans 0: the first failed candidate is fenced and the run gives up (ReplanGiveUpError)', async () => {
+    world();
+    currentDeps = {
+      ...currentDeps,
+      config: { ...currentDeps.config, settings: { ...DEFAULT_SETTINGS, maxReplans: 0 } },
+    };
+    const err = await replan({ state, executionName: HOLDER }).catch((e: Error) => e);
+    expect(err).toMatchObject({ name: 'Pgq.Fatal' });
+    expect((err as Error).message).toMatch(
+      /^ReplanGiveUpError: candidate pg2 failed \(PromotionFailedError: .*\); 1 candidate\(s\) given up \(pg2\), maxReplans 0 reached: needs attention/,
+    );
+  });
+
+  it('a give-up whose fence fails says so: fence it by hand', async () => {
+    const w = world({
+      run: { candidate: 'pg3', excluded: ['pg2'] },
+      revoke: () => Promise.reject(new Error('UnauthorizedOperation')),
+    });
+    await expect(
+      replan({ state: { ...state, candidate: 'pg3', replicas: [] }, executionName: HOLDER }),
+    ).rejects.toThrow(/but pg3's ingress could NOT be revoked \(UnauthorizedOperation\): fence it by hand first$/);
+    expect(w.lease().run?.candidate).toBe('pg3');
   });
 
   it('a retry after its write repeats the same fence and returns the same state', async () => {

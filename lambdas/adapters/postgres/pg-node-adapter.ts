@@ -233,13 +233,16 @@ export class PgNodeAdapter implements PostgresNodePort {
         const standbys: StandbyInfo[] = (
           await this.rows(
             c,
-            'SELECT application_name, state, sync_state, replay_lsn::text AS replay_lsn FROM pg_stat_replication',
+            `SELECT application_name, state, sync_state, replay_lsn::text AS replay_lsn,
+                    (extract(epoch FROM now() - backend_start) * 1000)::bigint AS streaming_for_ms
+               FROM pg_stat_replication`,
           )
         ).map((s) => ({
           name: String(s.application_name),
           state: String(s.state),
           syncState: String(s.sync_state),
           replayLsn: (s.replay_lsn as string | null) ?? null,
+          ...(s.streaming_for_ms != null ? { streamingForMs: Number(s.streaming_for_ms) } : {}),
         }));
         const syncStandbyMissing =
           String(r.sync_names).trim() !== '' &&
