@@ -1,6 +1,7 @@
 import { DescribeExecutionCommand, ExecutionDoesNotExist } from '@aws-sdk/client-sfn';
 import { LeaseConflictError } from '../../lambdas/adapters/aws/dynamo-store';
 import { executionArnOf } from '../../lambdas/adapters/aws/sfn-starter';
+import { IN_FLIGHT_TASK_DRAIN_MS } from '../../lambdas/core/contract';
 import { resumeDecision } from '../../lambdas/core/guards';
 import { breakLease, pauseLease, resumeLease, resumePausedLease } from '../../lambdas/core/lease';
 import { voterAzs } from '../../lambdas/core/quorum';
@@ -146,11 +147,15 @@ export async function leaseBreakCommand(ctx: CliContext, o: LeaseBreakOptions, o
   const lease = await ctx.store.getLease();
   const holder = lease.run?.holder ?? lease.holder;
   let holderStatus = 'UNKNOWN';
+  let holderEndedAt: number | undefined;
   if (holder && ctx.target.stateMachineArn) {
     const arn = executionArnOf(ctx.target.stateMachineArn, holder);
     holderStatus = await ctx.clients.sfn
       .send(new DescribeExecutionCommand({ executionArn: arn }))
-      .then((r) => r.status ?? 'UNKNOWN')
+      .then((r) => {
+        holderEndedAt = r.stopDate ? new Date(r.stopDate).getTime() : undefined;
+        return r.status ?? 'UNKNOWN';
+      })
       .catch((err: Error) => {
         if (err instanceof ExecutionDoesNotExist) return 'MISSING';
         throw new EnvironmentError(`cannot tell whether ${holder} still runs (DescribeExecution: ${err.message})`);
@@ -162,7 +167,14 @@ export async function leaseBreakCommand(ctx: CliContext, o: LeaseBreakOptions, o
   }
   const reason =
     o.reason ?? `lease of epoch ${o.epoch} broken by operator (holder ${holder ?? 'unknown'}: ${holderStatus})`;
-  const r = breakLease(lease, { epoch: o.epoch, holderStatus, now: ctx.now(), reason });
+  const r = breakLease(lease, {
+    epoch: o.epoch,
+    holderStatus,
+    now: ctx.now(),
+    reason,
+    ...(holderEndedAt !== undefined ? { holderEndedAt } : {}),
+    drainMs: IN_FLIGHT_TASK_DRAIN_MS,
+  });
   if (!r.ok) throw new RefusedError(`lease break refused: ${r.reason}`);
   await confirm(
     `break the ${lease.state} lease of epoch ${o.epoch} (holder ${holder ?? 'unknown'}, ${holderStatus}) to needs-attention?`,

@@ -74,3 +74,12 @@ export function ssmDocumentPrefix(cluster: string): string {
 export function ssmDocumentName(prefix: string, script: string): string {
   return `${prefix}-${script}`;
 }
+
+/**
+ * How long a task a stopped (or timed-out) execution started may still run: stopping an execution does not stop a
+ * Lambda invocation already in flight, so a task can act up to its own timeout after the stop. The longest timeout
+ * of a task that runs while the lease is in flight (RollbackSwitchover 120 s; Fence 90 s); infra/constructs/tasks.ts
+ * is checked against it (test/infra/contract.test.ts). `lease break` waits this long after the holder ended.
+ * @default 120000
+ */
+export const IN_FLIGHT_TASK_DRAIN_MS = 120_000;

@@ -339,13 +339,31 @@ export function releaseLease(
  */
 export function breakLease(
   lease: Lease,
-  req: { epoch: number; holderStatus: string; now: number; reason: string },
+  req: {
+    epoch: number;
+    holderStatus: string;
+    now: number;
+    reason: string;
+    /** When the holder execution stopped, failed or timed out (DescribeExecution's stopDate), if known. */
+    holderEndedAt?: number;
+    /** How long its tasks may still run after that (contract IN_FLIGHT_TASK_DRAIN_MS). @default 0 */
+    drainMs?: number;
+  },
 ): LeaseResult {
   if (lease.epoch !== req.epoch) return refuse(`stale epoch ${req.epoch}: the lease is at epoch ${lease.epoch}`);
   if (!IN_FLIGHT.includes(lease.state))
     return refuse(`epoch ${req.epoch} is not in flight: the lease is ${lease.state}`);
+  const holder = lease.run?.holder ?? lease.holder ?? '?';
   if (req.holderStatus === 'RUNNING') {
-    return refuse(`the holder execution ${lease.run?.holder ?? lease.holder ?? '?'} is still running: stop it first`);
+    return refuse(`the holder execution ${holder} is still running: stop it first`);
+  }
+  // A stopped execution's task may still be fencing or promoting until its own timeout (Step Functions does not
+  // stop a Lambda invocation in flight): breaking the lease before that could let a new run act beside it.
+  const left = req.holderEndedAt === undefined ? 0 : req.holderEndedAt + (req.drainMs ?? 0) - req.now;
+  if (left > 0) {
+    return refuse(
+      `the holder execution ${holder} ended ${Math.round((req.now - req.holderEndedAt!) / 1000)} s ago and a task it started may still run: try again in ${Math.ceil(left / 1000)} s`,
+    );
   }
   return { ok: true, lease: toNeedsAttention(lease, req.reason, req.now) };
 }

@@ -14,7 +14,7 @@ const stuck = lease({
 });
 
 /** Just the ports `lease break` touches: the lease (one transition) and DescribeExecution. */
-function ctxWith(l: Lease, status: string | Error) {
+function ctxWith(l: Lease, status: string | Error, stopDate?: Date) {
   let current = l;
   const described: string[] = [];
   const ctx = {
@@ -35,7 +35,7 @@ function ctxWith(l: Lease, status: string | Error) {
         send: async (cmd: { input: { executionArn: string } }) => {
           described.push(cmd.input.executionArn);
           if (status instanceof Error) throw status;
-          return { status };
+          return { status, ...(stopDate ? { stopDate } : {}) };
         },
       },
     },
@@ -55,6 +55,20 @@ describe('pgquorum lease break', () => {
       expect(w.lease().reason).toMatch(`lease of epoch 7 broken by operator (holder orders-failover-e7: ${st})`);
     },
   );
+
+  it('is refused, with nothing changed, while a task of a holder stopped 30 s ago may still run', async () => {
+    const w = ctxWith(stuck, 'ABORTED', new Date(NOW - 30_000));
+    await expect(leaseBreakCommand(w.ctx, { epoch: 7, yes: true }, w.out)).rejects.toThrow(
+      'lease break refused: the holder execution orders-failover-e7 ended 30 s ago and a task it started may still run: try again in 90 s',
+    );
+    expect(w.lease()).toBe(stuck);
+  });
+
+  it('breaks the lease of a holder stopped longer ago than its tasks may run', async () => {
+    const w = ctxWith(stuck, 'ABORTED', new Date(NOW - 121_000));
+    await leaseBreakCommand(w.ctx, { epoch: 7, yes: true }, w.out);
+    expect(w.lease().state).toBe('needs-attention');
+  });
 
   it('breaks a lease whose holder execution no longer exists', async () => {
     const w = ctxWith(stuck, new ExecutionDoesNotExist({ message: 'gone', $metadata: {} }));

@@ -268,6 +268,34 @@ describe('lease transitions', () => {
       /epoch 7 is not in flight: the lease is steady/,
     ],
     [
+      'lease break while a stopped holder’s task may still run',
+      () =>
+        breakLease(held(), {
+          epoch: 7,
+          holderStatus: 'ABORTED',
+          now: NOW,
+          reason: 'x',
+          holderEndedAt: NOW - 30_000,
+          drainMs: 120_000,
+        }),
+      false,
+      /^the holder execution exec-1 ended 30 s ago and a task it started may still run: try again in 90 s$/,
+    ],
+    [
+      'lease break once the stopped holder’s tasks have drained',
+      () =>
+        breakLease(held(), {
+          epoch: 7,
+          holderStatus: 'ABORTED',
+          now: NOW,
+          reason: 'broken by operator',
+          holderEndedAt: NOW - 120_000,
+          drainMs: 120_000,
+        }),
+      true,
+      { state: 'needs-attention', reason: 'broken by operator' },
+    ],
+    [
       'lease break of a stopped holder',
       () => breakLease(held(), { epoch: 7, holderStatus: 'ABORTED', now: NOW, reason: 'broken by operator' }),
       true,

@@ -3,9 +3,11 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
 import { parseDeployConfig } from '../../infra/config';
+import { TASKS } from '../../infra/constructs/tasks';
 import { EmfMetrics } from '../../lambdas/adapters/aws/cloudwatch-metrics';
 import {
   clusterPartitionKey,
+  IN_FLIGHT_TASK_DRAIN_MS,
   LEASE_SORT_KEY,
   METRIC_NAMESPACE,
   METRICS,
@@ -143,5 +145,19 @@ describe('the stack keeps to the contract', () => {
     expect(docs.sort()).toEqual(HOST_SCRIPTS.map((s) => ssmDocumentName(prefix, s)).sort());
     const fns = ofType('AWS::Lambda::Function').filter((f) => f.Properties.Environment?.Variables?.PGQ_CLUSTER);
     for (const f of fns) expect(f.Properties.Environment.Variables.PGQ_SSM_DOCUMENT_PREFIX).toBe(prefix);
+  });
+});
+
+describe('IN_FLIGHT_TASK_DRAIN_MS', () => {
+  // Tasks that run after the commit, while the lease is steady again: a lease break never waits for them.
+  const AFTER_COMMIT = ['check-dns-insync', 'rejoin-old-primary', 'settle-rejoin', 'restart-old-as-replica'];
+  it('covers the timeout of every task that runs while the lease is in flight', () => {
+    const inFlight = Object.entries(TASKS).filter(([n]) => !AFTER_COMMIT.includes(n));
+    expect(inFlight.length).toBeGreaterThan(10);
+    for (const [name, spec] of inFlight) {
+      expect({ name, covered: spec.timeoutSec * 1000 <= IN_FLIGHT_TASK_DRAIN_MS }).toEqual({ name, covered: true });
+    }
+    // Not longer than it must be: an operator waits it out.
+    expect(Math.max(...inFlight.map(([, s]) => s.timeoutSec)) * 1000).toBe(IN_FLIGHT_TASK_DRAIN_MS);
   });
 });
