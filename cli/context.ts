@@ -60,6 +60,34 @@ export interface Target {
   readonly dbSslMode?: DbSslMode;
   /** The CA the nodes' certificates chain to (stack output DbCaBundle: a secret or parameter ARN, or a file). */
   readonly dbCaBundle?: string;
+  /**
+   * The name each node's certificate carries where it is not the node's address (stack output NodeTlsNames, the
+   * functions' PGQ_NODE_TLS_NAMES): verify-full checks it, as the functions do. @default none
+   */
+  readonly nodeTlsNames?: Readonly<Record<string, string>>;
+}
+
+/**
+ * NodeTlsNames / PGQ_NODE_TLS_NAMES: a JSON object of node name to certificate name. A malformed value is said in
+ * the discovery lines and left out: the CLI then verifies by address, and a node whose certificate names only its
+ * DNS name fails verify-full with a NodeTlsError that names the node.
+ */
+export function parseNodeTlsNames(
+  raw: string | undefined,
+  source: string,
+  discovery: string[],
+): Readonly<Record<string, string>> | undefined {
+  if (!raw || raw === 'none') return undefined;
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string' && x)) {
+      return Object.keys(v).length ? (v as Record<string, string>) : undefined;
+    }
+  } catch {
+    // said below
+  }
+  discovery.push(`${source} is not a JSON object of node name to certificate name: verifying the nodes by address`);
+  return undefined;
 }
 
 /** TLS modes of a connection to a node, as libpq names them. */
@@ -243,7 +271,13 @@ export function targetFromOutputs(
     ...(o.DbSecretArn ? { dbSecretArn: o.DbSecretArn } : {}),
     ...(sslMode && SSL_MODES.includes(sslMode) ? { dbSslMode: sslMode } : {}),
     ...(o.DbCaBundle && o.DbCaBundle !== 'none' ? { dbCaBundle: o.DbCaBundle } : {}),
+    ...optional('nodeTlsNames', parseNodeTlsNames(o.NodeTlsNames, 'the stack output NodeTlsNames', discovery)),
   };
+}
+
+/** `{ [key]: value }` when value is defined, else `{}` (exactOptionalPropertyTypes-safe spreading). */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
 
 /**
@@ -301,6 +335,20 @@ export async function awsTarget(
     functions,
     settings: parseSettings(vars('PGQ_SETTINGS'), DEFAULT_SETTINGS),
     discovery,
+    // The functions' own TLS settings: the CLI connects as they do. A CA file bundled into the functions (a
+    // relative name) is not on this machine: PGQ_DB_CA_BUNDLE names the operator's copy then.
+    ...optional(
+      'dbSslMode',
+      SSL_MODES.find((m) => m === vars('PGQ_DB_SSL_MODE')),
+    ),
+    ...optional(
+      'dbCaBundle',
+      [vars('PGQ_DB_CA_BUNDLE')].find((c) => c && (c.startsWith('arn:') || path.isAbsolute(c))),
+    ),
+    ...optional(
+      'nodeTlsNames',
+      parseNodeTlsNames(vars('PGQ_NODE_TLS_NAMES'), "the functions' PGQ_NODE_TLS_NAMES", discovery),
+    ),
   };
 }
 
@@ -400,7 +448,7 @@ export async function cliSsl(target: Target, env: NodeJS.ProcessEnv): Promise<Pg
     );
   }
   const ca = caRef && verifiesServer(mode) ? await readCaBundle(caRef, 'DbCaBundle') : undefined;
-  return pgSsl(mode, ca);
+  return pgSsl(mode, ca, target.nodeTlsNames);
 }
 
 /**

@@ -13,6 +13,7 @@ export const STACK_OUTPUTS = [
   'DbSecretArn',
   'DbSslMode',
   'DbCaBundle',
+  'NodeTlsNames',
   'Settings',
   'ValidateInputFunction',
   'RejoinFunction',

@@ -45,6 +45,8 @@ export function labOutputs(
     // The functions' mode; the CA `lab up` generated is the file the CLI verifies the nodes against.
     DbSslMode: 'verify-full',
     DbCaBundle: LAB_CA_FILE,
+    // The lab's certificates carry their node's address (IP SAN): no name to verify by.
+    NodeTlsNames: '{}',
     Settings: deployment.settings ?? JSON.stringify({ ...DEFAULT_SETTINGS, replicationMode: state.mode }),
     ...(deployment.stateMachineArn ? { StateMachineArn: deployment.stateMachineArn } : {}),
     ...(fns['validate-input'] ? { ValidateInputFunction: fns['validate-input'] } : {}),

@@ -212,6 +212,8 @@ export class PgQuorumCluster extends Construct {
   readonly dbSslMode: DbSslMode;
   /** Where functions and hosts read the CA from (an SSM parameter or secret ARN), when a CA is configured. */
   readonly dbCaSource?: string;
+  /** Each node's certificate name where it is not its address (props.nodes[].tlsServerName), by node name. */
+  readonly nodeTlsNames: Readonly<Record<string, string>>;
   private readonly hostedZoneId: string;
   private readonly vpcCidr: string;
   private readonly endpointSecurityGroup?: ec2.ISecurityGroup;
@@ -315,6 +317,7 @@ export class PgQuorumCluster extends Construct {
     // An installed package's prebuilt bundles cannot take the file: those functions read the parameter instead.
     const caBundled = caFile !== undefined && 'source' in handlerCode(TASKS['validate-input'].entry);
     const tlsNames = v.nodes.filter((n) => n.tlsServerName);
+    this.nodeTlsNames = Object.fromEntries(tlsNames.map((n) => [n.name, n.tlsServerName!]));
 
     const topic =
       props.alarmTopic ??

@@ -148,6 +148,11 @@ export class PgQuorumStack extends Stack {
         cluster.dbCaSource ?? 'none',
         "CA bundle of the nodes' certificates (SSM parameter or secret ARN), or none: the CLI verifies against it",
       ],
+      // The CLI verifies a node by this name under verify-full, as the functions do (PGQ_NODE_TLS_NAMES).
+      NodeTlsNames: [
+        JSON.stringify(cluster.nodeTlsNames),
+        "Each node's certificate name where it is not its address (JSON; {} when none)",
+      ],
       Settings: [JSON.stringify(cluster.settings), 'Controller thresholds as deployed (JSON)'],
       ValidateInputFunction: [
         this.functions['validate-input'].functionName,

@@ -35,6 +35,7 @@ const outputs = {
   DbSecretArn: 'arn:aws:secretsmanager:eu-west-1:1:secret:db-AbCdEf',
   DbSslMode: 'verify-full',
   DbCaBundle: 'arn:aws:ssm:eu-west-1:1:parameter/pgquorum/orders/db-ca-bundle',
+  NodeTlsNames: JSON.stringify({ pg1: 'db1.orders.internal' }),
   Settings: JSON.stringify({ failuresToDown: 4 }),
   ValidateInputFunction: 'PgQuorum-orders-TaskValidateInput-1',
   RejoinFunction: 'PgQuorum-orders-TaskRejoinOldPrimary-1',
@@ -68,6 +69,7 @@ describe('stack discovery (--stack)', () => {
       dbSecretArn: outputs.DbSecretArn,
       dbSslMode: 'verify-full',
       dbCaBundle: outputs.DbCaBundle,
+      nodeTlsNames: { pg1: 'db1.orders.internal' },
       functions: {
         'validate-input': outputs.ValidateInputFunction,
         'rejoin-old-primary': outputs.RejoinFunction,

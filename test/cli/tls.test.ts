@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { cliSsl, type Target } from '../../cli/context';
+import { cliSsl, parseNodeTlsNames, type Target } from '../../cli/context';
 import { UsageError } from '../../cli/errors';
 import { DEFAULT_SETTINGS } from '../../lambdas/core/settings';
 
@@ -45,5 +45,41 @@ describe('the CLI connects to the nodes as the functions do', () => {
     expect(await cliSsl(target({ dbSslMode: 'require' }), {})).toMatchObject({ rejectUnauthorized: false });
     expect(await cliSsl(target({ dbSslMode: 'disable' }), {})).toBe(false);
     await expect(cliSsl(target(), { PGQ_DB_SSL_MODE: 'prefer' })).rejects.toThrow(/PGQ_DB_SSL_MODE: prefer/);
+  });
+});
+
+describe('a node verified by its certificate name (tlsServerName)', () => {
+  it('verify-full checks the stack’s NodeTlsNames, as the functions check PGQ_NODE_TLS_NAMES', async () => {
+    expect(
+      await cliSsl(target({ dbSslMode: 'verify-full', dbCaBundle: pem, nodeTlsNames: { pg1: 'db1.internal' } }), {}),
+    ).toMatchObject({ verifyIdentity: true, serverNames: { pg1: 'db1.internal' } });
+  });
+
+  it.each([
+    ['a JSON object', '{"pg1":"db1.internal"}', { pg1: 'db1.internal' }, []],
+    ['none', 'none', undefined, []],
+    ['an empty object (the lab, a stack without names)', '{}', undefined, []],
+    [
+      'a list',
+      '["db1"]',
+      undefined,
+      ['src is not a JSON object of node name to certificate name: verifying the nodes by address'],
+    ],
+    [
+      'not JSON',
+      'db1.internal',
+      undefined,
+      ['src is not a JSON object of node name to certificate name: verifying the nodes by address'],
+    ],
+    [
+      'an empty name',
+      '{"pg1":""}',
+      undefined,
+      ['src is not a JSON object of node name to certificate name: verifying the nodes by address'],
+    ],
+  ])('parses %s', (_n, raw, want, said) => {
+    const discovery: string[] = [];
+    expect(parseNodeTlsNames(raw, 'src', discovery)).toEqual(want);
+    expect(discovery).toEqual(said);
   });
 });

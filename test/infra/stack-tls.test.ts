@@ -44,6 +44,8 @@ describe('TLS settings in the stack', () => {
       expect(v.PGQ_DB_SSL).toBeUndefined();
     }
     expect(t.Outputs.DbSslMode.Value).toBe('verify-full');
+    // The CLI verifies those nodes by the same names (cli/context.ts parseNodeTlsNames).
+    expect(JSON.parse(t.Outputs.NodeTlsNames.Value)).toEqual({ pg2: 'pg2.orders.db.internal' });
   });
 
   it('publishes the CA to the hosts as an SSM parameter their policy may read, and each document names it', () => {
