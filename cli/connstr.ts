@@ -21,6 +21,11 @@ export interface ConnstrNode {
   readonly port: number;
   /** As the registry has it: the primary goes first in the writer string, replicas first in the reader's. */
   readonly role: 'primary' | 'replica';
+  /**
+   * The name the node's certificate carries instead of its address (tlsServerName). Under verify-full libpq then
+   * gets `host=<name>` to verify and `hostaddr=<address>` to dial: no DNS still. @default none
+   */
+  readonly tlsName?: string;
 }
 
 /** What to print. */
@@ -86,10 +91,16 @@ export function connectionString(nodes: readonly ConnstrNode[], o: ConnstrOption
   const dbname = o.dbname ?? 'postgres';
   const timeout = o.connectTimeoutSec ?? 2;
   const hosts = ordered.map((n) => ({ name: n.name, host: n.host, port: n.port }));
+  // verify-full checks a name-only certificate against host=; hostaddr= keeps the dialing by address. Both lists
+  // run in the same order and length (libpq pairs them), a node without a name repeating its address.
+  const byName = o.sslMode === 'verify-full' && ordered.some((n) => n.tlsName);
+  const hostaddr: [string, string][] = byName ? [['hostaddr', ordered.map((n) => n.host).join(',')]] : [];
+  const verifyHost = (n: ConnstrNode) => (byName && n.tlsName ? n.tlsName : n.host);
   let connstr: string;
   if (format === 'libpq') {
     const kv: [string, string][] = [
-      ['host', ordered.map((n) => n.host).join(',')],
+      ['host', ordered.map(verifyHost).join(',')],
+      ...hostaddr,
       ['port', ordered.map((n) => String(n.port)).join(',')],
       ['dbname', dbname],
       ...(o.user ? ([['user', o.user]] as [string, string][]) : []),
@@ -101,13 +112,15 @@ export function connectionString(nodes: readonly ConnstrNode[], o: ConnstrOption
     connstr = kv.map(([k, v]) => `${k}=${libpqValue(v)}`).join(' ');
   } else if (format === 'uri') {
     const params = new URLSearchParams({
+      ...Object.fromEntries(hostaddr),
       connect_timeout: String(timeout),
       target_session_attrs: o.reader ? 'prefer-standby' : 'read-write',
       ...(o.reader ? { load_balance_hosts: 'random' } : {}),
       ...Object.fromEntries(tlsParams(o)),
     });
     const user = o.user ? `${encodeURIComponent(o.user)}@` : '';
-    connstr = `postgresql://${user}${ordered.map(hostPort).join(',')}/${encodeURIComponent(dbname)}?${params}`;
+    const authority = ordered.map((n) => hostPort({ ...n, host: verifyHost(n) })).join(',');
+    connstr = `postgresql://${user}${authority}/${encodeURIComponent(dbname)}?${params}`;
   } else {
     // pgjdbc: connectTimeout is in seconds; loadBalanceHosts shuffles the hosts.
     const params = new URLSearchParams({

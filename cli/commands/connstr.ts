@@ -18,8 +18,9 @@ export interface ConnstrCommandOptions {
  * `connstr`: a connection string over every node of the registry (the addresses the controller itself
  * connects to: private IPs on AWS, the gates in the lab), so clients need no DNS to follow a failover. It carries the
  * deployment's TLS mode, so a client checks the nodes' certificates as the controller does. A node with a
- * `tlsServerName` (a certificate without its IP) is not verifiable by address: such a deployment's clients need
- * `host=<names> hostaddr=<ips>`, which this command cannot print (the CLI does not know the names).
+ * `tlsServerName` (a certificate without its IP; the stack output NodeTlsNames) is verified by that name: libpq and
+ * URI strings then carry `host=<names> hostaddr=<ips>`. pgjdbc has no hostaddr: its string keeps the addresses, and
+ * a warning says that those nodes will not verify under verify-full.
  */
 export async function connstrCommand(
   ctx: CliContext,
@@ -38,6 +39,7 @@ export async function connstrCommand(
       port: n.port,
       // The lease names the primary; the registry's role may lag a run in flight.
       role: n.name === lease.primary ? 'primary' : 'replica',
+      ...(ctx.target.nodeTlsNames?.[n.name] ? { tlsName: ctx.target.nodeTlsNames[n.name] } : {}),
     })),
     {
       reader: o.reader,
@@ -50,6 +52,12 @@ export async function connstrCommand(
     },
   );
   if (tls.warning) out.warn(`warning: ${tls.warning}`);
+  const named = nodes.filter((n) => ctx.target.nodeTlsNames?.[n.name]).map((n) => n.name);
+  if (o.format === 'jdbc' && tls.sslMode === 'verify-full' && named.length) {
+    out.warn(
+      `warning: ${named.join(', ')} ${named.length === 1 ? 'carries' : 'carry'} a certificate name (tlsServerName) and pgjdbc cannot dial an address while verifying a name: those nodes fail verify-full through this string; use the libpq or URI format, or certificates with an IP SAN`,
+    );
+  }
   const result = { ...r, tls };
   out.result(result, r.connstr);
   return result;

@@ -47,6 +47,27 @@ describe('connstr', () => {
     expect(connectionString(nodes, opts).connstr).toBe(want);
   });
 
+  it.each<[string, Parameters<typeof connectionString>[1], string]>([
+    [
+      'libpq under verify-full: host= the certificate names, hostaddr= the addresses, in the same order',
+      { sslMode: 'verify-full', sslRootCert: '/ca.pem' },
+      'host=db2.internal,10.0.1.10,10.0.3.10 hostaddr=10.0.2.10,10.0.1.10,10.0.3.10 port=5432,5432,5433 dbname=postgres connect_timeout=2 target_session_attrs=read-write sslmode=verify-full sslrootcert=/ca.pem',
+    ],
+    [
+      'URI under verify-full: the names in the authority, hostaddr as a parameter',
+      { format: 'uri', sslMode: 'verify-full' },
+      'postgresql://db2.internal:5432,10.0.1.10:5432,10.0.3.10:5433/postgres?hostaddr=10.0.2.10%2C10.0.1.10%2C10.0.3.10&connect_timeout=2&target_session_attrs=read-write&sslmode=verify-full',
+    ],
+    [
+      'under require no name is verified: the addresses only',
+      { sslMode: 'require' },
+      'host=10.0.2.10,10.0.1.10,10.0.3.10 port=5432,5432,5433 dbname=postgres connect_timeout=2 target_session_attrs=read-write sslmode=require',
+    ],
+  ])('a node with a tlsServerName, %s', (_name, opts, want) => {
+    const named = nodes.map((n) => (n.name === 'pg2' ? { ...n, tlsName: 'db2.internal' } : n));
+    expect(connectionString(named, opts).connstr).toBe(want);
+  });
+
   it('quotes libpq values that need it, and lists the hosts it uses in order', () => {
     const r = connectionString(nodes, { dbname: "my db's" });
     expect(r.connstr).toContain("dbname='my db\\'s'");
@@ -179,7 +200,7 @@ describe('connstr command', () => {
       getLease: async () => ({ primary: 'pg2' }),
     },
   } as unknown as CliContext;
-  const run = async (o: Parameters<typeof connstrCommand>[1], env: NodeJS.ProcessEnv = {}) => {
+  const run = async (o: Parameters<typeof connstrCommand>[1], env: NodeJS.ProcessEnv = {}, c: CliContext = ctx) => {
     const lines = { result: [] as string[], warn: [] as string[] };
     const out: Output = {
       json: false,
@@ -187,7 +208,7 @@ describe('connstr command', () => {
       warn: (l) => lines.warn.push(l),
       result: (_v, t) => lines.result.push(t ?? ''),
     };
-    const r = await connstrCommand(ctx, o, out, env);
+    const r = await connstrCommand(c, o, out, env);
     return { r, ...lines };
   };
 
@@ -209,5 +230,19 @@ describe('connstr command', () => {
     const plain = await run({}, { PGQ_DB_SSL_MODE: 'require' });
     expect(plain.result[0]).toMatch(/ sslmode=require$/);
     expect(plain.warn).toEqual([]);
+  });
+
+  it('verifies a named node by its name (the stack output NodeTlsNames); JDBC, which cannot, says so', async () => {
+    const named = { ...ctx, target: { ...target, nodeTlsNames: { pg2: 'db2.internal' } } } as unknown as CliContext;
+    const libpq = await run({ sslrootcert: '/ca.pem' }, {}, named);
+    expect(libpq.result[0]).toMatch(
+      /^host=db2\.internal,10\.0\.1\.10,10\.0\.3\.10 hostaddr=10\.0\.2\.10,10\.0\.1\.10,10\.0\.3\.10 /,
+    );
+    expect(libpq.warn).toEqual([]);
+    const jdbc = await run({ format: 'jdbc', sslrootcert: '/ca.pem' }, {}, named);
+    expect(jdbc.result[0]).toMatch(/^jdbc:postgresql:\/\/10\.0\.2\.10:5432,/);
+    expect(jdbc.warn).toEqual([
+      expect.stringMatching(/^warning: pg2 carries a certificate name \(tlsServerName\) and pgjdbc/),
+    ]);
   });
 });
