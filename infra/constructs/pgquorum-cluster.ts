@@ -559,7 +559,8 @@ interface ValidProps {
  * sentence naming the first bad prop. Tokens (values known only at deploy time) are not checked.
  */
 function validateProps(p: PgQuorumClusterProps): ValidProps {
-  const fail = (path: string, message: string): never => {
+  // Declared with its type so a call narrows like a throw (TypeScript only narrows through annotated never-returners).
+  const fail: (path: string, message: string) => never = (path, message) => {
     throw new Error(`PgQuorumCluster: invalid props.${path}: ${message}.`);
   };
   const check = <T>(schema: z.ZodType<T>, value: unknown, path: string): T => {
@@ -640,7 +641,7 @@ function validateProps(p: PgQuorumClusterProps): ValidProps {
   if (first) fail(issuePath(first.path), first.message);
   return {
     settings,
-    records: { writer: recordName(writer, zoneName!), reader: recordName(reader, zoneName!) },
+    records: { writer: recordName(writer, zoneName), reader: recordName(reader, zoneName) },
     recordTtlSec,
     pgdata,
     sslMode: effectiveSslMode(p.dbSslMode, !!p.dbCaBundle),
