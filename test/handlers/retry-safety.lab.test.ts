@@ -5,7 +5,7 @@
  * nothing changed (every item of the table compared before and after); a
  * step retried after its side effect succeeds with the same result.
  */
-import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { createClusterTable } from '../../lab/seed';
 import { makeClients } from '../../lambdas/adapters/aws/clients';
@@ -335,6 +335,37 @@ describe('finding 3: post-commit steps refuse the node the lease names as primar
 });
 
 describe('finding 8: conditional writes', () => {
+  it('a Commit whose lease write loses a race (a newer run took the lease) changes no registry item', async () => {
+    await seed(promoted(), { epoch: 2 });
+    // Between the wrapper's check and the commit's write, another run takes epoch 3 (what a broken lease and a
+    // new start would do): the commit's conditional transition must refuse, and the registry must not move.
+    const racing: Deps = {
+      ...d,
+      store: new Proxy(d.store, {
+        get: (t, prop) =>
+          prop === 'transitionLease'
+            ? async (...args: Parameters<Deps['store']['transitionLease']>) => {
+                await aws.ddb.send(
+                  new UpdateItemCommand({
+                    TableName: table,
+                    Key: { pk: { S: `CLUSTER#${CLUSTER}` }, sk: { S: 'LEASE' } },
+                    UpdateExpression: 'SET epoch = :e, holder = :h',
+                    ExpressionAttributeValues: { ':e': { N: '3' }, ':h': { S: 'rs-failover-e3' } },
+                  }),
+                );
+                return t.transitionLease(...args);
+              }
+            : Reflect.get(t, prop, t),
+      }),
+    };
+    const nodesBefore = (await snapshot()).filter((i) => String(i.sk).startsWith('NODE#'));
+    await expect(
+      commit.withDeps(async () => racing)({ state: runState(), executionName: 'rs-failover-e2' }),
+    ).rejects.toThrow(/commit refused: stale epoch 2/);
+    expect((await snapshot()).filter((i) => String(i.sk).startsWith('NODE#'))).toEqual(nodesBefore);
+    expect(await store.getLease()).toMatchObject({ epoch: 3, holder: 'rs-failover-e3', state: 'failing-over' });
+  });
+
   it('updateEvent cannot overwrite a committed outcome', async () => {
     await seed(base(), { epoch: 5, outcome: 'committed' });
     await expect(store.updateEvent(5, { outcome: 'aborted', reason: 'late abort' })).rejects.toThrow(

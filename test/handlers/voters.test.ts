@@ -94,3 +94,23 @@ describe('the probe and ConfirmQuorum count the same voters when only two votes 
     expect(c.cell.lease.state).toBe(down ? 'failing-over' : 'steady');
   });
 });
+
+describe('a probe round whose vote is refused (another invocation of this AZ stored a newer one)', () => {
+  it('decides nothing and starts nothing, even when its own reading would start a failover', async () => {
+    const w = world([stored('a', 'failing', 9), stored('b', 'down')]);
+    const newer = stored('a', 'up', 10);
+    // The conditional write loses to seq 10: the stored vote is the other invocation's, and it decides.
+    currentDeps = {
+      ...currentDeps,
+      store: {
+        ...currentDeps.store,
+        putVote: async () => false,
+        getVotes: async () => [newer, stored('b', 'down')],
+      },
+    } as unknown as Deps;
+    const r = await probeRound(currentDeps, 'a', stored('a', 'failing', 9), ['a']);
+    expect(r.decision).toEqual({ action: 'impaired', reason: 'vote 10 superseded by seq 10 from a: no decision' });
+    expect(r.vote).toBe(newer);
+    expect(w.started).toEqual([]);
+  });
+});
