@@ -109,13 +109,14 @@ describe('pause, failover refused, resume', () => {
     expect(await labStore().getLease()).toMatchObject({ epoch: 1, state: 'paused', reason: 'maintenance window' });
   }, 30000);
 
-  it('a forced failover of a paused cluster is refused before anything starts', async () => {
+  // The probes' unforced failover of a paused cluster is refused in test/e2e/failover.lab.test.ts; the operator's
+  // forced one may run while paused (the way forward after maxReplans, issue 13), so the CLI's refusal here is the
+  // missing --force, with nothing started and the lease still paused.
+  it('a failover without --force is refused before anything starts, the lease still paused', async () => {
     const since = Date.now();
-    const r = cli('failover', '--to', 'pg2', '--force', '--yes');
-    expect(r.status).toBe(EXIT.refused);
-    expect(oneLine(r)).toEqual([
-      'pgquorum: failover refused: cluster is paused (maintenance window): nothing automatic happens',
-    ]);
+    const r = cli('failover', '--to', 'pg2', '--yes');
+    expect(r.status).toBe(EXIT.usage);
+    expect(oneLine(r)).toEqual(['pgquorum: failover --to NODE needs --force: it promotes without the probes’ quorum']);
     expect(await labStore().getLease()).toMatchObject({ epoch: 1, state: 'paused', primary: 'pg1' });
     expect(await executionsSince(d, since)).toEqual([]);
   }, 30000);
