@@ -31,12 +31,15 @@ export type EligibilityRule = (node: NodeView, ctx: EligibilityContext) => strin
 /** The old primary is the node being replaced. */
 export const isOldPrimary: EligibilityRule = (n, c) => (n.name === c.oldPrimary ? 'is the old primary' : null);
 
+/** How the `unreachable` rule's reason begins: refusalWorthAnotherLook recognises it by this, so both use it. */
+export const UNREACHABLE_REASON = 'unreachable';
+
 /** The controller must reach a node (from a majority of probe AZs) to promote it. */
 export const unreachable: EligibilityRule = (n, c) => {
   const reached = c.view.probeAzs.filter((az) => n.reachableFrom[az]).length;
   const need = majority(c.view.probeAzs.length);
   return reached < need
-    ? `unreachable (reached from ${reached} of ${c.view.probeAzs.length} AZs, ${need} needed)`
+    ? `${UNREACHABLE_REASON} (reached from ${reached} of ${c.view.probeAzs.length} AZs, ${need} needed)`
     : null;
 };
 
@@ -406,7 +409,9 @@ export function refusalWorthAnotherLook(
 ): string | null {
   if (decision.action !== 'no-candidate') return null;
   const unreached = Object.entries(decision.rejected)
-    .filter(([n, why]) => n !== oldPrimary && !excluded.includes(n) && why.some((w) => w.startsWith('unreachable')))
+    .filter(
+      ([n, why]) => n !== oldPrimary && !excluded.includes(n) && why.some((w) => w.startsWith(UNREACHABLE_REASON)),
+    )
     .map(([n]) => n);
   return unreached.length
     ? `${unreached.join(', ')} not reached from the controller (looked at again before the run gives up)`

@@ -359,11 +359,13 @@ export function breakLease(
   }
   // A stopped execution's task may still be fencing or promoting until its own timeout (Step Functions does not
   // stop a Lambda invocation in flight): breaking the lease before that could let a new run act beside it.
-  const left = req.holderEndedAt === undefined ? 0 : req.holderEndedAt + (req.drainMs ?? 0) - req.now;
-  if (left > 0) {
-    return refuse(
-      `the holder execution ${holder} ended ${Math.round((req.now - req.holderEndedAt!) / 1000)} s ago and a task it started may still run: try again in ${Math.ceil(left / 1000)} s`,
-    );
+  if (req.holderEndedAt !== undefined) {
+    const left = req.holderEndedAt + (req.drainMs ?? 0) - req.now;
+    if (left > 0) {
+      return refuse(
+        `the holder execution ${holder} ended ${Math.round((req.now - req.holderEndedAt) / 1000)} s ago and a task it started may still run: try again in ${Math.ceil(left / 1000)} s`,
+      );
+    }
   }
   return { ok: true, lease: toNeedsAttention(lease, req.reason, req.now) };
 }
