@@ -430,3 +430,32 @@ describe('finding 6: input is taken precisely', () => {
     expect(await snapshot()).toEqual(before);
   });
 });
+
+describe('SelectCandidate over replicas it cannot reach', () => {
+  it('fails retriable (the state machine looks again) instead of aborting, with no candidate recorded', async () => {
+    // Every registered node here is an address nobody listens on: to the task, pg2 and pg3 are unreachable, which
+    // a probe timing out on a busy network looks exactly like. Before the fix this was Pgq.Fatal (an abort).
+    await seed(
+      base({
+        epoch: 2,
+        state: 'failing-over',
+        holder: 'rs-failover-e2',
+        leaseUntil: Date.now() + 600000,
+        resumeState: 'steady',
+        run: record(),
+      }),
+    );
+    await expect(
+      selectCandidate.withDeps(withDeps)({
+        state: { input, epoch: 2, oldPrimary: 'pg1' },
+        executionName: 'rs-failover-e2',
+      }),
+    ).rejects.toMatchObject({
+      name: 'Pgq.Retriable',
+      message: expect.stringMatching(
+        /no eligible candidate \(.*pg2: [^;]*unreachable.*; pg2, pg3 not reached from the controller \(looked at again before the run gives up\)$/,
+      ),
+    });
+    expect((await store.getLease())?.run?.candidate).toBeUndefined();
+  });
+});
