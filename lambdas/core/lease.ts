@@ -405,6 +405,25 @@ export function restoreSyncLease(lease: Lease, req: { primary: string; now: numb
 }
 
 /**
+ * The restore did not take (no standby became synchronous within degradeAfterSec): the record goes back to
+ * degraded and asks for '' again. Its `since` stays: the RPO window it opened was never closed. Only while the
+ * lease is steady and names that primary, and only for the restore the probe read (`restoringSince`): a second
+ * probe, or one that read a newer restore, gets the lease back unchanged or refused.
+ */
+export function redegradeSyncLease(lease: Lease, req: { primary: string; restoringSince: number }): LeaseResult {
+  const rec = lease.syncDegraded;
+  if (!rec || rec.primary !== req.primary) return refuse(`no degrade of ${req.primary} is recorded`);
+  if (rec.restoringSince === undefined) return { ok: true, lease };
+  if (rec.restoringSince !== req.restoringSince) {
+    return refuse(`${req.primary}'s restore is recorded at ${rec.restoringSince}, not ${req.restoringSince}`);
+  }
+  if (lease.state !== 'steady') return refuse(`no degrade while the lease is ${lease.state} (epoch ${lease.epoch})`);
+  if (lease.primary !== req.primary) return refuse(`the lease names ${lease.primary}, not ${req.primary}`);
+  const { restoringSince: _restored, ...degraded } = rec;
+  return { ok: true, lease: { ...lease, syncDegraded: degraded } };
+}
+
+/**
  * Clears the degrade record: its primary has the saved setting back and a synchronous standby, or the lease
  * has moved on to another primary (a failover ended the window). Never during a run.
  */

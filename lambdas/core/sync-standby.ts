@@ -44,7 +44,12 @@ export type SyncAction =
   /** A standby streams again: mark the degrade record restoring (one probe wins); the setting follows. */
   | { readonly kind: 'restore' }
   /** The setting is back and a standby is synchronous (or the lease moved on): clear the record. */
-  | { readonly kind: 'clear' };
+  | { readonly kind: 'clear' }
+  /**
+   * Restored, but no standby became synchronous within degradeAfterSec (it dropped again): take the record back
+   * to degraded (one probe wins, it names the restoringSince it read); the setting follows ('').
+   */
+  | { readonly kind: 'redegrade'; readonly restoringSince: number };
 
 /** The decision: the episode observation (null: nothing known this round), the alarm's input and the action. */
 export interface SyncStandbyDecision {
@@ -164,11 +169,38 @@ export function decideSyncStandby(v: SyncStandbyView): SyncStandbyDecision {
         reason: `${p.node}'s synchronous_standby_names is back to '${deg.savedNames}' and ${sync.join(', ')} is synchronous: close the RPO window`,
       };
     }
+    const restoredFor = v.now - (deg.restoringSince ?? v.now);
+    const restoredSec = Math.floor(restoredFor / 1000);
+    const streams = streaming.length ? `${streaming.join(', ')} streams but is not synchronous` : 'no standby streams';
+    // With the saved setting back, commits wait for a standby again. One that dropped before it became
+    // synchronous would leave them waiting for good: onNoSyncStandby degrade bounds that wait by degradeAfterSec,
+    // counted from the restore, as it bounds the first one.
+    if (
+      v.settings.onNoSyncStandby === 'degrade' &&
+      deg.restoringSince !== undefined &&
+      restoredFor >= v.settings.degradeAfterSec * 1000
+    ) {
+      const blocked = `${p.node}'s synchronous_standby_names was restored ${restoredSec} s ago and no standby is synchronous (${streams})`;
+      if (v.lease.state !== 'steady') {
+        return {
+          observation: observation(true, `${blocked}: commits block`),
+          missing: true,
+          action: none,
+          reason: `${blocked}, but the lease is ${v.lease.state}: no degrade`,
+        };
+      }
+      return {
+        observation: observation(true, `${blocked}: commits block`),
+        missing: true,
+        action: { kind: 'redegrade', restoringSince: deg.restoringSince },
+        reason: `${blocked}: degrade to async again (degradeAfterSec ${v.settings.degradeAfterSec})`,
+      };
+    }
     return {
       observation: observation(true, `${p.node} has no synchronous standby yet (synchronous_standby_names restored)`),
       missing: true,
       action: none,
-      reason: `${p.node}'s synchronous_standby_names is restored; waiting for a standby to become synchronous`,
+      reason: `${p.node}'s synchronous_standby_names is restored ${restoredSec} s ago (${streams}); waiting for a standby to become synchronous`,
     };
   }
   if (names === '') {

@@ -1,5 +1,5 @@
 import { type Episode, type EpisodeObservation, episodeAgeSec, nextEpisode } from '../core/episode';
-import { clearSyncDegradedLease, degradeSyncLease, restoreSyncLease } from '../core/lease';
+import { clearSyncDegradedLease, degradeSyncLease, redegradeSyncLease, restoreSyncLease } from '../core/lease';
 import { decideSyncStandby, type SyncPrimarySeen } from '../core/sync-standby';
 import type { Lease } from '../core/types';
 import { decideUnnamedPrimary } from '../core/unnamed-primary';
@@ -152,6 +152,20 @@ async function actOnSync(
       const t = await d.store.transitionLease((l) => restoreSyncLease(l, { primary: lease.primary, now: d.now() }));
       if (!t.ok || !t.changed || !t.lease.syncDegraded) return;
       await d.pg.setSyncStandbyNames(at(t.lease.syncDegraded.primary), t.lease.syncDegraded.savedNames);
+      return;
+    }
+    case 'redegrade': {
+      const t = await d.store.transitionLease((l) =>
+        redegradeSyncLease(l, { primary: lease.primary, restoringSince: action.restoringSince }),
+      );
+      if (!t.ok || !t.changed || !t.lease.syncDegraded) return;
+      const rec = t.lease.syncDegraded;
+      // As for the first degrade: the record is written first, and any probe's next round applies what it asks.
+      await d.pg.setSyncStandbyNames(at(rec.primary), '');
+      await d.notify(
+        `${c}: ${rec.primary} degraded to async again`,
+        `${reason}: synchronous_standby_names is '' again (was '${rec.savedNames}'); the RPO window opened at ${new Date(rec.since).toISOString()} stays open. Quorum sync comes back once a standby has streamed for ${d.config.settings.syncRestoreAfterSec} s without a break; to end it now, repair a replica (\`npx pgquorum rejoin <node>\`).`,
+      );
       return;
     }
     case 'clear': {

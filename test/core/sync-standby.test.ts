@@ -8,6 +8,7 @@ import {
   type Lease,
   nextEpisode,
   parseSettings,
+  redegradeSyncLease,
   restoreSyncLease,
   type StandbySeen,
   type SyncDegraded,
@@ -212,6 +213,57 @@ describe('decideSyncStandby', () => {
       { active: true, missing: true, action: 'none', reason: /waiting for a standby/ },
     ],
     [
+      'restoring for degradeAfterSec, no standby synchronous (it dropped before it became one): degrade again',
+      view({
+        settings: { onNoSyncStandby: 'degrade' },
+        standbys: [],
+        lease: { syncDegraded: deg({ restoringSince: NOW - 15_000 }) },
+      }),
+      {
+        active: true,
+        missing: true,
+        action: 'redegrade',
+        reason:
+          /^pg1's synchronous_standby_names was restored 15 s ago and no standby is synchronous \(no standby streams\): degrade to async again \(degradeAfterSec 15\)$/,
+      },
+    ],
+    [
+      '... a standby that streams but never becomes synchronous bounds the wait the same way',
+      view({
+        settings: { onNoSyncStandby: 'degrade' },
+        standbys: [asyncStreaming('pg2')],
+        lease: { syncDegraded: deg({ restoringSince: NOW - 20_000 }) },
+      }),
+      { active: true, missing: true, action: 'redegrade', reason: /\(pg2 streams but is not synchronous\)/ },
+    ],
+    [
+      '... one second short of degradeAfterSec: wait',
+      view({
+        settings: { onNoSyncStandby: 'degrade' },
+        standbys: [],
+        lease: { syncDegraded: deg({ restoringSince: NOW - 14_000 }) },
+      }),
+      { active: true, missing: true, action: 'none', reason: /restored 14 s ago \(no standby streams\); waiting/ },
+    ],
+    [
+      '... but not while a run holds the lease',
+      view({
+        settings: { onNoSyncStandby: 'degrade' },
+        standbys: [],
+        lease: { state: 'failing-over', syncDegraded: deg({ restoringSince: NOW - 15_000 }) },
+      }),
+      { active: true, missing: true, action: 'none', reason: /but the lease is failing-over: no degrade$/ },
+    ],
+    [
+      '... and not once the deployment says block (commits wait, nothing is lost)',
+      view({
+        settings: { onNoSyncStandby: 'block' },
+        standbys: [],
+        lease: { syncDegraded: deg({ restoringSince: NOW - 60_000 }) },
+      }),
+      { active: true, missing: true, action: 'none', reason: /waiting for a standby to become synchronous/ },
+    ],
+    [
       'a record about a primary the lease moved away from (a failover): clear',
       view({ lease: { primary: 'pg2', syncDegraded: deg() } }),
       { active: null, missing: false, action: 'clear', reason: /names pg1, the lease now names pg2: clear/ },
@@ -310,6 +362,47 @@ describe('the degrade record in the lease', () => {
     });
     // After a failover the record names the old primary: clearing it is allowed outside a run.
     expect(clearSyncDegradedLease(lease({ primary: 'pg2', syncDegraded: deg() }), { primary: 'pg1' }).ok).toBe(true);
+  });
+});
+
+describe('a restore that did not take goes back to degraded', () => {
+  const restoring = deg({ restoringSince: NOW - 15_000 });
+  it.each<[string, Lease, { restoringSince: number }, RegExp | 'ok' | 'same']>([
+    [
+      'steady, the restore the probe read: degraded, the window kept',
+      lease({ syncDegraded: restoring }),
+      { restoringSince: NOW - 15_000 },
+      'ok',
+    ],
+    [
+      'a second probe finds it degraded already: unchanged',
+      lease({ syncDegraded: deg() }),
+      { restoringSince: NOW - 15_000 },
+      'same',
+    ],
+    [
+      'a newer restore than the one read: refused',
+      lease({ syncDegraded: restoring }),
+      { restoringSince: NOW - 60_000 },
+      /recorded at/,
+    ],
+    [
+      'a run holds the lease: refused',
+      lease({ syncDegraded: restoring, state: 'switching-over' }),
+      { restoringSince: NOW - 15_000 },
+      /while the lease is switching-over/,
+    ],
+    ['no record: refused', lease(), { restoringSince: NOW - 15_000 }, /no degrade of pg1 is recorded/],
+  ])('%s', (_n, l, req, want) => {
+    const r = redegradeSyncLease(l, { primary: 'pg1', ...req });
+    if (want === 'ok') {
+      expect(r.ok && r.lease.syncDegraded).toEqual({ primary: 'pg1', epoch: 7, since: NOW - 5000, savedNames: NAMES });
+    } else if (want === 'same') {
+      expect(r.ok && r.lease).toBe(l);
+    } else {
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.reason).toMatch(want);
+    }
   });
 });
 

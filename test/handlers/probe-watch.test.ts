@@ -130,6 +130,37 @@ describe('watchRound: sync-standby loss', () => {
     ]);
   });
 
+  it('degrade: a standby that drops before it becomes synchronous after the restore does not block commits for good', async () => {
+    const w = world(parseSettings({ onNoSyncStandby: 'degrade', degradeAfterSec: 5 }));
+    for (let i = 0; i < 6; i++) {
+      await w.round([]);
+      w.tick(1000);
+    }
+    await w.round([{ ...async_('pg2'), streamingForMs: 10_000 }]);
+    expect(w.alters).toEqual(['', NAMES]);
+    const since = w.lease().syncDegraded?.since;
+    // pg2 drops before it is synchronous: commits wait under the restored setting, for degradeAfterSec at most.
+    for (let i = 0; i < 5; i++) {
+      await w.round([]);
+      w.tick(1000);
+    }
+    expect(w.alters).toEqual(['', NAMES]);
+    await w.round([]);
+    expect(w.alters).toEqual(['', NAMES, '']);
+    expect(w.lease().syncDegraded).toMatchObject({ primary: 'pg1', since });
+    expect(w.lease().syncDegraded?.restoringSince).toBeUndefined();
+    expect(w.pages).toEqual([
+      'pgquorum orders: no synchronous standby on pg1',
+      'pgquorum orders: pg1 degraded to async',
+      'pgquorum orders: pg1 degraded to async again',
+    ]);
+    // The window it opened stays one window: a lasting stream restores and closes it.
+    await w.round([{ ...async_('pg3'), streamingForMs: 10_000 }]);
+    await w.round([quorum('pg3')]);
+    expect(w.lease().syncDegraded).toBeUndefined();
+    expect([...w.windows.values()].map((e) => [e.startedAt, e.outcome])).toEqual([[since, 'closed']]);
+  });
+
   it('async mode: nothing is written, nothing pages', async () => {
     const w = world(parseSettings({ replicationMode: 'async' }));
     await w.round([]);
