@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { tlsOptionsFor } from '../lambdas/adapters/postgres/pg-node-adapter';
-import { committedLabel } from '../lambdas/core/commit-health';
+import { committedLabel, NEEDS_RECLONE } from '../lambdas/core/commit-health';
 import type { Episode } from '../lambdas/core/episode';
 import { lsnDiff } from '../lambdas/core/lsn';
 import { isStaleVote, readVote } from '../lambdas/core/quorum';
@@ -187,6 +187,19 @@ export function episodeWarnings(episodes: readonly Episode[], lease: Lease, now:
  * registry, fence snapshots), a fresh probe of every node, the fence port for
  * each security group, and Route 53 for the records.
  */
+/** One line per node the registry marks for a re-clone (a given-up candidate), naming the command. */
+export function registryWarnings(
+  nodes: readonly { name: string; status: string }[],
+  lease: Pick<Lease, 'primary'>,
+): string[] {
+  return nodes
+    .filter((n) => n.status === NEEDS_RECLONE && n.name !== lease.primary)
+    .map(
+      (n) =>
+        `${n.name} was given up as a failover candidate and may hold WAL no other node has: \`npx pgquorum rejoin ${n.name}\` re-clones it`,
+    );
+}
+
 export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
   const { store, target } = ctx;
   const [lease, nodes, votes, episodes] = await Promise.all([
@@ -261,6 +274,7 @@ export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
     warnings.push(`the lease names ${lease.primary} but ${primaries[0]} is the primary`);
   }
   warnings.push(...episodeWarnings(episodes, lease, now));
+  warnings.push(...registryWarnings(nodes, lease));
   // The last run's commit tells the truth here too (issue 13): what the committed cluster is missing.
   const last =
     lease.run?.outcome === 'committed' ? await store.getEvent(lease.epoch).catch(() => undefined) : undefined;

@@ -1,4 +1,5 @@
 import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { rejoinWanted } from '../../lambdas/core/commit-health';
 import { endpointOf } from '../../lambdas/handlers/cluster-view';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import { checkNode } from '../checks';
@@ -47,7 +48,7 @@ export async function rejoinCommand(
   const [self, primary] = pg
     ? await Promise.all([pg.probe(endpointOf(registered)), primaryNode ? pg.probe(endpointOf(primaryNode)) : undefined])
     : [undefined, undefined];
-  if (self?.ok && self.role === 'replica' && self.streaming && registered.status !== 'needs-rejoin') {
+  if (self?.ok && self.role === 'replica' && self.streaming && !rejoinWanted(registered.status)) {
     throw new RefusedError(`rejoin refused: ${node} is already a streaming replica (from ${self.upstream ?? '?'})`);
   }
   if (self?.ok && self.role === 'primary') {

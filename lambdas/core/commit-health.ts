@@ -26,6 +26,24 @@ export function committedLabel(degraded: readonly string[] | undefined): 'commit
   return degraded?.length ? 'committed-degraded' : 'committed';
 }
 
+/**
+ * The registry status of a node a failover gave up on as its candidate. It may have promoted onto a timeline whose
+ * ID the next candidate also took, with another history, so only a re-clone brings it back (rejoinMethod). It
+ * sticks across later runs until a rejoin succeeds: the epoch whose event listed it as given up is long gone by
+ * the time an operator runs `pgquorum rejoin` after a maxReplans give-up and a forced failover.
+ */
+export const NEEDS_RECLONE = 'needs-reclone';
+
+/** True when the registry says a rejoin is still owed (a node that streams anyway may be diverged). */
+export function rejoinWanted(status: string): boolean {
+  return status === 'needs-rejoin' || status === NEEDS_RECLONE;
+}
+
+/** The status a failed rejoin leaves: `needs-rejoin`, or `needs-reclone` kept (the failure proved nothing about it). */
+export function statusAfterFailedRejoin(status: string): string {
+  return status === NEEDS_RECLONE ? NEEDS_RECLONE : 'needs-rejoin';
+}
+
 /** A registry entry as the commit rewrites it: the role and status it decides, whatever else the entry carries. */
 export interface RegistryEntry {
   readonly name: string;
@@ -42,12 +60,15 @@ export interface CommittedRun {
   readonly oldPrimary?: string;
   /** RepointReplicas' results; undefined when the Map did not run. */
   readonly repointed?: readonly { readonly replica: string; readonly ok: boolean }[];
+  /** The candidates this run gave up on (Replan marks them too; this covers a registry read before that write). */
+  readonly givenUp?: readonly string[];
 }
 
 /**
  * The registry a commit writes with the lease: the new primary healthy; the old one a replica that is not
- * healthy until the rejoin proves it streams (fenced after a failover, stopped after a switchover); a replica
- * whose re-point failed needs a rejoin; every other replica healthy.
+ * healthy until the rejoin proves it streams (fenced after a failover, stopped after a switchover); a node given
+ * up as a candidate, by this run or an earlier one, needs a re-clone; a replica whose re-point failed needs a
+ * rejoin; every other replica healthy.
  */
 export function committedRegistry<N extends RegistryEntry>(nodes: readonly N[], run: CommittedRun): N[] {
   return nodes.map((n): N => {
@@ -55,6 +76,9 @@ export function committedRegistry<N extends RegistryEntry>(nodes: readonly N[], 
     if (n.name === run.oldPrimary) {
       return { ...n, role: 'replica', status: run.mode === 'failover' ? 'fenced' : 'stopped' };
     }
+    // A given-up candidate stays marked until a rejoin re-clones it, whatever a later run did around it.
+    if (n.status === NEEDS_RECLONE || run.givenUp?.includes(n.name))
+      return { ...n, role: 'replica', status: NEEDS_RECLONE };
     const repointed = run.repointed?.find((x) => x.replica === n.name);
     return { ...n, role: 'replica', status: repointed && !repointed.ok ? 'needs-rejoin' : 'healthy' };
   });

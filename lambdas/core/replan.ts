@@ -1,3 +1,4 @@
+import { NEEDS_RECLONE } from './commit-health';
 /** What Replan knows when a failover's candidate failed after SelectCandidate chose it. */
 export interface ReplanInput {
   /** The candidate that failed. */
@@ -93,11 +94,22 @@ export interface RejoinMethod {
  * positions where the new primary wrote something else (seen on the lab: replay stalls past its own end, not
  * streaming, a diverged data directory). A given-up candidate that never promoted loses only time by a re-clone.
  */
-export function rejoinMethod(i: { readonly node: string; readonly givenUp: readonly string[] }): RejoinMethod {
+export function rejoinMethod(i: {
+  readonly node: string;
+  readonly givenUp: readonly string[];
+  /** The node's registry status: `needs-reclone` marks a candidate an earlier run gave up on. @default not marked */
+  readonly status?: string;
+}): RejoinMethod {
   if (i.givenUp.includes(i.node)) {
     return {
       method: 'reclone',
       reason: `${i.node} was given up by the run as its candidate: if it promoted, its timeline has the new primary's ID with another history, which pg_rewind cannot tell apart`,
+    };
+  }
+  if (i.status === NEEDS_RECLONE) {
+    return {
+      method: 'reclone',
+      reason: `${i.node} is marked ${NEEDS_RECLONE} (an earlier run gave it up as its candidate): if it promoted, its timeline has another history under the same ID, which pg_rewind cannot tell apart`,
     };
   }
   return { method: 'rewind', reason: `${i.node} is a former primary: pg_rewind onto the new timeline` };

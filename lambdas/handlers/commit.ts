@@ -48,6 +48,7 @@ export const handler = task(
       primary: candidate,
       oldPrimary: state.oldPrimary,
       repointed: state.repointed,
+      givenUp: state.excluded ?? [],
     });
     // The lease commits either way; what the cluster is missing is told, not hidden (issue 13).
     const health = commitHealth({

@@ -1,4 +1,4 @@
-import { commitHealth } from '../core/commit-health';
+import { commitHealth, statusAfterFailedRejoin } from '../core/commit-health';
 import { buildConninfo } from '../core/conninfo';
 import { RetriableError } from '../core/errors';
 import { libpqTlsKeywords } from '../core/tls';
@@ -107,7 +107,7 @@ export async function afterCommit(
     ];
     await d.store
       .writeGuarded(guard, {
-        nodes: [{ ...old, role: 'replica', status: 'needs-rejoin' }],
+        nodes: [{ ...old, role: 'replica', status: statusAfterFailedRejoin(old.status) }],
         event: { epoch, fields: { rejoin: detail, degraded } },
       })
       .catch(() => undefined);

@@ -39,7 +39,11 @@ export const handler = task(
         return (await d.host.run(old, 'reclone', { ...params, ...up }, { timeoutMs: 600000 })).stdout;
       };
       const event = await d.store.getEvent(state.epoch).catch(() => undefined);
-      const plan = rejoinMethod({ node: old.name, givenUp: event?.excluded ?? state.excluded ?? [] });
+      const plan = rejoinMethod({
+        node: old.name,
+        givenUp: event?.excluded ?? state.excluded ?? [],
+        status: old.status,
+      });
       let how = 'pg_rewind';
       let out: string;
       if (plan.method === 'reclone') {

@@ -1,3 +1,4 @@
+import { NEEDS_RECLONE } from '../core/commit-health';
 import { FatalError } from '../core/errors';
 import { replanRun } from '../core/lease';
 import { replanDecision } from '../core/replan';
@@ -79,6 +80,14 @@ export const handler = task(
       failure,
     });
     const node = findNode(nodes, candidate);
+    // Marked before anything else, on both paths: whatever the fence below manages, a node that may have promoted
+    // is never rewound later (core rejoinMethod), nor counted a healthy replica behind the reader record.
+    if (node.status !== NEEDS_RECLONE) {
+      await d.store.writeGuarded(
+        { epoch: state.epoch },
+        { nodes: [{ ...node, role: 'replica', status: NEEDS_RECLONE }] },
+      );
+    }
     if (decision.action === 'give-up') {
       // The last candidate is fenced like every other given-up one: a Promote that failed may still end recovery
       // (a pg_promote that timed out, a host that restarts mid-promotion), and the reason says it is fenced.

@@ -1,4 +1,4 @@
-import { commitHealth } from '../core/commit-health';
+import { commitHealth, statusAfterFailedRejoin } from '../core/commit-health';
 import { findNode } from './cluster-view';
 import type { Deps } from './deps';
 import type { RunState } from './run-state';
@@ -20,7 +20,7 @@ export async function settleRejoin(state: Phase<'candidate' | 'epoch'>, d: Deps)
     const detail = `rejoin of ${old.name} crashed: ${state.rejoinError.Error ?? 'error'}: ${(state.rejoinError.Cause ?? '').slice(0, 300)}`;
     // A crash after afterCommit marked the node healthy leaves it healthy: only a node not proven back is flagged.
     if (old.status !== 'healthy') {
-      const flagged = { ...old, role: 'replica' as const, status: 'needs-rejoin' };
+      const flagged = { ...old, role: 'replica' as const, status: statusAfterFailedRejoin(old.status) };
       // The commit tells the truth after the fact too: a failed rejoin joins the run's degraded list.
       const degraded = [
         ...(state.degraded ?? []),

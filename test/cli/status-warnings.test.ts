@@ -1,4 +1,4 @@
-import { episodeWarnings } from '../../cli/status';
+import { episodeWarnings, registryWarnings } from '../../cli/status';
 import type { Episode } from '../../lambdas/core';
 import { lease, NOW } from '../core/builders';
 
@@ -42,5 +42,30 @@ describe('episodeWarnings', () => {
     const lines = episodeWarnings(episodes, lease(l), NOW);
     expect(lines).toHaveLength(want.length);
     for (const [i, w] of want.entries()) expect(lines[i]).toMatch(w);
+  });
+});
+
+describe('registryWarnings', () => {
+  it.each<[string, { name: string; status: string }[], string, string[]]>([
+    ['every node healthy: no line', [{ name: 'pg2', status: 'healthy' }], 'pg1', []],
+    [
+      'a given-up candidate: the line names it and the command',
+      [
+        { name: 'pg2', status: 'needs-reclone' },
+        { name: 'pg3', status: 'needs-rejoin' },
+      ],
+      'pg1',
+      [
+        'pg2 was given up as a failover candidate and may hold WAL no other node has: `npx pgquorum rejoin pg2` re-clones it',
+      ],
+    ],
+    [
+      'the mark on the primary the lease names is stale: no line',
+      [{ name: 'pg2', status: 'needs-reclone' }],
+      'pg2',
+      [],
+    ],
+  ])('%s', (_n, nodes, primary, want) => {
+    expect(registryWarnings(nodes, lease({ primary }))).toEqual(want);
   });
 });

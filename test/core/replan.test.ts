@@ -403,8 +403,25 @@ describe('rejoinMethod', () => {
       reason: /^pg2 was given up by the run as its candidate: .*pg_rewind cannot tell apart/,
     },
     { name: 'no record of a give-up: pg_rewind', node: 'pg2', givenUp: [], method: 'rewind', reason: /pg_rewind/ },
-  ])('$name', ({ node, givenUp, method, reason }) => {
-    const m = rejoinMethod({ node, givenUp });
+    {
+      // The maxReplans path: the give-up's epoch ended in needs-attention, the rejoin runs under a later one.
+      name: 'given up by an earlier run (the registry mark): re-clone',
+      node: 'pg2',
+      givenUp: [],
+      status: 'needs-reclone',
+      method: 'reclone',
+      reason: /^pg2 is marked needs-reclone \(an earlier run gave it up as its candidate\)/,
+    },
+    {
+      name: 'a plain needs-rejoin: pg_rewind',
+      node: 'pg2',
+      givenUp: [],
+      status: 'needs-rejoin',
+      method: 'rewind',
+      reason: /pg_rewind/,
+    },
+  ])('$name', ({ node, givenUp, status, method, reason }) => {
+    const m = rejoinMethod({ node, givenUp, ...(status ? { status } : {}) });
     expect(m.method).toBe(method);
     expect(m.reason).toMatch(reason);
   });

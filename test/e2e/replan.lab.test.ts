@@ -73,6 +73,13 @@ describe.each<CandidateKillMoment>(['entering-promote', 'after-promote', 'before
       expect(t.lostAcknowledged).toEqual([]);
       expect(t.lostOnSurvivor).toEqual([]);
       expect(t.writablePrimaries).toEqual([t.newPrimary]);
+      // Marked for a re-clone, so neither the reader record nor a later rejoin treats it as a plain replica.
+      const killedNode = (await labStore().listNodes()).find((n) => n.name === t.killedCandidate);
+      expect(killedNode?.status).toBe('needs-reclone');
+      // The record as settle-rejoin wrote it (a resolver under --cloud aws may still show the value before it).
+      const readers = t.event?.timeline.find((s) => s.step === 'reader-record')?.detail;
+      expect(readers).toMatch(/ -> /);
+      expect(readers).not.toContain(killedNode!.privateIp);
     }, 300000);
   },
 );
@@ -138,5 +145,18 @@ describe('maxReplans reached (deployed with maxReplans 0)', () => {
     expect(fo.status).toBe(0);
     expect(await labStore().getLease()).toMatchObject({ state: 'paused', primary: remaining });
     expect(await writablePrimaries(lab)).toEqual([remaining]);
-  }, 300000);
+
+    // The given-up candidate, rejoined under the forced failover's epoch (not the one that gave it up): the
+    // registry's mark makes it a re-clone, never a pg_rewind onto a timeline ID it may share with another history.
+    expect((await labStore().listNodes()).find((n) => n.name === killed)?.status).toBe('needs-reclone');
+    const rj = cli('rejoin', killed, '--yes', '--json');
+    expect(rj.status).toBe(0);
+    const outcome = JSON.parse(rj.stdout) as { detail: string; status: string; succeeded: boolean };
+    expect(outcome).toMatchObject({ status: 'healthy', succeeded: true });
+    expect(outcome.detail).toMatch(
+      new RegExp(`^${killed} streams from ${remaining} again \\(re-clone \\(${killed} is marked needs-reclone`),
+    );
+    const after = (await lab.status()).nodes.find((n) => n.name === killed);
+    expect(after).toMatchObject({ role: 'replica', upstream: remaining, gateOpen: true });
+  }, 420000);
 });

@@ -18,8 +18,16 @@ function world(o: { run?: Partial<RunRecord>; revoke?: () => Promise<void>; seve
   const timeline: string[] = [];
   const cell = memoryLease(failingOverLease({ promotedLsn: '0/5000000', ...o.run }), () => void calls.push('record'));
   let sgOpen = true;
+  const base = stepDeps(cell, timeline);
   const d = {
-    ...stepDeps(cell, timeline),
+    ...base,
+    store: {
+      ...base.store,
+      writeGuarded: async (g: { epoch: number }, w: { nodes?: { name: string; status: string }[] }) => {
+        if (g.epoch !== cell.lease.epoch) throw new Error(`lease moved past epoch ${g.epoch}`);
+        for (const n of w.nodes ?? []) calls.push(`mark ${n.name} ${n.status}`);
+      },
+    },
     fence: {
       revokeIngress: async () => {
         await o.revoke?.();
@@ -57,7 +65,8 @@ describe('Replan', () => {
     const w = world();
     const out = (await replan({ state, executionName: HOLDER })) as RunState;
     // Invariant 1: ingress revoked (and proven) and the stop tried before the record lets a second node be promoted.
-    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms', 'record']);
+    // Marked first: whatever the fence manages, a node that may have promoted is re-cloned later, never rewound.
+    expect(w.calls).toEqual(['mark pg2 needs-reclone', 'revoke', 'ssm-stop within 8000 ms', 'record']);
     expect(w.lease().run).toEqual({
       holder: HOLDER,
       mode: 'failover',
@@ -99,8 +108,8 @@ describe('Replan', () => {
     ).rejects.toThrow(
       /^ReplanGiveUpError: candidate pg3 failed .*no other node to choose \(old primary pg1, given up: pg2, pg3\): needs attention; check pg2, pg3 \(fenced: ingress revoked\), then `npx pgquorum resume --primary pg1`/,
     );
-    // Fenced, but the record is not changed: nothing else may be promoted, the run aborts.
-    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
+    // Fenced and marked for a re-clone, but the record is not changed: nothing else may be promoted, the run aborts.
+    expect(w.calls).toEqual(['mark pg3 needs-reclone', 'revoke', 'ssm-stop within 8000 ms']);
     expect(w.lease().run?.candidate).toBe('pg3');
     expect(w.timeline).toContainEqual(expect.stringMatching(/^replan-give-up: candidate pg3 failed/));
   });
