@@ -1,3 +1,4 @@
+import { NEEDS_RECLONE } from './commit-health';
 import { compareLsn, lsnDiff } from './lsn';
 import { majority } from './quorum';
 import type { ControllerSettings } from './settings';
@@ -93,6 +94,15 @@ export const lagsTooMuch: EligibilityRule = (n, c) => {
 export const excludedByRun: EligibilityRule = (n, c) =>
   c.excluded?.includes(n.name) ? 'given up by this run (failed as its candidate, fenced)' : null;
 
+/**
+ * A candidate an earlier run gave up on (registry `needs-reclone`) may have promoted onto a timeline ID the next
+ * candidate also took, with another history: its data is not the cluster's until a rejoin re-clones it.
+ */
+export const markedForReclone: EligibilityRule = (n) =>
+  n.registryStatus === NEEDS_RECLONE
+    ? `marked ${NEEDS_RECLONE} (given up as an earlier run's candidate): \`npx pgquorum rejoin ${n.name}\` first`
+    : null;
+
 /** Every rule, in the order reasons are reported. */
 export const ELIGIBILITY_RULES: readonly EligibilityRule[] = [
   isOldPrimary,
@@ -103,6 +113,7 @@ export const ELIGIBILITY_RULES: readonly EligibilityRule[] = [
   wrongTimeline,
   lagsTooMuch,
   excludedByRun,
+  markedForReclone,
 ];
 
 /** How a promote decision chose its node. */

@@ -27,6 +27,8 @@ export interface NodeView {
   /** Per probe AZ: did that AZ reach the node on its last probe. */
   readonly reachableFrom: Readonly<Record<string, boolean>>;
   readonly tags: Readonly<{ noFailover?: boolean }>;
+  /** The registry's status (`needs-reclone`: a candidate an earlier run gave up on). @default not known */
+  readonly registryStatus?: string;
 }
 
 /** The whole cluster at one instant. */

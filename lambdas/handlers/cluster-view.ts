@@ -56,6 +56,7 @@ export async function buildClusterView(
       lastStreamedAt: p.streaming ? now : lastStreamedAt,
       reachableFrom,
       tags: { noFailover: n.noFailover },
+      registryStatus: n.status,
     };
   });
   const lastSeenAt = Math.max(0, ...opts.votes.map((v) => v.nodes?.[opts.primary]?.lastSeenAt ?? 0));

@@ -119,6 +119,23 @@ describe('candidate selection', () => {
       /pg1: is the old primary.*pg2: unreachable \(reached from 0 of 3 AZs, 2 needed\).*pg3: tagged noFailover/,
     ],
     [
+      // Given up by an earlier run and not re-cloned since: even the most advanced replica is not a candidate.
+      'a node the registry marks needs-reclone',
+      clusterWithDeadPrimary({ pg3: { receiveLsn: '0/9000000', registryStatus: 'needs-reclone' } }),
+      S,
+      false,
+      'pg2',
+      /pg2/,
+    ],
+    [
+      '... alone: no candidate, the reason names the command',
+      clusterWithDeadPrimary({ pg2: { reachableFrom: nowhere }, pg3: { registryStatus: 'needs-reclone' } }),
+      S,
+      false,
+      null,
+      /pg3: marked needs-reclone \(given up as an earlier run's candidate\): `npx pgquorum rejoin pg3` first/,
+    ],
+    [
       'a node that is not in recovery',
       clusterWithDeadPrimary({ pg2: { role: 'primary' }, pg3: { receiveLsn: null } }),
       S,
