@@ -1,9 +1,11 @@
 import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import type { RunOutcome } from '../../cli/commands/run';
 import { EXIT } from '../../cli/errors';
 import type { StatusSnapshot } from '../../cli/status';
 import type { LabDeployment } from '../../lab/deploy';
+import type { Lab } from '../../lab/index';
 import { executionsSince, labStore } from '../../lab/scenarios';
 import type { EventRecord } from '../../lambdas/ports/store-port';
 import { useDeployedLab } from '../e2e/fixtures';
@@ -16,6 +18,7 @@ import { useDeployedLab } from '../e2e/fixtures';
  */
 const ROOT = path.resolve(__dirname, '..', '..');
 let d: LabDeployment;
+let lab: Lab;
 let env: NodeJS.ProcessEnv;
 
 function cli(...args: string[]): SpawnSyncReturns<string> {
@@ -32,7 +35,7 @@ function cli(...args: string[]): SpawnSyncReturns<string> {
 const oneLine = (r: SpawnSyncReturns<string>) => r.stderr.trim().split('\n');
 
 useDeployedLab({ probeRunMs: 170000, startProbes: true, settleMs: 0, cli: true }, (x) => {
-  ({ d, env } = x);
+  ({ d, env, lab } = x);
 });
 
 beforeAll(async () => {
@@ -191,5 +194,47 @@ describe('rejoin', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ node: 'pg1', primary: 'pg2', status: 'healthy', succeeded: true });
     expect(JSON.parse(r.stdout).detail).toMatch(/^pg1 streams from pg2 again/);
     expect((await store.listNodes()).find((n) => n.name === 'pg1')?.status).toBe('healthy');
+  }, 120000);
+});
+
+// Last in the file: it leaves the lease held by a stopped execution (the file's clean-up resets the lab).
+describe('lease break while a stopped holder may still have a task running', () => {
+  it('refused for IN_FLIGHT_TASK_DRAIN_MS after DescribeExecution stopDate, with the wait named; nothing changed', async () => {
+    const store = labStore();
+    const sfn = new SFNClient({});
+    // CheckTarget is the switchover's first task after AcquireLease: held in the shim, its invocation is in flight
+    // when the execution is stopped, as a Fence or a Promote would be on AWS (a stop does not stop a Lambda).
+    await lab.holdTask('select-candidate');
+    const { executionArn } = await sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: d.stateMachineArn,
+        name: `lab-lease-break-${Date.now()}`,
+        input: JSON.stringify({ mode: 'switchover', cluster: 'lab', target: 'pg3', reason: 'drill: lease break' }),
+      }),
+    );
+    const by = Date.now() + 60000;
+    while (!((await lab.heldTasks())['select-candidate'] ?? []).length && Date.now() < by) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const held = await store.getLease();
+    expect(held).toMatchObject({ state: 'switching-over', run: { holder: executionArn!.split(':').at(-1) } });
+    await sfn.send(new StopExecutionCommand({ executionArn, cause: 'drill: an operator stopped it' }));
+    const ended = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    expect(ended.status).toBe('ABORTED');
+    expect(ended.stopDate).toBeInstanceOf(Date);
+
+    const r = cli('lease', 'break', '--epoch', String(held.epoch), '--yes');
+    expect(r.status).toBe(EXIT.refused);
+    expect(oneLine(r)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^pgquorum: lease break refused: the holder execution ${held.run!.holder} ended \\d+ s ago and a task it started may still run: try again in (\\d+) s$`,
+        ),
+      ),
+    ]);
+    const wait = Number(/try again in (\d+) s/.exec(r.stderr)?.[1]);
+    expect(wait).toBeGreaterThan(60);
+    expect(wait).toBeLessThanOrEqual(120);
+    expect(await store.getLease()).toEqual(held);
   }, 120000);
 });
