@@ -18,6 +18,7 @@ import { waitPortFree } from './procs';
 import {
   azCutTrial,
   type CandidateKillMoment,
+  candidateBehindTrial,
   candidateKillTrial,
   controllerCrashTrial,
   doubleTriggerTrial,
@@ -68,6 +69,7 @@ export const SCENARIOS = [
   'candidate-kill-entering-promote',
   'candidate-kill-after-promote',
   'candidate-kill-before-commit',
+  'candidate-behind-after-fence',
   'replan-exhausted',
 ] as const;
 /** Scenarios that need the controller deployed with other settings than the defaults (redeployed for them). */
@@ -316,6 +318,29 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
           lease: t.lease,
           writablePrimaries: t.writablePrimaries,
           degraded: t.degraded,
+          executionStatus: t.executionStatus,
+        },
+      };
+    }
+    case 'candidate-behind-after-fence': {
+      const t = await candidateBehindTrial(lab, d, { onProgress: log });
+      // Promote's post-fence re-check: the starved candidate given up, the other replica promoted, nothing lost.
+      const ok =
+        t.chosen !== null &&
+        t.ackedAfterFreeze > 0 &&
+        t.excluded.includes(t.chosen) &&
+        t.newPrimary !== t.chosen &&
+        t.writablePrimaries.length <= 1;
+      const row = fromFailover(s, i, t, ok);
+      return {
+        ...row,
+        outcome: `${t.outcome}, chose ${t.chosen ?? 'none'}, excluded [${t.excluded.join(', ')}], new primary ${t.newPrimary ?? 'none'}`,
+        detail: {
+          ...row.detail,
+          chosen: t.chosen,
+          ackedAfterFreeze: t.ackedAfterFreeze,
+          replanReason: t.replanReason,
+          writablePrimaries: t.writablePrimaries,
           executionStatus: t.executionStatus,
         },
       };

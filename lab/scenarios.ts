@@ -1381,3 +1381,105 @@ export async function replanExhaustedTrial(
     remaining: lab.nodeNames.find((n) => n !== oldPrimary && n !== t.killedCandidate) ?? null,
   };
 }
+
+/** Result of the post-fence re-check drill (issue 13, DESIGN invariant 4). */
+export interface CandidateBehindTrial extends FailoverTrial {
+  /** The candidate SelectCandidate chose (the Fence's held invocation named it), then starved of WAL. */
+  chosen: string | null;
+  /** Writes the old primary acknowledged after the chosen candidate's walreceiver was frozen (before the fence). */
+  ackedAfterFreeze: number;
+  /** The run's record of given-up candidates. */
+  excluded: string[];
+  /** The Replan step's detail (why the candidate was given up), or null when the run did not re-plan. */
+  replanReason: string | null;
+  /** Primaries that accept writes from a fresh client after the run. */
+  writablePrimaries: string[];
+}
+
+/**
+ * The old primary keeps committing between SelectCandidate and the fence, with the other standby's
+ * acknowledgement only (quorum sync `ANY 1`): its probe paths are black-holed (the probes see it down, clients
+ * and replicas still reach it), the Fence's invocation is held once SelectCandidate chose, and the chosen
+ * candidate's walreceiver is frozen (SIGSTOP) for two seconds of load. Promote's post-fence re-check must find
+ * the candidate behind the other replica and re-plan to it: without that check the writes acknowledged in those
+ * two seconds are lost.
+ */
+export async function candidateBehindTrial(
+  lab: Lab,
+  d: LabDeployment,
+  opts: { onProgress?: (m: string) => void } = {},
+): Promise<CandidateBehindTrial> {
+  const say = opts.onProgress ?? (() => undefined);
+  const store = labStore();
+  const oldPrimary = (await store.getLease()).primary;
+  const load = new LoadGenerator(lab.endpointConnection('writer'));
+  await load.prepare();
+  load.start();
+  await sleep(2500);
+  await lab.holdTask('fence');
+  const probePaths = ['az-a', 'az-b', 'az-c'] as const;
+  let chosen: string | null = null;
+  let frozen: number | null = null;
+  let ackedAfterFreeze = 0;
+  const faultAt = Date.now();
+  let run: RunResult | undefined;
+  try {
+    for (const p of probePaths) await lab.cut(oldPrimary, p, 'blackhole');
+    say(`probe paths to ${oldPrimary} black-holed at ${new Date(faultAt).toISOString()}; Fence held`);
+    const by = Date.now() + runTimeoutFor(lab);
+    while (!chosen && Date.now() < by) {
+      chosen = ((await lab.heldTasks()).fence ?? []).find((w) => w.candidate)?.candidate ?? null;
+      if (!chosen) await sleep(50);
+    }
+    if (chosen) {
+      const [row] = (await onNode(lab, chosen, 'SELECT pid FROM pg_stat_wal_receiver')) as { pid?: number }[];
+      if (row?.pid) {
+        process.kill(row.pid, 'SIGSTOP');
+        frozen = row.pid;
+        const at = Date.now();
+        say(`${chosen} chosen; its walreceiver (pid ${row.pid}) frozen at ${new Date(at).toISOString()}`);
+        await sleep(2000);
+        ackedAfterFreeze = load.report.acked.filter((a) => a.at >= at).length;
+        say(`${oldPrimary} acknowledged ${ackedAfterFreeze} write(s) since, with the other standby's ack only`);
+      }
+    }
+  } finally {
+    await lab.releaseTask('fence').catch(() => undefined);
+  }
+  try {
+    run = await waitForRun(d, faultAt, { startTimeoutMs: 5000, runTimeoutMs: runTimeoutFor(lab) });
+    const ackBy = Date.now() + 20000;
+    while (!load.firstAckAfter(run?.stopped ?? faultAt) && Date.now() < ackBy) await sleep(50);
+    await sleep(500);
+  } finally {
+    if (frozen) {
+      try {
+        process.kill(frozen, 'SIGCONT');
+      } catch {
+        // the fence of the given-up candidate stopped PostgreSQL, walreceiver and all
+      }
+    }
+    for (const p of probePaths) await lab.heal(oldPrimary, p).catch(() => undefined);
+  }
+  const report = await load.stop();
+  const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));
+  const outcome = await failoverOutcome(lab, store, {
+    scenario: 'candidate-behind-after-fence',
+    oldPrimary,
+    run,
+    faultAt,
+    firstWriteAt: firstAck?.at ?? null,
+    report,
+    table: load.table,
+  });
+  const lease = await store.getLease();
+  const event = await store.getEvent(outcome.event?.epoch ?? lease.epoch).catch(() => undefined);
+  return {
+    ...outcome,
+    chosen,
+    ackedAfterFreeze,
+    excluded: [...(lease.run?.excluded ?? event?.excluded ?? [])],
+    replanReason: event?.timeline.find((s) => s.step === 'replan')?.detail ?? null,
+    writablePrimaries: await writablePrimaries(lab),
+  };
+}

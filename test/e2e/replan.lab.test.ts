@@ -4,6 +4,7 @@ import { deployToLab, type LabDeployment, restartProbes, stopProbes } from '../.
 import type { Lab } from '../../lab/index';
 import {
   type CandidateKillMoment,
+  candidateBehindTrial,
   candidateKillTrial,
   labStore,
   replanExhaustedTrial,
@@ -83,6 +84,34 @@ describe.each<CandidateKillMoment>(['entering-promote', 'after-promote', 'before
     }, 300000);
   },
 );
+
+describe('the candidate behind after the fence (Promote re-checks once no more WAL can arrive)', () => {
+  afterEach(async () => {
+    await stopProbes(d);
+  }, 60000);
+
+  it('the old primary committed with the other standby only: re-planned to it, nothing acknowledged lost', async () => {
+    await freshCluster();
+    const t = await candidateBehindTrial(lab, d, { onProgress: (m) => process.stderr.write(`[recheck] ${m}\n`) });
+    process.stderr.write(
+      `[recheck] ${JSON.stringify({ ...t, acked: undefined, event: t.event?.timeline.map((s) => `${s.step}: ${s.detail.slice(0, 160)}`) }, null, 1)}\n`,
+    );
+    const chosen = t.chosen!;
+    expect(chosen).not.toBeNull();
+    // The drill did what it means to: the old primary acknowledged writes the chosen candidate never received.
+    expect(t.ackedAfterFreeze).toBeGreaterThan(0);
+    expect(t.outcome).toBe('failover');
+    expect(t.excluded).toEqual([chosen]);
+    expect(t.replanReason).toMatch(
+      new RegExp(
+        `^candidate ${chosen} failed \\(CandidateFailedError: ${chosen} received \\S+ but ${t.newPrimary} received \\S+ \\(\\d+ bytes more\\) by the time the old primary was fenced`,
+      ),
+    );
+    expect(t.newPrimary).not.toBe(chosen);
+    expect(t.lostAcknowledged).toEqual([]);
+    expect(t.writablePrimaries).toEqual([t.newPrimary]);
+  }, 300000);
+});
 
 describe('maxReplans reached (deployed with maxReplans 0)', () => {
   const root = path.resolve(__dirname, '..', '..');
