@@ -1386,7 +1386,7 @@ export async function replanExhaustedTrial(
 export interface CandidateBehindTrial extends FailoverTrial {
   /** The candidate SelectCandidate chose (the Fence's held invocation named it), then starved of WAL. */
   chosen: string | null;
-  /** Writes the old primary acknowledged after the chosen candidate's walreceiver was frozen (before the fence). */
+  /** Writes the old primary acknowledged after the chosen candidate's stream stopped (before the fence). */
   ackedAfterFreeze: number;
   /** The run's record of given-up candidates. */
   excluded: string[];
@@ -1400,7 +1400,7 @@ export interface CandidateBehindTrial extends FailoverTrial {
  * The old primary keeps committing between SelectCandidate and the fence, with the other standby's
  * acknowledgement only (quorum sync `ANY 1`): its probe paths are black-holed (the probes see it down, clients
  * and replicas still reach it), the Fence's invocation is held once SelectCandidate chose, and the chosen
- * candidate's walreceiver is frozen (SIGSTOP) for two seconds of load. Promote's post-fence re-check must find
+ * candidate's stream is stopped for two seconds of load. Promote's post-fence re-check must find
  * the candidate behind the other replica and re-plan to it: without that check the writes acknowledged in those
  * two seconds are lost.
  */
@@ -1419,7 +1419,7 @@ export async function candidateBehindTrial(
   await lab.holdTask('fence');
   const probePaths = ['az-a', 'az-b', 'az-c'] as const;
   let chosen: string | null = null;
-  let frozen: number | null = null;
+  let starved = false;
   let ackedAfterFreeze = 0;
   const faultAt = Date.now();
   let run: RunResult | undefined;
@@ -1432,16 +1432,22 @@ export async function candidateBehindTrial(
       if (!chosen) await sleep(50);
     }
     if (chosen) {
-      const [row] = (await onNode(lab, chosen, 'SELECT pid FROM pg_stat_wal_receiver')) as { pid?: number }[];
-      if (row?.pid) {
-        process.kill(row.pid, 'SIGSTOP');
-        frozen = row.pid;
-        const at = Date.now();
-        say(`${chosen} chosen; its walreceiver (pid ${row.pid}) frozen at ${new Date(at).toISOString()}`);
-        await sleep(2000);
-        ackedAfterFreeze = load.report.acked.filter((a) => a.at >= at).length;
-        say(`${oldPrimary} acknowledged ${ackedAfterFreeze} write(s) since, with the other standby's ack only`);
+      // Its stream ends (an empty primary_conninfo stops the walreceiver and starts none): pg_last_wal_receive_lsn
+      // keeps the last position it received. A SIGSTOPped walreceiver would not do: it still reads 'streaming', so
+      // VerifyFence sees a replica of the old primary, and once continued it reads what sat in its socket.
+      await onNode(lab, chosen, "ALTER SYSTEM SET primary_conninfo = ''");
+      await onNode(lab, chosen, 'SELECT pg_reload_conf()');
+      const stopBy = Date.now() + 10000;
+      while (((await onNode(lab, chosen, 'SELECT pid FROM pg_stat_wal_receiver')) as unknown[]).length) {
+        if (Date.now() > stopBy) throw new Error(`${chosen}'s walreceiver did not stop after primary_conninfo ''`);
+        await sleep(50);
       }
+      starved = true;
+      const at = Date.now();
+      say(`${chosen} chosen; its stream from ${oldPrimary} stopped at ${new Date(at).toISOString()}`);
+      await sleep(2000);
+      ackedAfterFreeze = load.report.acked.filter((a) => a.at >= at).length;
+      say(`${oldPrimary} acknowledged ${ackedAfterFreeze} write(s) since, with the other standby's ack only`);
     }
   } finally {
     await lab.releaseTask('fence').catch(() => undefined);
@@ -1452,12 +1458,9 @@ export async function candidateBehindTrial(
     while (!load.firstAckAfter(run?.stopped ?? faultAt) && Date.now() < ackBy) await sleep(50);
     await sleep(500);
   } finally {
-    if (frozen) {
-      try {
-        process.kill(frozen, 'SIGCONT');
-      } catch {
-        // the fence of the given-up candidate stopped PostgreSQL, walreceiver and all
-      }
+    // The lab's reset rebuilds the node; until then, a given-up candidate stays a replica that streams from nobody.
+    if (starved && chosen) {
+      await onNode(lab, chosen, 'ALTER SYSTEM RESET primary_conninfo').catch(() => undefined);
     }
     for (const p of probePaths) await lab.heal(oldPrimary, p).catch(() => undefined);
   }
