@@ -183,12 +183,13 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
     case 'controller-crash': {
       const t = await controllerCrashTrial(lab, d);
       // A pg_promote sent before the injected hang can complete after the abort: that one promotion may be left
-      // behind, and the rerun must finish it (adopt that node), never promote a second one.
+      // behind. The rerun finishes it (adopts that node), unless the run gave the node up: then it stays fenced
+      // and marked needs-reclone, and the rerun promotes a replica the run did not give up.
       const leftBehind = t.primariesAfterFirstRun[0];
       const clean =
         t.leaseAfterFirstRun.startsWith('needs-attention') &&
         t.primariesAfterFirstRun.length <= 1 &&
-        (!leftBehind || t.newPrimary === leftBehind);
+        (!leftBehind || t.newPrimary === leftBehind || t.excluded.includes(leftBehind));
       return {
         scenario: s,
         trial: i,
@@ -334,7 +335,10 @@ async function runTrial(s: Scenario, i: number, lab: Lab, d: LabDeployment): Pro
       const row = fromFailover(s, i, t, ok);
       return {
         ...row,
-        outcome: `${t.outcome}, chose ${t.chosen ?? 'none'}, excluded [${t.excluded.join(', ')}], new primary ${t.newPrimary ?? 'none'}`,
+        // The old primary keeps acknowledging until the fence, so "fault to first write" measures nothing here:
+        // the write pause (the load's longest gap) is the figure.
+        rtoMs: null,
+        outcome: `${t.outcome}, chose ${t.chosen ?? 'none'}, excluded [${t.excluded.join(', ')}], new primary ${t.newPrimary ?? 'none'}, write pause ${(t.load.maxGapMs / 1000).toFixed(2)} s`,
         detail: {
           ...row.detail,
           chosen: t.chosen,

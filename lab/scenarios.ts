@@ -636,6 +636,10 @@ export async function controllerCrashTrial(
   leaseAfterFirstRun: string;
   primariesAfterFirstRun: string[];
   rerun: string;
+  /** The forced failover's target. */
+  rerunTarget: string;
+  /** The candidates the interrupted run gave up (fenced, marked needs-reclone). */
+  excluded: string[];
   newPrimary: string | null;
   lostAcknowledged: number[];
 }> {
@@ -665,17 +669,25 @@ export async function controllerCrashTrial(
   await sleep(1000);
   const st = await lab.status();
   const primaries = st.nodes.filter((n) => n.role === 'primary').map((n) => n.name);
-  // The operator's recovery: resume naming the (fenced) primary of record, then a forced failover.
-  const { resumeLease } = await import('../lambdas/core/lease');
+  // The operator's recovery, as the abort's reason names it: `resume --primary OLD`, which with OLD dead leaves the
+  // lease paused (the CLI's resumeDecision: no fresh up votes), then a forced failover from paused. A steady lease
+  // here would let the probes start a run of their own beside the operator's.
+  const { resumePausedLease } = await import('../lambdas/core/lease');
   const cur = await store.getLease();
-  const r = resumeLease(cur, {
+  const r = resumePausedLease(cur, {
     now: Date.now(),
-    reason: 'drill: operator resumed after controller crash',
+    reason: `drill: operator resumed after controller crash, paused until the probes see ${oldPrimary} up`,
     primary: oldPrimary,
   });
   if (r.ok) await store.putLease(r.lease, { epoch: cur.epoch, state: cur.state });
-  // A forced failover names its target (ValidateInput refuses `force` without one): the interrupted run's choice.
-  const target = (await store.getEvent(cur.epoch))?.candidate ?? replicas[0]!;
+  // A forced failover names its target (ValidateInput refuses `force` without one): the interrupted run's choice,
+  // unless the run gave it up (fenced, marked needs-reclone): then a replica it did not give up.
+  const ev = await store.getEvent(cur.epoch);
+  const excluded = [...(ev?.excluded ?? [])];
+  const target =
+    ev?.candidate && !excluded.includes(ev.candidate)
+      ? ev.candidate
+      : (replicas.find((n) => !excluded.includes(n)) ?? replicas[0]!);
   const t1 = Date.now();
   const { executionArn } = await new SFNClient({}).send(
     new StartExecutionCommand({
@@ -701,6 +713,8 @@ export async function controllerCrashTrial(
     leaseAfterFirstRun: `${leaseAfter.state} (epoch ${leaseAfter.epoch}): ${leaseAfter.reason.slice(0, 160)}`,
     primariesAfterFirstRun: primaries,
     rerun: rerun?.status ?? 'not started',
+    rerunTarget: target,
+    excluded,
     newPrimary,
     lostAcknowledged: newPrimary
       ? await lostAcknowledged(lab.nodeConnection(lease.primary), load.table, report.acked)
