@@ -142,9 +142,19 @@ export async function quorumSnapshot(store: DynamoStore): Promise<{ lease: strin
 }
 
 /**
+ * The first write acknowledged after the run started (ms), else after the fault. A write in flight at the fault
+ * can still be acknowledged by the old primary: the first write of the new primary cannot come before the run
+ * that promotes it has started.
+ */
+function firstAckAfterRun(report: LoadReport, run: RunResult | undefined, faultAt: number): number | undefined {
+  return report.acked.find((a) => a.at > (run?.started ?? faultAt))?.at;
+}
+
+/**
  * What a fault trial ended with: the lease and run outcome, every acknowledged
  * write read back from the new primary, and the run's event. `firstWriteAt` is
- * the new primary's first acknowledged write (the end of the RTO).
+ * the new primary's first acknowledged write (the end of the RTO); undefined: the
+ * load's first acknowledgement after the run started (`firstAckAfterRun`).
  */
 async function failoverOutcome(
   lab: Lab,
@@ -154,13 +164,15 @@ async function failoverOutcome(
     oldPrimary: string;
     run: RunResult | undefined;
     faultAt: number;
-    firstWriteAt: number | null;
+    firstWriteAt?: number | null;
     report: LoadReport;
     table: string;
     /** The DNS-free client's load, when the trial ran one. */
     direct?: { report: LoadReport; table: string };
   },
 ): Promise<FailoverTrial> {
+  const firstWriteAt =
+    t.firstWriteAt !== undefined ? t.firstWriteAt : (firstAckAfterRun(t.report, t.run, t.faultAt) ?? null);
   const lease = await store.getLease();
   const newPrimary = lease.primary !== t.oldPrimary ? lease.primary : null;
   const event = t.run ? await store.getEvent(lease.epoch) : undefined;
@@ -170,7 +182,7 @@ async function failoverOutcome(
     newPrimary && direct
       ? await lostAcknowledged(lab.nodeConnection(lease.primary), direct.table, direct.report.acked)
       : [];
-  const directAck = direct?.report.acked.find((a) => a.at > (t.run?.started ?? t.faultAt));
+  const directAck = direct ? firstAckAfterRun(direct.report, t.run, t.faultAt) : undefined;
   const writerChange = (await lab.awsProxy().catch(() => undefined))?.route53Changes.find(
     (c) => c.submittedAt >= t.faultAt && Object.keys(c.records).some((n) => n.startsWith('writer.')),
   );
@@ -186,8 +198,10 @@ async function failoverOutcome(
             ? 'failed'
             : 'no-failover',
     ...(t.run ? { execution: t.run.name, executionStatus: t.run.status } : {}),
-    rtoMs: t.firstWriteAt !== null && newPrimary ? t.firstWriteAt - t.faultAt : null,
-    ...(direct ? { rtoDirectMs: directAck && newPrimary ? directAck.at - t.faultAt : null, lostDirect } : {}),
+    rtoMs: firstWriteAt !== null && newPrimary ? firstWriteAt - t.faultAt : null,
+    ...(direct
+      ? { rtoDirectMs: directAck !== undefined && newPrimary ? directAck - t.faultAt : null, lostDirect }
+      : {}),
     writerPropagationMs: writerChange ? writerChange.visibleAt - writerChange.submittedAt : null,
     detectMs: t.run ? t.run.started - t.faultAt : null,
     ackedWrites: acked.length,
@@ -245,15 +259,11 @@ export async function kill9Trial(
   const report = await load.stop();
   const directReport = await direct.stop();
   if (opts.replicationCutMs) await lab.heal(oldPrimary, 'repl');
-  // A write in flight at the fault can still be acknowledged by the old primary: the first write of the new
-  // primary cannot come before the run that promotes it has started.
-  const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));
   const outcome = await failoverOutcome(lab, store, {
     scenario: opts.fault === 'stop' ? 'pause-long' : 'kill9',
     oldPrimary,
     run,
     faultAt,
-    firstWriteAt: firstAck?.at ?? null,
     report,
     table: load.table,
     direct: { report: directReport, table: direct.table },
@@ -1479,13 +1489,11 @@ export async function candidateBehindTrial(
     for (const p of probePaths) await lab.heal(oldPrimary, p).catch(() => undefined);
   }
   const report = await load.stop();
-  const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));
   const outcome = await failoverOutcome(lab, store, {
     scenario: 'candidate-behind-after-fence',
     oldPrimary,
     run,
     faultAt,
-    firstWriteAt: firstAck?.at ?? null,
     report,
     table: load.table,
   });

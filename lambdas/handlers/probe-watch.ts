@@ -107,6 +107,8 @@ async function actOnSync(
   endpoint: (node: string) => NodeEndpoint | undefined,
 ): Promise<void> {
   const c = `pgquorum ${d.config.PGQ_CLUSTER}`;
+  // Both degrade pages end with how the window closes.
+  const comesBack = `Quorum sync comes back once a standby has streamed for ${d.config.settings.syncRestoreAfterSec} s without a break; to end it now, repair a replica (\`npx pgquorum rejoin <node>\`).`;
   const at = (node: string) => {
     const ep = endpoint(node);
     if (!ep) throw new Error(`${node} is not in the registry`);
@@ -144,7 +146,7 @@ async function actOnSync(
       });
       await d.notify(
         `${c}: ${rec.primary} degraded to async`,
-        `${rec.primary} had no synchronous standby for ${d.config.settings.degradeAfterSec} s: synchronous_standby_names is now '' (was '${rec.savedNames}'), writes resume with async semantics (RPO window open). Quorum sync comes back once a standby has streamed for ${d.config.settings.syncRestoreAfterSec} s without a break; to end it now, repair a replica (\`npx pgquorum rejoin <node>\`).`,
+        `${rec.primary} had no synchronous standby for ${d.config.settings.degradeAfterSec} s: synchronous_standby_names is now '' (was '${rec.savedNames}'), writes resume with async semantics (RPO window open). ${comesBack}`,
       );
       return;
     }
@@ -164,7 +166,7 @@ async function actOnSync(
       await d.pg.setSyncStandbyNames(at(rec.primary), '');
       await d.notify(
         `${c}: ${rec.primary} degraded to async again`,
-        `${reason}: synchronous_standby_names is '' again (was '${rec.savedNames}'); the RPO window opened at ${new Date(rec.since).toISOString()} stays open. Quorum sync comes back once a standby has streamed for ${d.config.settings.syncRestoreAfterSec} s without a break; to end it now, repair a replica (\`npx pgquorum rejoin <node>\`).`,
+        `${reason}: synchronous_standby_names is '' again (was '${rec.savedNames}'); the RPO window opened at ${new Date(rec.since).toISOString()} stays open. ${comesBack}`,
       );
       return;
     }

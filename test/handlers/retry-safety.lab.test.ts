@@ -88,16 +88,12 @@ const record = (over: Partial<RunRecord> = {}): RunRecord => ({
   oldPrimary: 'pg1',
   ...over,
 });
+/** Epoch 2 in flight, held by rs-failover-e2 (its run record as given). */
+const inFlight = (run: Partial<RunRecord> = {}, over: Partial<Lease> = {}): Lease =>
+  base({ epoch: 2, state: 'failing-over', holder: 'rs-failover-e2', resumeState: 'steady', run: record(run), ...over });
 /** Epoch 2 held by rs-failover-e2, pg2 chosen, pg1's fence verified, pg2 promoted. */
 const promoted = (): Lease =>
-  base({
-    epoch: 2,
-    state: 'failing-over',
-    holder: 'rs-failover-e2',
-    leaseUntil: Date.now() + 600000,
-    resumeState: 'steady',
-    run: record({ candidate: 'pg2', fenceVerified: true, promotedLsn: '0/5000000' }),
-  });
+  inFlight({ candidate: 'pg2', fenceVerified: true, promotedLsn: '0/5000000' }, { leaseUntil: Date.now() + 600000 });
 const input = { mode: 'failover' as const, cluster: CLUSTER, reason: 'test' };
 const runState = (over: Partial<RunState> = {}): RunState => ({
   input,
@@ -162,10 +158,7 @@ describe('finding 1: Commit and ConfirmQuorum are idempotent under retry', () =>
   });
 
   it('a ConfirmQuorum retried after it released the lease ends NoFailover again, changing nothing', async () => {
-    await seed(
-      base({ epoch: 2, state: 'failing-over', holder: 'rs-failover-e2', resumeState: 'steady', run: record() }),
-      { epoch: 2 },
-    );
+    await seed(inFlight(), { epoch: 2 });
     const state = { input, epoch: 2, oldPrimary: 'pg1' };
     const first = await confirmQuorum.withDeps(withDeps)({ state, executionName: 'rs-failover-e2' });
     expect(first).toMatchObject({ quorumConfirmed: false });
@@ -239,10 +232,7 @@ describe('finding 2: a step acts only for its own run', () => {
   ];
 
   it.each(refusals)('%s is refused with nothing changed', async (_n, call, reason) => {
-    await seed(
-      base({ epoch: 2, state: 'failing-over', holder: 'rs-failover-e2', resumeState: 'steady', run: record() }),
-      { epoch: 2 },
-    );
+    await seed(inFlight(), { epoch: 2 });
     const before = await snapshot();
     await expect(call()).rejects.toThrow(reason);
     expect(await snapshot()).toEqual(before);
@@ -261,16 +251,7 @@ describe('finding 2: a step acts only for its own run', () => {
   });
 
   it('promote by the holder of a run record with candidate pg3 but no verified fence is refused, nothing changed', async () => {
-    await seed(
-      base({
-        epoch: 2,
-        state: 'failing-over',
-        holder: 'rs-failover-e2',
-        resumeState: 'steady',
-        run: record({ candidate: 'pg3' }),
-      }),
-      { epoch: 2 },
-    );
+    await seed(inFlight({ candidate: 'pg3' }), { epoch: 2 });
     const before = await snapshot();
     await expect(
       promote.withDeps(withDeps)({
@@ -282,16 +263,7 @@ describe('finding 2: a step acts only for its own run', () => {
   });
 
   it('promote of a noFailover node the run did not choose is refused, nothing changed', async () => {
-    await seed(
-      base({
-        epoch: 2,
-        state: 'failing-over',
-        holder: 'rs-failover-e2',
-        resumeState: 'steady',
-        run: record({ candidate: 'pg2', fenceVerified: true }),
-      }),
-      { epoch: 2 },
-    );
+    await seed(inFlight({ candidate: 'pg2', fenceVerified: true }), { epoch: 2 });
     const tagged = { pk: `CLUSTER#${CLUSTER}`, sk: 'NODE#pg3', ...node('pg3', 'replica'), noFailover: true };
     await aws.ddb.send(new PutItemCommand({ TableName: table, Item: marshall(tagged) }));
     const before = await snapshot();
@@ -435,16 +407,7 @@ describe('SelectCandidate over replicas it cannot reach', () => {
   it('fails retriable (the state machine looks again) instead of aborting, with no candidate recorded', async () => {
     // Every registered node here is an address nobody listens on: to the task, pg2 and pg3 are unreachable, which
     // a probe timing out on a busy network looks exactly like. Before the fix this was Pgq.Fatal (an abort).
-    await seed(
-      base({
-        epoch: 2,
-        state: 'failing-over',
-        holder: 'rs-failover-e2',
-        leaseUntil: Date.now() + 600000,
-        resumeState: 'steady',
-        run: record(),
-      }),
-    );
+    await seed(inFlight({}, { leaseUntil: Date.now() + 600000 }));
     await expect(
       selectCandidate.withDeps(withDeps)({
         state: { input, epoch: 2, oldPrimary: 'pg1' },
