@@ -1,7 +1,7 @@
 import { type Episode, type EpisodeObservation, episodeAgeSec, nextEpisode } from '../core/episode';
 import { clearSyncDegradedLease, degradeSyncLease, redegradeSyncLease, restoreSyncLease } from '../core/lease';
 import { decideSyncStandby, type SyncPrimarySeen } from '../core/sync-standby';
-import type { Lease } from '../core/types';
+import type { Lease, SyncDegraded } from '../core/types';
 import { decideUnnamedPrimary } from '../core/unnamed-primary';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
 import type { Deps } from './deps';
@@ -99,6 +99,22 @@ export async function watchRound(
   return notes.join('; ');
 }
 
+/**
+ * The open RPO window event of a degrade record. Built from the record alone and keyed by its since, so the degrade
+ * and a later round's apply write the same item.
+ */
+function openWindow(d: Deps, rec: SyncDegraded): Promise<void> {
+  return d.store.putWindowEvent({
+    epoch: rec.epoch,
+    kind: 'rpo-window',
+    startedAt: rec.since,
+    outcome: 'open',
+    oldPrimary: rec.primary,
+    reason: `${rec.primary} had no synchronous standby for ${d.config.settings.degradeAfterSec} s (onNoSyncStandby degrade): synchronous_standby_names '${rec.savedNames}' -> ''; commits are acknowledged without a standby (RPO window open)`,
+    timeline: [{ step: 'degrade', at: rec.since, detail: `synchronous_standby_names '' (was '${rec.savedNames}')` }],
+  });
+}
+
 async function actOnSync(
   d: Deps,
   lease: Lease,
@@ -117,9 +133,14 @@ async function actOnSync(
   switch (action.kind) {
     case 'none':
       return;
-    case 'apply':
+    case 'apply': {
+      const rec = lease.syncDegraded;
+      // A degrade whose winner stopped between its lease write and its window event: the window is opened here,
+      // before the ALTER that lets commits through without a standby (same key, so a second put changes nothing).
+      if (action.names === '' && rec?.primary === lease.primary) await openWindow(d, rec);
       await d.pg.setSyncStandbyNames(at(lease.primary), action.names);
       return;
+    }
     case 'degrade': {
       const t = await d.store.transitionLease((l) =>
         degradeSyncLease(l, {
@@ -131,19 +152,10 @@ async function actOnSync(
       );
       if (!t.ok || !t.changed || !t.lease.syncDegraded) return;
       const rec = t.lease.syncDegraded;
-      // The record is written first: if this ALTER fails, any probe's next round applies what the record asks.
+      // The record, then the window event, then the ALTER: no commit is acknowledged without a standby before the
+      // history says the RPO window is open. If the ALTER fails, any probe's next round applies what the record asks.
+      await openWindow(d, rec);
       await d.pg.setSyncStandbyNames(at(rec.primary), '');
-      await d.store.putWindowEvent({
-        epoch: rec.epoch,
-        kind: 'rpo-window',
-        startedAt: rec.since,
-        outcome: 'open',
-        oldPrimary: rec.primary,
-        reason: `${reason}: synchronous_standby_names '${rec.savedNames}' -> '' on ${rec.primary}; commits are acknowledged without a standby (RPO window open)`,
-        timeline: [
-          { step: 'degrade', at: rec.since, detail: `synchronous_standby_names '' (was '${rec.savedNames}')` },
-        ],
-      });
       await d.notify(
         `${c}: ${rec.primary} degraded to async`,
         `${rec.primary} had no synchronous standby for ${d.config.settings.degradeAfterSec} s: synchronous_standby_names is now '' (was '${rec.savedNames}'), writes resume with async semantics (RPO window open). ${comesBack}`,

@@ -16,6 +16,10 @@ function world(settings = DEFAULT_SETTINGS) {
   const windows = new Map<number, EventRecord>();
   const pages: string[] = [];
   const alters: string[] = [];
+  /** For each ALTER to '': whether the history held the open window event at that moment. */
+  const openAtAlter: boolean[] = [];
+  /** Window writes still to fail (a probe stopped between its lease write and its event write). */
+  const fail = { windowWrites: 0 };
   const pg1 = { names: NAMES };
   const d = {
     config: { PGQ_CLUSTER: 'orders', settings },
@@ -25,6 +29,7 @@ function world(settings = DEFAULT_SETTINGS) {
     notify: async (subject: string) => void pages.push(subject),
     pg: {
       setSyncStandbyNames: async (_n: unknown, names: string) => {
+        if (names === '') openAtAlter.push([...windows.values()].some((e) => e.outcome === 'open'));
         alters.push(names);
         pg1.names = names;
       },
@@ -38,7 +43,13 @@ function world(settings = DEFAULT_SETTINGS) {
         episodes.set(e.kind, { ...e, rev: (rev ?? 0) + 1 });
         return true;
       },
-      putWindowEvent: async (e: EventRecord) => void windows.set(e.startedAt, e),
+      putWindowEvent: async (e: EventRecord) => {
+        if (fail.windowWrites > 0) {
+          fail.windowWrites--;
+          throw new Error('DynamoDB timed out');
+        }
+        windows.set(e.startedAt, e);
+      },
     },
   } as unknown as Deps;
   const probe = (standbys: StandbyInfo[]): ProbeResult[] => [
@@ -66,6 +77,8 @@ function world(settings = DEFAULT_SETTINGS) {
     },
     pages,
     alters,
+    openAtAlter,
+    fail,
     episodes,
     windows,
     lease: () => cell.lease,
@@ -159,6 +172,41 @@ describe('watchRound: sync-standby loss', () => {
     await w.round([quorum('pg3')]);
     expect(w.lease().syncDegraded).toBeUndefined();
     expect([...w.windows.values()].map((e) => [e.startedAt, e.outcome])).toEqual([[since, 'closed']]);
+  });
+
+  it('degrade: the history says the window is open before the ALTER lets a commit through without a standby', async () => {
+    const w = world(parseSettings({ onNoSyncStandby: 'degrade', degradeAfterSec: 5 }));
+    for (let i = 0; i < 6; i++) {
+      await w.round([]);
+      w.tick(1000);
+    }
+    expect(w.alters).toEqual(['']);
+    expect(w.openAtAlter).toEqual([true]);
+    expect([...w.windows.values()][0]?.reason).toMatch(
+      /^pg1 had no synchronous standby for 5 s \(onNoSyncStandby degrade\): synchronous_standby_names 'ANY 1 \(pg1, pg2, pg3\)' -> ''/,
+    );
+  });
+
+  it('degrade: a winner that stops between its lease write and its window event leaves the ALTER to a later round, which opens the window first', async () => {
+    const w = world(parseSettings({ onNoSyncStandby: 'degrade', degradeAfterSec: 5 }));
+    for (let i = 0; i < 5; i++) {
+      await w.round([]);
+      w.tick(1000);
+    }
+    w.fail.windowWrites = 1;
+    await w.round([]);
+    // The record says degraded; the event write failed, so nothing was altered and commits still wait.
+    expect(w.lease().syncDegraded).toMatchObject({ primary: 'pg1', savedNames: NAMES });
+    expect(w.windows.size).toBe(0);
+    expect(w.alters).toEqual([]);
+    w.tick(1000);
+    await w.round([]);
+    // Each of the round's three probes applies what the record asks (an idempotent ALTER), each after the event.
+    expect(w.alters).toEqual(['', '', '']);
+    expect(w.openAtAlter).toEqual([true, true, true]);
+    expect([...w.windows.values()].map((e) => [e.startedAt, e.outcome])).toEqual([
+      [w.lease().syncDegraded?.since, 'open'],
+    ]);
   });
 
   it('async mode: nothing is written, nothing pages', async () => {
