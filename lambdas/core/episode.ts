@@ -6,7 +6,7 @@
  */
 
 /** What an episode is about. */
-export type EpisodeKind = 'sync-standby-missing' | 'unnamed-primary' | 'escalation';
+export type EpisodeKind = 'sync-standby-missing' | 'unnamed-primary' | 'escalation' | 'credentials-refused';
 
 /** The stored state of one kind of episode (one item per kind and cluster). */
 export interface Episode {

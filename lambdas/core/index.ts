@@ -1,6 +1,7 @@
 export * from './candidate';
 export * from './commit-health';
 export * from './conninfo';
+export * from './credentials-refused';
 export * from './dns-wait';
 export * from './episode';
 export * from './errors';

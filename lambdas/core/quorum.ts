@@ -44,6 +44,7 @@ export function unusableVote(vote: Vote, primary: string, now: number, s: Contro
   if (age < -s.voteTtlMs) return `from the future (${-age} ms ahead)`;
   if (vote.primary !== primary) return `about ${vote.primary}, not ${primary}`;
   if (vote.primaryOk && vote.consecutiveFailures > 0) return 'contradictory (ok with failures)';
+  if (vote.primaryUnknown !== undefined) return `not judged: ${vote.primaryUnknown}`;
   return null;
 }
 

@@ -60,6 +60,11 @@ export interface Vote {
   readonly primary: string;
   readonly primaryOk: boolean;
   readonly consecutiveFailures: number;
+  /**
+   * Set when this AZ could not judge the primary this round (it answered, but refused the controller's credentials):
+   * why. Such a vote counts for neither side, so a credential fault never adds up to a failover.
+   */
+  readonly primaryUnknown?: string;
 }
 
 /** Lease states (docs/design.md section 1). */

@@ -7,15 +7,62 @@ import type { Vote } from './types';
  */
 export function nextVote(
   prev: Vote | undefined,
-  round: { az: string; primary: string; primaryOk: boolean; now: number },
+  round: { az: string; primary: string; primaryOk: boolean; now: number; unknown?: string },
 ): Vote {
   const sameTarget = prev !== undefined && prev.primary === round.primary;
+  const carried = sameTarget ? prev.consecutiveFailures : 0;
+  if (round.unknown !== undefined) {
+    // Neither a success nor a failure: the count neither grows (a credential fault is not the primary's) nor resets
+    // (a primary that was failing before it is not shown healthy by it).
+    return {
+      az: round.az,
+      seq: (prev?.seq ?? 0) + 1,
+      observedAt: round.now,
+      primary: round.primary,
+      primaryOk: false,
+      consecutiveFailures: carried,
+      primaryUnknown: round.unknown,
+    };
+  }
   return {
     az: round.az,
     seq: (prev?.seq ?? 0) + 1,
     observedAt: round.now,
     primary: round.primary,
     primaryOk: round.primaryOk,
-    consecutiveFailures: round.primaryOk ? 0 : (sameTarget ? prev.consecutiveFailures : 0) + 1,
+    consecutiveFailures: round.primaryOk ? 0 : carried + 1,
   };
+}
+
+/** What one probe round's answer from the primary says about it. */
+export interface PrimaryAnswer {
+  readonly ok: boolean;
+  readonly role?: 'primary' | 'replica';
+  readonly heartbeatOk?: boolean;
+  /** The node answered and refused the controller's credentials (SQLSTATE class 28). */
+  readonly authFailed?: boolean;
+  readonly error?: string;
+}
+
+/** A round's reading of the primary: reached and writable, not, or not judged (with why). */
+export interface PrimaryReading {
+  readonly primaryOk: boolean;
+  readonly unknown?: string;
+}
+
+/**
+ * The probe's reading of the primary. A node that refuses the controller's credentials has answered: its postmaster
+ * runs, so its refusal is no evidence that it is down, and a rotated password or an edited pg_hba.conf must never
+ * add up to a failover (fail static: the controller is what is impaired). Nor is it evidence that it is up, since
+ * the heartbeat write could not run: the round does not judge it.
+ */
+export function readPrimary(primary: string, answer: PrimaryAnswer | undefined): PrimaryReading {
+  if (!answer) return { primaryOk: false };
+  if (!answer.ok && answer.authFailed) {
+    return {
+      primaryOk: false,
+      unknown: `${primary} refused the controller's credentials (${answer.error ?? 'SQLSTATE 28'})`,
+    };
+  }
+  return { primaryOk: Boolean(answer.ok && answer.role === 'primary' && answer.heartbeatOk) };
 }

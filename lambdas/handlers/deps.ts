@@ -169,6 +169,16 @@ export async function buildDeps(
       database: config.PGQ_DB_NAME,
       ssl: pgSsl(config.sslMode, ca, config.PGQ_NODE_TLS_NAMES),
     }),
+    // A container lives for hours: after a rotation its cached password is refused, so a refusal reads the
+    // secret again (the adapter bounds how often). Credentials from the environment cannot change.
+    config.PGQ_DB_SECRET_ARN && config.PGQ_DB_ACCESS !== 'none'
+      ? {
+          refreshCredentials: async () => {
+            const s = await credentials(config);
+            return { user: s.username, password: s.password };
+          },
+        }
+      : {},
   );
   const pg = config.PGQ_DB_ACCESS === 'none' ? withoutDatabase(adapter) : adapter;
   const host: HostCommandPort = new SsmHostCommands(

@@ -1,3 +1,4 @@
+import { decideCredentialsRefused } from '../core/credentials-refused';
 import { type Episode, type EpisodeObservation, episodeAgeSec, nextEpisode } from '../core/episode';
 import { clearSyncDegradedLease, degradeSyncLease, redegradeSyncLease, restoreSyncLease } from '../core/lease';
 import { decideSyncStandby, type SyncPrimarySeen } from '../core/sync-standby';
@@ -18,6 +19,10 @@ function pageOf(cluster: string, obs: EpisodeObservation, change: 'start' | 'end
       return change === 'start'
         ? [`${c}: ${obs.node} is a primary the lease does not name`, obs.detail]
         : [`${c}: no unnamed primary any more`, obs.detail];
+    case 'credentials-refused':
+      return change === 'start'
+        ? [`${c}: the controller's credentials are refused`, obs.detail]
+        : [`${c}: the controller's credentials are accepted again`, obs.detail];
     default:
       return [`${c}: needs attention`, obs.detail];
   }
@@ -75,6 +80,10 @@ export async function watchRound(
     await advanceEpisode(d, stored('unnamed-primary'), up.observation);
   }
   if (up.unnamed.length) notes.push(up.reason);
+
+  const cr = decideCredentialsRefused({ nodes: results, primary: lease.primary, now });
+  await advanceEpisode(d, stored('credentials-refused'), cr.observation);
+  if (cr.refused.length) notes.push(cr.reason);
 
   const pr = results.find((r) => r.node === lease.primary);
   const primary: SyncPrimarySeen | null =

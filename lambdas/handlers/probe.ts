@@ -5,7 +5,7 @@ import { lsnDiff } from '../core/lsn';
 import { voterAzs } from '../core/quorum';
 import { walRate } from '../core/rpo';
 import { asReason } from '../core/run-checks';
-import { nextVote } from '../core/vote';
+import { nextVote, readPrimary } from '../core/vote';
 import type { NodeEndpoint, ProbeResult } from '../ports/postgres-port';
 import type { NodeSeen, RegisteredNode, StoredVote } from '../ports/store-port';
 import { type Deps, deps as defaultDeps } from './deps';
@@ -74,10 +74,17 @@ export async function probeRound(
   );
   const byName = Object.fromEntries(results.map((r) => [r.node, r]));
   const primaryResult = byName[lease.primary];
-  const primaryOk = Boolean(primaryResult?.ok && primaryResult.role === 'primary' && primaryResult.heartbeatOk);
+  const reading = readPrimary(lease.primary, primaryResult);
+  const primaryOk = reading.primaryOk;
   const samePrimary = prev?.primary === lease.primary ? prev : undefined;
   const vote: StoredVote = {
-    ...nextVote(prev, { az, primary: lease.primary, primaryOk, now }),
+    ...nextVote(prev, {
+      az,
+      primary: lease.primary,
+      primaryOk,
+      now,
+      ...(reading.unknown !== undefined ? { unknown: reading.unknown } : {}),
+    }),
     nodes: Object.fromEntries(results.map((r) => [r.node, seen(r, samePrimary?.nodes?.[r.node], now)])),
   };
   try {
@@ -95,7 +102,8 @@ export async function probeRound(
   } catch (err) {
     return { vote, decision: { action: 'impaired', reason: `vote not stored: ${(err as Error).message}` } };
   }
-  await d.metrics.primaryReachable(az, primaryOk);
+  // A primary this round could not judge publishes nothing: a 0 would count toward the backstop alarm's quorum.
+  if (reading.unknown === undefined) await d.metrics.primaryReachable(az, primaryOk);
   // Concurrent with the failover decision below: paging checks must never delay a failover.
   const watching = watchRound(d, az, lease, results, (name) => {
     const n = nodes.find((x) => x.name === name);

@@ -38,6 +38,8 @@ export interface ProbeResult {
   readonly ok: boolean;
   readonly latencyMs: number;
   readonly error?: string;
+  /** Not ok because the node refused the controller's credentials (it answered: not judged down). */
+  readonly authFailed?: boolean;
   readonly role?: 'primary' | 'replica';
   readonly timeline?: number;
   readonly currentLsn?: string | null;

@@ -33,6 +33,19 @@ describe('episodeWarnings', () => {
       [/pg2 answers as a writable primary but the lease names pg1/],
     ],
     [
+      'credentials refused: the line says automatic failover is off and what to check',
+      [
+        ep({
+          kind: 'credentials-refused',
+          node: 'pg1',
+          detail:
+            "pg1 refused the controller credentials (28P01): the probes cannot judge pg1, the primary, so no automatic failover starts until it accepts them again. Check that the controller role's password matches its secret (DbSecret)",
+        }),
+      ],
+      {},
+      [/^since .*\(12 s\): pg1 refused the controller credentials .*no automatic failover starts.*DbSecret/],
+    ],
+    [
       'degraded: the RPO window is open',
       [ep({})],
       { syncDegraded: { primary: 'pg1', epoch: 7, since: NOW - 5000, savedNames: 'ANY 1 (pg1, pg2, pg3)' } },

@@ -53,6 +53,16 @@ describe('quorum verdict', () => {
       /from the future/,
     ],
     ['no votes at all', [], 'unknown', /0 down, 0 up, 0 suspecting, 3 silent/],
+    [
+      'two AZs refused by the primary (a rotated password), their failure counts past the threshold',
+      [
+        downVote('az-a', { primaryUnknown: "pg1 refused the controller's credentials (28P01)" }),
+        downVote('az-b', { primaryUnknown: "pg1 refused the controller's credentials (28P01)" }),
+        downVote('az-c'),
+      ],
+      'unknown',
+      /1 down, 0 up, 0 suspecting, 2 silent.*az-a: not judged: pg1 refused the controller's credentials \(28P01\)/,
+    ],
   ])('%s', (_name, votes, expected, reason) => {
     const v = verdict(votes);
     expect(v.verdict).toBe(expected);

@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
 import { deployToLab, type LabDeployment, restartProbes, startProbes, stopProbes } from '../../lab/deploy';
-import type { Lab } from '../../lab/index';
-import { labStore } from '../../lab/scenarios';
+import { LAB_CONTROLLER_PASSWORD, LAB_CONTROLLER_USER, type Lab } from '../../lab/index';
+import { executionsSince, labStore } from '../../lab/scenarios';
 import type { Episode } from '../../lambdas/core/episode';
 import type { ControllerSettings } from '../../lambdas/core/settings';
 import { useAttachedLab } from './fixtures';
@@ -171,6 +171,68 @@ describe('onNoSyncStandby degrade', () => {
     const closed = all.find((e) => e.startedAt === during[0]?.startedAt);
     expect(closed?.timeline.map((s) => s.step)).toEqual(['degrade', 'restore', 'closed']);
   }, 180000);
+});
+
+describe("the controller's password changed under the probes (a rotation the functions have not read yet)", () => {
+  beforeAll(async () => {
+    if (!d) await deployWith({});
+    else {
+      await stopProbes(d);
+      await lab.reset();
+      await restartProbes(d);
+      await new Promise((r) => setTimeout(r, 4000));
+    }
+  }, 600000);
+
+  const setControllerPassword = async (password: string) => {
+    const c = new Client({ ...lab.directConnection('pg1'), connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      await c.query(`ALTER ROLE ${LAB_CONTROLLER_USER} PASSWORD '${password}'`);
+    } finally {
+      await c.end();
+    }
+  };
+
+  it('every node refuses the probes: no run starts, one page, status says what to check; accepted again ends it', async () => {
+    const before = await labStore().getLease();
+    const since = Date.now();
+    const refused = async () => (await labStore().getEpisodes()).find((e) => e.kind === 'credentials-refused');
+    await setControllerPassword('rotated-elsewhere');
+    try {
+      const ep = await until(
+        'the credentials episode',
+        async () => ((await refused())?.active ? refused() : undefined),
+        15000,
+      );
+      expect(ep).toMatchObject({ active: true, node: 'pg1', rev: 1 });
+      expect(ep.detail).toMatch(/^pg1, pg2, pg3 refused the controller credentials .*no automatic failover starts/);
+      // Well past failuresToDown rounds of three probes: every AZ reads pg1 as refused, none as down.
+      await new Promise((r) => setTimeout(r, 8000));
+      expect((await refused())?.rev).toBe(1);
+      expect(await labStore().getLease()).toMatchObject({ epoch: before.epoch, state: 'steady', primary: 'pg1' });
+      expect(await executionsSince(d!, since)).toEqual([]);
+      const votes = await labStore().getVotes();
+      expect(votes.length).toBe(3);
+      for (const v of votes) expect(v.primaryUnknown).toMatch(/^pg1 refused the controller's credentials/);
+    } finally {
+      await setControllerPassword(LAB_CONTROLLER_PASSWORD);
+    }
+    const end = await until(
+      'the end of the episode',
+      async () => ((await refused())?.active === false ? refused() : undefined),
+      30000,
+    );
+    expect(end).toMatchObject({ active: false, rev: 2 });
+    await until(
+      'an up vote from every AZ',
+      async () => {
+        const votes = await labStore().getVotes();
+        return votes.length === 3 && votes.every((v) => v.primaryOk);
+      },
+      15000,
+    );
+  }, 120000);
 });
 
 describe('a primary the lease does not name', () => {

@@ -22,3 +22,9 @@ export class UnexpectedNodeStateError extends FatalError {}
  * that treat an unreachable node as such (candidacy, probes) must do the same here.
  */
 export class NodeTlsError extends NodeUnreachableError {}
+/**
+ * The node answered and refused the controller's credentials (SQLSTATE class 28: a wrong password, no pg_hba.conf
+ * entry). Unreachable to the steps, as a node the controller cannot log in to is one it cannot use; the probes
+ * tell it apart, because a node that answers is no evidence of a dead primary.
+ */
+export class NodeAuthError extends NodeUnreachableError {}

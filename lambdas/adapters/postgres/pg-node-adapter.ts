@@ -14,6 +14,7 @@ import type {
   StandbyInfo,
 } from '../../ports/postgres-port';
 import {
+  NodeAuthError,
   NodeTlsError,
   NodeUnreachableError,
   PromotionFailedError,
@@ -123,6 +124,30 @@ function isTlsFailure(err: unknown): boolean {
   );
 }
 
+/** SQLSTATE class 28, invalid authorization: a wrong password (28P01), no pg_hba.conf entry or a reject line (28000). */
+function isAuthFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('28');
+}
+
+/** The controller's login, as the adapter holds it. */
+export interface PgCredentials {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** Options of {@link PgNodeAdapter}. */
+export interface PgNodeAdapterOptions {
+  /**
+   * Reads the credentials again (on AWS, the secret's current version). Called after a node refuses them, at most
+   * once per `refreshEveryMs`: a rotated password then needs no redeploy, and a refusal that a fresh read does not
+   * cure costs one read per interval, not one per probe. @default none: the credentials are fixed
+   */
+  readonly refreshCredentials?: () => Promise<PgCredentials>;
+  /** @default 30000 */
+  readonly refreshEveryMs?: number;
+}
+
 /**
  * The PostgreSQL side of the controller, over `pg`. Every call has a hard,
  * client-side deadline: a SIGSTOPped server accepts TCP (the kernel completes
@@ -130,19 +155,66 @@ function isTlsFailure(err: unknown): boolean {
  * statement_timeout end that wait, so the socket is destroyed by our own timer.
  */
 export class PgNodeAdapter implements PostgresNodePort {
-  constructor(private readonly cfg: PgConfig) {}
+  private creds: PgCredentials;
+  private lastRefreshAt = Number.NEGATIVE_INFINITY;
+  private refreshing: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly cfg: PgConfig,
+    private readonly opts: PgNodeAdapterOptions = {},
+  ) {
+    this.creds = { user: cfg.user, password: cfg.password };
+  }
+
+  /**
+   * After a refusal: reads the credentials again (one read in flight, at most one per interval). True when they
+   * changed, so the caller tries once more with them.
+   */
+  private refreshAfterRefusal(): Promise<boolean> {
+    const read = this.opts.refreshCredentials;
+    if (!read) return Promise.resolve(false);
+    if (this.refreshing) return this.refreshing;
+    if (Date.now() - this.lastRefreshAt < (this.opts.refreshEveryMs ?? 30000)) return Promise.resolve(false);
+    this.lastRefreshAt = Date.now();
+    this.refreshing = read()
+      .then((next) => {
+        const changed = next.user !== this.creds.user || next.password !== this.creds.password;
+        this.creds = next;
+        return changed;
+      })
+      .catch(() => false)
+      .finally(() => {
+        this.refreshing = undefined;
+      });
+    return this.refreshing;
+  }
 
   private tlsOptions(node: NodeEndpoint): false | tls.ConnectionOptions {
     return tlsOptionsFor(this.cfg.ssl, node.name);
   }
 
-  /** Runs `fn` on a fresh connection, all within `deadlineMs`. */
+  /**
+   * Runs `fn` on a fresh connection, all within `deadlineMs`. A node that refuses the credentials gets one more
+   * try when reading them again changed them (a rotation), within the same deadline.
+   */
   private async withClient<T>(node: NodeEndpoint, deadlineMs: number, fn: (c: Client) => Promise<T>): Promise<T> {
+    const until = Date.now() + deadlineMs;
+    try {
+      return await this.withClientOnce(node, deadlineMs, fn);
+    } catch (err) {
+      if (!(err instanceof NodeAuthError) || !(await this.refreshAfterRefusal())) throw err;
+      const left = until - Date.now();
+      if (left <= 0) throw err;
+      return this.withClientOnce(node, left, fn);
+    }
+  }
+
+  private async withClientOnce<T>(node: NodeEndpoint, deadlineMs: number, fn: (c: Client) => Promise<T>): Promise<T> {
     const c = new Client({
       host: node.host,
       port: node.port,
-      user: this.cfg.user,
-      password: this.cfg.password,
+      user: this.creds.user,
+      password: this.creds.password,
       database: this.cfg.database,
       ssl: this.tlsOptions(node),
       connectionTimeoutMillis: this.cfg.connectTimeoutMs,
@@ -168,6 +240,7 @@ export class PgNodeAdapter implements PostgresNodePort {
           } catch (err) {
             const msg = `${node.name} (${node.host}:${node.port}): ${(err as Error).message}`;
             if (isTlsFailure(err)) throw new NodeTlsError(`${msg} (TLS: nothing was sent to it)`);
+            if (isAuthFailure(err)) throw new NodeAuthError(msg);
             throw new NodeUnreachableError(msg);
           }
           return fn(c);
@@ -276,7 +349,13 @@ export class PgNodeAdapter implements PostgresNodePort {
         };
       });
     } catch (err) {
-      return { node: node.name, ok: false, latencyMs: Date.now() - t0, error: (err as Error).message };
+      return {
+        node: node.name,
+        ok: false,
+        latencyMs: Date.now() - t0,
+        error: (err as Error).message,
+        ...(err instanceof NodeAuthError ? { authFailed: true } : {}),
+      };
     }
   }
 

@@ -278,3 +278,51 @@ describe('promote and repoint', () => {
     await expect(pg.promote(ep('pg1'), { timeoutMs: 1000 })).rejects.toBeInstanceOf(NodeUnreachableError);
   });
 });
+
+describe('a password rotated under a running adapter (the functions cache the secret for a container lifetime)', () => {
+  const role = 'pgq_rotating';
+  const admin = async <T>(fn: (c: Client) => Promise<T>): Promise<T> => {
+    const c = new Client({ ...lab.directConnection('pg1'), connectionTimeoutMillis: 3000 });
+    await c.connect();
+    try {
+      return await fn(c);
+    } finally {
+      await c.end();
+    }
+  };
+  const adapter = (password: string, refresh?: () => Promise<{ user: string; password: string }>) =>
+    new PgNodeAdapter(
+      parsePgConfig({ user: role, password, ssl: pgSsl('verify-full', labCaPem()), connectTimeoutMs: 2000 }),
+      refresh ? { refreshCredentials: refresh, refreshEveryMs: 0 } : {},
+    );
+
+  beforeAll(() => admin((c) => c.query(`CREATE ROLE ${role} LOGIN PASSWORD 'before-rotation'`)));
+  afterAll(() => admin((c) => c.query(`DROP ROLE IF EXISTS ${role}`)));
+
+  it('a refusal is reported as such (the node answered), and a fresh read of the secret logs in again', async () => {
+    let secret = 'before-rotation';
+    let reads = 0;
+    const refreshing = adapter(secret, async () => {
+      reads++;
+      return { user: role, password: secret };
+    });
+    const fixed = adapter(secret);
+    expect(await refreshing.probe(ep('pg1'), { heartbeat: false })).toMatchObject({ ok: true, role: 'primary' });
+    expect(reads).toBe(0);
+
+    // The rotation sets the new password, then makes it the secret's current version.
+    await admin((c) => c.query(`ALTER ROLE ${role} PASSWORD 'after-rotation'`));
+    const stale = await refreshing.probe(ep('pg1'), { heartbeat: false });
+    expect(stale).toMatchObject({ ok: false, authFailed: true });
+    expect(stale.error).toMatch(/password authentication failed for user "pgq_rotating"/);
+    expect(reads).toBe(1);
+    secret = 'after-rotation';
+
+    expect(await refreshing.probe(ep('pg1'), { heartbeat: false })).toMatchObject({ ok: true, role: 'primary' });
+    expect(reads).toBe(2);
+    // Without a way to read the secret again, the container stays refused (the probe says why, not "down").
+    expect(await fixed.probe(ep('pg1'), { heartbeat: false })).toMatchObject({ ok: false, authFailed: true });
+    // A step's call is refused the same way: typed, so the steps treat the node as unreachable.
+    await expect(fixed.checkpoint(ep('pg1'))).rejects.toBeInstanceOf(NodeUnreachableError);
+  });
+});
