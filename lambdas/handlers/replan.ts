@@ -6,7 +6,7 @@ import type { RegisteredNode } from '../ports/store-port';
 import { findNode } from './cluster-view';
 import type { Deps } from './deps';
 import type { RunState } from './run-state';
-import { heldRun, record, StepRefusedError, task } from './task';
+import { heldRun, type Phase, record, StepRefusedError, task } from './task';
 
 /** The failed step's error as one line (Step Functions hands the Lambda error over as JSON). */
 function failureOf(state: RunState): string {
@@ -18,7 +18,8 @@ function failureOf(state: RunState): string {
   } catch {
     // not JSON: the cause is the message
   }
-  return msg.split('\n')[0]!.trim().slice(0, 300);
+  const [firstLine = ''] = msg.split('\n');
+  return firstLine.trim().slice(0, 300);
 }
 
 /** Replan could not fence the failed candidate: never promote another node (invariant 1). */
@@ -32,8 +33,8 @@ export class ReplanGiveUpError extends FatalError {}
  * within the fence's short bound, best effort (a dead host cannot be stopped; its closed ingress keeps clients
  * away). Each rung goes on the timeline.
  */
-async function fenceCandidate(d: Deps, state: RunState, node: RegisteredNode): Promise<void> {
-  const { revokedRules } = await d.fence.revokeIngress(node, state.epoch!);
+async function fenceCandidate(d: Deps, state: Phase<'epoch'>, node: RegisteredNode): Promise<void> {
+  const { revokedRules } = await d.fence.revokeIngress(node, state.epoch);
   if (!(await d.fence.ingressClosed(node.securityGroupId))) throw new Error('ingress still open after the revoke');
   await record(
     d,
