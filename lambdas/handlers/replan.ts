@@ -1,26 +1,12 @@
 import { NEEDS_RECLONE } from '../core/commit-health';
 import { FatalError } from '../core/errors';
 import { replanRun } from '../core/lease';
+import { readCause } from '../core/readable-reason';
 import { replanDecision } from '../core/replan';
 import type { RegisteredNode } from '../ports/store-port';
 import { findNode } from './cluster-view';
 import type { Deps } from './deps';
-import type { RunState } from './run-state';
 import { heldRun, type Phase, record, StepRefusedError, task } from './task';
-
-/** The failed step's error as one line (Step Functions hands the Lambda error over as JSON). */
-function failureOf(state: RunState): string {
-  const raw = state.error?.Cause ?? state.error?.Error ?? 'unknown error';
-  let msg = raw;
-  try {
-    const j = JSON.parse(raw) as { errorMessage?: string };
-    if (typeof j.errorMessage === 'string') msg = j.errorMessage;
-  } catch {
-    // not JSON: the cause is the message
-  }
-  const [firstLine = ''] = msg.split('\n');
-  return firstLine.trim().slice(0, 300);
-}
 
 /** Replan could not fence the failed candidate: never promote another node (invariant 1). */
 export class ReplanFenceError extends FatalError {}
@@ -71,7 +57,8 @@ export const handler = task(
     }
     const run = heldRun(ctx);
     const nodes = await d.store.listNodes();
-    const failure = failureOf(state);
+    // Bounded: the failure goes into every re-plan reason, the lease's and the timeline's.
+    const failure = readCause(state.error, { max: 300, fallback: 'unknown error' }).message;
     const decision = replanDecision({
       candidate,
       oldPrimary: state.oldPrimary,
