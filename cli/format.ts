@@ -4,7 +4,7 @@
  */
 import { committedLabel } from '../lambdas/core/commit-health';
 import type { EventRecord } from '../lambdas/ports/store-port';
-import type { StatusSnapshot } from './status';
+import type { StatusSnapshot, VoteRow } from './status';
 
 /** Left-aligned columns separated by two spaces, with a dashed rule under the header. */
 export function table(head: readonly string[], rows: readonly (readonly unknown[])[]): string {
@@ -58,6 +58,12 @@ export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** Why a vote does not count, after its reading: ` (stale)` or ` (unusable: <reason>)`; nothing for a fresh one. */
+function voteNote(v: VoteRow): string {
+  if (v.kind === 'fresh') return '';
+  return v.kind === 'stale' ? ' (stale)' : ` (unusable: ${v.reason})`;
+}
+
 /** `patronictl list` and more: lease line, node table, votes, records, warnings. */
 export function formatStatus(s: StatusSnapshot): string {
   const l = s.lease;
@@ -91,7 +97,7 @@ export function formatStatus(s: StatusSnapshot): string {
     out.push(
       table(
         ['vote az', 'about', 'verdict', 'seq', 'age'],
-        s.votes.map((v) => [v.az, v.primary, v.verdict + (v.stale ? ' (stale)' : ''), v.seq, formatDuration(v.ageMs)]),
+        s.votes.map((v) => [v.az, v.primary, v.verdict + voteNote(v), v.seq, formatDuration(v.ageMs)]),
       ),
     );
   } else {

@@ -3,7 +3,8 @@ import { tlsOptionsFor } from '../lambdas/adapters/postgres/pg-node-adapter';
 import { committedLabel, NEEDS_RECLONE } from '../lambdas/core/commit-health';
 import type { Episode } from '../lambdas/core/episode';
 import { lsnDiff } from '../lambdas/core/lsn';
-import { isStaleVote, readVote } from '../lambdas/core/quorum';
+import { classifyVote, type VoteKind } from '../lambdas/core/quorum';
+import type { ControllerSettings } from '../lambdas/core/settings';
 import type { Lease } from '../lambdas/core/types';
 import { endpointOf } from '../lambdas/handlers/cluster-view';
 import type { ProbeResult } from '../lambdas/ports/postgres-port';
@@ -46,13 +47,18 @@ export interface VoteRow {
   readonly az: string;
   readonly seq: number;
   readonly observedAt: number;
+  /** Negative for a vote from the future (a skewed clock). */
   readonly ageMs: number;
+  /** How the quorum counts it about the lease's primary (core classifyVote): only `fresh` counts. */
+  readonly kind: VoteKind;
+  /** Why it does not count (stale, from the future, about another primary, contradictory); null when fresh. */
+  readonly reason: string | null;
   /** Older than voteTtlMs: counts for nothing in a quorum. */
   readonly stale: boolean;
   readonly primary: string;
   readonly primaryOk: boolean;
   readonly consecutiveFailures: number;
-  /** `up`, `failing (n)` or `down (n)`, as the quorum would read it. */
+  /** `up`, `failing (n)` or `down (n)`: what the vote says, whether or not it counts. */
   readonly verdict: string;
 }
 
@@ -80,22 +86,24 @@ export interface StatusSnapshot {
   readonly discovery: readonly string[];
 }
 
-/** How a vote reads, given the failure threshold and its age. */
-export function voteVerdict(v: StoredVote, now: number, voteTtlMs: number, failuresToDown: number): VoteRow {
-  const ageMs = Math.max(0, now - v.observedAt);
-  const stale = isStaleVote(ageMs, voteTtlMs);
-  const reading = readVote(v, { failuresToDown });
-  const verdict = reading === 'up' ? 'up' : `${reading} (${v.consecutiveFailures})`;
+/** How a vote reads and whether the quorum counts it about `primary` (the lease's), by the quorum's own rule. */
+export function voteVerdict(
+  v: StoredVote,
+  opts: { primary: string; now: number; settings: Pick<ControllerSettings, 'voteTtlMs' | 'failuresToDown'> },
+): VoteRow {
+  const c = classifyVote(v, opts.primary, opts.now, opts.settings);
   return {
     az: v.az,
     seq: v.seq,
     observedAt: v.observedAt,
-    ageMs,
-    stale,
+    ageMs: c.ageMs,
+    kind: c.kind,
+    reason: c.reason,
+    stale: c.kind === 'stale',
     primary: v.primary,
     primaryOk: v.primaryOk,
     consecutiveFailures: v.consecutiveFailures,
-    verdict,
+    verdict: c.reading === 'up' ? 'up' : `${c.reading} (${v.consecutiveFailures})`,
   };
 }
 
@@ -265,7 +273,7 @@ export async function gatherStatus(ctx: CliContext): Promise<StatusSnapshot> {
     };
   });
   const voteRows = votes
-    .map((v) => voteVerdict(v, now, target.settings.voteTtlMs, target.settings.failuresToDown))
+    .map((v) => voteVerdict(v, { primary: lease.primary, now, settings: target.settings }))
     .sort((a, b) => a.az.localeCompare(b.az));
   if (!voteRows.length) warnings.push('no votes stored: are the probes running?');
   else if (voteRows.every((v) => v.stale)) warnings.push('every vote is stale: the probes are silent');

@@ -1,5 +1,6 @@
 import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { executionName } from '../../lambdas/adapters/aws/sfn-starter';
+import { readCause } from '../../lambdas/core/readable-reason';
 import type { Mode } from '../../lambdas/core/types';
 import { buildClusterView } from '../../lambdas/handlers/cluster-view';
 import type { Deps } from '../../lambdas/handlers/deps';
@@ -37,18 +38,6 @@ async function viewFor(ctx: CliContext, primary: string) {
   const [nodes, votes] = await Promise.all([ctx.store.listNodes(), ctx.store.getVotes()]);
   const { view } = await buildClusterView(d, { primary, nodes, votes });
   return view.nodes.some((n) => n.role !== 'unknown') ? view : undefined;
-}
-
-/** A Step Functions cause is often a Lambda error as JSON: keep the message's first line. */
-export function causeMessage(cause: string): string {
-  let msg = cause;
-  try {
-    const j = JSON.parse(cause) as { errorMessage?: string };
-    if (typeof j.errorMessage === 'string') msg = j.errorMessage;
-  } catch {
-    // not JSON: the cause is the message
-  }
-  return msg.split('\n')[0]!.trim();
 }
 
 /** Result of a followed run (printed as JSON with --json). */
@@ -185,7 +174,7 @@ export async function runCommand(ctx: CliContext, mode: Mode, o: RunOptions, out
       ).replace(/^switchover \S+ -> \S+ rolled back: /, '')}`,
     );
   }
-  const why = causeMessage(cause ?? event?.reason ?? after.reason ?? '');
+  const why = readCause(cause ?? event?.reason ?? after.reason ?? '').message;
   // The state machine refused before touching anything: the same class of answer as a pre-check.
   if (error === 'PgQuorum.InputRejected' || error === 'PgQuorum.LeaseNotAcquired')
     throw new RefusedError(`${mode} refused by the state machine: ${why}`);

@@ -36,16 +36,45 @@ export function readVote(
   return vote.consecutiveFailures >= s.failuresToDown ? 'down' : 'failing';
 }
 
-/** Why a vote does not count, or null when it does. */
-export function unusableVote(vote: Vote, primary: string, now: number, s: ControllerSettings): string | null {
-  const age = now - vote.observedAt;
-  if (isStaleVote(age, s.voteTtlMs)) return `stale (${age} ms old, ttl ${s.voteTtlMs} ms)`;
-  // A vote from the future means a skewed clock: do not trust it either way.
-  if (age < -s.voteTtlMs) return `from the future (${-age} ms ahead)`;
-  if (vote.primary !== primary) return `about ${vote.primary}, not ${primary}`;
-  if (vote.primaryOk && vote.consecutiveFailures > 0) return 'contradictory (ok with failures)';
-  if (vote.primaryUnknown !== undefined) return `not judged: ${vote.primaryUnknown}`;
-  return null;
+/** How the quorum counts a vote: `fresh` counts; `stale` (too old) and `unusable` (not trustworthy) do not. */
+export type VoteKind = 'fresh' | 'stale' | 'unusable';
+
+/** What every vote shows, counted or not. */
+interface VoteSeen {
+  /** Now minus its observedAt: negative for a vote from the future (a skewed clock). */
+  readonly ageMs: number;
+  /** What it says about the primary it names. */
+  readonly reading: VoteReading;
+}
+
+/** One vote as the quorum counts it: a vote that does not count says why. */
+export type VoteClass = VoteSeen &
+  (
+    | { readonly kind: 'fresh'; readonly reason: null }
+    | { readonly kind: Exclude<VoteKind, 'fresh'>; readonly reason: string }
+  );
+
+/**
+ * Classifies a vote about `primary` at `now`: one rule for the quorum (the probe's decision, ConfirmQuorum, the run
+ * guards) and `pgquorum status`, so status never shows a vote as counting that the quorum ignores.
+ */
+export function classifyVote(
+  vote: Vote,
+  primary: string,
+  now: number,
+  s: Pick<ControllerSettings, 'voteTtlMs' | 'failuresToDown'>,
+): VoteClass {
+  const ageMs = now - vote.observedAt;
+  const reading = readVote(vote, s);
+  const not = (kind: Exclude<VoteKind, 'fresh'>, reason: string): VoteClass => ({ kind, reason, ageMs, reading });
+  if (isStaleVote(ageMs, s.voteTtlMs)) return not('stale', `stale (${ageMs} ms old, ttl ${s.voteTtlMs} ms)`);
+  // A vote from the future means a skewed clock: do not trust it either way (up to one TTL ahead passes as jitter).
+  if (ageMs < -s.voteTtlMs) return not('unusable', `from the future (${-ageMs} ms ahead)`);
+  if (vote.primary !== primary) return not('unusable', `about ${vote.primary}, not ${primary}`);
+  if (vote.primaryOk && vote.consecutiveFailures > 0) return not('unusable', 'contradictory (ok with failures)');
+  // A round that could not judge the primary (it refused the controller's credentials) counts for neither side.
+  if (vote.primaryUnknown !== undefined) return not('unusable', `not judged: ${vote.primaryUnknown}`);
+  return { kind: 'fresh', reason: null, ageMs, reading };
 }
 
 /** The fewest voters a quorum counts: a smaller fleet than the deployed three never shrinks the majority. @default 3 */
@@ -93,13 +122,13 @@ export function quorumVerdict(
       notes.push(`${az}: no vote`);
       continue;
     }
-    const why = unusableVote(vote, primary, now, settings);
-    if (why) {
+    const c = classifyVote(vote, primary, now, settings);
+    if (c.kind !== 'fresh') {
       silent.push(az);
-      notes.push(`${az}: ${why}`);
-    } else if (readVote(vote, settings) === 'up') {
+      notes.push(`${az}: ${c.reason}`);
+    } else if (c.reading === 'up') {
       up.push(az);
-    } else if (readVote(vote, settings) === 'down') {
+    } else if (c.reading === 'down') {
       down.push(az);
       notes.push(`${az}: ${vote.consecutiveFailures} failures`);
     } else {

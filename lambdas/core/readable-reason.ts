@@ -14,31 +14,79 @@ export interface FailedRun {
   readonly candidate?: string;
 }
 
+/** What a caller keeps of a cause's message. */
+export interface CauseOptions {
+  /**
+   * `first`: the first line, trimmed (what follows is a stack or detail); `all`: every line, whitespace collapsed to
+   * single spaces.
+   * @default 'first'
+   */
+  readonly lines?: 'first' | 'all';
+  /** The longest message kept: a longer one is cut to this many characters, `cutMark` included. @default no bound */
+  readonly max?: number;
+  /** Ends a cut message, so a reader knows text is missing. @default '' */
+  readonly cutMark?: string;
+  /** What an absent or blank message reads as. @default '' */
+  readonly fallback?: string;
+}
+
+/** A cause as read out of Lambda's wrapping: the errorType it names and its message as one line. */
+export interface ReadCause {
+  /** The JSON's errorType (e.g. `Pgq.Fatal`, `Sandbox.Timedout`); '' when the cause is not Lambda's JSON. */
+  readonly errorType: string;
+  readonly message: string;
+}
+
+/** Cuts text to `max` characters, the mark included; shorter text, or no bound, is returned as it is. */
+function cut(text: string, max: number | undefined, mark = ''): string {
+  if (max === undefined || text.length <= max) return text;
+  return `${text.slice(0, max - mark.length)}${mark}`;
+}
+
+/**
+ * The one rule for a step error's cause as a readable line, for the abort reason, the switchover rollback, Replan
+ * and the CLI's run outcome: a Lambda failure's cause is the JSON of {errorType, errorMessage, trace} (a timeout's may
+ * be plain text), and the operator reads the message, never the JSON. A caught error reads its Cause, else its Error
+ * (a bare name is all some failures carry); a string is the cause itself.
+ */
+export function readCause(err: CaughtError | string | undefined, o: CauseOptions = {}): ReadCause {
+  const text = typeof err === 'string' ? err : (err?.Cause ?? err?.Error ?? '');
+  let errorType = '';
+  let message = text;
+  try {
+    const j: unknown = JSON.parse(text);
+    if (j !== null && typeof j === 'object') {
+      const { errorType: type, errorMessage, message: plain } = j as Record<string, unknown>;
+      if (typeof type === 'string') errorType = type;
+      if (typeof errorMessage === 'string') message = errorMessage;
+      else if (typeof plain === 'string') message = plain;
+    }
+  } catch {
+    // Not JSON: the cause is the message.
+  }
+  const [firstLine = ''] = message.split('\n');
+  const line = (o.lines === 'all' ? message.replace(/\s+/g, ' ') : firstLine).trim();
+  return { errorType, message: cut(line, o.max, o.cutMark) || (o.fallback ?? '') };
+}
+
 /** The error's name and message, out of whatever shape Step Functions or Lambda wrapped them in. */
 export function unwrapCause(err: CaughtError | undefined): { name: string; message: string } {
   let name = err?.Error?.trim() || '';
-  let message = err?.Cause?.trim() || '';
-  // A Lambda failure's Cause is the JSON of {errorType, errorMessage, trace}; a timeout's may be plain text.
-  if (message.startsWith('{')) {
-    try {
-      const j = JSON.parse(message) as Record<string, unknown>;
-      const type = typeof j.errorType === 'string' ? j.errorType : '';
-      const msg = typeof j.errorMessage === 'string' ? j.errorMessage : typeof j.message === 'string' ? j.message : '';
-      if (type && (!name || name === 'Runtime.HandlerError' || name.startsWith('States.'))) name = type;
-      message = msg || message;
-    } catch {
-      // Not JSON after all: keep the text.
-    }
+  // Only the Cause: the Error is the name here, never the message.
+  const cause = readCause(err?.Cause ?? '', { lines: 'all' });
+  let message = cause.message;
+  if (cause.errorType && (!name || name === 'Runtime.HandlerError' || name.startsWith('States.'))) {
+    name = cause.errorType;
   }
   // Runtime.HandlerError, and the routing names our tasks throw (Pgq.Fatal, Pgq.Retriable: toStepError), hide
   // the real name in the message ("NodeUnreachableError: pg2 ...").
   const prefixed = /^([A-Z][A-Za-z]*Error):\s*(.*)$/s.exec(message);
   const wrapper = name === 'Runtime.HandlerError' || name.startsWith('Pgq.');
-  if (prefixed && (!name || wrapper || name === prefixed[1])) {
-    name = prefixed[1]!;
-    message = prefixed[2]!;
+  if (prefixed?.[1] !== undefined && (!name || wrapper || name === prefixed[1])) {
+    name = prefixed[1];
+    message = prefixed[2] ?? '';
   }
-  return { name: name || 'unknown error', message: message.replace(/\s+/g, ' ').trim() };
+  return { name: name || 'unknown error', message: message.trim() };
 }
 
 /** Which step and node an error is about, in words. */
@@ -81,7 +129,7 @@ export function readableReason(err: CaughtError | undefined, run: FailedRun, max
   const old = run.oldPrimary ?? 'the old primary';
   const nodes = run.candidate ? `${old} -> ${run.candidate}` : `${old}, no candidate chosen`;
   if (SELF_EXPLAINING.has(name) && message) return `${run.mode} ${nodes} aborted at epoch ${run.epoch}: ${message}`;
-  const short = message.length > maxMessage ? `${message.slice(0, maxMessage - 1)}…` : message;
+  const short = cut(message, maxMessage, '…');
   const next =
     run.mode === 'failover'
       ? `find the node that should be primary (\`npx pgquorum status\`), then \`npx pgquorum resume --primary <node>\``

@@ -98,19 +98,3 @@ export function rollbackRestartOutcome(
     }${seen}); no node takes writes: start PostgreSQL on ${v.oldPrimary} and run \`pgquorum resume --primary ${v.oldPrimary}\`, or promote ${v.target}, which has not replayed past ${v.oldPrimary}'s final checkpoint, with \`pgquorum failover --to ${v.target} --force\` (writes after its replay position are lost)`,
   };
 }
-
-/**
- * A Step Functions error cause as one sentence: Lambda wraps a handler's error as JSON
- * ({"errorMessage": ..., "errorType": ...}); the message's first line is what an operator reads.
- */
-export function stepErrorSentence(error: { readonly Error?: string; readonly Cause?: string } | undefined): string {
-  const cause = error?.Cause ?? error?.Error ?? 'unknown error';
-  let msg = cause;
-  try {
-    const j = JSON.parse(cause) as { errorMessage?: unknown };
-    if (typeof j.errorMessage === 'string') msg = j.errorMessage;
-  } catch {
-    // not JSON: the cause is the message
-  }
-  return msg.split('\n')[0]!.trim() || 'unknown error';
-}

@@ -34,10 +34,10 @@ export async function buildClusterView(
   opts: { primary: string; nodes: readonly RegisteredNode[]; votes: readonly StoredVote[] },
 ): Promise<{ view: ClusterView; probes: Record<string, ProbeResult> }> {
   const now = d.now();
-  const probeResults = await Promise.all(opts.nodes.map((n) => d.pg.probe(endpointOf(n))));
-  const probes = Object.fromEntries(probeResults.map((p) => [p.node, p]));
-  const nodes: NodeView[] = opts.nodes.map((n) => {
-    const p = probes[n.name]!;
+  // Each node stays paired with its own probe, so no lookup by name can miss.
+  const probed = await Promise.all(opts.nodes.map(async (n) => ({ n, p: await d.pg.probe(endpointOf(n)) })));
+  const probes = Object.fromEntries(probed.map(({ p }) => [p.node, p]));
+  const nodes: NodeView[] = probed.map(({ n, p }) => {
     // Reachability for candidacy is the controller's own fresh probe: the controller is what must reach a node to
     // promote it. The probe AZs' votes decide whether the primary is down (quorum), not who can take over.
     const reachableFrom = { controller: p.ok };
@@ -46,7 +46,8 @@ export async function buildClusterView(
     return {
       name: n.name,
       az: n.az,
-      role: p.ok ? p.role! : 'unknown',
+      // The adapter always names the role of a node that answered; a result without one says nothing about it.
+      role: p.ok ? (p.role ?? 'unknown') : 'unknown',
       timeline: p.ok ? (p.timeline ?? null) : null,
       currentLsn: p.currentLsn ?? null,
       receiveLsn: p.receiveLsn ?? null,
@@ -60,16 +61,17 @@ export async function buildClusterView(
     };
   });
   const lastSeenAt = Math.max(0, ...opts.votes.map((v) => v.nodes?.[opts.primary]?.lastSeenAt ?? 0));
+  const primaryProbe = probes[opts.primary];
   return {
     view: {
       cluster: d.config.PGQ_CLUSTER,
       primary: opts.primary,
       nodes,
       probeAzs: ['controller'],
-      primaryLastSeenLsn: probes[opts.primary]?.ok
-        ? (probes[opts.primary]!.currentLsn ?? null)
+      primaryLastSeenLsn: primaryProbe?.ok
+        ? (primaryProbe.currentLsn ?? null)
         : lastSeenPrimaryLsn(opts.votes, opts.primary),
-      ...(lastSeenAt && !probes[opts.primary]?.ok ? { primaryLastSeenAt: lastSeenAt } : {}),
+      ...(lastSeenAt && !primaryProbe?.ok ? { primaryLastSeenAt: lastSeenAt } : {}),
       now,
     },
     probes,

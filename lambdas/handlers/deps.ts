@@ -76,9 +76,14 @@ const NO_CREDENTIALS: DbSecret = { username: 'none', password: 'none' };
 async function credentials(config: RuntimeConfig): Promise<DbSecret> {
   if (config.PGQ_DB_ACCESS === 'none') return NO_CREDENTIALS;
   if (!config.PGQ_DB_SECRET_ARN) {
+    const { PGQ_DB_USER: username, PGQ_DB_PASSWORD: password } = config;
+    // loadRuntimeConfig refuses this already; a config built some other way must not connect as `undefined`.
+    if (!username || !password) {
+      throw new FatalError('no database credentials: set PGQ_DB_SECRET_ARN, or PGQ_DB_USER and PGQ_DB_PASSWORD');
+    }
     return {
-      username: config.PGQ_DB_USER!,
-      password: config.PGQ_DB_PASSWORD!,
+      username,
+      password,
       replicationUsername: config.PGQ_REPL_USER,
       replicationPassword: config.PGQ_REPL_PASSWORD,
     };

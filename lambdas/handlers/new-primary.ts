@@ -25,13 +25,17 @@ export async function requireNewPrimary(
   step: string,
   during: string,
 ): Promise<void> {
-  let lost: string | null = null;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    if (attempt) await new Promise((r) => setTimeout(r, NEW_PRIMARY_REPROBE_MS));
+  const lostNow = async (): Promise<string | null> => {
     const seen = await d.pg.probe(endpointOf(primary)).catch((err: Error) => ({ ok: false, error: err.message }));
-    lost = newPrimaryLost(primary.name, seen, during);
-    if (!lost) return;
+    return newPrimaryLost(primary.name, seen, during);
+  };
+  // A second probe before giving the candidate up: one timed-out probe on a busy network is not a lost primary.
+  let lost = await lostNow();
+  if (lost) {
+    await new Promise((r) => setTimeout(r, NEW_PRIMARY_REPROBE_MS));
+    lost = await lostNow();
   }
-  await record(d, state, `${step}-candidate-lost`, lost!);
-  throw new CandidateFailedError(lost!);
+  if (!lost) return;
+  await record(d, state, `${step}-candidate-lost`, lost);
+  throw new CandidateFailedError(lost);
 }

@@ -21,8 +21,9 @@ export interface RoundOutcome {
 function addressFor(d: Deps, n: RegisteredNode): NodeEndpoint {
   const o = d.config.PGQ_NODE_ADDRESS_OVERRIDES?.[n.name];
   if (!o) return { name: n.name, host: n.host, port: n.port };
-  const [host, port] = o.split(':');
-  return { name: n.name, host: host!, port: Number(port) };
+  // The config schema admits only `host:port` with one colon.
+  const colon = o.indexOf(':');
+  return { name: n.name, host: o.slice(0, colon), port: Number(o.slice(colon + 1)) };
 }
 
 function seen(p: ProbeResult, prev: NodeSeen | undefined, now: number): NodeSeen {

@@ -1,25 +1,12 @@
 import { NEEDS_RECLONE } from '../core/commit-health';
 import { FatalError } from '../core/errors';
 import { replanRun } from '../core/lease';
+import { readCause } from '../core/readable-reason';
 import { replanDecision } from '../core/replan';
 import type { RegisteredNode } from '../ports/store-port';
 import { findNode } from './cluster-view';
 import type { Deps } from './deps';
-import type { RunState } from './run-state';
-import { heldRun, record, StepRefusedError, task } from './task';
-
-/** The failed step's error as one line (Step Functions hands the Lambda error over as JSON). */
-function failureOf(state: RunState): string {
-  const raw = state.error?.Cause ?? state.error?.Error ?? 'unknown error';
-  let msg = raw;
-  try {
-    const j = JSON.parse(raw) as { errorMessage?: string };
-    if (typeof j.errorMessage === 'string') msg = j.errorMessage;
-  } catch {
-    // not JSON: the cause is the message
-  }
-  return msg.split('\n')[0]!.trim().slice(0, 300);
-}
+import { heldRun, type Phase, record, StepRefusedError, task } from './task';
 
 /** Replan could not fence the failed candidate: never promote another node (invariant 1). */
 export class ReplanFenceError extends FatalError {}
@@ -32,8 +19,8 @@ export class ReplanGiveUpError extends FatalError {}
  * within the fence's short bound, best effort (a dead host cannot be stopped; its closed ingress keeps clients
  * away). Each rung goes on the timeline.
  */
-async function fenceCandidate(d: Deps, state: RunState, node: RegisteredNode): Promise<void> {
-  const { revokedRules } = await d.fence.revokeIngress(node, state.epoch!);
+async function fenceCandidate(d: Deps, state: Phase<'epoch'>, node: RegisteredNode): Promise<void> {
+  const { revokedRules } = await d.fence.revokeIngress(node, state.epoch);
   if (!(await d.fence.ingressClosed(node.securityGroupId))) throw new Error('ingress still open after the revoke');
   await record(
     d,
@@ -70,7 +57,8 @@ export const handler = task(
     }
     const run = heldRun(ctx);
     const nodes = await d.store.listNodes();
-    const failure = failureOf(state);
+    // Bounded: the failure goes into every re-plan reason, the lease's and the timeline's.
+    const failure = readCause(state.error, { max: 300, fallback: 'unknown error' }).message;
     const decision = replanDecision({
       candidate,
       oldPrimary: state.oldPrimary,

@@ -1,5 +1,6 @@
 import { FatalError, isRetriable, PgqError, RetriableError } from '../core/errors';
-import { decideSwitchoverFailure, rollbackRestartOutcome, stepErrorSentence } from '../core/switchover-rollback';
+import { readCause } from '../core/readable-reason';
+import { decideSwitchoverFailure, rollbackRestartOutcome } from '../core/switchover-rollback';
 import type { ProbeResult } from '../ports/postgres-port';
 import type { RegisteredNode } from '../ports/store-port';
 import { endpointOf, findNode } from './cluster-view';
@@ -44,7 +45,7 @@ export const handler = task(
     const decision = decideSwitchoverFailure({
       run,
       failedStep: state.rollbackFrom ?? 'WaitForReplay',
-      cause: stepErrorSentence(state.error),
+      cause: readCause(state.error, { fallback: 'unknown error' }).message,
       target: { name: target.name, reachable: tp.ok, role: tp.ok ? (tp.role ?? 'unknown') : 'unknown' },
     });
     if (decision.action === 'needs-attention') throw new FatalError(decision.reason);

@@ -103,7 +103,9 @@ export function task<K extends RunField = never, R = RunState>(
           `${name}: bad run state: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         );
       }
-      state = parsed.data;
+      // A const, so the `needs` check below reads it typed inside its callback.
+      const parsedState = parsed.data;
+      state = parsedState;
       const lease = rule.policy === 'none' ? undefined : await d.store.getLease();
       const v: StepVerdict = lease
         ? authorizeStep(
@@ -127,7 +129,7 @@ export function task<K extends RunField = never, R = RunState>(
         await record(d, state, `${name}-skipped`, detail);
         return { ...state, rejoin: detail } as R;
       }
-      const missing = (rule.needs ?? []).filter((k) => state![k] === undefined);
+      const missing = (rule.needs ?? []).filter((k) => parsedState[k] === undefined);
       if (missing.length) {
         throw new StepRefusedError(`${name} refused: the run state has no ${missing.join(', ')}; nothing changed`);
       }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { type StatusSnapshot, voteVerdict } from '../../cli/status';
 import { lease, NOW } from '../core/builders';
 
-/** A status snapshot of the lab with one stale vote: what `status` renders in the tests. */
+/** A status snapshot of the lab with one stale vote and one from the future: what `status` renders in the tests. */
 export const snapshot: StatusSnapshot = {
   cluster: 'lab',
   source: 'lab',
@@ -67,35 +67,16 @@ export const snapshot: StatusSnapshot = {
     },
   ],
   votes: [
+    { az: 'us-east-1a', primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 300 },
+    { az: 'us-east-1b', primaryOk: false, consecutiveFailures: 4, observedAt: NOW - 9000 },
+    // A skewed clock: the quorum ignores it, so status must not show it as counting.
+    { az: 'us-east-1c', primaryOk: true, consecutiveFailures: 0, observedAt: NOW + 7000 },
+  ].map((v) =>
     voteVerdict(
-      {
-        az: 'us-east-1a',
-        seq: 5,
-        primary: 'pg1',
-        primaryOk: true,
-        consecutiveFailures: 0,
-        observedAt: NOW - 300,
-        nodes: {},
-      },
-      NOW,
-      5000,
-      3,
+      { ...v, seq: 5, primary: 'pg1', nodes: {} },
+      { primary: 'pg1', now: NOW, settings: { voteTtlMs: 5000, failuresToDown: 3 } },
     ),
-    voteVerdict(
-      {
-        az: 'us-east-1b',
-        seq: 5,
-        primary: 'pg1',
-        primaryOk: false,
-        consecutiveFailures: 4,
-        observedAt: NOW - 9000,
-        nodes: {},
-      },
-      NOW,
-      5000,
-      3,
-    ),
-  ],
+  ),
   writer: { name: 'writer.lab.pgquorum.internal', ips: ['10.42.1.10'], nodes: ['pg1'] },
   reader: null,
   warnings: ['every vote is stale: the probes are silent'],

@@ -48,17 +48,49 @@ describe('units', () => {
 
 describe('votes', () => {
   const v = { az: 'us-east-1a', seq: 9, primary: 'pg1', nodes: {} };
+  const settings = { voteTtlMs: 5000, failuresToDown: 3 };
+  // Each row as the quorum counts it about pg1 (core classifyVote); the old rule showed the last four as fresh.
   it.each([
-    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 400 }, 'up', false],
-    [{ primaryOk: false, consecutiveFailures: 2, observedAt: NOW - 400 }, 'failing (2)', false],
-    [{ primaryOk: false, consecutiveFailures: 3, observedAt: NOW - 400 }, 'down (3)', false],
-    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 6000 }, 'up', true],
+    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 400 }, 'up', 'fresh', null],
+    [{ primaryOk: false, consecutiveFailures: 2, observedAt: NOW - 400 }, 'failing (2)', 'fresh', null],
+    [{ primaryOk: false, consecutiveFailures: 3, observedAt: NOW - 400 }, 'down (3)', 'fresh', null],
+    [
+      { primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 6000 },
+      'up',
+      'stale',
+      'stale (6000 ms old, ttl 5000 ms)',
+    ],
     // Exactly the TTL old: stale, as the quorum counts it (core/quorum.ts isStaleVote).
-    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 5000 }, 'up', true],
-    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 4999 }, 'up', false],
-  ])('%j reads %s (stale %s)', (over, verdict, stale) => {
-    const r = voteVerdict({ ...v, ...over }, NOW, 5000, 3);
-    expect(r).toMatchObject({ verdict, stale, ageMs: NOW - over.observedAt });
+    [
+      { primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 5000 },
+      'up',
+      'stale',
+      'stale (5000 ms old, ttl 5000 ms)',
+    ],
+    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW - 4999 }, 'up', 'fresh', null],
+    // Up to one TTL ahead is clock jitter the quorum tolerates; its age shows negative.
+    [{ primaryOk: true, consecutiveFailures: 0, observedAt: NOW + 3000 }, 'up', 'fresh', null],
+    [
+      { primaryOk: true, consecutiveFailures: 0, observedAt: NOW + 7000 },
+      'up',
+      'unusable',
+      'from the future (7000 ms ahead)',
+    ],
+    [
+      { primaryOk: false, consecutiveFailures: 3, observedAt: NOW - 400, primary: 'pg2' },
+      'down (3)',
+      'unusable',
+      'about pg2, not pg1',
+    ],
+    [
+      { primaryOk: true, consecutiveFailures: 2, observedAt: NOW - 400 },
+      'up',
+      'unusable',
+      'contradictory (ok with failures)',
+    ],
+  ])('%j reads %s, %s %s', (over, verdict, kind, reason) => {
+    const r = voteVerdict({ ...v, ...over }, { primary: 'pg1', now: NOW, settings });
+    expect(r).toMatchObject({ verdict, kind, reason, stale: kind === 'stale', ageMs: NOW - over.observedAt });
   });
 });
 
@@ -111,10 +143,13 @@ describe('formatStatus', () => {
       'none',
     ]);
   });
-  it('lists each AZ vote with verdict and age, marking stale ones', () => {
+  it('lists each AZ vote with verdict and age, marking the ones the quorum does not count and why', () => {
     expect(lines.find((l) => l.startsWith('us-east-1a'))).toMatch(/^us-east-1a\s+pg1\s+up\s+5\s+300 ms$/);
     expect(lines.find((l) => l.startsWith('us-east-1b'))).toMatch(
       /^us-east-1b\s+pg1\s+down \(4\) \(stale\)\s+5\s+9\.0 s$/,
+    );
+    expect(lines.find((l) => l.startsWith('us-east-1c'))).toMatch(
+      /^us-east-1c\s+pg1\s+up \(unusable: from the future \(7000 ms ahead\)\)\s+5\s+-7\.0 s$/,
     );
   });
   it('names the record targets and the warnings', () => {

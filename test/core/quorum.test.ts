@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { isStaleVote, quorumVerdict, readVote, type Vote, voterAzs } from '../../lambdas/core';
+import {
+  classifyVote,
+  isStaleVote,
+  quorumVerdict,
+  readVote,
+  type Vote,
+  type VoteClass,
+  voterAzs,
+} from '../../lambdas/core';
 import { AZS, downVote, NOW, S, vote } from './builders';
 
 const verdict = (votes: Vote[], primary = 'pg1') =>
@@ -130,6 +138,83 @@ describe('one vote', () => {
     [5001, true],
   ])('a vote %i ms old is stale: %s (ttl 5000 ms)', (age, want) => {
     expect(isStaleVote(age, 5000)).toBe(want);
+  });
+});
+
+describe('one vote as the quorum counts it (classifyVote: the quorum and `pgquorum status`)', () => {
+  const TTL = { voteTtlMs: 5000, failuresToDown: 3 };
+  const at = (observedAt: number, over: Partial<Vote> = {}) => vote('az-a', { observedAt, ...over });
+  // Each row: the vote, the time it is read at, and how it counts about pg1.
+  it.each<[string, Vote, number, VoteClass['kind'], string | null, VoteClass['reading']]>([
+    ['fresh and up', at(NOW - 500), NOW, 'fresh', null, 'up'],
+    [
+      'fresh, failing under the threshold',
+      at(NOW - 500, { primaryOk: false, consecutiveFailures: 2 }),
+      NOW,
+      'fresh',
+      null,
+      'failing',
+    ],
+    ['fresh and down', at(NOW - 500, { primaryOk: false, consecutiveFailures: 3 }), NOW, 'fresh', null, 'down'],
+    ['one ms under the TTL', at(NOW - 4999), NOW, 'fresh', null, 'up'],
+    ['exactly the TTL old', at(NOW - 5000), NOW, 'stale', 'stale (5000 ms old, ttl 5000 ms)', 'up'],
+    [
+      'older, and down',
+      at(NOW - 9000, { primaryOk: false, consecutiveFailures: 4 }),
+      NOW,
+      'stale',
+      'stale (9000 ms old, ttl 5000 ms)',
+      'down',
+    ],
+    [
+      'stale wins over another primary',
+      at(NOW - 6000, { primary: 'pg2' }),
+      NOW,
+      'stale',
+      'stale (6000 ms old, ttl 5000 ms)',
+      'up',
+    ],
+    ['ahead by one TTL: clock jitter, counts', at(NOW + 5000), NOW, 'fresh', null, 'up'],
+    ['ahead by more than one TTL', at(NOW + 5001), NOW, 'unusable', 'from the future (5001 ms ahead)', 'up'],
+    [
+      'far in the future, down',
+      at(NOW + 60000, { primaryOk: false, consecutiveFailures: 3 }),
+      NOW,
+      'unusable',
+      'from the future (60000 ms ahead)',
+      'down',
+    ],
+    ['about another primary', at(NOW - 500, { primary: 'pg2' }), NOW, 'unusable', 'about pg2, not pg1', 'up'],
+    [
+      'ok with failures',
+      at(NOW - 500, { consecutiveFailures: 1 }),
+      NOW,
+      'unusable',
+      'contradictory (ok with failures)',
+      'up',
+    ],
+    [
+      'not judged (the primary refused the controller credentials), its failure count past the threshold',
+      at(NOW - 500, {
+        primaryOk: false,
+        consecutiveFailures: 3,
+        primaryUnknown: "pg1 refused the controller's credentials (28P01)",
+      }),
+      NOW,
+      'unusable',
+      "not judged: pg1 refused the controller's credentials (28P01)",
+      'down',
+    ],
+    [
+      'read later, the same vote goes stale',
+      at(NOW - 500),
+      NOW + 4500,
+      'stale',
+      'stale (5000 ms old, ttl 5000 ms)',
+      'up',
+    ],
+  ])('%s', (_name, v, now, kind, reason, reading) => {
+    expect(classifyVote(v, 'pg1', now, TTL)).toEqual({ kind, reason, reading, ageMs: now - v.observedAt });
   });
 });
 

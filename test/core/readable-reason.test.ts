@@ -1,4 +1,12 @@
-import { type CaughtError, decideUnnamedPrimary, type Lease, readableReason, unwrapCause } from '../../lambdas/core';
+import {
+  type CaughtError,
+  type CauseOptions,
+  decideUnnamedPrimary,
+  type Lease,
+  readableReason,
+  readCause,
+  unwrapCause,
+} from '../../lambdas/core';
 import { lease, NOW } from './builders';
 
 const lambdaCause = (errorType: string, errorMessage: string) =>
@@ -7,6 +15,56 @@ const lambdaCause = (errorType: string, errorMessage: string) =>
     errorMessage,
     trace: [`${errorType}: ${errorMessage}`, '    at promote (/var/task/index.js:1:2)'],
   });
+
+describe("readCause: the one rule, with each caller's options", () => {
+  const ROLLBACK: CauseOptions = { fallback: 'unknown error' };
+  const REPLAN: CauseOptions = { max: 300, fallback: 'unknown error' };
+  const ABORT: CauseOptions = { lines: 'all' };
+  // Each row: the error (or the bare cause, as the CLI's run outcome has it), the caller's options, what it reads.
+  it.each<[string, CaughtError | string | undefined, CauseOptions, string, string]>([
+    [
+      "Lambda JSON: the message's first line, the routing name kept in it",
+      { Cause: '{"errorMessage":"RetriableError: pg2 did not replay\\nstack","errorType":"Pgq.Retriable"}' },
+      ROLLBACK,
+      'Pgq.Retriable',
+      'RetriableError: pg2 did not replay',
+    ],
+    [
+      'every line joined, whitespace collapsed (the abort reason)',
+      { Cause: lambdaCause('Pgq.Fatal', 'PromotionFailedError: pg2\n  did not\tpromote') },
+      ABORT,
+      'Pgq.Fatal',
+      'PromotionFailedError: pg2 did not promote',
+    ],
+    ['a plain-text cause', { Cause: 'plain text' }, ROLLBACK, '', 'plain text'],
+    ['no Cause: the Error is all there is', { Error: 'States.Timeout' }, ROLLBACK, '', 'States.Timeout'],
+    ['nothing, with a fallback', undefined, ROLLBACK, '', 'unknown error'],
+    ['nothing, without one (the CLI: it says "see pgquorum history")', '', {}, '', ''],
+    ['a blank cause reads as nothing', { Cause: '  ' }, REPLAN, '', 'unknown error'],
+    [
+      "the CLI's bare cause string",
+      '{"errorMessage":"ValidationError: switchover refused: x"}',
+      {},
+      '',
+      'ValidationError: switchover refused: x',
+    ],
+    ['cut without a mark (Replan)', { Cause: 'x'.repeat(400) }, REPLAN, '', 'x'.repeat(300)],
+    ['cut with a mark, the mark counted', 'y'.repeat(20), { max: 10, cutMark: '…' }, '', `${'y'.repeat(9)}…`],
+    ['JSON with `message` only', '{"message":"Rate exceeded"}', {}, '', 'Rate exceeded'],
+    [
+      'an empty errorMessage is no message, never the JSON',
+      '{"errorMessage":"","errorType":"X"}',
+      ROLLBACK,
+      'X',
+      'unknown error',
+    ],
+    ['JSON without a message stays as it is', '{"foo":1}', {}, '', '{"foo":1}'],
+    ['JSON that is not an object', 'null', {}, '', 'null'],
+    ['text that only looks like JSON', '{not json', {}, '', '{not json'],
+  ])('%s', (_n, err, o, errorType, message) => {
+    expect(readCause(err, o)).toEqual({ errorType, message });
+  });
+});
 
 describe('unwrapCause', () => {
   it.each<[string, CaughtError | undefined, { name: string; message: string }]>([
@@ -47,6 +105,16 @@ describe('unwrapCause', () => {
       { name: 'ReplanGiveUpError', message: 'candidate pg2 failed (x)' },
     ],
     ['a Cause that only looks like JSON', { Error: 'X', Cause: '{not json' }, { name: 'X', message: '{not json' }],
+    [
+      'an empty errorMessage: the name alone, never the JSON',
+      { Error: 'States.TaskFailed', Cause: '{"errorMessage":"","errorType":"Pgq.Fatal"}' },
+      { name: 'Pgq.Fatal', message: '' },
+    ],
+    [
+      'no Cause: the Error is the name, not the message',
+      { Error: 'States.Timeout' },
+      { name: 'States.Timeout', message: '' },
+    ],
     ['nothing at all', undefined, { name: 'unknown error', message: '' }],
   ])('%s', (_n, err, want) => {
     expect(unwrapCause(err)).toEqual(want);

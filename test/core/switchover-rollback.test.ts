@@ -5,7 +5,6 @@ import {
   type RunRecord,
   rollbackLease,
   rollbackRestartOutcome,
-  stepErrorSentence,
 } from '../../lambdas/core';
 import { lease, NOW } from './builders';
 
@@ -112,18 +111,6 @@ describe('rollbackRestartOutcome: writable means pg_is_in_recovery() is false', 
     expect(r.ok).toBe(ok);
     if (!r.ok) expect(r.reason).toMatch(reason!);
   });
-});
-
-describe('stepErrorSentence', () => {
-  it.each([
-    [
-      { Cause: '{"errorMessage":"RetriableError: pg2 did not replay\\nstack","errorType":"Pgq.Retriable"}' },
-      'RetriableError: pg2 did not replay',
-    ],
-    [{ Cause: 'plain text' }, 'plain text'],
-    [{ Error: 'States.Timeout' }, 'States.Timeout'],
-    [undefined, 'unknown error'],
-  ])('%j -> %s', (e, out) => expect(stepErrorSentence(e)).toBe(out));
 });
 
 describe('rollbackLease', () => {
