@@ -2,11 +2,17 @@
  * Episodes: a condition the probes watch (no synchronous standby, a primary the lease does not name) that
  * starts and ends. Three probes see the same condition at about the same time; one stored item per kind,
  * written conditionally on its revision, makes one of them the one that pages, so an operator gets one
- * notification when it starts and one when it ends.
+ * notification when it starts and one when it ends. The same claim keeps the pages of a run's steps to one per
+ * event (`escalation` per escalated lease version, `rejoin-failed` per node and epoch) across retries.
  */
 
 /** What an episode is about. */
-export type EpisodeKind = 'sync-standby-missing' | 'unnamed-primary' | 'escalation' | 'credentials-refused';
+export type EpisodeKind =
+  | 'sync-standby-missing'
+  | 'unnamed-primary'
+  | 'escalation'
+  | 'credentials-refused'
+  | 'rejoin-failed';
 
 /** The stored state of one kind of episode (one item per kind and cluster). */
 export interface Episode {

@@ -9,9 +9,12 @@
  * AWS) on the write path of every failover to serve a case the association already covers.
  */
 
-/** How the first re-point attempt failed. `unreachable`: the replica's PostgreSQL did not answer at all. */
+/**
+ * How the first re-point attempt failed. `unreachable`: the replica's PostgreSQL did not answer at all.
+ * `quorum-met`: the wait was stopped early because another replica already streams (repointEnough).
+ */
 export interface RepointFailure {
-  readonly kind: 'unreachable' | 'not-streaming';
+  readonly kind: 'unreachable' | 'not-streaming' | 'quorum-met';
   readonly message: string;
 }
 
@@ -65,6 +68,11 @@ export function repointNext(i: RepointNextInput): RepointNext {
   if (i.failure.kind === 'unreachable') {
     // A replica whose PostgreSQL does not answer cannot be one whose walreceiver lacks a password.
     return { action: 'done', ok: false, detail: `not re-pointed: ${i.failure.message}` };
+  }
+  if (i.failure.kind === 'quorum-met') {
+    // The early stop is there so writes are not held back: a host command and a second wait would hold them again.
+    // The rejoin that fixes the replica writes its passfile on the way.
+    return { action: 'done', ok: false, detail: `not re-pointed: ${i.failure.message}: ${fix}` };
   }
   const o = i.passfileOutcome;
   if (!o) {

@@ -37,18 +37,20 @@ export const handler = task(
     const primary = findNode(nodes, state.candidate);
     const upstream = replicationEndpointOf(primary);
     const others = state.replicas.filter((r) => r !== name);
+    let quorumMet: string | null = null;
     const stopWaiting = async (elapsedMs: number): Promise<string | null> => {
       if (!others.length || d.config.settings.replicationMode !== 'sync') return null;
       const p = await d.pg.probe(endpointOf(primary));
       const streaming = (p.standbys ?? [])
         .filter((s) => others.includes(s.name) && s.state === 'streaming')
         .map((s) => s.name);
-      return repointEnough({
+      quorumMet = repointEnough({
         mode: d.config.settings.replicationMode,
         replica: name,
         elapsedMs,
         othersStreaming: streaming,
       });
+      return quorumMet;
     };
     let ok = true;
     let detail = `streams from ${primary.name} on timeline ${state.newTimeline ?? '?'}`;
@@ -72,7 +74,7 @@ export const handler = task(
         passfile,
         ...(state.newTimeline !== undefined ? { timeline: state.newTimeline } : {}),
         failure: {
-          kind: err instanceof NodeUnreachableError ? 'unreachable' : 'not-streaming',
+          kind: err instanceof NodeUnreachableError ? 'unreachable' : quorumMet ? 'quorum-met' : 'not-streaming',
           message: (err as Error).message,
         },
       };

@@ -1,6 +1,7 @@
 import { commitHealth, statusAfterFailedRejoin } from '../core/commit-health';
 import { findNode } from './cluster-view';
 import type { Deps } from './deps';
+import { pageRejoinFailure } from './follow';
 import type { RunState } from './run-state';
 import { type Phase, record, task } from './task';
 
@@ -10,7 +11,8 @@ import { type Phase, record, task } from './task';
  * the reader record themselves. Puts every healthy replica behind the reader
  * record, and when the rejoin step itself crashed (timeout, out of memory: its
  * catch lands here with `rejoinError`), marks the old primary `needs-rejoin` so
- * the failure is visible instead of silently ending the run as Done.
+ * the failure is visible instead of silently ending the run as Done, and pages
+ * (once per node and epoch, see pageRejoinFailure).
  */
 export async function settleRejoin(state: Phase<'candidate' | 'epoch'>, d: Deps): Promise<RunState> {
   let nodes = await d.store.listNodes();
@@ -31,6 +33,14 @@ export async function settleRejoin(state: Phase<'candidate' | 'epoch'>, d: Deps)
         { nodes: [flagged], event: { epoch: state.epoch, fields: { rejoin: detail, degraded } } },
       );
       await record(d, state, 'rejoin-failed', detail);
+      await pageRejoinFailure(d, {
+        mode: state.input.mode,
+        epoch: state.epoch,
+        node: old.name,
+        primary: primary.name,
+        status: flagged.status,
+        detail,
+      });
       nodes = nodes.map((n) => (n.name === old.name ? flagged : n));
     }
   }

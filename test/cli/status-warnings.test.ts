@@ -1,5 +1,9 @@
+import { statusCommand } from '../../cli/commands/status';
+import type { CliContext } from '../../cli/context';
+import { makeOutput } from '../../cli/output';
 import { episodeWarnings, registryWarnings } from '../../cli/status';
-import type { Episode } from '../../lambdas/core';
+import { DEFAULT_SETTINGS, type Episode } from '../../lambdas/core';
+import type { EventRecord } from '../../lambdas/ports/store-port';
 import { lease, NOW } from '../core/builders';
 
 const ep = (over: Partial<Episode>): Episode => ({
@@ -80,5 +84,65 @@ describe('registryWarnings', () => {
     ],
   ])('%s', (_n, nodes, primary, want) => {
     expect(registryWarnings(nodes, lease({ primary }))).toEqual(want);
+  });
+});
+
+describe('status: the last run committed-degraded', () => {
+  const degraded = [
+    'pg3 not re-pointed: pg3 does not stream from pg2 on timeline 2 within 20000 ms (no WAL receiver)',
+    'rejoin failed: rejoin of pg1 failed: pg1 not delivered within 30000 ms; once its host is back: pgquorum rejoin pg1',
+  ];
+  /** A steady cluster whose last run (epoch 4) committed with `degraded` in its event; nothing leaves the process. */
+  const ctxOf = (event: Partial<EventRecord>) =>
+    ({
+      target: { kind: 'lab', cluster: 'orders', settings: DEFAULT_SETTINGS, discovery: [] },
+      store: {
+        getLease: async () =>
+          lease({
+            epoch: 4,
+            primary: 'pg2',
+            run: { holder: 'x', mode: 'failover', oldPrimary: 'pg1', outcome: 'committed' },
+          }),
+        listNodes: async () => [],
+        getVotes: async () => [],
+        getEpisodes: async () => [],
+        getEvent: async (epoch: number) =>
+          ({
+            epoch,
+            kind: 'failover',
+            startedAt: NOW,
+            oldPrimary: 'pg1',
+            reason: '',
+            timeline: [],
+            ...event,
+          }) as EventRecord,
+      },
+      fence: { ingressClosed: async () => false },
+      pg: async () => undefined,
+      db: async () => undefined,
+      dns: undefined,
+      now: () => NOW,
+    }) as unknown as CliContext;
+  const shown = async (ctx: CliContext) => {
+    const lines: string[] = [];
+    await statusCommand(
+      ctx,
+      {},
+      makeOutput(false, (s) => void lines.push(s)),
+    );
+    return lines.join('').split('\n');
+  };
+
+  it('prints one warning naming the epoch, the outcome word and every missing piece', async () => {
+    const lines = await shown(ctxOf({ outcome: 'committed', newPrimary: 'pg2', degraded }));
+    expect(lines.filter((l) => l.includes('committed-degraded'))).toEqual([
+      `warning: epoch 4 committed-degraded: ${degraded.join('; ')}`,
+    ]);
+  });
+
+  it('a run that committed whole prints no such line', async () => {
+    const lines = await shown(ctxOf({ outcome: 'committed', newPrimary: 'pg2' }));
+    expect(lines.filter((l) => l.startsWith('warning: epoch'))).toEqual([]);
+    expect(lines.join('\n')).not.toContain('committed-degraded');
   });
 });

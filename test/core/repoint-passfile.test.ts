@@ -20,6 +20,15 @@ describe('repointNext: a replica that did not stream, and its passfile', () => {
       { action: 'done', ok: false, detail: 'not re-pointed: pg3 (10.0.0.3:5432) unreachable: timeout' },
     ],
     [
+      'stopped early because another replica streams (quorum met): no host command, no second wait',
+      { failure: { kind: 'quorum-met', message: 'pg3 not streaming from pg2 (no WAL receiver): quorum met: …' } },
+      {
+        action: 'done',
+        ok: false,
+        detail: 'not re-pointed: pg3 not streaming from pg2 (no WAL receiver): quorum met: …: run pgquorum rejoin pg3',
+      },
+    ],
+    [
       'a reachable replica not streaming: ask its host first',
       {},
       {
