@@ -1,7 +1,7 @@
 import { commitHealth, statusAfterFailedRejoin } from '../core/commit-health';
 import { findNode } from './cluster-view';
 import type { Deps } from './deps';
-import { pageRejoinFailure } from './follow';
+import { pageRejoinFailure } from './rejoin-page';
 import type { RunState } from './run-state';
 import { type Phase, record, task } from './task';
 
