@@ -7,12 +7,12 @@
  * also on Ctrl-C (`--keep` leaves the lab running).
  */
 import { Command } from 'commander';
-import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
-import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-profile';
-import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from './deploy';
-import { Lab, type LabStatus } from './index';
+import { quietNode20Warning } from '../../lambdas/adapters/aws/clients';
+import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../deployer/deploy';
+import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from '../world/cloud-profile';
+import { Lab, type LabStatus } from '../world/index';
+import { waitPortFree } from '../world/procs';
 import { LoadGenerator, lostAcknowledged } from './load';
-import { waitPortFree } from './procs';
 import { type Mark, writeReport } from './report';
 import { executionsSince, labStore, waitForRun } from './scenarios';
 

@@ -14,14 +14,14 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { TaskName } from '../infra/constructs/tasks';
-import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
-import { compareLsn } from '../lambdas/core/lsn';
-import type { EventRecord } from '../lambdas/ports/store-port';
-import type { LabDeployment } from './deploy';
-import type { Lab } from './index';
+import type { TaskName } from '../../infra/constructs/tasks';
+import { DynamoStore } from '../../lambdas/adapters/aws/dynamo-store';
+import { compareLsn } from '../../lambdas/core/lsn';
+import type { EventRecord } from '../../lambdas/ports/store-port';
+import type { LabDeployment } from '../deployer/deploy';
+import type { Lab } from '../world/index';
+import { LAB_CLUSTER, LAB_TABLE } from '../world/topology';
 import { LoadGenerator, type LoadReport, lostAcknowledged } from './load';
-import { LAB_CLUSTER, LAB_TABLE } from './topology';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -682,7 +682,7 @@ export async function controllerCrashTrial(
   // The operator's recovery, as the abort's reason names it: `resume --primary OLD`, which with OLD dead leaves the
   // lease paused (the CLI's resumeDecision: no fresh up votes), then a forced failover from paused. A steady lease
   // here would let the probes start a run of their own beside the operator's.
-  const { resumePausedLease } = await import('../lambdas/core/lease');
+  const { resumePausedLease } = await import('../../lambdas/core/lease');
   const cur = await store.getLease();
   const r = resumePausedLease(cur, {
     now: Date.now(),

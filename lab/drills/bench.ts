@@ -7,14 +7,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
-import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
-import { compareLsn, lsnDiff } from '../lambdas/core/lsn';
-import type { ControllerSettings } from '../lambdas/core/settings';
-import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-profile';
-import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from './deploy';
-import { Lab } from './index';
-import { REPO_ROOT } from './paths';
-import { waitPortFree } from './procs';
+import { quietNode20Warning } from '../../lambdas/adapters/aws/clients';
+import { compareLsn, lsnDiff } from '../../lambdas/core/lsn';
+import type { ControllerSettings } from '../../lambdas/core/settings';
+import { deployToLab, type LabDeployment, restartProbes, stopProbes, undeployFromLab } from '../deployer/deploy';
+import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from '../world/cloud-profile';
+import { Lab } from '../world/index';
+import { REPO_ROOT } from '../world/paths';
+import { waitPortFree } from '../world/procs';
 import {
   azCutTrial,
   type CandidateKillMoment,
