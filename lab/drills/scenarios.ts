@@ -217,14 +217,14 @@ async function failoverOutcome(
 /**
  * kill -9 of the primary under write load. Measures RTO (kill to the first
  * acknowledged write through the writer endpoint), reads every acknowledged id
- * back from the new primary, and collects the run's event record.
+ * back from the new primary, and collects the run's event record. (A SIGSTOPped
+ * primary is pauseLongTrial: the one pause-long drill, with a held session.)
  */
 export async function kill9Trial(
   lab: Lab,
   d: LabDeployment,
   opts: {
     warmupMs?: number;
-    fault?: 'kill' | 'stop';
     onProgress?: (m: string) => void;
     /** Black-hole the old primary's replication path this long before the kill, so async replicas fall behind. */
     replicationCutMs?: number;
@@ -247,9 +247,8 @@ export async function kill9Trial(
     await sleep(opts.replicationCutMs);
   }
   const faultAt = Date.now();
-  if (opts.fault === 'stop') await lab.stop(oldPrimary);
-  else await lab.kill(oldPrimary);
-  say(`${opts.fault === 'stop' ? 'SIGSTOP' : 'kill -9'} ${oldPrimary} at ${new Date(faultAt).toISOString()}`);
+  await lab.kill(oldPrimary);
+  say(`kill -9 ${oldPrimary} at ${new Date(faultAt).toISOString()}`);
   const run = await waitForRun(d, faultAt, { startTimeoutMs: 20000, runTimeoutMs: runTimeoutFor(lab) });
   // Keep writing until the first acknowledged write after the fault (or give up).
   const ackBy = Date.now() + (opts.ackWaitMs ?? 20000);
@@ -260,7 +259,7 @@ export async function kill9Trial(
   const directReport = await direct.stop();
   if (opts.replicationCutMs) await lab.heal(oldPrimary, 'repl');
   const outcome = await failoverOutcome(lab, store, {
-    scenario: opts.fault === 'stop' ? 'pause-long' : 'kill9',
+    scenario: 'kill9',
     oldPrimary,
     run,
     faultAt,
