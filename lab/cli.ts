@@ -9,8 +9,8 @@ import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { TASKS } from '../infra/constructs/tasks';
 import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
-import { CLOUD_PROFILES, type CloudProfileName } from './cloud-profile';
-import { GATE_PATHS, type GatePath, Lab, LabError, type LabStatus, labPorts } from './index';
+import { CLOUD_PROFILES, type CloudProfileName } from './world/cloud-profile';
+import { GATE_PATHS, type GatePath, Lab, LabError, type LabStatus, labPorts } from './world/index';
 
 function table(st: LabStatus): string {
   const head = ['node', 'az', 'role', 'tl', 'lsn', 'lag bytes', 'sync', 'upstream', 'gate', 'conns', 'cut'];
@@ -283,7 +283,7 @@ program
       Object.assign(process.env, lab.awsEnv);
       const t0 = Date.now();
       // Loaded on use: the CDK synth behind it takes seconds to load and no other command needs it.
-      const { deployToLab, startProbes } = await import('./deploy');
+      const { deployToLab, startProbes } = await import('./deployer/deploy');
       const d = await deployToLab(lab, { schedules: true, onProgress: (m) => process.stdout.write(`  ${m}\n`) });
       await startProbes(d);
       process.stdout.write(
@@ -300,7 +300,7 @@ program
     run(async () => {
       const lab = await Lab.attach();
       Object.assign(process.env, lab.awsEnv);
-      const { undeployFromLab } = await import('./deploy');
+      const { undeployFromLab } = await import('./deployer/deploy');
       await undeployFromLab();
       process.stdout.write('controller removed from the lab\n');
     }),
@@ -316,7 +316,7 @@ program
       const [scenario, o] = a as [string, { trials: string; json?: boolean }];
       const args = ['--scenario', scenario, '--trials', o.trials, ...(o.json ? ['--json'] : [])];
       const code = await new Promise<number>((resolve, reject) => {
-        const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bench.ts'), ...args], {
+        const p = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'drills', 'bench.ts'), ...args], {
           stdio: 'inherit',
         });
         p.on('error', reject);

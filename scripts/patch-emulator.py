@@ -15,7 +15,7 @@ docs/emulator-notes.md says how to check.
 Each edit is an exact text replacement that must match once; anything else
 (another version, an upstream change) fails loudly instead of half-patching.
 On success a marker file records the version and patch set, which both
-scripts/install-emulator.sh and lab/emulator.ts check before calling the
+scripts/install-emulator.sh and lab/world/emulator.ts check before calling the
 emulator "installed".
 """
 import glob

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { cloudProfile } from '../lab/cloud-profile';
-import { Lab } from '../lab/index';
-import { LAB_DIR } from '../lab/paths';
-import { acquireLock } from '../lab/preflight';
+import { cloudProfile } from '../lab/world/cloud-profile';
+import { Lab } from '../lab/world/index';
+import { LAB_DIR } from '../lab/world/paths';
+import { acquireLock } from '../lab/world/preflight';
 import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
 
 /** Lock file serializing lab-backed test runs on one machine (they share one lab and reset it at will). */

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { Lab, readLabState } from '../lab/index';
+import { Lab, readLabState } from '../lab/world/index';
 import { TEST_RUN_LOCK } from './lab-global-setup';
 
 /**

@@ -1,5 +1,5 @@
 # Shared by every pgquorum host script (sourced). Parameters arrive as environment
-# variables, so SSM (on EC2) and the lab's SSM service (lab/ssm-service.ts) run the same text.
+# variables, so SSM (on EC2) and the lab's SSM service (lab/world/ssm-service.ts) run the same text.
 #   PGDATA, PGBIN           data directory and PostgreSQL binaries
 #   START_CMD               how this host starts PostgreSQL (default: Debian's pg_ctlcluster)
 #   STOP_FAST_CMD, STOP_IMMEDIATE_CMD

@@ -4,9 +4,9 @@ import { DescribeExecutionCommand, SFNClient, StartExecutionCommand, StopExecuti
 import type { RunOutcome } from '../../cli/commands/run';
 import { EXIT } from '../../cli/errors';
 import type { StatusSnapshot } from '../../cli/status';
-import type { LabDeployment } from '../../lab/deploy';
-import type { Lab } from '../../lab/index';
-import { executionsSince, labStore } from '../../lab/scenarios';
+import type { LabDeployment } from '../../lab/deployer/deploy';
+import { executionsSince, labStore } from '../../lab/drills/scenarios';
+import type { Lab } from '../../lab/world/index';
 import type { EventRecord } from '../../lambdas/ports/store-port';
 import { useDeployedLab } from '../e2e/fixtures';
 

@@ -4,9 +4,7 @@ import path from 'node:path';
 import { InvokeCommand, type InvokeCommandOutput, LambdaClient } from '@aws-sdk/client-lambda';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Client } from 'pg';
-import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
-import type { Lab } from '../../lab/index';
-import { nodeDataDir, nodeLogFile } from '../../lab/paths';
+import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deployer/deploy';
 import {
   kill9Trial,
   labStore,
@@ -14,9 +12,11 @@ import {
   switchoverTrial,
   waitForExecution,
   waitForRun,
-} from '../../lab/scenarios';
-import { LAB_CA_FILE } from '../../lab/tls';
-import { LAB_CLUSTER, LAB_DB_PASSWORD, LAB_DB_USER, LAB_REPL_USER } from '../../lab/topology';
+} from '../../lab/drills/scenarios';
+import type { Lab } from '../../lab/world/index';
+import { nodeDataDir, nodeLogFile } from '../../lab/world/paths';
+import { LAB_CA_FILE } from '../../lab/world/tls';
+import { LAB_CLUSTER, LAB_DB_PASSWORD, LAB_DB_USER, LAB_REPL_USER } from '../../lab/world/topology';
 import { pauseLease, resumeLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import { buildCli } from '../cli/fixtures';

@@ -1,5 +1,11 @@
-import { type DeployOptions, deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../../lab/deploy';
-import { Lab } from '../../lab/index';
+import {
+  type DeployOptions,
+  deployToLab,
+  type LabDeployment,
+  startProbes,
+  undeployFromLab,
+} from '../../lab/deployer/deploy';
+import { Lab } from '../../lab/world/index';
 import { buildCli } from '../cli/fixtures';
 
 /** Options of {@link useDeployedLab}: how the controller is deployed once for the file, and what follows. */

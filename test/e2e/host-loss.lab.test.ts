@@ -1,6 +1,6 @@
-import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
-import type { Lab } from '../../lab/index';
-import { hostFaultTrial, waitForHealthyVotes } from '../../lab/scenarios';
+import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deployer/deploy';
+import { hostFaultTrial, waitForHealthyVotes } from '../../lab/drills/scenarios';
+import type { Lab } from '../../lab/world/index';
 import { useDeployedLab } from './fixtures';
 
 /**

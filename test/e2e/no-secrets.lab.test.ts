@@ -8,18 +8,18 @@ import {
   ListExecutionsCommand,
   SFNClient,
 } from '@aws-sdk/client-sfn';
-import type { LabDeployment } from '../../lab/deploy';
-import type { Lab } from '../../lab/index';
-import { nodeDataDir, nodeLogFile, SUPERVISOR_LOG } from '../../lab/paths';
-import { nodePassfile } from '../../lab/postgres-node';
-import { kill9Trial, labStore } from '../../lab/scenarios';
+import type { LabDeployment } from '../../lab/deployer/deploy';
+import { kill9Trial, labStore } from '../../lab/drills/scenarios';
+import type { Lab } from '../../lab/world/index';
+import { nodeDataDir, nodeLogFile, SUPERVISOR_LOG } from '../../lab/world/paths';
+import { nodePassfile } from '../../lab/world/postgres-node';
 import {
   LAB_CLUSTER,
   LAB_CONTROLLER_PASSWORD,
   LAB_REPL_PASSWORD,
   LAB_REWIND_PASSWORD,
   LAB_TABLE,
-} from '../../lab/topology';
+} from '../../lab/world/topology';
 import { useDeployedLab } from './fixtures';
 
 /**

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { deployToLab, type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
-import type { Lab } from '../../lab/index';
+import { deployToLab, type LabDeployment, restartProbes, stopProbes } from '../../lab/deployer/deploy';
 import {
   type CandidateKillMoment,
   candidateBehindTrial,
@@ -10,7 +9,8 @@ import {
   replanExhaustedTrial,
   waitForHealthyVotes,
   writablePrimaries,
-} from '../../lab/scenarios';
+} from '../../lab/drills/scenarios';
+import type { Lab } from '../../lab/world/index';
 import { buildCli } from '../cli/fixtures';
 import { useDeployedLab } from './fixtures';
 

@@ -6,10 +6,10 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { TASKS, type TaskName } from '../../infra/constructs/tasks';
-import { type LabDeployment, startProbes, stopProbes } from '../../lab/deploy';
-import type { Lab } from '../../lab/index';
-import { retryTrial, waitForExecution, waitForHealthyVotes } from '../../lab/scenarios';
-import { LAB_CLUSTER } from '../../lab/topology';
+import { type LabDeployment, startProbes, stopProbes } from '../../lab/deployer/deploy';
+import { retryTrial, waitForExecution, waitForHealthyVotes } from '../../lab/drills/scenarios';
+import type { Lab } from '../../lab/world/index';
+import { LAB_CLUSTER } from '../../lab/world/topology';
 import { useDeployedLab } from './fixtures';
 
 /**

@@ -3,8 +3,7 @@ import path from 'node:path';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { Client } from 'pg';
 import { EXIT } from '../../cli/errors';
-import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deploy';
-import type { Lab } from '../../lab/index';
+import { type LabDeployment, restartProbes, stopProbes } from '../../lab/deployer/deploy';
 import {
   executionsSince,
   labStore,
@@ -12,8 +11,9 @@ import {
   waitForExecution,
   whenStateEntered,
   writablePrimaries,
-} from '../../lab/scenarios';
-import { LAB_CLUSTER } from '../../lab/topology';
+} from '../../lab/drills/scenarios';
+import type { Lab } from '../../lab/world/index';
+import { LAB_CLUSTER } from '../../lab/world/topology';
 import { useDeployedLab } from './fixtures';
 
 /**

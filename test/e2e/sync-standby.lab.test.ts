@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { Client } from 'pg';
-import { deployToLab, type LabDeployment, restartProbes, startProbes, stopProbes } from '../../lab/deploy';
-import { LAB_CONTROLLER_PASSWORD, LAB_CONTROLLER_USER, type Lab } from '../../lab/index';
-import { executionsSince, labStore } from '../../lab/scenarios';
+import { deployToLab, type LabDeployment, restartProbes, startProbes, stopProbes } from '../../lab/deployer/deploy';
+import { executionsSince, labStore } from '../../lab/drills/scenarios';
+import { LAB_CONTROLLER_PASSWORD, LAB_CONTROLLER_USER, type Lab } from '../../lab/world/index';
 import type { Episode } from '../../lambdas/core/episode';
 import type { ControllerSettings } from '../../lambdas/core/settings';
 import { useAttachedLab } from './fixtures';

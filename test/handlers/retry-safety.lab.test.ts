@@ -7,7 +7,7 @@
  */
 import { PutItemCommand, ScanCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
-import { createClusterTable } from '../../lab/seed';
+import { createClusterTable } from '../../lab/world/seed';
 import { makeClients } from '../../lambdas/adapters/aws/clients';
 import { type DynamoStore, EventCommittedError } from '../../lambdas/adapters/aws/dynamo-store';
 import { initialLease } from '../../lambdas/core/lease';

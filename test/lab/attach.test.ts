@@ -9,7 +9,7 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-attach-'));
 process.env.PGQ_LAB_DIR = dir;
 process.env.PGQ_LAB_ATTACH_MS = '6000';
 // require, not import: imports are hoisted above the two assignments.
-const { Lab, LabError } = require('../../lab/index') as typeof import('../../lab/index');
+const { Lab, LabError } = require('../../lab/world/index') as typeof import('../../lab/world/index');
 
 /** A stand-in supervisor control API whose /health answers after `delays[i]` ms on the i-th call. */
 async function fakeSupervisor(delays: number[]): Promise<{ port: number; calls: () => number; close: () => void }> {

@@ -1,6 +1,6 @@
 import http from 'node:http';
-import { AwsProxy, parseChangeBatch, serviceOf } from '../../lab/aws-proxy';
-import { cloudProfile } from '../../lab/cloud-profile';
+import { AwsProxy, parseChangeBatch, serviceOf } from '../../lab/world/aws-proxy';
+import { cloudProfile } from '../../lab/world/cloud-profile';
 
 describe('the lab AWS endpoint: which service a call is for', () => {
   it.each([

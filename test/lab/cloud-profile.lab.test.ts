@@ -1,6 +1,6 @@
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { Client } from 'pg';
-import { LAB_WRITER_RECORD, Lab } from '../../lab/index';
+import { LAB_WRITER_RECORD, Lab } from '../../lab/world/index';
 
 /**
  * The `aws` cloud profile itself, on the lab (the suite runs it with short

@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DescribeInstanceInformationCommand, InvalidInstanceId, SendCommandCommand } from '@aws-sdk/client-ssm';
 import { Client } from 'pg';
-import { Lab } from '../../lab/index';
+import { Lab } from '../../lab/world/index';
 import { makeClients } from '../../lambdas/adapters/aws/clients';
 import { SsmHostCommands } from '../../lambdas/adapters/aws/ssm-host-commands';
 import { HostUnreachableError, isRetriable } from '../../lambdas/core/errors';

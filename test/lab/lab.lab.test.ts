@@ -3,7 +3,7 @@ import path from 'node:path';
 import { DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { ChangeResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { Client, type ClientConfig } from 'pg';
-import { LAB_WRITER_RECORD, Lab } from '../../lab/index';
+import { LAB_WRITER_RECORD, Lab } from '../../lab/world/index';
 
 async function connect(cfg: ClientConfig, timeoutMs = 2000): Promise<Client> {
   const c = new Client({ ...cfg, connectionTimeoutMillis: timeoutMs });

@@ -10,8 +10,8 @@ import {
   SendCommandCommand,
   SSMClient,
 } from '@aws-sdk/client-ssm';
-import { cloudProfile } from '../../lab/cloud-profile';
-import { type AgentState, LabSsmService, STDOUT_LIMIT } from '../../lab/ssm-service';
+import { cloudProfile } from '../../lab/world/cloud-profile';
+import { type AgentState, LabSsmService, STDOUT_LIMIT } from '../../lab/world/ssm-service';
 import { HostCommandFailedError, SsmHostCommands } from '../../lambdas/adapters/aws/ssm-host-commands';
 import { HostUnreachableError, isRetriable } from '../../lambdas/core/errors';
 

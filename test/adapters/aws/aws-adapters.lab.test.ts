@@ -11,7 +11,7 @@ import {
 import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { CreateStateMachineCommand, DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { createClusterTable } from '../../../lab/seed';
+import { createClusterTable } from '../../../lab/world/seed';
 import { makeClients } from '../../../lambdas/adapters/aws/clients';
 import { CloudWatchMetrics, METRIC_NAMESPACE } from '../../../lambdas/adapters/aws/cloudwatch-metrics';
 import { DynamoStore, LeaseConflictError } from '../../../lambdas/adapters/aws/dynamo-store';

@@ -3,7 +3,7 @@ import { admitsPostgres } from '../../../lambdas/adapters/aws/ec2-fence';
 
 const vpc = { IpRanges: [{ CidrIp: '10.0.0.0/16' }] };
 
-/** One predicate for the fence's proof and the lab's gates (lab/supervisor.ts polls with it). */
+/** One predicate for the fence's proof and the lab's gates (lab/world/supervisor.ts polls with it). */
 describe('admitsPostgres', () => {
   it.each<[string, IpPermission[] | undefined, boolean]>([
     ['no permissions', [], false],

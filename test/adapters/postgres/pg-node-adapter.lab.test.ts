@@ -9,8 +9,8 @@ import {
   LAB_REPL_USER,
   Lab,
   labCaPem,
-} from '../../../lab/index';
-import { nodeDataDir } from '../../../lab/paths';
+} from '../../../lab/world/index';
+import { nodeDataDir } from '../../../lab/world/paths';
 import { NodeUnreachableError, ReplayPausedError } from '../../../lambdas/adapters/postgres/errors';
 import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import { compareLsn, ValidationError } from '../../../lambdas/core';

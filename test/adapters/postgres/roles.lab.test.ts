@@ -8,7 +8,7 @@ import {
   LAB_REWIND_USER,
   Lab,
   labCaPem,
-} from '../../../lab/index';
+} from '../../../lab/world/index';
 import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import { CONTROLLER_ALTER_SYSTEM_PARAMETERS } from '../../../lambdas/adapters/postgres/roles';
 import type { NodeEndpoint } from '../../../lambdas/ports/postgres-port';

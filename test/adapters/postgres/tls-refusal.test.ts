@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { makeCa, makeServerCert } from '../../../lab/tls';
+import { makeCa, makeServerCert } from '../../../lab/world/tls';
 import { NodeTlsError, NodeUnreachableError } from '../../../lambdas/adapters/postgres/errors';
 import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import type { DbSslMode } from '../../../lambdas/core/tls';

@@ -12,8 +12,8 @@ import {
   Lab,
   labCaPem,
   makeCa,
-} from '../../../lab/index';
-import { nodeLogFile } from '../../../lab/paths';
+} from '../../../lab/world/index';
+import { nodeLogFile } from '../../../lab/world/paths';
 import { NodeTlsError } from '../../../lambdas/adapters/postgres/errors';
 import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../../lambdas/adapters/postgres/pg-node-adapter';
 import { buildConninfo } from '../../../lambdas/core/conninfo';

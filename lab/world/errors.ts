@@ -1,4 +1,4 @@
-import { FatalError } from '../lambdas/core/errors';
+import { FatalError } from '../../lambdas/core/errors';
 
 /**
  * The one error type the lab raises: its message is a single line a person can

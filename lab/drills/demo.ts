@@ -3,18 +3,19 @@
  * the controller into the emulator (same bundles and state-machine definition
  * as `cdk deploy`), starts the probes and a write load through the writer
  * endpoint, kill -9s the primary and narrates the failover live, rejoins the old
- * primary, and ends with a summary and an HTML report. Cleans up after itself,
- * also on Ctrl-C (`--keep` leaves the lab running).
+ * primary, and ends with a summary and an HTML report. The failover is the
+ * bench's kill9 trial (kill9Trial), narrated through its callbacks. Cleans up
+ * after itself, also on Ctrl-C (`--keep` leaves the lab running).
  */
 import { Command } from 'commander';
-import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
-import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from './cloud-profile';
-import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from './deploy';
-import { Lab, type LabStatus } from './index';
-import { LoadGenerator, lostAcknowledged } from './load';
-import { waitPortFree } from './procs';
+import { quietNode20Warning } from '../../lambdas/adapters/aws/clients';
+import { deployToLab, type LabDeployment, startProbes, undeployFromLab } from '../deployer/deploy';
+import { CLOUD_PROFILES, type CloudProfileName, cloudProfile } from '../world/cloud-profile';
+import { Lab, type LabStatus } from '../world/index';
+import { waitPortFree } from '../world/procs';
+import { type LoadGenerator, lostAcknowledged } from './load';
 import { type Mark, writeReport } from './report';
-import { executionsSince, labStore, waitForRun } from './scenarios';
+import { executionsSince, kill9Trial, labStore } from './scenarios';
 
 quietNode20Warning();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -151,32 +152,27 @@ async function main(opts: Options): Promise<number> {
       }
       await sleep(200);
     }
-    load = new LoadGenerator(lab.endpointConnection('writer'));
-    await load.prepare();
-    load.start();
-    await sleep(3000);
-    out(
-      `\n4. Write load through writer.${'lab.pgquorum.internal'}: ${load.report.acked.length} commits acknowledged so far`,
-    );
-
-    const faultAt = Date.now();
-    await lab.kill('pg1');
-    out(`\n5. kill -9 pg1 at ${new Date(faultAt).toISOString()}   (times below are since the kill)\n`);
+    // The kill -9 trial the bench and the tests run, narrated through its callbacks: the load through the writer
+    // endpoint alone (no DNS-free client), and the demo's own bounds on the run.
+    let faultAt = 0;
+    let primary = 'pg1';
     const since = (t: number) => `+${((t - faultAt) / 1000).toFixed(2)} s`;
-    const marks: Mark[] = [{ at: 0, label: 'kill -9 pg1', kind: 'fault' }];
+    const marks: Mark[] = [];
     const seenAz = new Set<string>();
     const seenSteps = new Set<string>();
     let started = false;
-    // A write in flight at the kill may still be acknowledged by pg1: the new primary's first write comes after the run starts.
+    // A write in flight at the kill may still be acknowledged by the old primary: the new primary's first write comes after the run starts.
     let runStartedAt = Number.POSITIVE_INFINITY;
     let lastEpoch = 1;
     let firstAckShown = false;
-    const tick = async () => {
+    const tick = async (writes: LoadGenerator) => {
       const now = Date.now();
       for (const v of await store.getVotes()) {
-        if (!v.primaryOk && v.consecutiveFailures >= 3 && v.primary === 'pg1' && !seenAz.has(v.az)) {
+        if (!v.primaryOk && v.consecutiveFailures >= 3 && v.primary === primary && !seenAz.has(v.az)) {
           seenAz.add(v.az);
-          out(`   ${since(v.observedAt)}  ${v.az} votes pg1 DOWN (${v.consecutiveFailures} consecutive failures)`);
+          out(
+            `   ${since(v.observedAt)}  ${v.az} votes ${primary} DOWN (${v.consecutiveFailures} consecutive failures)`,
+          );
           marks.push({ at: v.observedAt - faultAt, label: `${v.az} votes down`, kind: 'detect' });
         }
       }
@@ -206,36 +202,53 @@ async function main(opts: Options): Promise<number> {
         out(`   ${since(s.at)}  ${s.step.padEnd(16)} ${s.detail}`);
         marks.push({ at: s.at - faultAt, label: s.step, kind: 'step' });
       }
-      const ack = load!.firstAckAfter(runStartedAt);
+      const ack = writes.firstAckAfter(runStartedAt);
       if (ack && !firstAckShown) {
         firstAckShown = true;
         out(`   ${since(ack.at)}  first acknowledged write through the writer endpoint (id ${ack.id})`);
         marks.push({ at: ack.at - faultAt, label: 'first acknowledged write', kind: 'write' });
       }
     };
-    const run = await waitForRun(d, faultAt, { startTimeoutMs: 30000, runTimeoutMs: 120000, onTick: tick });
-    for (let i = 0; i < 50 && !firstAckShown; i++) {
-      await tick();
-      await sleep(100);
-    }
-    await tick();
-    const report = await load.stop();
+    const t = await kill9Trial(lab, d, {
+      warmupMs: 3000,
+      directClient: false,
+      startTimeoutMs: 30000,
+      runTimeoutMs: 120000,
+      ackWaitMs: 5000,
+      beforeFault: (_, writes) => {
+        load = writes;
+        out(
+          `\n4. Write load through writer.${'lab.pgquorum.internal'}: ${writes.report.acked.length} commits acknowledged so far`,
+        );
+      },
+      onFault: (p, at) => {
+        primary = p;
+        faultAt = at;
+        out(`\n5. kill -9 ${p} at ${new Date(at).toISOString()}   (times below are since the kill)\n`);
+        marks.push({ at: 0, label: `kill -9 ${p}`, kind: 'fault' });
+      },
+      onTick: tick,
+    });
+    await tick(load!);
     load = undefined;
+    const committed = t.executionStatus === 'SUCCEEDED';
     const lease = await store.getLease();
     const event = await store.getEvent(lease.epoch);
-    const lost = await lostAcknowledged(lab.nodeConnection(lease.primary), 'pgq_load', report.acked);
-    const firstAck = report.acked.find((a) => a.at > (run?.started ?? faultAt));
+    // Read back from the new primary (the trial did); with none, from the primary of record, as before.
+    const lost = t.newPrimary
+      ? t.lostAcknowledged
+      : await lostAcknowledged(lab.nodeConnection(lease.primary), 'pgq_load', t.acked ?? []);
     out(`\n6. The cluster after the failover and the rejoin of pg1:\n${table(await lab.status())}`);
     const summary: DemoSummary = {
-      outcome: run?.status === 'SUCCEEDED' ? 'committed' : 'failed',
-      newPrimary: run?.status === 'SUCCEEDED' ? lease.primary : null,
+      outcome: committed ? 'committed' : 'failed',
+      newPrimary: committed ? lease.primary : null,
       epoch: lease.epoch,
-      failure: run?.status === 'SUCCEEDED' ? null : (run?.cause ?? 'no run started'),
-      rtoMs: firstAck ? firstAck.at - faultAt : null,
-      detectionMs: run ? run.started - faultAt : null,
-      writesAcknowledged: report.acked.length,
+      failure: committed ? null : (t.cause ?? 'no run started'),
+      rtoMs: t.rtoMs,
+      detectionMs: t.detectMs,
+      writesAcknowledged: t.ackedWrites,
       writesLost: lost.length,
-      commitsNotAcknowledged: report.unacknowledgedLocalCommits.length,
+      commitsNotAcknowledged: t.load.unacknowledgedLocalCommits.length,
       bytesAtRisk: event?.bytesAtRisk === undefined ? null : Number(event.bytesAtRisk),
       transactionsOnlyOnOldPrimary: event?.lostTransactions?.length ?? 0,
       rejoin: event?.rejoin ?? null,
@@ -265,7 +278,7 @@ async function main(opts: Options): Promise<number> {
         out('   and `npm run lab -- down` when done.');
       }
     }
-    const ok = run?.status === 'SUCCEEDED' && lost.length === 0;
+    const ok = committed && lost.length === 0;
     return ok ? 0 : 1;
   } finally {
     await cleanup();

@@ -1,15 +1,15 @@
 import fs from 'node:fs';
-import { SDK_ENVIRONMENT_OUTPUT, type StackOutputKey } from '../cli/stack-outputs';
-import { DEFAULT_SETTINGS } from '../lambdas/core/settings';
-import { DEPLOYMENT_FILE, OUTPUTS_FILE } from './paths';
-import type { LabState } from './state';
-import { LAB_CA_FILE } from './tls';
-import { LAB_CLUSTER, LAB_READER_RECORD, LAB_TABLE, LAB_WRITER_RECORD } from './topology';
+import { SDK_ENVIRONMENT_OUTPUT, type StackOutputKey } from '../../cli/stack-outputs';
+import { DEFAULT_SETTINGS } from '../../lambdas/core/settings';
+import { DEPLOYMENT_FILE, OUTPUTS_FILE } from '../world/paths';
+import type { LabState } from '../world/state';
+import { LAB_CA_FILE } from '../world/tls';
+import { LAB_CLUSTER, LAB_READER_RECORD, LAB_TABLE, LAB_WRITER_RECORD } from '../world/topology';
 
 /** The stack name the lab's outputs file files its outputs under. */
 export const LAB_STACK_NAME = 'pgquorum-lab';
 
-/** What lab/deploy.ts records about the deployed controller. */
+/** What lab/deployer/deploy.ts records about the deployed controller. */
 export interface LabDeploymentRecord {
   readonly stateMachineArn?: string;
   readonly functionNames?: Readonly<Record<string, string>>;

@@ -25,10 +25,10 @@ import {
   ResourceExistsException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
-import { Route53Dns } from '../lambdas/adapters/aws/route53-dns';
-import { clusterPartitionKey, TABLE_KEYS } from '../lambdas/core/contract';
-import { registrySeed } from '../lambdas/core/registry-seed';
+import { DynamoStore } from '../../lambdas/adapters/aws/dynamo-store';
+import { Route53Dns } from '../../lambdas/adapters/aws/route53-dns';
+import { clusterPartitionKey, TABLE_KEYS } from '../../lambdas/core/contract';
+import { registrySeed } from '../../lambdas/core/registry-seed';
 import {
   LAB_AZS,
   LAB_CLUSTER,

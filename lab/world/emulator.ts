@@ -5,7 +5,7 @@ import { LabError } from './errors';
 import { LAB_DIR, REPO_ROOT, VENV_DIR } from './paths';
 import { sleep } from './postgres-node';
 
-/** The pinned emulator version (one line in lab/emulator-version, shared with .ci/run). */
+/** The pinned emulator version (one line in lab/world/emulator-version, shared with scripts/install-emulator.sh). */
 export const EMULATOR_VERSION = fs.readFileSync(path.join(__dirname, 'emulator-version'), 'utf8').trim();
 
 /** Path of the emulator's entry point inside the project virtualenv. */

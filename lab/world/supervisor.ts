@@ -4,7 +4,7 @@
  * so each child is reaped the moment it dies, and so all of it outlives the CLI
  * call that started it. It answers a small JSON control API on loopback.
  *
- * Started by `Lab.up()` as `node --import tsx lab/supervisor.ts <options-json>`.
+ * Started by `Lab.up()` as `node --import tsx lab/world/supervisor.ts <options-json>`.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -15,14 +15,14 @@ import {
   StartInstancesCommand,
   StopInstancesCommand,
 } from '@aws-sdk/client-ec2';
-import { admitsPostgres } from '../lambdas/adapters/aws/ec2-fence';
-import { ssmDocumentPrefix } from '../lambdas/core/contract';
+import { admitsPostgres } from '../../lambdas/adapters/aws/ec2-fence';
+import { ssmDocumentPrefix } from '../../lambdas/core/contract';
+import { writeLabOutputs } from '../deployer/outputs';
 import { AwsProxy } from './aws-proxy';
 import { type CloudProfile, IDEAL_PROFILE } from './cloud-profile';
 import { Emulator } from './emulator';
 import { RecordEndpoint } from './endpoint';
 import { type CutMode, Gate } from './gate';
-import { writeLabOutputs } from './outputs';
 import { LAB_DIR, nodeDataDir, PG_BIN, REPO_ROOT, STATE_FILE, SUPERVISOR_LOG } from './paths';
 import { PostgresNode, type ReplicationMode, sleep } from './postgres-node';
 import { preflight } from './preflight';

@@ -15,7 +15,7 @@ export interface LabState {
   controlPort: number;
   portBase: number;
   mode: ReplicationMode;
-  /** The cloud-behaviour profile the lab models (see lab/cloud-profile.ts). */
+  /** The cloud-behaviour profile the lab models (see lab/world/cloud-profile.ts). */
   cloud: CloudProfile;
   ports: LabPorts;
   /** AWS_* variables that point the SDK at the lab's emulator. */

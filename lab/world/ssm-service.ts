@@ -32,8 +32,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
-import { ssmDocumentName } from '../lambdas/core/contract';
-import { HOST_SCRIPTS, type HostScript } from '../lambdas/ports/host-command-port';
+import { ssmDocumentName } from '../../lambdas/core/contract';
+import { HOST_SCRIPTS, type HostScript } from '../../lambdas/ports/host-command-port';
 import { type CloudProfile, draw } from './cloud-profile';
 
 /** What a host's SSM agent can do right now. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { EventRecord } from '../lambdas/ports/store-port';
-import { REPO_ROOT } from './paths';
+import type { EventRecord } from '../../lambdas/ports/store-port';
+import { REPO_ROOT } from '../world/paths';
 
 /** One marker on the failover timeline, in ms from the fault. */
 export interface Mark {

@@ -4,7 +4,7 @@
  * PGQ_LAB_PORT_BASE so two labs (or a lab and a developer's own PostgreSQL) can
  * coexist on one machine.
  */
-import { RECORD_LABELS, recordName } from '../lambdas/core/contract';
+import { RECORD_LABELS, recordName } from '../../lambdas/core/contract';
 
 export const LAB_CLUSTER = 'lab';
 export const LAB_REGION = 'us-east-1';
@@ -56,11 +56,11 @@ export interface LabNodeSpec {
 
 export interface LabPorts {
   emulator: number;
-  /** The lab's AWS endpoint: a proxy in front of the emulator that models the cloud profile (lab/aws-proxy.ts). */
+  /** The lab's AWS endpoint: a proxy in front of the emulator that models the cloud profile (lab/world/aws-proxy.ts). */
   awsProxy: number;
   writer: number;
   reader: number;
-  /** The lab's SSM Run Command service (lab/ssm-service.ts), reached through AWS_ENDPOINT_URL_SSM. */
+  /** The lab's SSM Run Command service (lab/world/ssm-service.ts), reached through AWS_ENDPOINT_URL_SSM. */
   ssm: number;
   nodes: LabNodeSpec[];
 }

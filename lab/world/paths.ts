@@ -2,14 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 /**
- * The nearest folder at or above `from` holding package.json. The lab's files
- * run from lab/ under tsx and from dist/cli/ inside the CLI's bundle, so a
- * fixed `..` would point the bundled CLI at dist/.lab instead of the lab.
+ * The nearest folder at or above `from` holding package.json (else two folders up: lab/world/ is two below the
+ * root). The lab's files run from lab/world/ under tsx; a bundle of them would run from elsewhere, where a fixed
+ * `../..` would point at the wrong .lab.
  */
 function packageRoot(from: string): string {
   for (let dir = from; ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-    if (path.dirname(dir) === dir) return path.resolve(from, '..');
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
   }
 }
 
@@ -19,7 +19,7 @@ export const REPO_ROOT = packageRoot(__dirname);
 export const LAB_DIR = process.env.PGQ_LAB_DIR ?? path.join(REPO_ROOT, '.lab');
 /** Describes the running lab: PIDs, ports, seeded AWS ids. Written by the supervisor once ready. */
 export const STATE_FILE = path.join(LAB_DIR, 'state.json');
-/** What the deployed controller is (state machine, functions, settings): written by lab/deploy.ts. */
+/** What the deployed controller is (state machine, functions, settings): written by lab/deployer/deploy.ts. */
 export const DEPLOYMENT_FILE = path.join(LAB_DIR, 'deployment.json');
 /**
  * The lab as a deployed stack's outputs, in the shape `cdk deploy --outputs-file` writes: what the operator CLI's

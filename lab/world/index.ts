@@ -2,7 +2,7 @@
  * The local HA lab as a TypeScript API: tests, the demo, the bench and the CLI
  * drive it through `Lab`. Everything that must outlive one call (emulator,
  * postmasters, gates, endpoints) belongs to a detached supervisor process
- * (lab/supervisor.ts) with a JSON control API on 127.0.0.1:<portBase + 1>:
+ * (lab/world/supervisor.ts) with a JSON control API on 127.0.0.1:<portBase + 1>:
  * POST /health, /gates, /endpoints, /kill, /stop, /cont, /pg-start, /pg-stop
  * {node, mode}, /pg-wait-exit, /sever {node, path?}, /cut {node, path, mode?},
  * /heal, /flush-dns, /set-writer, /emulator-stop|start|pause|resume, /reset, /down;
@@ -18,10 +18,10 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from '@aws-sdk/client-ec2';
 import type { ClientConfig } from 'pg';
-import { TASKS, type TaskName } from '../infra/constructs/tasks';
-import { quietNode20Warning } from '../lambdas/adapters/aws/clients';
-import { PgNodeAdapter, parsePgConfig, pgSsl } from '../lambdas/adapters/postgres/pg-node-adapter';
-import { lsnDiff } from '../lambdas/core/lsn';
+import { TASKS, type TaskName } from '../../infra/constructs/tasks';
+import { quietNode20Warning } from '../../lambdas/adapters/aws/clients';
+import { PgNodeAdapter, parsePgConfig, pgSsl } from '../../lambdas/adapters/postgres/pg-node-adapter';
+import { lsnDiff } from '../../lambdas/core/lsn';
 import type { TrackedChange } from './aws-proxy';
 import { type CloudProfile, type CloudProfileName, cloudProfile } from './cloud-profile';
 import { ensureEmulatorInstalled } from './emulator';
@@ -242,7 +242,7 @@ export class Lab {
     const out = fs.openSync(path.join(LAB_DIR, 'supervisor.out'), 'w');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', path.join(REPO_ROOT, 'lab', 'supervisor.ts'), JSON.stringify(supervisorOpts)],
+      ['--import', 'tsx', path.join(REPO_ROOT, 'lab', 'world', 'supervisor.ts'), JSON.stringify(supervisorOpts)],
       // detached: its own session and process group, so it outlives the CLI (and a Ctrl-C to it),
       // and `down` can sweep the whole group.
       { cwd: REPO_ROOT, detached: true, stdio: ['ignore', out, out], env: { ...process.env } },
@@ -577,7 +577,7 @@ export class Lab {
       throw new LabError(`unknown AZ '${az}' (expected one of ${this.state.ports.nodes.map((n) => n.az).join(', ')})`);
     }
     for (const n of inAz) await this.hostLoss(n, opts);
-    const { stopProbeInAz } = await import('./deploy');
+    const { stopProbeInAz } = await import('../deployer/deploy');
     Object.assign(process.env, this.awsEnv);
     await stopProbeInAz(az);
     return inAz;
@@ -683,7 +683,7 @@ export class Lab {
   /**
    * Arms the fault switch: the named task function (a TASKS key: commit, promote, repoint-replica...) does
    * its work and then fails with Pgq.Retriable, `times` times (default 1), so the state machine's Retry runs
-   * it again. Works on a lab deployment (lab/deploy.ts wraps every task with lab/task-shim.js). reset() disarms.
+   * it again. Works on a lab deployment (lab/deployer/deploy.ts wraps every task with lab/deployer/task-shim.js). reset() disarms.
    */
   async armFault(task: string, opts: { times?: number } = {}): Promise<void> {
     if (!(task in TASKS)) {

@@ -14,14 +14,14 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import type { TaskName } from '../infra/constructs/tasks';
-import { DynamoStore } from '../lambdas/adapters/aws/dynamo-store';
-import { compareLsn } from '../lambdas/core/lsn';
-import type { EventRecord } from '../lambdas/ports/store-port';
-import type { LabDeployment } from './deploy';
-import type { Lab } from './index';
+import type { TaskName } from '../../infra/constructs/tasks';
+import { DynamoStore } from '../../lambdas/adapters/aws/dynamo-store';
+import { compareLsn } from '../../lambdas/core/lsn';
+import type { EventRecord } from '../../lambdas/ports/store-port';
+import type { LabDeployment } from '../deployer/deploy';
+import type { Lab } from '../world/index';
+import { LAB_CLUSTER, LAB_TABLE } from '../world/topology';
 import { LoadGenerator, type LoadReport, lostAcknowledged } from './load';
-import { LAB_CLUSTER, LAB_TABLE } from './topology';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -106,6 +106,8 @@ export interface FailoverTrial {
   outcome: 'failover' | 'no-failover' | 'failed' | 'unfinished';
   execution?: string;
   executionStatus?: string;
+  /** Why the run failed, as the execution reports it. */
+  cause?: string;
   /** Fault to first acknowledged write through the writer endpoint (ms). */
   rtoMs: number | null;
   /** Fault to first acknowledged write of a client on every node's address (libpq multi-host, read-write) (ms). */
@@ -197,7 +199,9 @@ async function failoverOutcome(
           : t.run
             ? 'failed'
             : 'no-failover',
-    ...(t.run ? { execution: t.run.name, executionStatus: t.run.status } : {}),
+    ...(t.run
+      ? { execution: t.run.name, executionStatus: t.run.status, ...(t.run.cause ? { cause: t.run.cause } : {}) }
+      : {}),
     rtoMs: firstWriteAt !== null && newPrimary ? firstWriteAt - t.faultAt : null,
     ...(direct
       ? { rtoDirectMs: directAck !== undefined && newPrimary ? directAck - t.faultAt : null, lostDirect }
@@ -217,19 +221,31 @@ async function failoverOutcome(
 /**
  * kill -9 of the primary under write load. Measures RTO (kill to the first
  * acknowledged write through the writer endpoint), reads every acknowledged id
- * back from the new primary, and collects the run's event record.
+ * back from the new primary, and collects the run's event record. (A SIGSTOPped
+ * primary is pauseLongTrial: the one pause-long drill, with a held session.)
  */
 export async function kill9Trial(
   lab: Lab,
   d: LabDeployment,
   opts: {
     warmupMs?: number;
-    fault?: 'kill' | 'stop';
     onProgress?: (m: string) => void;
     /** Black-hole the old primary's replication path this long before the kill, so async replicas fall behind. */
     replicationCutMs?: number;
     /** How long to wait after the run for a first acknowledged write (a drill expecting none waits less) (ms). */
     ackWaitMs?: number;
+    /** How long to wait for a run to start after the kill (ms; default 20 s). */
+    startTimeoutMs?: number;
+    /** How long to wait for the run to end (ms; default runTimeoutFor(lab)). */
+    runTimeoutMs?: number;
+    /** Also run the DNS-free client (every node's address; default true): the demo runs the writer's load alone. */
+    directClient?: boolean;
+    /** Called after the warm-up, just before the kill, with the writer endpoint's load (the demo's narration). */
+    beforeFault?: (primary: string, load: LoadGenerator) => void;
+    /** Called right after the kill. */
+    onFault?: (primary: string, faultAt: number) => void;
+    /** Called on every poll from the kill until the first acknowledged write after the run (or the wait's end). */
+    onTick?: (load: LoadGenerator) => Promise<void>;
   } = {},
 ): Promise<FailoverTrial> {
   const store = labStore();
@@ -237,36 +253,45 @@ export async function kill9Trial(
   const oldPrimary = (await store.getLease()).primary;
   const load = new LoadGenerator(lab.endpointConnection('writer'));
   await load.prepare();
-  const direct = directLoad(lab);
-  await direct.prepare();
+  const direct = opts.directClient === false ? undefined : directLoad(lab);
+  await direct?.prepare();
   load.start();
-  direct.start();
+  direct?.start();
   await sleep(opts.warmupMs ?? 2500);
   if (opts.replicationCutMs) {
     await lab.cut(oldPrimary, 'repl', 'blackhole');
     await sleep(opts.replicationCutMs);
   }
+  opts.beforeFault?.(oldPrimary, load);
   const faultAt = Date.now();
-  if (opts.fault === 'stop') await lab.stop(oldPrimary);
-  else await lab.kill(oldPrimary);
-  say(`${opts.fault === 'stop' ? 'SIGSTOP' : 'kill -9'} ${oldPrimary} at ${new Date(faultAt).toISOString()}`);
-  const run = await waitForRun(d, faultAt, { startTimeoutMs: 20000, runTimeoutMs: runTimeoutFor(lab) });
+  await lab.kill(oldPrimary);
+  say(`kill -9 ${oldPrimary} at ${new Date(faultAt).toISOString()}`);
+  opts.onFault?.(oldPrimary, faultAt);
+  const onTick = opts.onTick;
+  const run = await waitForRun(d, faultAt, {
+    startTimeoutMs: opts.startTimeoutMs ?? 20000,
+    runTimeoutMs: opts.runTimeoutMs ?? runTimeoutFor(lab),
+    ...(onTick ? { onTick: () => onTick(load) } : {}),
+  });
   // Keep writing until the first acknowledged write after the fault (or give up).
   const ackBy = Date.now() + (opts.ackWaitMs ?? 20000);
   const after = run?.started ?? faultAt;
-  while ((!load.firstAckAfter(after) || !direct.firstAckAfter(after)) && Date.now() < ackBy) await sleep(50);
+  while ((!load.firstAckAfter(after) || (direct && !direct.firstAckAfter(after))) && Date.now() < ackBy) {
+    if (onTick) await onTick(load);
+    await sleep(50);
+  }
   await sleep(500);
   const report = await load.stop();
-  const directReport = await direct.stop();
+  const directReport = await direct?.stop();
   if (opts.replicationCutMs) await lab.heal(oldPrimary, 'repl');
   const outcome = await failoverOutcome(lab, store, {
-    scenario: opts.fault === 'stop' ? 'pause-long' : 'kill9',
+    scenario: 'kill9',
     oldPrimary,
     run,
     faultAt,
     report,
     table: load.table,
-    direct: { report: directReport, table: direct.table },
+    ...(direct && directReport ? { direct: { report: directReport, table: direct.table } } : {}),
   });
   return {
     ...outcome,
@@ -682,7 +707,7 @@ export async function controllerCrashTrial(
   // The operator's recovery, as the abort's reason names it: `resume --primary OLD`, which with OLD dead leaves the
   // lease paused (the CLI's resumeDecision: no fresh up votes), then a forced failover from paused. A steady lease
   // here would let the probes start a run of their own beside the operator's.
-  const { resumePausedLease } = await import('../lambdas/core/lease');
+  const { resumePausedLease } = await import('../../lambdas/core/lease');
   const cur = await store.getLease();
   const r = resumePausedLease(cur, {
     now: Date.now(),

@@ -4,7 +4,7 @@
  * the CDK app with the lab's ids as configuration. Only what differs between a
  * real account and one machine is overridden: credentials come from the
  * environment instead of Secrets Manager, SSM is the lab's own Run Command
- * service (lab/ssm-service.ts, through AWS_ENDPOINT_URL_SSM: the product's SSM
+ * service (lab/world/ssm-service.ts, through AWS_ENDPOINT_URL_SSM: the product's SSM
  * adapter runs unchanged), and each probe reaches the nodes through its own
  * AZ's gate path.
  */
@@ -37,15 +37,14 @@ import {
   SFNClient,
 } from '@aws-sdk/client-sfn';
 import { CreateTopicCommand, SNSClient } from '@aws-sdk/client-sns';
-import { TASKS, type TaskName } from '../infra/constructs/tasks';
-import { fillPlaceholders, type SynthArtifacts, synthArtifacts } from '../infra/synth-artifacts';
-import { type ControllerSettings, DEFAULT_SETTINGS } from '../lambdas/core/settings';
-import { HOST_SCRIPTS } from '../lambdas/ports/host-command-port';
-import type { Lab } from './index';
-import { type LabDeploymentRecord, writeLabOutputs } from './outputs';
-import { DEPLOYMENT_FILE, LAB_DIR, PG_BIN, REPO_ROOT } from './paths';
-import { readLabState } from './state';
-import { LAB_CA_FILE } from './tls';
+import { TASKS, type TaskName } from '../../infra/constructs/tasks';
+import { fillPlaceholders, type SynthArtifacts, synthArtifacts } from '../../infra/synth-artifacts';
+import { type ControllerSettings, DEFAULT_SETTINGS } from '../../lambdas/core/settings';
+import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
+import type { Lab } from '../world/index';
+import { DEPLOYMENT_FILE, LAB_DIR, PG_BIN, REPO_ROOT } from '../world/paths';
+import { readLabState } from '../world/state';
+import { LAB_CA_FILE } from '../world/tls';
 import {
   LAB_AZS,
   LAB_CLUSTER,
@@ -56,7 +55,8 @@ import {
   LAB_TABLE,
   LAB_VPC_CIDR,
   LAB_ZONE_NAME,
-} from './topology';
+} from '../world/topology';
+import { type LabDeploymentRecord, writeLabOutputs } from './outputs';
 
 /** Options of a lab deployment. */
 export interface DeployOptions {
@@ -141,10 +141,10 @@ function zipDir(dir: string, extra: string[] = []): Buffer {
 }
 
 /**
- * The lab-only wrapper every task function runs (lab/task-shim.js): the profile's invoke latency before the
+ * The lab-only wrapper every task function runs (lab/deployer/task-shim.js): the profile's invoke latency before the
  * handler, and the fault switch after it. Added to the zip beside the bundle; the definition is untouched.
  */
-export const TASK_SHIM = path.join(REPO_ROOT, 'lab', 'task-shim.js');
+export const TASK_SHIM = path.join(REPO_ROOT, 'lab', 'deployer', 'task-shim.js');
 const TASK_SHIM_HANDLER = `${path.basename(TASK_SHIM, '.js')}.handler`;
 
 async function deleteIfExists(name: string): Promise<void> {
