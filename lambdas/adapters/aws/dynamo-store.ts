@@ -299,6 +299,8 @@ export class DynamoStore implements StorePort {
       primary: String(i.primary),
       primaryOk: Boolean(i.primaryOk),
       consecutiveFailures: Number(i.consecutiveFailures),
+      // Read back, or the quorum would count a round that could not judge the primary as a plain failure.
+      ...(typeof i.primaryUnknown === 'string' ? { primaryUnknown: i.primaryUnknown } : {}),
       nodes: (i.nodes as StoredVote['nodes']) ?? {},
     }));
   }

@@ -19,7 +19,7 @@ import { Ec2Fence } from '../../../lambdas/adapters/aws/ec2-fence';
 import { Route53Dns } from '../../../lambdas/adapters/aws/route53-dns';
 import { SfnStarter } from '../../../lambdas/adapters/aws/sfn-starter';
 import { SsmHostCommands } from '../../../lambdas/adapters/aws/ssm-host-commands';
-import { acquireLease, initialLease, restorableIngress } from '../../../lambdas/core';
+import { acquireLease, classifyVote, DEFAULT_SETTINGS, initialLease, restorableIngress } from '../../../lambdas/core';
 import { HostUnreachableError, isRetriable } from '../../../lambdas/core/errors';
 import { registrySeed } from '../../../lambdas/core/registry-seed';
 import type { StoredVote } from '../../../lambdas/ports/store-port';
@@ -100,6 +100,18 @@ describe('DynamoDB store: votes, fence snapshots, events', () => {
     const votes = await store.getVotes();
     expect(votes).toHaveLength(1);
     expect(votes[0]).toMatchObject({ seq: 6, primaryOk: false, nodes: { pg1: { currentLsn: '0/1' } } });
+    expect(votes[0]?.primaryUnknown).toBeUndefined();
+  });
+
+  it('reads back a vote that could not judge the primary as such (else the quorum counts it as a failure)', async () => {
+    const refused = "pg1 refused the controller's credentials (28P01)";
+    expect(await store.putVote({ ...v(7, false), primaryUnknown: refused })).toBe(true);
+    const [back] = await store.getVotes();
+    expect(back).toMatchObject({ seq: 7, primaryOk: false, consecutiveFailures: 3, primaryUnknown: refused });
+    expect(classifyVote(back!, 'pg1', Date.now(), DEFAULT_SETTINGS)).toMatchObject({
+      kind: 'unusable',
+      reason: `not judged: ${refused}`,
+    });
   });
 
   it('keeps the first fence snapshot', async () => {
