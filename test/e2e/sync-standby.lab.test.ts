@@ -30,6 +30,16 @@ async function deployWith(settings: Partial<ControllerSettings>): Promise<void> 
   await new Promise((r) => setTimeout(r, 4000));
 }
 
+/** A fresh cluster under the deployed default controller: the last describes reset what the ones before left. */
+async function freshCluster(): Promise<void> {
+  if (!d) return deployWith({});
+  // stopProbes deletes the probe functions: restartProbes creates and starts them again.
+  await stopProbes(d);
+  await lab.reset();
+  await restartProbes(d);
+  await new Promise((r) => setTimeout(r, 4000));
+}
+
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -174,15 +184,7 @@ describe('onNoSyncStandby degrade', () => {
 });
 
 describe("the controller's password changed under the probes (a rotation the functions have not read yet)", () => {
-  beforeAll(async () => {
-    if (!d) await deployWith({});
-    else {
-      await stopProbes(d);
-      await lab.reset();
-      await restartProbes(d);
-      await new Promise((r) => setTimeout(r, 4000));
-    }
-  }, 600000);
+  beforeAll(freshCluster, 600000);
 
   const setControllerPassword = async (password: string) => {
     const c = new Client({ ...lab.directConnection('pg1'), connectionTimeoutMillis: 3000 });
@@ -236,16 +238,7 @@ describe("the controller's password changed under the probes (a rotation the fun
 });
 
 describe('a primary the lease does not name', () => {
-  beforeAll(async () => {
-    if (!d) await deployWith({});
-    else {
-      // stopProbes deletes the probe functions: restartProbes creates and starts them again.
-      await stopProbes(d);
-      await lab.reset();
-      await restartProbes(d);
-      await new Promise((r) => setTimeout(r, 4000));
-    }
-  }, 600000);
+  beforeAll(freshCluster, 600000);
 
   it('a replica promoted by hand: the probes page once and status warns; no run starts', async () => {
     const before = await labStore().getLease();

@@ -1,10 +1,10 @@
-import { DEFAULT_SETTINGS, type Episode } from '../../lambdas/core';
+import { DEFAULT_SETTINGS } from '../../lambdas/core';
 import { initialLease } from '../../lambdas/core/lease';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { probeRound } from '../../lambdas/handlers/probe';
 import type { ProbeResult } from '../../lambdas/ports/postgres-port';
 import type { StoredVote } from '../../lambdas/ports/store-port';
-import { memoryLease, stepDeps } from './fixtures';
+import { memoryEpisodes, memoryLease, stepDeps } from './fixtures';
 
 const AZS = ['a', 'b', 'c'];
 const REFUSED = 'pg1 (10.0.1.10:5432): password authentication failed for user "pgquorum"';
@@ -18,7 +18,7 @@ function world() {
   const cell = memoryLease(initialLease('pg1', 0));
   const base = stepDeps(cell, []);
   const votes = new Map<string, StoredVote>();
-  const episodes = new Map<string, Episode>();
+  const eps = memoryEpisodes();
   const pages: string[] = [];
   const reachable: boolean[] = [];
   const started: number[] = [];
@@ -44,12 +44,8 @@ function world() {
         votes.set(v.az, v);
         return true;
       },
-      getEpisodes: async () => [...episodes.values()],
-      putEpisode: async (e: Episode, rev: number | null) => {
-        if ((episodes.get(e.kind)?.rev ?? null) !== rev) return false;
-        episodes.set(e.kind, { ...e, rev: (rev ?? 0) + 1 });
-        return true;
-      },
+      getEpisodes: eps.getEpisodes,
+      putEpisode: eps.putEpisode,
     },
     pg: {
       probe: async (n: { name: string }): Promise<ProbeResult> =>

@@ -1,4 +1,4 @@
-import { DEFAULT_SETTINGS } from '../../lambdas/core';
+import { DEFAULT_SETTINGS, type Episode } from '../../lambdas/core';
 import { initialLease, type LeaseResult } from '../../lambdas/core/lease';
 import type { Lease, RunRecord } from '../../lambdas/core/types';
 import type { GuardedWrites, RegisteredNode } from '../../lambdas/ports/store-port';
@@ -94,6 +94,20 @@ export function stepDeps(
       listNodes: async () => nodes(),
       appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
         void timeline.push(`${s.step}: ${s.detail}`),
+    },
+  };
+}
+
+/** The episode items of a store: one per kind, written only at the revision the writer read (as DynamoDB's condition). */
+export function memoryEpisodes() {
+  const episodes = new Map<string, Episode>();
+  return {
+    episodes,
+    getEpisodes: async () => [...episodes.values()],
+    putEpisode: async (e: Episode, rev: number | null) => {
+      if ((episodes.get(e.kind)?.rev ?? null) !== rev) return false;
+      episodes.set(e.kind, { ...e, rev: (rev ?? 0) + 1 });
+      return true;
     },
   };
 }

@@ -1,11 +1,11 @@
-import { DEFAULT_SETTINGS, type Episode } from '../../lambdas/core';
+import { DEFAULT_SETTINGS } from '../../lambdas/core';
 import { initialLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { probeRound } from '../../lambdas/handlers/probe';
 import type { NodeEndpoint, ProbeResult } from '../../lambdas/ports/postgres-port';
 import type { StoredVote } from '../../lambdas/ports/store-port';
-import { memoryLease, registeredNode } from './fixtures';
+import { memoryEpisodes, memoryLease, registeredNode } from './fixtures';
 
 const AZS = ['a', 'b', 'c'];
 const NOW = 10_000_000;
@@ -38,7 +38,7 @@ function world() {
       },
     ]),
   );
-  const episodes = new Map<string, Episode>();
+  const eps = memoryEpisodes();
   const pages: { subject: string; message: string }[] = [];
   const counted = { needsAttention: 0, starts: 0 };
   const d = {
@@ -76,12 +76,8 @@ function world() {
         votes.set(v.az, v);
         return true;
       },
-      getEpisodes: async () => [...episodes.values()],
-      putEpisode: async (e: Episode, rev: number | null) => {
-        if ((episodes.get(e.kind)?.rev ?? null) !== rev) return false;
-        episodes.set(e.kind, { ...e, rev: (rev ?? 0) + 1 });
-        return true;
-      },
+      getEpisodes: eps.getEpisodes,
+      putEpisode: eps.putEpisode,
     },
   } as unknown as Deps;
   /** One round of the probes in `azs`, concurrent (each reads the lease before any of them writes). */

@@ -1,10 +1,10 @@
-import { DEFAULT_SETTINGS, type Episode, parseSettings } from '../../lambdas/core';
+import { DEFAULT_SETTINGS, parseSettings } from '../../lambdas/core';
 import { initialLease } from '../../lambdas/core/lease';
 import type { Deps } from '../../lambdas/handlers/deps';
 import { watchRound } from '../../lambdas/handlers/probe-watch';
 import type { ProbeResult, StandbyInfo } from '../../lambdas/ports/postgres-port';
 import type { EventRecord } from '../../lambdas/ports/store-port';
-import { memoryLease } from './fixtures';
+import { memoryEpisodes, memoryLease } from './fixtures';
 
 const NAMES = 'ANY 1 (pg1, pg2, pg3)';
 
@@ -12,7 +12,8 @@ const NAMES = 'ANY 1 (pg1, pg2, pg3)';
 function world(settings = DEFAULT_SETTINGS) {
   let now = 1_000_000;
   const cell = memoryLease({ ...initialLease('pg1', 0), epoch: 3 });
-  const episodes = new Map<string, Episode>();
+  const eps = memoryEpisodes();
+  const episodes = eps.episodes;
   const windows = new Map<number, EventRecord>();
   const pages: string[] = [];
   const alters: string[] = [];
@@ -37,12 +38,8 @@ function world(settings = DEFAULT_SETTINGS) {
     store: {
       getLease: cell.getLease,
       transitionLease: cell.transitionLease,
-      getEpisodes: async () => [...episodes.values()],
-      putEpisode: async (e: Episode, rev: number | null) => {
-        if ((episodes.get(e.kind)?.rev ?? null) !== rev) return false;
-        episodes.set(e.kind, { ...e, rev: (rev ?? 0) + 1 });
-        return true;
-      },
+      getEpisodes: eps.getEpisodes,
+      putEpisode: eps.putEpisode,
       putWindowEvent: async (e: EventRecord) => {
         if (fail.windowWrites > 0) {
           fail.windowWrites--;

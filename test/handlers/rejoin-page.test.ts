@@ -1,4 +1,4 @@
-import { DEFAULT_SETTINGS, type Episode } from '../../lambdas/core';
+import { DEFAULT_SETTINGS } from '../../lambdas/core';
 import { HostUnreachableError } from '../../lambdas/core/errors';
 import { initialLease } from '../../lambdas/core/lease';
 import type { Lease } from '../../lambdas/core/types';
@@ -7,7 +7,7 @@ import { handler as rejoin } from '../../lambdas/handlers/rejoin-old-primary';
 import type { RunState } from '../../lambdas/handlers/run-state';
 import { handler as settle } from '../../lambdas/handlers/settle-rejoin';
 import type { GuardedWrites, LeaseGuard, RegisteredNode } from '../../lambdas/ports/store-port';
-import { FAILOVER_HOLDER, registeredNode } from './fixtures';
+import { FAILOVER_HOLDER, memoryEpisodes, registeredNode } from './fixtures';
 
 jest.mock('../../lambdas/handlers/deps', () => ({ deps: () => Promise.resolve(currentDeps) }));
 let currentDeps: Deps;
@@ -33,7 +33,7 @@ function world(o: { host?: () => Promise<never>; setRecord?: () => Promise<void>
       registeredNode(n, { role: n === 'pg2' ? 'primary' : 'replica', status: n === 'pg1' ? 'fenced' : 'healthy' }),
     ]),
   );
-  const episodes = new Map<string, Episode>();
+  const eps = memoryEpisodes();
   const event: Record<string, unknown> = {};
   const pages: { subject: string; message: string }[] = [];
   const timeline: string[] = [];
@@ -78,12 +78,8 @@ function world(o: { host?: () => Promise<never>; setRecord?: () => Promise<void>
       },
       appendTimeline: async (_e: number, s: { step: string; detail: string }) =>
         void timeline.push(`${s.step}: ${s.detail}`),
-      getEpisodes: async () => [...episodes.values()],
-      putEpisode: async (e: Episode, rev: number | null) => {
-        if ((episodes.get(e.kind)?.rev ?? null) !== rev) return false;
-        episodes.set(e.kind, { ...e, rev: (rev ?? 0) + 1 });
-        return true;
-      },
+      getEpisodes: eps.getEpisodes,
+      putEpisode: eps.putEpisode,
     },
   } as unknown as Deps;
   return {
