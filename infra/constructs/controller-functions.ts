@@ -158,7 +158,13 @@ export function controllerFunction(
     );
   }
   if (spec.needs.includes('describe-instance')) {
-    f.addToRolePolicy(new iam.PolicyStatement({ actions: ['ec2:DescribeInstances'], resources: ['*'] }));
+    // The host's state as EC2 and SSM's agent report it; neither action takes a resource-level permission.
+    f.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['ec2:DescribeInstances', 'ssm:DescribeInstanceInformation'],
+        resources: ['*'],
+      }),
+    );
   }
   if (spec.needs.includes('stop-instance')) {
     // STONITH, scoped to the node instances of this cluster.

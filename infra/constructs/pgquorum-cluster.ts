@@ -482,7 +482,7 @@ export class PgQuorumCluster extends Construct {
       ),
       ack(
         'IAM5[Resource::*]',
-        'Only actions AWS cannot scope to a resource: ec2:DescribeSecurityGroups, ec2:DescribeInstances, ssm:GetCommandInvocation, cloudwatch:PutMetricData (limited by a namespace condition), X-Ray trace upload and Step Functions log delivery.',
+        'Only actions AWS cannot scope to a resource: ec2:DescribeSecurityGroups, ec2:DescribeInstances, ssm:DescribeInstanceInformation, ssm:GetCommandInvocation, cloudwatch:PutMetricData (limited by a namespace condition), X-Ray trace upload and Step Functions log delivery.',
       ),
       ack(
         'IAM5[Resource::arn:<AWS::Partition>:route53:::change/*]',

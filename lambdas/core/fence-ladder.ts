@@ -28,6 +28,22 @@ export function instanceGone(state: string | undefined): boolean {
   return state !== undefined && GONE.has(state);
 }
 
+/**
+ * Whether the host is already known to be beyond a host command, before one is sent (the ladder's "learn early"):
+ * EC2 reports the instance stopped or terminated, or SSM reports its agent `ConnectionLost` (it has missed its
+ * health reports: a command would sit Pending until the bound). Returns why, or null when a command may reach it.
+ * An unknown state (an API that did not answer) is no evidence: the command is tried.
+ */
+export function knownUnreachable(v: {
+  instanceId: string;
+  instanceState?: string;
+  agentStatus?: string;
+}): string | null {
+  if (instanceGone(v.instanceState)) return `EC2 reports ${v.instanceId} ${v.instanceState}`;
+  if (v.agentStatus === 'ConnectionLost') return `SSM reports the agent on ${v.instanceId} ConnectionLost`;
+  return null;
+}
+
 /** What the fence knows after revoking ingress and trying the SSM stop. */
 export interface FenceLadderView {
   readonly node: string;

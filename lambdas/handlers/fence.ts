@@ -1,5 +1,5 @@
 import { FatalError, HostUnreachableError } from '../core/errors';
-import { afterStopInstance, fenceLadder, type HostStopOutcome, instanceGone } from '../core/fence-ladder';
+import { afterStopInstance, fenceLadder, type HostStopOutcome, knownUnreachable } from '../core/fence-ladder';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
 import type { Deps } from './deps';
 import { record, task } from './task';
@@ -33,11 +33,19 @@ export const handler = task(
     const { revokedRules } = await d.fence.revokeIngress(node, state.epoch);
     await record(d, state, 'fence-revoke', `revoked ${revokedRules} ingress rule(s) on ${node.securityGroupId}`);
 
-    // Learn early that the host is gone: EC2 says so before SSM would time out.
-    const before = await instanceStateOf(d, node.instanceId);
+    // Learn early that the host is gone: EC2 or SSM's agent status says so before a command would time out.
+    const [before, agentStatus] = await Promise.all([
+      instanceStateOf(d, node.instanceId),
+      d.host.agentStatus ? d.host.agentStatus(node).catch(() => undefined) : Promise.resolve(undefined),
+    ]);
+    const gone = knownUnreachable({
+      instanceId: node.instanceId,
+      ...(before !== undefined ? { instanceState: before } : {}),
+      ...(agentStatus !== undefined ? { agentStatus } : {}),
+    });
     let hostStop: HostStopOutcome;
-    if (instanceGone(before)) {
-      hostStop = { kind: 'unreachable', detail: `EC2 reports ${node.instanceId} ${before}` };
+    if (gone) {
+      hostStop = { kind: 'unreachable', detail: gone };
     } else {
       const boundMs = settings.fence.hostStopTimeoutSec * 1000;
       try {

@@ -44,4 +44,9 @@ export interface HostCommandPort {
    * `timeoutMs`. Throws HostUnreachableError when the command cannot reach the host.
    */
   severConnections(node: { name: string; instanceId: string }, opts?: { timeoutMs?: number }): Promise<number>;
+  /**
+   * The host's command agent as the command service last heard from it (SSM's PingStatus: `Online`,
+   * `ConnectionLost`, `Inactive`); undefined when the service does not list the host (a stopped instance).
+   */
+  agentStatus?(node: { name: string; instanceId: string }): Promise<string | undefined>;
 }

@@ -4,6 +4,7 @@ import {
   describeFencedNode,
   type FenceLadderView,
   fenceLadder,
+  knownUnreachable,
   parseSettings,
   unreachableHostPolicy,
 } from '../../lambdas/core';
@@ -156,5 +157,24 @@ describe('fenced node condition (abort notification)', () => {
     ],
   ])('%s', (_name, c, text) => {
     expect(describeFencedNode(c)).toBe(text);
+  });
+});
+
+describe('knownUnreachable: the host is beyond a command before one is sent', () => {
+  it.each<[string, { instanceState?: string; agentStatus?: string }, string | null]>([
+    ['running, agent online', { instanceState: 'running', agentStatus: 'Online' }, null],
+    ['nothing known (both APIs silent): the command is tried', {}, null],
+    ['stopped', { instanceState: 'stopped' }, 'EC2 reports i-1 stopped'],
+    ['stopping', { instanceState: 'stopping', agentStatus: 'Online' }, 'EC2 reports i-1 stopping'],
+    ['terminated', { instanceState: 'terminated' }, 'EC2 reports i-1 terminated'],
+    [
+      'running but the agent lost',
+      { instanceState: 'running', agentStatus: 'ConnectionLost' },
+      'SSM reports the agent on i-1 ConnectionLost',
+    ],
+    ['the agent lost, EC2 silent', { agentStatus: 'ConnectionLost' }, 'SSM reports the agent on i-1 ConnectionLost'],
+    ['an inactive agent is no proof either way', { instanceState: 'running', agentStatus: 'Inactive' }, null],
+  ])('%s', (_n, v, want) => {
+    expect(knownUnreachable({ instanceId: 'i-1', ...v })).toBe(want);
   });
 });

@@ -22,6 +22,8 @@ function world(o: {
   instance: string[];
   tls?: { sslMode: string; PGQ_NODE_TLS_NAMES?: Record<string, string> };
   upstream?: Record<string, string>;
+  /** SSM's PingStatus for the host; undefined: the port cannot tell (as the fakes of older tests). */
+  agent?: string;
 }) {
   const calls: string[] = [];
   const timeline: string[] = [];
@@ -60,6 +62,7 @@ function world(o: {
         calls.push(`ssm-stop within ${opts.timeoutMs} ms`);
         return o.sever();
       },
+      ...(o.agent !== undefined ? { agentStatus: async () => o.agent } : {}),
     },
     pg: {
       detachUpstream: async (e: { name: string }) => {
@@ -121,6 +124,23 @@ describe('fence handler: the ladder, rung by rung', () => {
     expect(w.timeline[3]).toBe(
       'verify-fence: pg1 (quorum): ingress closed, fresh connection refused, no replica streaming from it',
     );
+  });
+
+  it("sync, SSM reports the host's agent ConnectionLost: no command sent (it would sit Pending to the bound), fence by quorum at once", async () => {
+    const w = world({ settings: sync, sever: async () => 3, instance: ['running'], agent: 'ConnectionLost' });
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
+    expect(w.calls).toEqual(['revoke', 'detach pg2', 'detach pg3']);
+    expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false });
+    expect(w.timeline[1]).toMatch(
+      /^fence-quorum: host unreachable \(SSM reports the agent on i-0pg1 ConnectionLost\): fencing by quorum/,
+    );
+  });
+
+  it('an agent SSM reports Online is no shortcut: the stop is sent as before', async () => {
+    const w = world({ settings: sync, sever: async () => 3, instance: ['running'], agent: 'Online' });
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
+    expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
+    expect(out.fence).toMatchObject({ rung: 'stop-postgres' });
   });
 
   it('async, EC2 already reports the instance stopped: no SSM command, no StopInstances; VerifyFence checks stopped', async () => {

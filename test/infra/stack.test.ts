@@ -391,6 +391,7 @@ describe('IAM least privilege', () => {
     'ec2:DescribeSecurityGroups',
     'ec2:DescribeInstances',
     'ssm:GetCommandInvocation',
+    'ssm:DescribeInstanceInformation',
     'cloudwatch:PutMetricData',
     'xray:PutTraceSegments',
     'xray:PutTelemetryRecords',

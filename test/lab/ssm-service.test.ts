@@ -238,6 +238,12 @@ describe('lab SSM service: a lost host', () => {
     expect(await ping()).toEqual(['Online']);
     clock += 1;
     expect(await ping()).toEqual(['ConnectionLost']);
+    // The product's adapter reads the same status: the fence's early "unreachable" (core knownUnreachable).
+    const adapter = new SsmHostCommands(ssm, 'pgquorum-lab');
+    expect(await adapter.agentStatus({ name: 'pg1', instanceId: hosts[0]!.instanceId })).toBe('ConnectionLost');
+    expect(await adapter.agentStatus({ name: 'pg2', instanceId: hosts[1]!.instanceId })).toBe('Online');
+    // An instance SSM does not know: no status (no command would reach it either), not an error.
+    expect(await adapter.agentStatus({ name: 'pgx', instanceId: 'i-00000000000000ff' })).toBeUndefined();
     agents.pg1 = 'online';
     expect(await ping()).toEqual(['Online']);
   });
@@ -259,6 +265,10 @@ describe('lab SSM service: a stopped instance', () => {
     );
     const info = await ssm.send(new DescribeInstanceInformationCommand({}));
     expect(info.InstanceInformationList?.map((i) => i.InstanceId)).toEqual([hosts[0]!.instanceId]);
+    // Not listed, so the adapter reports no status for it (EC2's stopped state is what tells the fence).
+    expect(
+      await new SsmHostCommands(ssm, 'pgquorum-lab').agentStatus({ name: 'pg2', instanceId: hosts[1]!.instanceId }),
+    ).toBeUndefined();
   });
 
   it('refuses an instance that is not a lab node (no agent registered) with InvalidInstanceId', async () => {

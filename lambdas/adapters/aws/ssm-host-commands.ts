@@ -1,4 +1,5 @@
 import {
+  DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   InvocationDoesNotExist,
   SendCommandCommand,
@@ -120,6 +121,22 @@ export class SsmHostCommands implements HostCommandPort {
         }
         throw new HostCommandTimeoutError(`${script} on ${node.name} did not finish within ${timeoutMs} ms`);
       }
+    }
+  }
+
+  /**
+   * The agent's PingStatus (DescribeInstanceInformation). SSM lists no stopped or terminated instance: undefined then,
+   * and for an instance id it does not know (InvalidInstanceId), which no command would reach either.
+   */
+  async agentStatus(node: { name: string; instanceId: string }): Promise<string | undefined> {
+    try {
+      const r = await this.ssm.send(
+        new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: [node.instanceId] }] }),
+      );
+      return r.InstanceInformationList?.find((i) => i.InstanceId === node.instanceId)?.PingStatus;
+    } catch (err) {
+      if ((err as Error).name === 'InvalidInstanceId') return undefined;
+      throw err;
     }
   }
 
