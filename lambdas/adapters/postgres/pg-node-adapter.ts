@@ -199,10 +199,13 @@ export class PgNodeAdapter implements PostgresNodePort {
    */
   private async withClient<T>(node: NodeEndpoint, deadlineMs: number, fn: (c: Client) => Promise<T>): Promise<T> {
     const until = Date.now() + deadlineMs;
+    const tried = this.creds;
     try {
       return await this.withClientOnce(node, deadlineMs, fn);
     } catch (err) {
-      if (!(err instanceof NodeAuthError) || !(await this.refreshAfterRefusal())) throw err;
+      if (!(err instanceof NodeAuthError)) throw err;
+      // A concurrent call may have read the new credentials while this one was refused with the old ones.
+      if (this.creds === tried && !(await this.refreshAfterRefusal())) throw err;
       const left = until - Date.now();
       if (left <= 0) throw err;
       return this.withClientOnce(node, left, fn);

@@ -325,4 +325,21 @@ describe('a password rotated under a running adapter (the functions cache the se
     // A step's call is refused the same way: typed, so the steps treat the node as unreachable.
     await expect(fixed.checkpoint(ep('pg1'))).rejects.toBeInstanceOf(NodeUnreachableError);
   });
+
+  it('three nodes refused in one round read the secret once, and all log in with what it returned', async () => {
+    // The role's password is 'after-rotation' since the test above; this container still holds the old one.
+    let reads = 0;
+    const container = adapter('before-rotation', async () => {
+      reads++;
+      await new Promise((r) => setTimeout(r, 100));
+      return { user: role, password: 'after-rotation' };
+    });
+    const round = await Promise.all(['pg1', 'pg2', 'pg3'].map((n) => container.probe(ep(n), { heartbeat: false })));
+    expect(round.map((r) => [r.node, r.ok])).toEqual([
+      ['pg1', true],
+      ['pg2', true],
+      ['pg3', true],
+    ]);
+    expect(reads).toBe(1);
+  });
 });
