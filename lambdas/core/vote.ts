@@ -11,26 +11,17 @@ export function nextVote(
 ): Vote {
   const sameTarget = prev !== undefined && prev.primary === round.primary;
   const carried = sameTarget ? prev.consecutiveFailures : 0;
-  if (round.unknown !== undefined) {
-    // Neither a success nor a failure: the count neither grows (a credential fault is not the primary's) nor resets
-    // (a primary that was failing before it is not shown healthy by it).
-    return {
-      az: round.az,
-      seq: (prev?.seq ?? 0) + 1,
-      observedAt: round.now,
-      primary: round.primary,
-      primaryOk: false,
-      consecutiveFailures: carried,
-      primaryUnknown: round.unknown,
-    };
-  }
+  // A round that could not judge the primary is neither a success nor a failure: the count neither grows (a
+  // credential fault is not the primary's) nor resets (a primary that was failing is not shown healthy by it).
+  const judged = round.unknown === undefined;
   return {
     az: round.az,
     seq: (prev?.seq ?? 0) + 1,
     observedAt: round.now,
     primary: round.primary,
-    primaryOk: round.primaryOk,
-    consecutiveFailures: round.primaryOk ? 0 : carried + 1,
+    primaryOk: judged && round.primaryOk,
+    consecutiveFailures: !judged ? carried : round.primaryOk ? 0 : carried + 1,
+    ...(judged ? {} : { primaryUnknown: round.unknown }),
   };
 }
 

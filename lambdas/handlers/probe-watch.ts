@@ -108,6 +108,11 @@ export async function watchRound(
   return notes.join('; ');
 }
 
+/** The window's first timeline step, as the open and the closed event both record it. */
+function degradeStep(rec: SyncDegraded) {
+  return { step: 'degrade', at: rec.since, detail: `synchronous_standby_names '' (was '${rec.savedNames}')` };
+}
+
 /**
  * The open RPO window event of a degrade record. Built from the record alone and keyed by its since, so the degrade
  * and a later round's apply write the same item.
@@ -120,7 +125,7 @@ function openWindow(d: Deps, rec: SyncDegraded): Promise<void> {
     outcome: 'open',
     oldPrimary: rec.primary,
     reason: `${rec.primary} had no synchronous standby for ${d.config.settings.degradeAfterSec} s (onNoSyncStandby degrade): synchronous_standby_names '${rec.savedNames}' -> ''; commits are acknowledged without a standby (RPO window open)`,
-    timeline: [{ step: 'degrade', at: rec.since, detail: `synchronous_standby_names '' (was '${rec.savedNames}')` }],
+    timeline: [degradeStep(rec)],
   });
 }
 
@@ -205,7 +210,7 @@ async function actOnSync(
         oldPrimary: rec.primary,
         reason: `${rec.primary} ran without a synchronous standby for ${Math.round((end - rec.since) / 1000)} s (RPO window closed: ${reason})`,
         timeline: [
-          { step: 'degrade', at: rec.since, detail: `synchronous_standby_names '' (was '${rec.savedNames}')` },
+          degradeStep(rec),
           ...(rec.restoringSince !== undefined
             ? [{ step: 'restore', at: rec.restoringSince, detail: `synchronous_standby_names '${rec.savedNames}'` }]
             : []),
