@@ -693,7 +693,8 @@ export async function controllerCrashTrial(
     onTick: async () => {
       if (injected) return;
       const ev = await store.getEvent((await store.getLease()).epoch).catch(() => undefined);
-      if (ev?.timeline.some((s) => s.step === 'fence-sever')) {
+      // The fence is done: the stop confirmed (fence-sever) or, by default in sync mode, the quorum fence's detach.
+      if (ev?.timeline.some((s) => s.step === 'fence-sever' || s.step === 'fence-quorum-detach')) {
         injected = true;
         for (const r of replicas) await lab.stop(r);
       }

@@ -5,7 +5,9 @@ import { unreachableHostPolicy } from './settings';
  * The fence ladder (docs/design.md section 4), decided one rung at a time. Ingress is always revoked first; then the
  * fence stops PostgreSQL through SSM within a short bound. When the host cannot be reached for that, the
  * configured policy decides: fence by quorum (sync mode: an ANY 1 primary with no standby can acknowledge
- * nothing), STONITH through EC2, or an operator. Every rung returns the reason the timeline records.
+ * nothing), STONITH through EC2, or an operator. Where the policy is quorum the fence does not wait for the stop
+ * by default (`fence.awaitHostStop`): the stop is sent and the quorum fence is the rung at once. Every rung returns
+ * the reason the timeline records.
  */
 
 /** A rung of the ladder. */
@@ -18,7 +20,9 @@ export type HostStopOutcome =
   /** Not delivered: `InvalidInstanceId`, not delivered within the bound, or the instance is not running. */
   | { readonly kind: 'unreachable'; readonly detail: string }
   /** Delivered but it failed, or did not finish within the bound: PostgreSQL may still run. */
-  | { readonly kind: 'failed'; readonly detail: string };
+  | { readonly kind: 'failed'; readonly detail: string }
+  /** Sent and not awaited (`fence.awaitHostStop` false): it stops PostgreSQL whenever the agent picks it up. */
+  | { readonly kind: 'sent'; readonly detail: string };
 
 /** EC2 states in which nothing on the instance runs any more (or soon will not). */
 const GONE = new Set(['stopped', 'stopping', 'terminated', 'shutting-down']);
@@ -82,7 +86,9 @@ export function fenceLadder(v: FenceLadderView): FenceLadderDecision {
   const why =
     v.hostStop.kind === 'unreachable'
       ? `host unreachable (${v.hostStop.detail})`
-      : `PostgreSQL not confirmed stopped (${v.hostStop.detail})`;
+      : v.hostStop.kind === 'sent'
+        ? `stop of PostgreSQL sent, not awaited (${v.hostStop.detail})`
+        : `PostgreSQL not confirmed stopped (${v.hostStop.detail})`;
   if (policy === 'quorum') {
     if (v.settings.replicationMode !== 'sync') {
       // The config refuses this; a hand-edited PGQ_SETTINGS must still never fence async by quorum.

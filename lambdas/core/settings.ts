@@ -34,6 +34,12 @@ export const fenceSettingsSchema = z.object({
     .max(60)
     .default(45)
     .describe('stop-instance: how long the fence waits for EC2 to report the instance `stopped` (s).'),
+  awaitHostStop: z
+    .boolean()
+    .optional()
+    .describe(
+      'Whether the promotion waits for the SSM stop of PostgreSQL (up to hostStopTimeoutSec). `false` is allowed only where the unreachable-host policy is `quorum`: the stop is still sent (it severs the sessions connection tracking keeps), but the fence is the quorum fence at once, which alone keeps the old primary from acknowledging a write; this takes SSM delivery (about 1-3 s, and hostStopTimeoutSec for a host that is gone but still running) off the write path, at the price of sessions already open on a live old primary reading stale data (or committing, if they set synchronous_commit local or off) until the stop lands. Default: `false` where the policy is `quorum`, `true` otherwise.',
+    ),
 });
 
 /** The most the two fence bounds may add up to (s). @default 75 */
@@ -215,6 +221,13 @@ export const settingsSchema = settingsShape.superRefine((c, ctx) => {
       message:
         'quorum fencing needs replicationMode sync (an async primary acknowledges writes with no standby): use stop-instance or operator',
     });
+  // Not waiting for the stop is safe only when the quorum fence stands in for it.
+  if (c.fence.awaitHostStop === false && unreachableHostPolicy(c) !== 'quorum')
+    ctx.addIssue({
+      code: 'custom',
+      path: ['fence', 'awaitHostStop'],
+      message: `false needs the unreachable-host policy quorum (here ${unreachableHostPolicy(c)}): only the quorum fence keeps a live old primary from acknowledging writes without the stop`,
+    });
   // A degraded primary acknowledges alone: detaching its replicas no longer proves it cannot take writes.
   if (c.onNoSyncStandby === 'degrade' && c.fence.unreachableHost === 'quorum')
     ctx.addIssue({
@@ -245,6 +258,16 @@ export function unreachableHostPolicy(
     s.fence.unreachableHost ??
     (s.replicationMode === 'sync' && s.onNoSyncStandby !== 'degrade' ? 'quorum' : 'stop-instance')
   );
+}
+
+/**
+ * Whether the fence holds the promotion until the SSM stop of PostgreSQL is confirmed: the configured choice, else
+ * only where the quorum fence cannot stand in for it (docs/design.md section 4).
+ */
+export function awaitsHostStop(
+  s: Pick<ControllerSettings, 'replicationMode' | 'fence'> & Partial<Pick<ControllerSettings, 'onNoSyncStandby'>>,
+): boolean {
+  return s.fence.awaitHostStop ?? unreachableHostPolicy(s) !== 'quorum';
 }
 
 /** Validates settings; the error names each bad field. */

@@ -1,5 +1,6 @@
 import { FatalError, HostUnreachableError } from '../core/errors';
 import { afterStopInstance, fenceLadder, type HostStopOutcome, knownUnreachable } from '../core/fence-ladder';
+import { awaitsHostStop } from '../core/settings';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
 import type { Deps } from './deps';
 import { record, task } from './task';
@@ -15,6 +16,14 @@ const INSTANCE_POLL_MS = 1000;
 /** EC2's view of the instance, best effort: an EC2 error must not stop the fence from trying SSM. */
 async function instanceStateOf(d: Deps, instanceId: string): Promise<string | undefined> {
   return d.fence.instanceState(instanceId).catch(() => undefined);
+}
+
+/** A stop that threw: the host could not be reached, or the stop was not confirmed. */
+function notStopped(err: unknown): HostStopOutcome {
+  const e = err as Error;
+  return err instanceof HostUnreachableError
+    ? { kind: 'unreachable', detail: e.message }
+    : { kind: 'failed', detail: `${e.name}: ${e.message}` };
 }
 
 /**
@@ -44,8 +53,25 @@ export const handler = task(
       ...(agentStatus !== undefined ? { agentStatus } : {}),
     });
     let hostStop: HostStopOutcome;
+    let stopCommandId: string | undefined;
     if (gone) {
       hostStop = { kind: 'unreachable', detail: gone };
+    } else if (!awaitsHostStop(settings)) {
+      // The quorum fence stands in for the stop: send it (it severs the sessions connection tracking keeps whenever
+      // the agent picks it up) and go on. SSM keeps it queued as long as the awaited stop would have waited.
+      try {
+        stopCommandId = await d.host.send(
+          node,
+          'stop-postgres-immediate',
+          {},
+          {
+            deliveryTimeoutMs: settings.fence.hostStopTimeoutSec * 1000,
+          },
+        );
+        hostStop = { kind: 'sent', detail: `SSM command ${stopCommandId}` };
+      } catch (err) {
+        hostStop = notStopped(err);
+      }
     } else {
       const boundMs = settings.fence.hostStopTimeoutSec * 1000;
       try {
@@ -55,14 +81,12 @@ export const handler = task(
           detail: `postgres stopped immediately${severed >= 0 ? `, ${severed} tracked connection(s) closed` : ''}`,
         };
       } catch (err) {
-        const e = err as Error;
-        hostStop =
-          err instanceof HostUnreachableError
-            ? { kind: 'unreachable', detail: e.message }
-            : { kind: 'failed', detail: `${e.name}: ${e.message}` };
+        hostStop = notStopped(err);
       }
     }
-    const instanceState = hostStop.kind === 'stopped' ? before : await instanceStateOf(d, node.instanceId);
+    // A stop that was not even tried to the end may have met a host that has gone since: ask EC2 again.
+    const instanceState =
+      hostStop.kind === 'stopped' || hostStop.kind === 'sent' ? before : await instanceStateOf(d, node.instanceId);
     const decision = fenceLadder({ node: node.name, instanceId: node.instanceId, settings, hostStop, instanceState });
 
     if (decision.rung === 'stop-postgres') {
@@ -88,7 +112,15 @@ export const handler = task(
         }),
       );
       await record(d, state, 'fence-quorum-detach', lines.join('; '));
-      return { ...state, fence: { rung: decision.rung, postgresStopped: false, reason: decision.reason } };
+      return {
+        ...state,
+        fence: {
+          rung: decision.rung,
+          postgresStopped: false,
+          reason: decision.reason,
+          ...(stopCommandId ? { stopCommandId } : {}),
+        },
+      };
     }
 
     // stop-instance (STONITH).

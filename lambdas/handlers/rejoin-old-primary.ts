@@ -20,6 +20,27 @@ export const handler = task(
   { policy: 'after-commit', needs: ['oldPrimary', 'candidate', 'epoch'] },
   (state, d) =>
     afterCommit(d, state, 'rejoin', async (old, primary) => {
+      const sent = state.fence?.stopCommandId;
+      if (sent) {
+        // The fence sent its stop and did not wait (the quorum fence stood in). Let it end before the rewind is sent:
+        // both would otherwise reach a returning host together, and the stop would kill the rewound replica.
+        try {
+          await d.host.wait(old, 'stop-postgres-immediate', sent, {
+            timeoutMs: REJOIN_DELIVERY_TIMEOUT_MS,
+          });
+          await record(
+            d,
+            state,
+            'fence-stop-result',
+            `${old.name}: PostgreSQL stopped by the fence's SSM command ${sent}`,
+          );
+        } catch (err) {
+          const line = `${old.name}: the fence's stop (SSM command ${sent}) did not end: ${(err as Error).message}; PostgreSQL may still run there, behind the quorum fence`;
+          await record(d, state, 'fence-stop-result', line);
+          if (err instanceof HostUnreachableError)
+            throw new HostUnreachableError(`${line}; once its host is back: pgquorum rejoin ${old.name}`);
+        }
+      }
       // pg_rewind reads the source's control file, which shows the new timeline only after a checkpoint.
       await d.pg.checkpoint(endpointOf(primary));
       await d.pg.ensureSlot(endpointOf(primary), old.name);

@@ -52,6 +52,8 @@ export const runStateSchema = z.object({
       postgresStopped: z.boolean(),
       instanceState: z.string().optional(),
       reason: z.string(),
+      /** The SSM stop sent and not awaited (fence.awaitHostStop false); the rejoin records how it ended. */
+      stopCommandId: z.string().optional(),
     })
     .optional(),
   /** FlipDns: the Route 53 changes it made and when; the post-commit loop polls them for INSYNC. */

@@ -20,14 +20,18 @@ export const handler = task(
     const old = findNode(nodes, state.oldPrimary);
     const rung = state.fence?.rung ?? 'stop-postgres';
     const problems: string[] = [];
-    if (!(await d.fence.ingressClosed(old.securityGroupId)))
-      problems.push(`${old.securityGroupId} still admits PostgreSQL`);
-    const fresh = await d.pg.probe(endpointOf(old));
+    // Three independent proofs, taken together: the fresh connection to a revoked node is dropped, not refused, so
+    // it lasts the whole connect timeout, which the other two need not wait behind.
+    const [closed, fresh, others] = await Promise.all([
+      d.fence.ingressClosed(old.securityGroupId),
+      d.pg.probe(endpointOf(old)),
+      Promise.all(nodes.filter((n) => n.name !== old.name).map((n) => d.pg.probe(endpointOf(n)))),
+    ]);
+    if (!closed) problems.push(`${old.securityGroupId} still admits PostgreSQL`);
     if (fresh.ok) problems.push(`a fresh connection to ${old.name} still succeeds`);
     const oldRepl = replicationEndpointOf(old);
     // With a TLS server name the replicas' conninfo names the node by it, and their WAL receiver reports that name.
     const oldHost = libpqReportedHost(d.config.sslMode, oldRepl.host, d.config.PGQ_NODE_TLS_NAMES?.[old.name]);
-    const others = await Promise.all(nodes.filter((n) => n.name !== old.name).map((n) => d.pg.probe(endpointOf(n))));
     for (const p of others) {
       if (
         p.ok &&

@@ -40,6 +40,27 @@ export interface HostCommandPort {
     opts?: HostRunOptions,
   ): Promise<HostCommandResult>;
   /**
+   * Sends a host script and returns once the command service accepted it, with its id, without waiting for it to
+   * run (the fence's stop where the quorum fence stands in for it). The command stays queued for the host's agent up
+   * to `deliveryTimeoutMs`. Throws HostUnreachableError when it cannot be sent to the host at all.
+   */
+  send(
+    node: { name: string; instanceId: string },
+    script: HostScript,
+    params: Readonly<Record<string, string>>,
+    opts?: Pick<HostRunOptions, 'deliveryTimeoutMs'>,
+  ): Promise<string>;
+  /**
+   * Waits for a command sent earlier, as `run` waits for its own (the bounds count from now): its result, or
+   * HostUnreachableError when the host's agent has not picked it up within `deliveryTimeoutMs`.
+   */
+  wait(
+    node: { name: string; instanceId: string },
+    script: HostScript,
+    commandId: string,
+    opts?: HostRunOptions,
+  ): Promise<HostCommandResult>;
+  /**
    * Closes every established connection to the node's PostgreSQL port (the fence's second layer), within
    * `timeoutMs`. Throws HostUnreachableError when the command cannot reach the host.
    */

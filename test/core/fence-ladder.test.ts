@@ -1,5 +1,6 @@
 import {
   afterStopInstance,
+  awaitsHostStop,
   DEFAULT_SETTINGS,
   describeFencedNode,
   type FenceLadderView,
@@ -20,6 +21,7 @@ const stopped = { kind: 'stopped', detail: 'postgres stopped immediately, 2 trac
 const invalid = { kind: 'unreachable', detail: 'SendCommand: InvalidInstanceId' } as const;
 const undelivered = { kind: 'unreachable', detail: 'not delivered within 8000 ms (Pending)' } as const;
 const failed = { kind: 'failed', detail: 'HostCommandTimeoutError: did not finish within 8000 ms' } as const;
+const sent = { kind: 'sent', detail: 'SSM command c-1' } as const;
 
 describe('fence ladder', () => {
   it.each<[string, Omit<FenceLadderView, 'node' | 'instanceId'>, string, RegExp]>([
@@ -46,6 +48,18 @@ describe('fence ladder', () => {
       { settings: sync, hostStop: failed },
       'quorum',
       /PostgreSQL not confirmed stopped \(HostCommandTimeoutError.*\): fencing by quorum/,
+    ],
+    [
+      'sync, default: the stop sent and not awaited, the quorum fence at once',
+      { settings: sync, hostStop: sent, instanceState: 'running' },
+      'quorum',
+      /^stop of PostgreSQL sent, not awaited \(SSM command c-1\): fencing by quorum \(sync mode: detach every replica/,
+    ],
+    [
+      'a stop sent with a policy other than quorum (the config refuses it): PostgreSQL is not confirmed stopped, STONITH',
+      { settings: async_, hostStop: sent, instanceState: 'running' },
+      'stop-instance',
+      /^stop of PostgreSQL sent, not awaited \(SSM command c-1\): stopping i-0abc/,
     ],
     [
       'async, default policy: STONITH with Force, bounded',
@@ -131,6 +145,31 @@ describe('unreachable-host policy', () => {
     expect(() => parseSettings({ fence: { hostStopTimeoutSec: 30, stopInstanceTimeoutSec: 60 } })).toThrow(
       /fence\.stopInstanceTimeoutSec: hostStopTimeoutSec \+ stopInstanceTimeoutSec must be at most 75 s/,
     );
+  });
+
+  it.each<[string, unknown, boolean]>([
+    ['sync (policy quorum): the stop is not awaited', {}, false],
+    ['sync, awaitHostStop true: awaited', { fence: { awaitHostStop: true } }, true],
+    ['async (policy stop-instance): awaited', { replicationMode: 'async' }, true],
+    ['sync with policy operator: awaited', { fence: { unreachableHost: 'operator' } }, true],
+    ['sync with onNoSyncStandby degrade (policy stop-instance): awaited', { onNoSyncStandby: 'degrade' }, true],
+  ])('awaitsHostStop: %s', (_name, raw, want) => {
+    expect(awaitsHostStop(parseSettings(raw))).toBe(want);
+  });
+
+  it.each<[string, unknown, RegExp]>([
+    [
+      'async',
+      { replicationMode: 'async', fence: { awaitHostStop: false } },
+      /fence\.awaitHostStop: false needs the unreachable-host policy quorum \(here stop-instance\)/,
+    ],
+    [
+      'sync with policy operator',
+      { fence: { unreachableHost: 'operator', awaitHostStop: false } },
+      /fence\.awaitHostStop: false needs the unreachable-host policy quorum \(here operator\)/,
+    ],
+  ])('refuses not awaiting the stop without the quorum fence (%s), naming the field', (_name, raw, msg) => {
+    expect(() => parseSettings(raw)).toThrow(msg);
   });
 
   it('bounds the SSM stop so the ladder fits the fence function’s timeout', () => {

@@ -79,7 +79,8 @@ describe('unplanned failover', () => {
       'confirm-quorum',
       'select-candidate',
       'fence-revoke',
-      'fence-sever',
+      'fence-quorum',
+      'fence-quorum-detach',
       'verify-fence',
       'promote',
       'repoint',
@@ -96,6 +97,10 @@ describe('unplanned failover', () => {
       expect.stringMatching(/^writer record INSYNC at \+\d/),
     );
     newPrimary = t.newPrimary ?? undefined;
+    // Sync mode fences by quorum without waiting for the SSM stop; the rejoin records that the stop landed.
+    expect(t.event!.timeline.filter((s) => s.step === 'fence-stop-result').map((s) => s.detail)).toEqual([
+      expect.stringMatching(/^pg1: PostgreSQL stopped by the fence's SSM command /),
+    ]);
     // Rejoin: the old primary streams from the new one again, without a full copy.
     expect(t.event!.rejoin).toMatch(/pg1 streams from pg[23] again \(pg_rewind\)/);
     const st = await lab.status();

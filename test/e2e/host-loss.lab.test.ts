@@ -4,12 +4,10 @@ import type { Lab } from '../../lab/world/index';
 import { useDeployedLab } from './fixtures';
 
 /**
- * The primary's whole host is lost under write load, with a client holding a
- * session to it. Today's fence cannot reach a lost host (its SSM command is
- * never delivered), so the run may end in needs-attention instead of a
- * failover: this drill does not assert the outcome. It asserts only what must
- * hold whatever the product does: no acknowledged write is lost, and there are
- * never two primaries accepting writes, also after the lost host comes back.
+ * The primary's whole host is lost under write load (the instance stays `running`), with a client holding a session
+ * to it. The fence's SSM stop is never delivered; in sync mode the fence sends it without waiting and fences by
+ * quorum, so the run commits on its own. Asserted: no acknowledged write lost, never two primaries accepting writes
+ * (also after the host comes back), and the product's own outcome.
  */
 let lab: Lab;
 let d: LabDeployment;
@@ -36,6 +34,9 @@ describe('host loss', () => {
     // Issue 12: the run learns the host is gone, fences by quorum (sync mode) and commits on its own.
     expect(t.outcome).toBe('failover');
     expect(t.event?.timeline.map((s) => s.step)).toEqual(expect.arrayContaining(['fence-quorum', 'commit']));
+    expect(t.event?.timeline.find((s) => s.step === 'fence-quorum')?.detail).toMatch(
+      /^stop of PostgreSQL sent, not awaited \(SSM command .*\): fencing by quorum/,
+    );
     expect(t.writableAtEnd).toEqual([t.newPrimary]);
   }, 400000);
 });

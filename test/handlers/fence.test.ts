@@ -24,6 +24,8 @@ function world(o: {
   upstream?: Record<string, string>;
   /** SSM's PingStatus for the host; undefined: the port cannot tell (as the fakes of older tests). */
   agent?: string;
+  /** The sent-not-awaited stop: its command id, or what SendCommand threw. @default 'cmd-1' */
+  send?: () => Promise<string>;
 }) {
   const calls: string[] = [];
   const timeline: string[] = [];
@@ -62,6 +64,10 @@ function world(o: {
         calls.push(`ssm-stop within ${opts.timeoutMs} ms`);
         return o.sever();
       },
+      send: async (_n: unknown, script: string, _p: unknown, opts: { deliveryTimeoutMs: number }) => {
+        calls.push(`ssm-send ${script}, queued up to ${opts.deliveryTimeoutMs} ms`);
+        return (o.send ?? (async () => 'cmd-1'))();
+      },
       ...(o.agent !== undefined ? { agentStatus: async () => o.agent } : {}),
     },
     pg: {
@@ -92,14 +98,56 @@ const run: RunState = {
   candidate: 'pg2',
 };
 const sync = DEFAULT_SETTINGS;
+/** Sync mode with the stop awaited before the promotion (the ladder as in async mode). */
+const syncAwait = { ...DEFAULT_SETTINGS, fence: { ...DEFAULT_SETTINGS.fence, awaitHostStop: true } };
 const async_ = { ...DEFAULT_SETTINGS, replicationMode: 'async' as const };
 const lost = async () => {
   throw new HostUnreachableError('SendCommand stop-postgres-immediate to pg1: InvalidInstanceId');
 };
 
 describe('fence handler: the ladder, rung by rung', () => {
-  it('a reachable host: revoke, SSM stop within the bound, done', async () => {
+  it('sync by default: revoke, send the stop without waiting for it, fence by quorum at once', async () => {
     const w = world({ settings: sync, sever: async () => 3, instance: ['running'] });
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
+    expect(w.calls).toEqual([
+      'revoke',
+      'ssm-send stop-postgres-immediate, queued up to 8000 ms',
+      'detach pg2',
+      'detach pg3',
+    ]);
+    expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false, stopCommandId: 'cmd-1' });
+    expect(w.timeline[1]).toBe(
+      'fence-quorum: stop of PostgreSQL sent, not awaited (SSM command cmd-1): fencing by quorum (sync mode: detach every replica from pg1 and prove none streams; an ANY 1 primary with no standby acknowledges nothing)',
+    );
+    await verifyFence({ state: out, executionName: HOLDER });
+    expect(w.timeline.at(-1)).toBe(
+      'verify-fence: pg1 (quorum): ingress closed, fresh connection refused, no replica streaming from it',
+    );
+  });
+
+  it('sync by default, SendCommand refused (InvalidInstanceId): host unreachable, fence by quorum', async () => {
+    const w = world({
+      settings: sync,
+      sever: async () => 3,
+      instance: ['running'],
+      send: lost as () => Promise<string>,
+    });
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
+    expect(w.calls).toEqual([
+      'revoke',
+      'ssm-send stop-postgres-immediate, queued up to 8000 ms',
+      'detach pg2',
+      'detach pg3',
+    ]);
+    expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false });
+    expect(out.fence?.stopCommandId).toBeUndefined();
+    expect(w.timeline[1]).toMatch(
+      /^fence-quorum: host unreachable \(SendCommand .*InvalidInstanceId\): fencing by quorum/,
+    );
+  });
+
+  it('sync with awaitHostStop: a reachable host: revoke, SSM stop within the bound, done', async () => {
+    const w = world({ settings: syncAwait, sever: async () => 3, instance: ['running'] });
     const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
     expect(out.fence).toMatchObject({ rung: 'stop-postgres', postgresStopped: true });
@@ -109,8 +157,8 @@ describe('fence handler: the ladder, rung by rung', () => {
     ]);
   });
 
-  it('sync, host unreachable: fence by quorum, every other node detached; VerifyFence proves it', async () => {
-    const w = world({ settings: sync, sever: lost, instance: ['running'] });
+  it('sync with awaitHostStop, host unreachable: fence by quorum, every other node detached; VerifyFence proves it', async () => {
+    const w = world({ settings: syncAwait, sever: lost, instance: ['running'] });
     const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms', 'detach pg2', 'detach pg3']);
     expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false });
@@ -127,7 +175,7 @@ describe('fence handler: the ladder, rung by rung', () => {
   });
 
   it("sync, SSM reports the host's agent ConnectionLost: no command sent (it would sit Pending to the bound), fence by quorum at once", async () => {
-    const w = world({ settings: sync, sever: async () => 3, instance: ['running'], agent: 'ConnectionLost' });
+    const w = world({ settings: syncAwait, sever: async () => 3, instance: ['running'], agent: 'ConnectionLost' });
     const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     expect(w.calls).toEqual(['revoke', 'detach pg2', 'detach pg3']);
     expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false });
@@ -137,7 +185,7 @@ describe('fence handler: the ladder, rung by rung', () => {
   });
 
   it('an agent SSM reports Online is no shortcut: the stop is sent as before', async () => {
-    const w = world({ settings: sync, sever: async () => 3, instance: ['running'], agent: 'Online' });
+    const w = world({ settings: syncAwait, sever: async () => 3, instance: ['running'], agent: 'Online' });
     const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     expect(w.calls).toEqual(['revoke', 'ssm-stop within 8000 ms']);
     expect(out.fence).toMatchObject({ rung: 'stop-postgres' });
@@ -174,7 +222,7 @@ describe('fence handler: the ladder, rung by rung', () => {
   it('VerifyFence sees a replica streaming from the old primary by its TLS server name too', async () => {
     // With tlsServerName, the replicas' conninfo is host=<name> hostaddr=<ip>, and their WAL receiver reports the name.
     const tls = { sslMode: 'verify-full', PGQ_NODE_TLS_NAMES: { pg1: 'pg1.db.internal' } };
-    const w = world({ settings: sync, sever: async () => 3, instance: ['running'], tls });
+    const w = world({ settings: syncAwait, sever: async () => 3, instance: ['running'], tls });
     const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
     world({
       settings: sync,

@@ -49,33 +49,18 @@ export class SsmHostCommands implements HostCommandPort {
   ): Promise<HostCommandResult> {
     const timeoutMs = opts.timeoutMs ?? 120000;
     const deliveryMs = Math.min(opts.deliveryTimeoutMs ?? timeoutMs, timeoutMs);
-    let commandId: string;
-    try {
-      const r = await this.ssm.send(
-        new SendCommandCommand({
-          DocumentName: ssmDocumentName(this.documentPrefix, script),
-          InstanceIds: [node.instanceId],
-          Parameters: Object.fromEntries(
-            Object.entries({ ...params, ...(this.secretId ? { SECRET_ID: this.secretId } : {}) }).map(([k, v]) => [
-              k,
-              [v],
-            ]),
-          ),
-          // SSM's TimeoutSeconds is a delivery bound: a command not started by then never runs (30 s at least).
-          TimeoutSeconds: Math.max(30, Math.ceil(deliveryMs / 1000)),
-          Comment: `pgquorum ${script} on ${node.name}`,
-        }),
-      );
-      commandId = r.Command!.CommandId!;
-    } catch (err) {
-      // The agent is not connected (instance stopped, lost, or never registered): no retry reaches it, decide now.
-      if ((err as Error).name === 'InvalidInstanceId') {
-        throw new HostUnreachableError(
-          `SendCommand ${script} to ${node.name}: InvalidInstanceId: ${(err as Error).message}`,
-        );
-      }
-      throw new HostCommandTimeoutError(`SendCommand ${script} to ${node.name}: ${(err as Error).message}`);
-    }
+    const commandId = await this.send(node, script, params, { deliveryTimeoutMs: deliveryMs });
+    return this.wait(node, script, commandId, opts);
+  }
+
+  async wait(
+    node: { name: string; instanceId: string },
+    script: HostScript,
+    commandId: string,
+    opts: HostRunOptions = {},
+  ): Promise<HostCommandResult> {
+    const timeoutMs = opts.timeoutMs ?? 120000;
+    const deliveryMs = Math.min(opts.deliveryTimeoutMs ?? timeoutMs, timeoutMs);
     const deadline = Date.now() + timeoutMs;
     const deliveryDeadline = Date.now() + deliveryMs;
     // A steady short period, not a doubling backoff: Run Command reports in about a second, and a doubling
@@ -121,6 +106,43 @@ export class SsmHostCommands implements HostCommandPort {
         }
         throw new HostCommandTimeoutError(`${script} on ${node.name} did not finish within ${timeoutMs} ms`);
       }
+    }
+  }
+
+  async send(
+    node: { name: string; instanceId: string },
+    script: HostScript,
+    params: Readonly<Record<string, string>>,
+    opts: { deliveryTimeoutMs?: number } = {},
+  ): Promise<string> {
+    try {
+      const r = await this.ssm.send(
+        new SendCommandCommand({
+          DocumentName: ssmDocumentName(this.documentPrefix, script),
+          InstanceIds: [node.instanceId],
+          Parameters: Object.fromEntries(
+            Object.entries({ ...params, ...(this.secretId ? { SECRET_ID: this.secretId } : {}) }).map(([k, v]) => [
+              k,
+              [v],
+            ]),
+          ),
+          // SSM's TimeoutSeconds is a delivery bound: a command not started by then never runs (30 s at least).
+          TimeoutSeconds: Math.max(30, Math.ceil((opts.deliveryTimeoutMs ?? 30000) / 1000)),
+          Comment: `pgquorum ${script} on ${node.name}`,
+        }),
+      );
+      const id = r.Command?.CommandId;
+      if (!id) throw new HostCommandTimeoutError(`SendCommand ${script} to ${node.name}: no command id returned`);
+      return id;
+    } catch (err) {
+      if (err instanceof HostCommandTimeoutError) throw err;
+      // The agent is not connected (instance stopped, lost, or never registered): no retry reaches it, decide now.
+      if ((err as Error).name === 'InvalidInstanceId') {
+        throw new HostUnreachableError(
+          `SendCommand ${script} to ${node.name}: InvalidInstanceId: ${(err as Error).message}`,
+        );
+      }
+      throw new HostCommandTimeoutError(`SendCommand ${script} to ${node.name}: ${(err as Error).message}`);
     }
   }
 

@@ -195,4 +195,35 @@ describe('SSM host commands', () => {
     expect(err).toBeInstanceOf(HostCommandTimeoutError);
     expect(err.message).toMatch(/stop-postgres-immediate on pg1 did not finish within 150 ms/);
   });
+
+  it('send returns the command id without polling; wait, later, ends as run would', async () => {
+    const ssm = scriptedSsm([{ Status: 'Pending' }, { Status: 'Success', ResponseCode: 0, StandardOutputContent: '' }]);
+    const host = new SsmHostCommands(ssm.client, 'p', undefined, { intervalMs: 5 });
+    const id = await host.send(node, 'stop-postgres-immediate', {}, { deliveryTimeoutMs: 8000 });
+    expect(id).toBe('cmd-1');
+    expect(ssm.polls()).toBe(0);
+    // SSM's delivery bound is 30 s at least: a host back within it still gets the stop.
+    expect(ssm.sent[0]).toMatchObject({ DocumentName: 'p-stop-postgres-immediate', TimeoutSeconds: 30 });
+    await expect(host.wait(node, 'stop-postgres-immediate', id, { timeoutMs: 1000 })).resolves.toMatchObject({
+      exitCode: 0,
+    });
+    expect(ssm.polls()).toBe(2);
+  });
+
+  it('wait on a command the host never picks up: HostUnreachableError at the delivery bound', async () => {
+    const ssm = scriptedSsm([{ Status: 'Pending' }]);
+    const err = await new SsmHostCommands(ssm.client, 'p', undefined, { intervalMs: 10 })
+      .wait(node, 'stop-postgres-immediate', 'cmd-1', { timeoutMs: 100 })
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect(err.message).toMatch(/stop-postgres-immediate to pg1 not delivered within 100 ms \(Pending\)/);
+  });
+
+  it('send to an instance SSM does not know: HostUnreachableError, nothing to wait for', async () => {
+    const refused = Object.assign(new Error('Instances not in a valid state'), { name: 'InvalidInstanceId' });
+    const ssm = scriptedSsm([], { refuseSend: refused });
+    const err = await new SsmHostCommands(ssm.client, 'p').send(node, 'stop-postgres-immediate', {}).catch((e) => e);
+    expect(err).toBeInstanceOf(HostUnreachableError);
+    expect(ssm.polls()).toBe(0);
+  });
 });
