@@ -177,7 +177,7 @@ export function episodeWarnings(episodes: readonly Episode[], lease: Lease, now:
     if (!e.active) continue;
     if (e.kind === 'sync-standby-missing')
       out.push(`no synchronous standby on ${e.node} since ${ago(e.since)}: ${e.detail}`);
-    else if (e.kind === 'unnamed-primary' || e.kind === 'credentials-refused')
+    else if (e.kind === 'unnamed-primary' || e.kind === 'credentials-refused' || e.kind === 'tls-refused')
       out.push(`since ${ago(e.since)}: ${e.detail}`);
   }
   const d = lease.syncDegraded;

@@ -12,6 +12,7 @@ export type EpisodeKind =
   | 'unnamed-primary'
   | 'escalation'
   | 'credentials-refused'
+  | 'tls-refused'
   | 'rejoin-failed';
 
 /** The stored state of one kind of episode (one item per kind and cluster). */

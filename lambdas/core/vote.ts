@@ -32,6 +32,8 @@ export interface PrimaryAnswer {
   readonly heartbeatOk?: boolean;
   /** The node answered and refused the controller's credentials (SQLSTATE class 28). */
   readonly authFailed?: boolean;
+  /** The node answered and failed the controller's TLS verification. */
+  readonly tlsFailed?: boolean;
   readonly error?: string;
 }
 
@@ -45,7 +47,9 @@ export interface PrimaryReading {
  * The probe's reading of the primary. A node that refuses the controller's credentials has answered: its postmaster
  * runs, so its refusal is no evidence that it is down, and a rotated password or an edited pg_hba.conf must never
  * add up to a failover (fail static: the controller is what is impaired). Nor is it evidence that it is up, since
- * the heartbeat write could not run: the round does not judge it.
+ * the heartbeat write could not run: the round does not judge it. The same holds for a node that fails the
+ * controller's TLS verification: an expired certificate or a rotated CA bundle is not a dead primary, and a failover
+ * would meet the same certificates on the candidates (on a VPC address no other host can answer for the node).
  */
 export function readPrimary(primary: string, answer: PrimaryAnswer | undefined): PrimaryReading {
   if (!answer) return { primaryOk: false };
@@ -53,6 +57,12 @@ export function readPrimary(primary: string, answer: PrimaryAnswer | undefined):
     return {
       primaryOk: false,
       unknown: `${primary} refused the controller's credentials (${answer.error ?? 'SQLSTATE 28'})`,
+    };
+  }
+  if (!answer.ok && answer.tlsFailed) {
+    return {
+      primaryOk: false,
+      unknown: `${primary} failed the controller's TLS verification (${answer.error ?? 'certificate not verified'})`,
     };
   }
   return { primaryOk: Boolean(answer.ok && answer.role === 'primary' && answer.heartbeatOk) };

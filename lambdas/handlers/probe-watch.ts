@@ -1,4 +1,4 @@
-import { decideCredentialsRefused } from '../core/credentials-refused';
+import { decideRefused } from '../core/credentials-refused';
 import { type Episode, type EpisodeObservation, episodeAgeSec, nextEpisode } from '../core/episode';
 import { clearSyncDegradedLease, degradeSyncLease, redegradeSyncLease, restoreSyncLease } from '../core/lease';
 import { decideSyncStandby, type SyncPrimarySeen } from '../core/sync-standby';
@@ -23,6 +23,10 @@ function pageOf(cluster: string, obs: EpisodeObservation, change: 'start' | 'end
       return change === 'start'
         ? [`${c}: the controller's credentials are refused`, obs.detail]
         : [`${c}: the controller's credentials are accepted again`, obs.detail];
+    case 'tls-refused':
+      return change === 'start'
+        ? [`${c}: a node fails the controller's TLS verification`, obs.detail]
+        : [`${c}: every node passes TLS verification again`, obs.detail];
     default:
       return [`${c}: needs attention`, obs.detail];
   }
@@ -81,9 +85,11 @@ export async function watchRound(
   }
   if (up.unnamed.length) notes.push(up.reason);
 
-  const cr = decideCredentialsRefused({ nodes: results, primary: lease.primary, now });
-  await advanceEpisode(d, stored('credentials-refused'), cr.observation);
-  if (cr.refused.length) notes.push(cr.reason);
+  for (const kind of ['credentials-refused', 'tls-refused'] as const) {
+    const r = decideRefused(kind, { nodes: results, primary: lease.primary, now });
+    await advanceEpisode(d, stored(kind), r.observation);
+    if (r.refused.length) notes.push(r.reason);
+  }
 
   const pr = results.find((r) => r.node === lease.primary);
   const primary: SyncPrimarySeen | null =

@@ -40,6 +40,8 @@ export interface ProbeResult {
   readonly error?: string;
   /** Not ok because the node refused the controller's credentials (it answered: not judged down). */
   readonly authFailed?: boolean;
+  /** Not ok because the node failed TLS verification (it answered; nothing was sent to it: not judged down). */
+  readonly tlsFailed?: boolean;
   readonly role?: 'primary' | 'replica';
   readonly timeline?: number;
   readonly currentLsn?: string | null;

@@ -82,6 +82,14 @@ describe('readPrimary', () => {
         unknown: `pg1 refused the controller's credentials (password authentication failed for user "pgquorum")`,
       },
     ],
+    [
+      'failed TLS verification',
+      { ok: false, tlsFailed: true, error: 'certificate has expired (TLS: nothing was sent to it)' },
+      {
+        primaryOk: false,
+        unknown: `pg1 failed the controller's TLS verification (certificate has expired (TLS: nothing was sent to it))`,
+      },
+    ],
   ])('%s', (_n, answer, want) => {
     expect(readPrimary('pg1', answer)).toEqual(want);
   });

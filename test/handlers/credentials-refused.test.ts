@@ -7,13 +7,34 @@ import type { StoredVote } from '../../lambdas/ports/store-port';
 import { memoryEpisodes, memoryLease, stepDeps } from './fixtures';
 
 const AZS = ['a', 'b', 'c'];
-const REFUSED = 'pg1 (10.0.1.10:5432): password authentication failed for user "pgquorum"';
+/** The two ways a node that answers can refuse the controller, as the pg adapter reports them. */
+const KINDS = {
+  credentials: {
+    flag: { authFailed: true },
+    error: 'pg1 (10.0.1.10:5432): password authentication failed for user "pgquorum"',
+    unknown: /^pg1 refused the controller's credentials \(pg1 .*password authentication failed/,
+    pages: [
+      "pgquorum orders: the controller's credentials are refused",
+      "pgquorum orders: the controller's credentials are accepted again",
+    ],
+  },
+  tls: {
+    flag: { tlsFailed: true },
+    error: 'pg1 (10.0.1.10:5432): certificate has expired (TLS: nothing was sent to it)',
+    unknown: /^pg1 failed the controller's TLS verification \(pg1 .*certificate has expired/,
+    pages: [
+      "pgquorum orders: a node fails the controller's TLS verification",
+      'pgquorum orders: every node passes TLS verification again',
+    ],
+  },
+} as const;
 
 /**
  * Three probe AZs over one store; every node answers, or refuses the controller's credentials (a rotated password
  * the functions have not read yet). Pages, published PrimaryReachable values and starts are recorded.
  */
-function world() {
+function world(kind: keyof typeof KINDS) {
+  const k = KINDS[kind];
   let now = 1_000_000;
   const cell = memoryLease(initialLease('pg1', 0));
   const base = stepDeps(cell, []);
@@ -50,7 +71,7 @@ function world() {
     pg: {
       probe: async (n: { name: string }): Promise<ProbeResult> =>
         nodes.refuse
-          ? { node: n.name, ok: false, latencyMs: 3, authFailed: true, error: REFUSED.replace('pg1', n.name) }
+          ? { node: n.name, ok: false, latencyMs: 3, ...k.flag, error: k.error.replace('pg1', n.name) }
           : n.name === 'pg1'
             ? {
                 node: n.name,
@@ -77,9 +98,13 @@ function world() {
   return { round, votes, pages, reachable, started, nodes, lease: () => cell.lease };
 }
 
-describe('a primary that refuses the controller credentials (a rotated password, an edited pg_hba.conf)', () => {
-  it('is judged neither up nor down by any AZ: no failover starts, one page, and the probes resume when it accepts them', async () => {
-    const w = world();
+describe.each([
+  ['credentials', 'refuses the controller credentials (a rotated password, an edited pg_hba.conf)'],
+  ['tls', "fails the controller's TLS verification (an expired certificate, a rotated CA)"],
+] as const)('%s: a primary that %s', (kind, _what) => {
+  it('is judged neither up nor down by any AZ: no failover starts, one page, and the probes resume when it is judged again', async () => {
+    const w = world(kind);
+    const k = KINDS[kind];
     const before = w.lease();
     for (let i = 0; i < 2 * DEFAULT_SETTINGS.failuresToDown; i++) await w.round();
     expect(w.started).toEqual([]);
@@ -88,23 +113,18 @@ describe('a primary that refuses the controller credentials (a rotated password,
       expect(w.votes.get(az)).toMatchObject({
         primaryOk: false,
         consecutiveFailures: 0,
-        primaryUnknown: expect.stringMatching(
-          /^pg1 refused the controller's credentials \(pg1 .*password authentication failed/,
-        ),
+        primaryUnknown: expect.stringMatching(k.unknown),
       });
     }
     // Nothing toward the backstop alarm's "2 AZs unreachable" either.
     expect(w.reachable).toEqual([]);
-    expect(w.pages).toEqual(["pgquorum orders: the controller's credentials are refused"]);
+    expect(w.pages).toEqual([k.pages[0]]);
 
     w.nodes.refuse = false;
     await w.round();
     expect(w.votes.get('a')).toMatchObject({ primaryOk: true, consecutiveFailures: 0 });
     expect(w.votes.get('a')?.primaryUnknown).toBeUndefined();
     expect(w.reachable).toEqual([true, true, true]);
-    expect(w.pages).toEqual([
-      "pgquorum orders: the controller's credentials are refused",
-      "pgquorum orders: the controller's credentials are accepted again",
-    ]);
+    expect(w.pages).toEqual([...k.pages]);
   });
 });

@@ -358,6 +358,7 @@ export class PgNodeAdapter implements PostgresNodePort {
         latencyMs: Date.now() - t0,
         error: (err as Error).message,
         ...(err instanceof NodeAuthError ? { authFailed: true } : {}),
+        ...(err instanceof NodeTlsError ? { tlsFailed: true } : {}),
       };
     }
   }

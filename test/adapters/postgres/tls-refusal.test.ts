@@ -141,3 +141,33 @@ describe('a node presenting a certificate the controller cannot verify is refuse
     expect(after).toBeGreaterThan(0);
   });
 });
+
+describe('a probe of a node that fails TLS verification reports it as such (the probes do not judge it, see readPrimary)', () => {
+  it.each<[string, () => SpoofedNode]>([
+    ['a certificate from another CA', () => new SpoofedNode(fromRogue)],
+    ['no TLS at all (answers N)', () => new SpoofedNode('N')],
+  ])('%s: ok false, tlsFailed', async (_n, make) => {
+    const node = make();
+    const port = await node.listen();
+    try {
+      const p = await adapter('verify-full').probe({ name: 'pg1', host: '127.0.0.1', port });
+      expect(p).toMatchObject({
+        ok: false,
+        tlsFailed: true,
+        error: expect.stringMatching(/TLS: nothing was sent to it/),
+      });
+      expect(p.authFailed).toBeUndefined();
+    } finally {
+      await node.close();
+    }
+  });
+
+  it('control: nothing listening is down, not a TLS failure', async () => {
+    const node = new SpoofedNode(good);
+    const port = await node.listen();
+    await node.close();
+    const p = await adapter('verify-full').probe({ name: 'pg1', host: '127.0.0.1', port });
+    expect(p.ok).toBe(false);
+    expect(p.tlsFailed).toBeUndefined();
+  });
+});
