@@ -105,16 +105,19 @@ const lost = async () => {
   throw new HostUnreachableError('SendCommand stop-postgres-immediate to pg1: InvalidInstanceId');
 };
 
+/** The default sync fence's calls: revoke, send the stop (not awaited), detach both replicas. */
+const SENT_THEN_DETACHED = [
+  'revoke',
+  'ssm-send stop-postgres-immediate, queued up to 8000 ms',
+  'detach pg2',
+  'detach pg3',
+];
+
 describe('fence handler: the ladder, rung by rung', () => {
   it('sync by default: revoke, send the stop without waiting for it, fence by quorum at once', async () => {
     const w = world({ settings: sync, sever: async () => 3, instance: ['running'] });
     const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
-    expect(w.calls).toEqual([
-      'revoke',
-      'ssm-send stop-postgres-immediate, queued up to 8000 ms',
-      'detach pg2',
-      'detach pg3',
-    ]);
+    expect(w.calls).toEqual(SENT_THEN_DETACHED);
     expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false, stopCommandId: 'cmd-1' });
     expect(w.timeline[1]).toBe(
       'fence-quorum: stop of PostgreSQL sent, not awaited (SSM command cmd-1): fencing by quorum (sync mode: detach every replica from pg1 and prove none streams; an ANY 1 primary with no standby acknowledges nothing)',
@@ -133,12 +136,7 @@ describe('fence handler: the ladder, rung by rung', () => {
       send: lost as () => Promise<string>,
     });
     const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
-    expect(w.calls).toEqual([
-      'revoke',
-      'ssm-send stop-postgres-immediate, queued up to 8000 ms',
-      'detach pg2',
-      'detach pg3',
-    ]);
+    expect(w.calls).toEqual(SENT_THEN_DETACHED);
     expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false });
     expect(out.fence?.stopCommandId).toBeUndefined();
     expect(w.timeline[1]).toMatch(
