@@ -48,6 +48,28 @@ export function knownUnreachable(v: {
   return null;
 }
 
+/**
+ * Whether the quorum fence can stand in for a stop that was sent and not awaited: only when every other node
+ * answered its detach. One that did not may still stream from the old primary (a partition that kept them together),
+ * which would let an ANY 1 primary acknowledge writes, so the fence waits for the stop after all.
+ */
+export function quorumStandsIn(v: { node: string; notDetached: readonly string[] }): {
+  readonly standsIn: boolean;
+  readonly reason: string;
+} {
+  if (!v.notDetached.length) {
+    return {
+      standsIn: true,
+      reason: `every other node detached from ${v.node}: the quorum fence holds without the stop`,
+    };
+  }
+  const who = v.notDetached.join(', ');
+  return {
+    standsIn: false,
+    reason: `${who} did not answer the detach, so the quorum fence cannot be proven: waiting for the stop of ${v.node}`,
+  };
+}
+
 /** What the fence knows after revoking ingress and trying the SSM stop. */
 export interface FenceLadderView {
   readonly node: string;

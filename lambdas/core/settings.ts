@@ -38,7 +38,7 @@ export const fenceSettingsSchema = z.object({
     .boolean()
     .optional()
     .describe(
-      'Whether the promotion waits for the SSM stop of PostgreSQL (up to hostStopTimeoutSec). `false` is allowed only where the unreachable-host policy is `quorum`: the stop is still sent (it severs the sessions connection tracking keeps), but the fence is the quorum fence at once, which alone keeps the old primary from acknowledging a write; this takes SSM delivery (about 1-3 s, and hostStopTimeoutSec for a host that is gone but still running) off the write path, at the price of sessions already open on a live old primary reading stale data (or committing, if they set synchronous_commit local or off) until the stop lands. Default: `false` where the policy is `quorum`, `true` otherwise.',
+      'Whether the promotion waits for the SSM stop of PostgreSQL (up to hostStopTimeoutSec). `false` is allowed only where the unreachable-host policy is `quorum`: the stop is still sent (it severs the sessions connection tracking keeps), but the fence is the quorum fence at once (when every replica answers its detach; else the stop is awaited after all), which alone keeps the old primary from acknowledging a write; this takes SSM delivery (about 1-3 s, and hostStopTimeoutSec for a host that is gone but still running) off the write path, at the price of sessions already open on a live old primary reading stale data (or committing, if they set synchronous_commit local or off) until the stop lands. Default: `false` where the policy is `quorum`, `true` otherwise.',
     ),
 });
 

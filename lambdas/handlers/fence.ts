@@ -1,6 +1,13 @@
 import { FatalError, HostUnreachableError } from '../core/errors';
-import { afterStopInstance, fenceLadder, type HostStopOutcome, knownUnreachable } from '../core/fence-ladder';
+import {
+  afterStopInstance,
+  fenceLadder,
+  type HostStopOutcome,
+  knownUnreachable,
+  quorumStandsIn,
+} from '../core/fence-ladder';
 import { awaitsHostStop } from '../core/settings';
+import type { RegisteredNode } from '../ports/store-port';
 import { endpointOf, findNode, replicationEndpointOf } from './cluster-view';
 import type { Deps } from './deps';
 import { record, task } from './task';
@@ -16,6 +23,31 @@ const INSTANCE_POLL_MS = 1000;
 /** EC2's view of the instance, best effort: an EC2 error must not stop the fence from trying SSM. */
 async function instanceStateOf(d: Deps, instanceId: string): Promise<string | undefined> {
   return d.fence.instanceState(instanceId).catch(() => undefined);
+}
+
+/** The quorum fence's detach of every other node: a line each, and the nodes that did not answer. */
+interface Detached {
+  readonly lines: string[];
+  readonly missing: string[];
+}
+
+async function detachOthers(d: Deps, node: RegisteredNode, nodes: readonly RegisteredNode[]): Promise<Detached> {
+  const oldRepl = replicationEndpointOf(node);
+  const missing: string[] = [];
+  const lines = await Promise.all(
+    nodes
+      .filter((n) => n.name !== node.name)
+      .map(async (n) => {
+        try {
+          const was = await d.pg.detachUpstream(endpointOf(n));
+          return `${n.name} detached${was ? ` (streamed from ${was === `${oldRepl.host}:${oldRepl.port}` ? node.name : was})` : ''}`;
+        } catch (err) {
+          missing.push(n.name);
+          return `${n.name} not detached: ${(err as Error).message}`;
+        }
+      }),
+  );
+  return { lines, missing: missing.sort() };
 }
 
 /** A stop that threw: the host could not be reached, or the stop was not confirmed. */
@@ -84,6 +116,27 @@ export const handler = task(
         hostStop = notStopped(err);
       }
     }
+    // Sent and not awaited: the quorum fence stands in for the stop only if every other node answered its detach (one
+    // that did not may still stream from the old primary, and VerifyFence would refuse). Else wait for the stop after
+    // all, as the ladder without the quorum would.
+    let detached: Detached | undefined;
+    let detachRecorded = false;
+    if (hostStop.kind === 'sent' && stopCommandId) {
+      detached = await detachOthers(d, node, nodes);
+      const stand = quorumStandsIn({ node: node.name, notDetached: detached.missing });
+      if (!stand.standsIn) {
+        await record(d, state, 'fence-quorum-detach', `${detached.lines.join('; ')}; ${stand.reason}`);
+        detachRecorded = true;
+        try {
+          await d.host.wait(node, 'stop-postgres-immediate', stopCommandId, {
+            timeoutMs: settings.fence.hostStopTimeoutSec * 1000,
+          });
+          hostStop = { kind: 'stopped', detail: 'postgres stopped immediately' };
+        } catch (err) {
+          hostStop = notStopped(err);
+        }
+      }
+    }
     // A stop that was not even tried to the end may have met a host that has gone since: ask EC2 again.
     const instanceState =
       hostStop.kind === 'stopped' || hostStop.kind === 'sent' ? before : await instanceStateOf(d, node.instanceId);
@@ -98,26 +151,16 @@ export const handler = task(
     if (decision.rung === 'operator') throw new FenceNeedsOperatorError(decision.reason);
 
     if (decision.rung === 'quorum') {
-      // Detach every replica that can be reached; VerifyFence then proves none streams from the old node.
-      const oldRepl = replicationEndpointOf(node);
-      const others = nodes.filter((n) => n.name !== node.name);
-      const lines = await Promise.all(
-        others.map(async (n) => {
-          try {
-            const was = await d.pg.detachUpstream(endpointOf(n));
-            return `${n.name} detached${was ? ` (streamed from ${was === `${oldRepl.host}:${oldRepl.port}` ? node.name : was})` : ''}`;
-          } catch (err) {
-            return `${n.name} not detached: ${(err as Error).message}`;
-          }
-        }),
-      );
-      await record(d, state, 'fence-quorum-detach', lines.join('; '));
+      // Detach every replica that can be reached (unless done above); VerifyFence then proves none streams from it.
+      const done = detached ?? (await detachOthers(d, node, nodes));
+      if (!detachRecorded) await record(d, state, 'fence-quorum-detach', done.lines.join('; '));
       return {
         ...state,
         fence: {
           rung: decision.rung,
           postgresStopped: false,
           reason: decision.reason,
+          // Sent and not confirmed: the rejoin waits for it before its rewind reaches the same host.
           ...(stopCommandId ? { stopCommandId } : {}),
         },
       };

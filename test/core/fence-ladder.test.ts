@@ -7,6 +7,7 @@ import {
   fenceLadder,
   knownUnreachable,
   parseSettings,
+  quorumStandsIn,
   unreachableHostPolicy,
 } from '../../lambdas/core';
 
@@ -118,6 +119,31 @@ describe('fence ladder', () => {
     const r = afterStopInstance({ ...base, instanceState, waitedSec: 45, tried: 'ingress revoked' });
     expect(r.ok).toBe(ok);
     expect(r.reason).toMatch(reason);
+  });
+});
+
+describe('quorumStandsIn: a stop sent and not awaited', () => {
+  it.each<[string, string[], boolean, string]>([
+    [
+      'every other node detached',
+      [],
+      true,
+      'every other node detached from pg1: the quorum fence holds without the stop',
+    ],
+    [
+      'a replica did not answer (it may still stream from the old primary)',
+      ['pg3'],
+      false,
+      'pg3 did not answer the detach, so the quorum fence cannot be proven: waiting for the stop of pg1',
+    ],
+    [
+      'two did not',
+      ['pg2', 'pg3'],
+      false,
+      'pg2, pg3 did not answer the detach, so the quorum fence cannot be proven: waiting for the stop of pg1',
+    ],
+  ])('%s', (_n, notDetached, standsIn, reason) => {
+    expect(quorumStandsIn({ node: 'pg1', notDetached })).toEqual({ standsIn, reason });
   });
 });
 

@@ -26,6 +26,8 @@ function world(o: {
   agent?: string;
   /** The sent-not-awaited stop: its command id, or what SendCommand threw. @default 'cmd-1' */
   send?: () => Promise<string>;
+  /** Nodes that do not answer the quorum fence's detach (or VerifyFence's probe). */
+  silent?: string[];
 }) {
   const calls: string[] = [];
   const timeline: string[] = [];
@@ -64,6 +66,10 @@ function world(o: {
         calls.push(`ssm-stop within ${opts.timeoutMs} ms`);
         return o.sever();
       },
+      wait: async (_n: unknown, script: string, id: string, opts: { timeoutMs: number }) => {
+        calls.push(`ssm-wait ${script} ${id} within ${opts.timeoutMs} ms`);
+        return o.sever();
+      },
       send: async (_n: unknown, script: string, _p: unknown, opts: { deliveryTimeoutMs: number }) => {
         calls.push(`ssm-send ${script}, queued up to ${opts.deliveryTimeoutMs} ms`);
         return (o.send ?? (async () => 'cmd-1'))();
@@ -72,12 +78,13 @@ function world(o: {
     },
     pg: {
       detachUpstream: async (e: { name: string }) => {
+        if (o.silent?.includes(e.name)) throw new Error(`connect ETIMEDOUT ${e.name}`);
         calls.push(`detach ${e.name}`);
         return '10.0.0.1:5432';
       },
       probe: async (e: { name: string }) => ({
         node: e.name,
-        ok: e.name !== 'pg1',
+        ok: e.name !== 'pg1' && !o.silent?.includes(e.name),
         streaming: !!o.upstream?.[e.name],
         upstream: o.upstream?.[e.name] ?? null,
       }),
@@ -141,6 +148,36 @@ describe('fence handler: the ladder, rung by rung', () => {
     expect(out.fence?.stopCommandId).toBeUndefined();
     expect(w.timeline[1]).toMatch(
       /^fence-quorum: host unreachable \(SendCommand .*InvalidInstanceId\): fencing by quorum/,
+    );
+  });
+
+  it('sync by default, a replica that does not answer the detach: the quorum fence cannot stand in, the fence waits for the sent stop', async () => {
+    const w = world({ settings: sync, sever: async () => 0, instance: ['running'], silent: ['pg3'] });
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
+    expect(w.calls).toEqual([
+      'revoke',
+      'ssm-send stop-postgres-immediate, queued up to 8000 ms',
+      'detach pg2',
+      'ssm-wait stop-postgres-immediate cmd-1 within 8000 ms',
+    ]);
+    expect(out.fence).toMatchObject({ rung: 'stop-postgres', postgresStopped: true });
+    expect(w.timeline.slice(1)).toEqual([
+      'fence-quorum-detach: pg2 detached (streamed from pg1); pg3 not detached: connect ETIMEDOUT pg3; pg3 did not answer the detach, so the quorum fence cannot be proven: waiting for the stop of pg1',
+      'fence-sever: pg1: postgres stopped immediately',
+    ]);
+    // The stop proven, VerifyFence needs no answer from pg3.
+    await verifyFence({ state: out, executionName: HOLDER });
+    expect(w.timeline.at(-1)).toMatch(/^verify-fence: pg1 \(stop-postgres\)/);
+  });
+
+  it('... and the stop does not land either: the quorum rung, which VerifyFence refuses while pg3 is silent', async () => {
+    const w = world({ settings: sync, sever: lost, instance: ['running'], silent: ['pg3'] });
+    const out = (await fence({ state: run, executionName: HOLDER })) as RunState;
+    expect(out.fence).toMatchObject({ rung: 'quorum', postgresStopped: false, stopCommandId: 'cmd-1' });
+    expect(w.timeline[2]).toMatch(/^fence-quorum: host unreachable \(SendCommand .*\): fencing by quorum/);
+    expect(w.timeline.filter((l) => l.startsWith('fence-quorum-detach'))).toHaveLength(1);
+    await expect(verifyFence({ state: out, executionName: HOLDER })).rejects.toThrow(
+      /pg3 does not answer, so it may still stream from pg1/,
     );
   });
 
