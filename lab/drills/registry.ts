@@ -106,6 +106,28 @@ const kill9 = scenario({
   toRow: (t, i) => fromFailover('kill9', i, t),
 });
 
+/**
+ * A double fault: a replica already dead when the primary is killed. The quorum fence cannot be proven without it, so
+ * the fence waits for the SSM stop; the survivor is promoted, and (quorum sync) commits again once the old primary
+ * has rejoined as its standby.
+ */
+const kill9ReplicaDown = scenario({
+  name: 'kill9-replica-down',
+  run: (lab, d) => kill9Trial(lab, d, { replicasDown: 1, ackWaitMs: 60000 }),
+  toRow: (t, i) => {
+    const row = fromFailover(
+      'kill9-replica-down',
+      i,
+      t,
+      t.event?.timeline.some((s) => s.step === 'fence-sever') ?? false,
+    );
+    return {
+      ...row,
+      detail: { ...row.detail, fence: t.event?.timeline.find((s) => s.step.startsWith('fence-quorum-detach'))?.detail },
+    };
+  },
+});
+
 function splitBrain(s: 'pause-long' | 'live-partition'): Scenario {
   return scenario({
     name: s,
@@ -488,6 +510,7 @@ const replanExhausted = scenario({
 /** Every scenario the bench knows, in the order `all` runs them. */
 export const SCENARIOS: readonly Scenario[] = [
   kill9,
+  kill9ReplicaDown,
   pauseShort,
   splitBrain('pause-long'),
   noFailover('az-cut'),

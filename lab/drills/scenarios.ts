@@ -244,6 +244,11 @@ export async function kill9Trial(
     beforeFault?: (primary: string, load: LoadGenerator) => void;
     /** Called right after the kill. */
     onFault?: (primary: string, faultAt: number) => void;
+    /**
+     * Kill this many replicas (the last in name order) before the primary: a double fault. The fence's quorum then
+     * cannot be proven without them, and with quorum sync the new primary commits again only once the old one rejoins.
+     */
+    replicasDown?: number;
     /** Called on every poll from the kill until the first acknowledged write after the run (or the wait's end). */
     onTick?: (load: LoadGenerator) => Promise<void>;
   } = {},
@@ -262,6 +267,11 @@ export async function kill9Trial(
     await lab.cut(oldPrimary, 'repl', 'blackhole');
     await sleep(opts.replicationCutMs);
   }
+  const replicas = lab.nodeNames.filter((n) => n !== oldPrimary);
+  const down = opts.replicasDown ? replicas.slice(-opts.replicasDown) : [];
+  for (const n of down) await lab.kill(n);
+  // With one replica gone, ANY 1 runs on the other: let commits show it before the second fault.
+  if (down.length) await sleep(2000);
   opts.beforeFault?.(oldPrimary, load);
   const faultAt = Date.now();
   await lab.kill(oldPrimary);

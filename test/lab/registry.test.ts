@@ -4,6 +4,7 @@ import type { FailoverTrial } from '../../lab/drills/scenarios';
 /** The bench's scenarios, in the order `--scenario all` has always run them (and the table lists them). */
 const ORDER = [
   'kill9',
+  'kill9-replica-down',
   'pause-short',
   'pause-long',
   'az-cut',
