@@ -1,5 +1,4 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/app';
 import { parseDeployConfig } from '../../infra/config';
@@ -21,14 +20,12 @@ import {
 } from '../../lambdas/core/contract';
 import { registrySeed } from '../../lambdas/core/registry-seed';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
-import { type Json, sampleConfig } from './fixtures';
+import { type Json, sampleConfig, testApp } from './fixtures';
 
 // The synthesized stack against lambdas/core/contract.ts: each name a reader of the template relies on is one the
 // contract declares, so a literal that drifted from it (in infra, or a new alarm) fails here.
 const cfg = sampleConfig();
-const t: Json = Template.fromStack(
-  buildApp(new App({ context: { pgquorum: cfg, 'aws:cdk:bundling-stacks': [] } })).stack,
-).toJSON();
+const t: Json = Template.fromStack(buildApp(testApp({ pgquorum: cfg })).stack).toJSON();
 const resources = Object.values(t.Resources as Record<string, Json>);
 const ofType = (type: string) => resources.filter((r) => r.Type === type);
 /** Every {Namespace, MetricName} an alarm reads, math-expression alarms included. */

@@ -14,6 +14,21 @@ export function sampleConfig(): Json {
   return structuredClone(cdkJson.context.pgquorum);
 }
 
+const tempOutdirs: string[] = [];
+afterAll(() => {
+  for (const d of tempOutdirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/**
+ * An App, bundling skipped, whose assembly goes to a folder removed after the test file: without an outdir CDK leaves
+ * a `cdk.outXXXX` folder in the system's temporary directory at every synth.
+ */
+export function testApp(context: Record<string, unknown> = {}): App {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgq-app-test-'));
+  tempOutdirs.push(outdir);
+  return new App({ outdir, context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+}
+
 /** What {@link useSynthesizedApp} hands the test file: the stack, its template, and whether synth (cdk-nag) threw. */
 export interface SynthesizedApp<S extends Stack> {
   readonly stack: S;

@@ -13,7 +13,7 @@ import { TASKS } from '../../infra/constructs/tasks';
 import type { PgQuorumStack } from '../../infra/stacks/pgquorum-stack';
 import { HOST_SCRIPTS } from '../../lambdas/ports/host-command-port';
 import { emfOf, recordEverything } from '../adapters/aws/emf-fixtures';
-import { type Json, sampleConfig, useSynthesizedApp } from './fixtures';
+import { type Json, sampleConfig, testApp, useSynthesizedApp } from './fixtures';
 
 let stack: PgQuorumStack;
 let template: Template;
@@ -167,12 +167,7 @@ describe('sync-standby alarm', () => {
   });
 
   it('takes syncStandbyAlarmSec from the thresholds', () => {
-    const app = new App({
-      context: {
-        pgquorum: { ...sampleConfig(), thresholds: { syncStandbyAlarmSec: 12 } },
-        'aws:cdk:bundling-stacks': [],
-      },
-    });
+    const app = testApp({ pgquorum: { ...sampleConfig(), thresholds: { syncStandbyAlarmSec: 12 } } });
     const s = buildApp(app).stack;
     const alarms = Template.fromStack(s).findResources('AWS::CloudWatch::Alarm', {
       Properties: { MetricName: 'SyncStandbyMissingSeconds' },

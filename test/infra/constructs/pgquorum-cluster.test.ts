@@ -1,16 +1,17 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as route53 from 'aws-cdk-lib/aws-route53';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { PgQuorumCluster, type PgQuorumClusterProps } from '../../../infra/constructs/pgquorum-cluster';
+import { testApp } from '../fixtures';
 
 const AZS = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
 
 /** A stack with imported networking, and valid props of a three-node cluster in it (bundling skipped). */
 function setup(): { stack: Stack; props: PgQuorumClusterProps } {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = testApp();
   const stack = new Stack(app, 'S', { env: { account: '123456789012', region: 'eu-west-1' } });
   const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
     vpcId: 'vpc-0a1b2c3d4e5f60718',
