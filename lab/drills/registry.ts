@@ -123,7 +123,7 @@ const kill9ReplicaDown = scenario({
     );
     return {
       ...row,
-      detail: { ...row.detail, fence: t.event?.timeline.find((s) => s.step.startsWith('fence-quorum-detach'))?.detail },
+      detail: { ...row.detail, fence: t.event?.timeline.find((s) => s.step === 'fence-quorum-detach')?.detail },
     };
   },
 });

@@ -101,12 +101,3 @@ export function decideRefused(
     reason: `${list} ${t.did}`,
   };
 }
-
-/** `decideRefused` for refused credentials. */
-export function decideCredentialsRefused(v: {
-  readonly nodes: readonly CredentialAnswer[];
-  readonly primary: string;
-  readonly now: number;
-}): CredentialsDecision {
-  return decideRefused('credentials-refused', v);
-}

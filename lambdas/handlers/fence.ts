@@ -84,6 +84,7 @@ export const handler = task(
       ...(before !== undefined ? { instanceState: before } : {}),
       ...(agentStatus !== undefined ? { agentStatus } : {}),
     });
+    const stopBoundMs = settings.fence.hostStopTimeoutSec * 1000;
     let hostStop: HostStopOutcome;
     let stopCommandId: string | undefined;
     if (gone) {
@@ -92,22 +93,14 @@ export const handler = task(
       // The quorum fence stands in for the stop: send it (it severs the sessions connection tracking keeps whenever
       // the agent picks it up) and go on. SSM keeps it queued as long as the awaited stop would have waited.
       try {
-        stopCommandId = await d.host.send(
-          node,
-          'stop-postgres-immediate',
-          {},
-          {
-            deliveryTimeoutMs: settings.fence.hostStopTimeoutSec * 1000,
-          },
-        );
+        stopCommandId = await d.host.send(node, 'stop-postgres-immediate', {}, { deliveryTimeoutMs: stopBoundMs });
         hostStop = { kind: 'sent', detail: `SSM command ${stopCommandId}` };
       } catch (err) {
         hostStop = notStopped(err);
       }
     } else {
-      const boundMs = settings.fence.hostStopTimeoutSec * 1000;
       try {
-        const severed = await d.host.severConnections(node, { timeoutMs: boundMs });
+        const severed = await d.host.severConnections(node, { timeoutMs: stopBoundMs });
         hostStop = {
           kind: 'stopped',
           detail: `postgres stopped immediately${severed >= 0 ? `, ${severed} tracked connection(s) closed` : ''}`,
@@ -128,9 +121,7 @@ export const handler = task(
         await record(d, state, 'fence-quorum-detach', `${detached.lines.join('; ')}; ${stand.reason}`);
         detachRecorded = true;
         try {
-          await d.host.wait(node, 'stop-postgres-immediate', stopCommandId, {
-            timeoutMs: settings.fence.hostStopTimeoutSec * 1000,
-          });
+          await d.host.wait(node, 'stop-postgres-immediate', stopCommandId, { timeoutMs: stopBoundMs });
           hostStop = { kind: 'stopped', detail: 'postgres stopped immediately' };
         } catch (err) {
           hostStop = notStopped(err);

@@ -1,9 +1,9 @@
-import { decideCredentialsRefused, decideRefused } from '../../lambdas/core';
+import { decideRefused } from '../../lambdas/core';
 
 const NOW = 1_700_000_000_000;
 const refused = (node: string) => ({ node, authFailed: true, error: 'password authentication failed' });
 
-describe('decideCredentialsRefused', () => {
+describe("decideRefused('credentials-refused')", () => {
   it.each<[string, { node: string; authFailed?: boolean; error?: string }[], boolean, string, RegExp]>([
     ['every node accepts them', [{ node: 'pg1' }, { node: 'pg2' }], false, 'pg1', /^every node accepts/],
     [
@@ -28,7 +28,7 @@ describe('decideCredentialsRefused', () => {
       /^pg1, pg2, pg3 refused .*cannot judge pg1, the primary.*DbSecret/,
     ],
   ])('%s', (_n, nodes, active, node, detail) => {
-    const d = decideCredentialsRefused({ nodes, primary: 'pg1', now: NOW });
+    const d = decideRefused('credentials-refused', { nodes, primary: 'pg1', now: NOW });
     expect(d.observation).toMatchObject({ kind: 'credentials-refused', active, node, now: NOW });
     expect(d.observation.detail).toMatch(detail);
   });

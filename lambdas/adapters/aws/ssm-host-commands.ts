@@ -21,6 +21,12 @@ const UNDELIVERED = new Set(['Pending', 'Delayed']);
 /** StatusDetails of a terminal invocation that never reached the agent. */
 const UNDELIVERABLE = new Set(['Undeliverable', 'Delivery Timed Out', 'Terminated']);
 
+/** A command's whole bound and its delivery bound (never past the whole), as HostRunOptions defaults them. */
+function bounds(opts: HostRunOptions): { timeoutMs: number; deliveryMs: number } {
+  const timeoutMs = opts.timeoutMs ?? 120000;
+  return { timeoutMs, deliveryMs: Math.min(opts.deliveryTimeoutMs ?? timeoutMs, timeoutMs) };
+}
+
 /** Steady poll period of GetCommandInvocation (ms). @default 250 */
 export const SSM_POLL_INTERVAL_MS = 250;
 
@@ -47,9 +53,7 @@ export class SsmHostCommands implements HostCommandPort {
     params: Readonly<Record<string, string>>,
     opts: HostRunOptions = {},
   ): Promise<HostCommandResult> {
-    const timeoutMs = opts.timeoutMs ?? 120000;
-    const deliveryMs = Math.min(opts.deliveryTimeoutMs ?? timeoutMs, timeoutMs);
-    const commandId = await this.send(node, script, params, { deliveryTimeoutMs: deliveryMs });
+    const commandId = await this.send(node, script, params, { deliveryTimeoutMs: bounds(opts).deliveryMs });
     return this.wait(node, script, commandId, opts);
   }
 
@@ -59,8 +63,7 @@ export class SsmHostCommands implements HostCommandPort {
     commandId: string,
     opts: HostRunOptions = {},
   ): Promise<HostCommandResult> {
-    const timeoutMs = opts.timeoutMs ?? 120000;
-    const deliveryMs = Math.min(opts.deliveryTimeoutMs ?? timeoutMs, timeoutMs);
+    const { timeoutMs, deliveryMs } = bounds(opts);
     const deadline = Date.now() + timeoutMs;
     const deliveryDeadline = Date.now() + deliveryMs;
     // A steady short period, not a doubling backoff: Run Command reports in about a second, and a doubling
@@ -115,6 +118,7 @@ export class SsmHostCommands implements HostCommandPort {
     params: Readonly<Record<string, string>>,
     opts: { deliveryTimeoutMs?: number } = {},
   ): Promise<string> {
+    let commandId: string | undefined;
     try {
       const r = await this.ssm.send(
         new SendCommandCommand({
@@ -131,11 +135,8 @@ export class SsmHostCommands implements HostCommandPort {
           Comment: `pgquorum ${script} on ${node.name}`,
         }),
       );
-      const id = r.Command?.CommandId;
-      if (!id) throw new HostCommandTimeoutError(`SendCommand ${script} to ${node.name}: no command id returned`);
-      return id;
+      commandId = r.Command?.CommandId;
     } catch (err) {
-      if (err instanceof HostCommandTimeoutError) throw err;
       // The agent is not connected (instance stopped, lost, or never registered): no retry reaches it, decide now.
       if ((err as Error).name === 'InvalidInstanceId') {
         throw new HostUnreachableError(
@@ -144,6 +145,8 @@ export class SsmHostCommands implements HostCommandPort {
       }
       throw new HostCommandTimeoutError(`SendCommand ${script} to ${node.name}: ${(err as Error).message}`);
     }
+    if (!commandId) throw new HostCommandTimeoutError(`SendCommand ${script} to ${node.name}: no command id returned`);
+    return commandId;
   }
 
   /**
